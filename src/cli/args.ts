@@ -1,0 +1,96 @@
+// The operator verbs' shared argument handling: declare flags once, get parsed values, `--help`
+// text and usage errors that name the flag. A thin layer over node's util.parseArgs.
+import { parseArgs } from "node:util";
+
+export interface FlagSpec {
+  type: "string" | "boolean";
+  /** shown in --help, e.g. "<name>" */
+  value?: string;
+  description: string;
+  required?: boolean;
+}
+
+export interface VerbSpec {
+  /** e.g. "backup" — used as `npm run <name> -- ...` */
+  name: string;
+  summary: string;
+  flags: Record<string, FlagSpec>;
+  /** extra lines after the flag list */
+  notes?: string[];
+}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** undefined when --help was asked for (print usage, exit 0). Throws UsageError otherwise. */
+export function parseVerbArgs(argv: string[], spec: VerbSpec): Values | undefined {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const [name, flag] of Object.entries(spec.flags)) options[name] = { type: flag.type };
+  let values: Values;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return undefined;
+  for (const [name, flag] of Object.entries(spec.flags)) {
+    if (flag.required && (values[name] === undefined || values[name] === "")) throw new UsageError(`missing --${name} ${flag.value ?? ""}`.trim());
+  }
+  return { ...values };
+}
+
+export function usage(spec: VerbSpec): string {
+  const synopsis = Object.entries(spec.flags)
+    .map(([name, f]) => {
+      const text = f.type === "string" ? `--${name} ${f.value ?? "<value>"}` : `--${name}`;
+      return f.required ? text : `[${text}]`;
+    })
+    .join(" ");
+  const width = Math.max(...Object.entries(spec.flags).map(([n, f]) => n.length + (f.value?.length ?? 0))) + 6;
+  const lines = Object.entries(spec.flags).map(([name, f]) => `  ${`--${name} ${f.value ?? ""}`.padEnd(width)}${f.description}`);
+  return [`${spec.summary}`, "", `usage: npm run ${spec.name} -- ${synopsis}`, "", ...lines, ...(spec.notes ? ["", ...spec.notes] : [])].join("\n");
+}
+
+/** A whole number ≥ min from a string flag, or `fallback` when absent. */
+export function intFlag(values: Values, name: string, fallback: number, min = 0): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== "string" || !/^\d+$/.test(raw) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${String(raw)}'`);
+  return n;
+}
+
+export function stringFlag(values: Values, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * Runs a verb's main: prints --help, usage errors (exit 2) and failures (exit 1) as one readable
+ * message; stack traces only with SLIPWAY_DEBUG=1.
+ */
+export async function runVerb(spec: VerbSpec, main: (values: Values) => Promise<void>, argv = process.argv.slice(2)): Promise<void> {
+  try {
+    const values = parseVerbArgs(argv, spec);
+    if (!values) {
+      console.log(usage(spec));
+      return;
+    }
+    await main(values);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${spec.name}: ${err.message}\n\n${usage(spec)}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.error(`${spec.name} failed: ${(err as Error).message ?? String(err)}`);
+    if (process.env.SLIPWAY_DEBUG) console.error(err);
+    process.exitCode = 1;
+  }
+}

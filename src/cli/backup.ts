@@ -1,0 +1,37 @@
+// `npm run backup` — take a verified backup of a stack's database now, then apply retention.
+// Prints the backup's path on stdout (progress goes to stderr), so scripts and the Pulumi
+// pre-deploy command can capture it.
+import { backup, DEFAULT_KEEP } from "../ops/backup";
+import { intFlag, runVerb, stringFlag, VerbSpec } from "./args";
+
+const spec: VerbSpec = {
+  name: "backup",
+  summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a directory, verified and checksummed.",
+  flags: {
+    stack: { type: "string", value: "<stack>", description: "stack the database belongs to (part of the file name)", required: true },
+    "db-container": { type: "string", value: "<name>", description: "running PostgreSQL container of that stack", required: true },
+    dir: { type: "string", value: "<path>", description: "directory on this machine for backups (created if missing)", required: true },
+    keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default ${DEFAULT_KEEP})` },
+    "image-tag": { type: "string", value: "<tag>", description: "API image tag running against this data (default 'untagged')" },
+    database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
+    user: { type: "string", value: "<role>", description: "role to dump as (default: the container's POSTGRES_USER)" },
+  },
+  notes: [
+    "Writes <dir>/<stack>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256. A failed or interrupted run leaves",
+    "at most a .partial file, never a .dump. Docker is reached through DOCKER_HOST like the docker CLI.",
+  ],
+};
+
+void runVerb(spec, async (values) => {
+  const result = await backup({
+    stack: stringFlag(values, "stack")!,
+    dbContainer: stringFlag(values, "db-container")!,
+    dir: stringFlag(values, "dir")!,
+    keep: intFlag(values, "keep", DEFAULT_KEEP, 1),
+    imageTag: stringFlag(values, "image-tag"),
+    database: stringFlag(values, "database"),
+    user: stringFlag(values, "user"),
+    log: (line) => console.error(line),
+  });
+  console.log(result.file);
+});

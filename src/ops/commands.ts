@@ -1,0 +1,67 @@
+// Command lines for backup and restore, Kamal style: functions that return argv arrays and do
+// nothing else, so tests can assert the exact command. Each runs *inside* the database container
+// (via `docker exec`, or dockerode's exec with the same argv); dumps travel over stdin/stdout so
+// the file lives wherever the verb runs, never inside the container.
+
+export interface Database {
+  /** database name, e.g. POSTGRES_DB */
+  database: string;
+  /** role to connect as over the container's local socket, e.g. POSTGRES_USER */
+  user: string;
+}
+
+/** Custom-format (compressed, selectively restorable) dump of one database to stdout. */
+export function pgDump(db: Database): string[] {
+  return ["pg_dump", "--format=custom", "--username", db.user, "--dbname", db.database];
+}
+
+/** Reads a dump's table of contents from stdin; fails on anything that is not a custom-format archive. */
+export function pgRestoreList(): string[] {
+  return ["pg_restore", "--list"];
+}
+
+/**
+ * Reads the *whole* dump from stdin and renders it as SQL into /dev/null. Unlike `--list`, which
+ * stops after the table of contents (written first when pg_dump streams to a pipe), this reads and
+ * decompresses every data block, so truncated or corrupted data is caught before anything is touched.
+ */
+export function pgRestoreReadAll(): string[] {
+  return ["pg_restore", "--file=/dev/null"];
+}
+
+/**
+ * All-or-nothing restore from stdin into an existing database: one transaction, stop at the first
+ * error (which rolls everything back), drop each object before recreating it. Ownership and grants
+ * are not restored: the stack's own user owns everything, and a dump from a stack with other role
+ * names (restored with --force) would otherwise fail on roles that do not exist here.
+ */
+export function pgRestore(db: Database): string[] {
+  return [
+    "pg_restore",
+    "--single-transaction",
+    "--exit-on-error",
+    "--clean",
+    "--if-exists",
+    "--no-owner",
+    "--no-privileges",
+    "--username",
+    db.user,
+    "--dbname",
+    db.database,
+  ];
+}
+
+/** Ready to accept TCP connections (the official image's init server listens on the socket only). */
+export function pgIsReady(db: Database): string[] {
+  return ["pg_isready", "--host", "127.0.0.1", "--username", db.user, "--dbname", db.database];
+}
+
+/** One SQL string, unaligned tuples-only output, stop on the first error. */
+export function psql(db: Database, sql: string): string[] {
+  return ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", db.user, "--dbname", db.database, "--command", sql];
+}
+
+/** The `docker exec` equivalent of running `argv` in `container` (with `-i` when it reads stdin). */
+export function dockerExec(container: string, argv: readonly string[], opts: { stdin?: boolean } = {}): string[] {
+  return ["docker", "exec", ...(opts.stdin ? ["-i"] : []), container, ...argv];
+}

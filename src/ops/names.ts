@@ -1,0 +1,59 @@
+// Backup file names: `<stack>-<UTC YYYYMMDDTHHMMSSZ>-<image tag>.dump`, and the reverse.
+// The name is the backup's only metadata: it says which stack it belongs to (restore checks
+// that) and when it was taken (retention sorts on that), so both directions live here, pure.
+
+export interface BackupName {
+  stack: string;
+  takenAt: Date;
+  imageTag: string;
+}
+
+export const DUMP_SUFFIX = ".dump";
+export const PARTIAL_SUFFIX = ".partial";
+
+const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+// Pulumi's short stack names and Docker tags; the timestamp is fixed-width, so a non-greedy
+// stack followed by "-<timestamp>-" splits names even when stack and tag contain dashes.
+const STACK = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const NAME = /^([A-Za-z0-9_.][A-Za-z0-9_.-]*?)-(\d{8}T\d{6}Z)-([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})\.dump$/;
+
+/** `2026-11-22T03:04:05.678Z` → `20261122T030405Z` (UTC, seconds precision). */
+export function formatTimestamp(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+}
+
+export function parseTimestamp(text: string): Date | undefined {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  const at = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return formatTimestamp(at) === text ? at : undefined; // rejects 20261332T...
+}
+
+/** Why `stack` cannot be used in a backup name, or undefined when it can. */
+export function stackNameProblem(stack: string): string | undefined {
+  if (!STACK.test(stack)) {
+    return `stack name '${stack}' may only contain letters, digits, '_', '.', '-' (use the short name, not org/project/stack)`;
+  }
+  if (/-\d{8}T\d{6}Z-/.test(`${stack}-`)) return `stack name '${stack}' looks like a backup timestamp`;
+  return undefined;
+}
+
+export function imageTagProblem(tag: string): string | undefined {
+  return IMAGE_TAG.test(tag) ? undefined : `image tag '${tag}' is not a valid Docker tag`;
+}
+
+export function backupFileName(name: BackupName): string {
+  const problem = stackNameProblem(name.stack) ?? imageTagProblem(name.imageTag);
+  if (problem) throw new Error(problem);
+  return `${name.stack}-${formatTimestamp(name.takenAt)}-${name.imageTag}${DUMP_SUFFIX}`;
+}
+
+/** Parses a base name (no directory); undefined for anything that is not a finished backup. */
+export function parseBackupFileName(fileName: string): BackupName | undefined {
+  const m = NAME.exec(fileName);
+  if (!m) return undefined;
+  const takenAt = parseTimestamp(m[2]);
+  return takenAt ? { stack: m[1], takenAt, imageTag: m[3] } : undefined;
+}

@@ -1,0 +1,106 @@
+// restore(): put a backup back into a stack's running database container, all or nothing.
+// Before anything touches the database it refuses — with the reason and what to do — a missing
+// file, a missing or mismatching checksum, an archive pg_restore cannot read to the end, a dump of
+// another stack (unless force), and a production restore nobody confirmed. Then one pg_restore
+// --single-transaction --exit-on-error: any error rolls the whole restore back.
+import type Docker from "dockerode";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { checksumFileName, parseChecksumFile } from "./checksum";
+import { pgRestore } from "./commands";
+import { resolveDatabase } from "./database";
+import { connectDocker, execInContainer } from "./docker-exec";
+import { OpsError } from "./errors";
+import { parseBackupFileName, stackNameProblem } from "./names";
+import { confirmationNeeded, stackMismatchProblem } from "./restore-policy";
+import { verifyArchive } from "./verify";
+
+export interface RestoreOptions {
+  stack: string;
+  dbContainer: string;
+  file: string;
+  /** production: skip the confirmation question */
+  yes?: boolean;
+  /** restore a dump whose name says it belongs to another stack (or to none) */
+  force?: boolean;
+  database?: string;
+  user?: string;
+  /** whether `confirm` can ask a person; without it production needs `yes` */
+  isTTY?: boolean;
+  /** asks the operator; resolves true to go ahead */
+  confirm?: (question: string) => Promise<boolean>;
+  docker?: Docker;
+  log?: (line: string) => void;
+}
+
+export interface RestoreResult {
+  file: string;
+  stack: string;
+  database: string;
+  dbContainer: string;
+}
+
+export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
+  const stackProblem = stackNameProblem(opts.stack);
+  if (stackProblem) throw new OpsError("invalid-input", stackProblem);
+  const log = opts.log ?? (() => undefined);
+  const file = path.resolve(opts.file);
+  const confirmation = confirmationNeeded({ stack: opts.stack, yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
+  if (confirmation === "refuse") {
+    throw new OpsError("needs-confirmation", `stack '${opts.stack}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
+  }
+
+  await verifyChecksum(file);
+  const dumpStack = parseBackupFileName(path.basename(file))?.stack;
+  const mismatch = stackMismatchProblem({ dumpStack, stack: opts.stack, force: !!opts.force });
+  if (mismatch) throw new OpsError("other-stack", `refusing to restore ${file}: ${mismatch}`);
+
+  const docker = opts.docker ?? connectDocker();
+  const db = await resolveDatabase(docker, opts.dbContainer, opts);
+  log(`reading ${file} back in full with pg_restore in container '${opts.dbContainer}'`);
+  await verifyArchive(docker, opts.dbContainer, file);
+
+  if (confirmation === "ask") {
+    const question = `Restore ${path.basename(file)} into database '${db.database}' of stack '${opts.stack}' (container '${opts.dbContainer}')? Its current data will be replaced. Type the stack name to continue: `;
+    if (!(await opts.confirm!(question))) {
+      throw new OpsError("not-confirmed", `restore of stack '${opts.stack}' not confirmed; nothing was changed`);
+    }
+  }
+
+  log(`restoring into database '${db.database}' in one transaction`);
+  const result = await execInContainer(docker, opts.dbContainer, pgRestore(db), { stdin: createReadStream(file) });
+  if (result.exitCode !== 0) {
+    throw new OpsError(
+      "restore-failed",
+      `pg_restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
+    );
+  }
+  log(`restored ${file} into stack '${opts.stack}'`);
+  return { file, stack: opts.stack, database: db.database, dbContainer: opts.dbContainer };
+}
+
+async function verifyChecksum(file: string): Promise<void> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat?.isFile()) {
+    throw new OpsError("missing-file", `backup file ${file} does not exist; list the backup directory and pass an existing <stack>-<timestamp>-<tag>.dump as --file`);
+  }
+  const sumFile = checksumFileName(file);
+  const text = await fs.readFile(sumFile, "utf8").catch(() => undefined);
+  if (text === undefined) {
+    throw new OpsError("missing-checksum", `checksum file ${sumFile} is missing, so ${file} cannot be shown to be intact; restore a backup that has its .sha256 beside it`);
+  }
+  const expected = parseChecksumFile(text);
+  if (!expected) throw new OpsError("missing-checksum", `checksum file ${sumFile} is not in 'sha256sum' format; restore a backup with an intact .sha256`);
+  if (expected.fileName !== path.basename(file)) {
+    throw new OpsError("checksum-mismatch", `checksum file ${sumFile} vouches for '${expected.fileName}', not '${path.basename(file)}' (renamed?); restore the file under its original name`);
+  }
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file), hash);
+  const actual = hash.digest("hex");
+  if (actual !== expected.sha256) {
+    throw new OpsError("checksum-mismatch", `${file} does not match its checksum (expected ${expected.sha256}, got ${actual}): the file changed since the backup was taken; use another backup`);
+  }
+}

@@ -1,0 +1,40 @@
+// Exact command lines for backup and restore.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { dockerExec, pgDump, pgIsReady, pgRestore, pgRestoreList, pgRestoreReadAll, psql } from "../../src/ops/commands";
+
+const db = { database: "slipway", user: "slipway" };
+
+describe("ops commands", () => {
+  it("dumps in custom format to stdout", () => {
+    assert.deepEqual(pgDump(db), ["pg_dump", "--format=custom", "--username", "slipway", "--dbname", "slipway"]);
+    assert.deepEqual(dockerExec("prod-db", pgDump(db)), ["docker", "exec", "prod-db", "pg_dump", "--format=custom", "--username", "slipway", "--dbname", "slipway"]);
+  });
+
+  it("lists and reads archives from stdin", () => {
+    assert.deepEqual(pgRestoreList(), ["pg_restore", "--list"]);
+    assert.deepEqual(pgRestoreReadAll(), ["pg_restore", "--file=/dev/null"]);
+    assert.deepEqual(dockerExec("db", pgRestoreList(), { stdin: true }), ["docker", "exec", "-i", "db", "pg_restore", "--list"]);
+  });
+
+  it("restores in one transaction, stopping at the first error", () => {
+    assert.deepEqual(pgRestore(db), [
+      "pg_restore",
+      "--single-transaction",
+      "--exit-on-error",
+      "--clean",
+      "--if-exists",
+      "--no-owner",
+      "--no-privileges",
+      "--username",
+      "slipway",
+      "--dbname",
+      "slipway",
+    ]);
+  });
+
+  it("checks readiness over TCP and runs SQL with ON_ERROR_STOP", () => {
+    assert.deepEqual(pgIsReady(db), ["pg_isready", "--host", "127.0.0.1", "--username", "slipway", "--dbname", "slipway"]);
+    assert.deepEqual(psql(db, "SELECT 1"), ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", "slipway", "--dbname", "slipway", "--command", "SELECT 1"]);
+  });
+});

@@ -1,0 +1,51 @@
+// Backup file names: exact format, round trip, and what the parser refuses.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { backupFileName, formatTimestamp, parseBackupFileName, parseTimestamp, stackNameProblem } from "../../src/ops/names";
+
+const at = new Date("2026-11-22T03:04:05.678Z");
+
+describe("backup names", () => {
+  it("formats UTC timestamps to the second", () => {
+    assert.equal(formatTimestamp(at), "20261122T030405Z");
+    assert.deepEqual(parseTimestamp("20261122T030405Z"), new Date("2026-11-22T03:04:05Z"));
+    assert.equal(parseTimestamp("20261332T030405Z"), undefined);
+    assert.equal(parseTimestamp("2026-11-22T03:04:05Z"), undefined);
+  });
+
+  it("builds <stack>-<timestamp>-<tag>.dump", () => {
+    assert.equal(backupFileName({ stack: "production", takenAt: at, imageTag: "3f2a9c1" }), "production-20261122T030405Z-3f2a9c1.dump");
+  });
+
+  it("round-trips stacks and tags that contain dashes and dots", () => {
+    for (const [stack, imageTag] of [
+      ["staging-eu", "3f2a9c1-abrupt"],
+      ["dev.local", "v1.2.3"],
+      ["a", "untagged"],
+    ]) {
+      const name = backupFileName({ stack, takenAt: at, imageTag });
+      assert.deepEqual(parseBackupFileName(name), { stack, takenAt: new Date("2026-11-22T03:04:05Z"), imageTag });
+    }
+  });
+
+  it("does not parse partials, checksums, or foreign files", () => {
+    for (const name of [
+      "production-20261122T030405Z-3f2a9c1.dump.partial",
+      "production-20261122T030405Z-3f2a9c1.dump.sha256",
+      "production-20261122T0304Z-3f2a9c1.dump",
+      "production-3f2a9c1.dump",
+      "notes.txt",
+      "-20261122T030405Z-x.dump",
+    ]) {
+      assert.equal(parseBackupFileName(name), undefined, name);
+    }
+  });
+
+  it("refuses stack names that would not round-trip", () => {
+    assert.match(stackNameProblem("org/project/production")!, /short name/);
+    assert.match(stackNameProblem("x-20261122T030405Z-y")!, /timestamp/);
+    assert.equal(stackNameProblem("staging-eu"), undefined);
+    assert.throws(() => backupFileName({ stack: "a b", takenAt: at, imageTag: "t" }), /stack name 'a b'/);
+    assert.throws(() => backupFileName({ stack: "a", takenAt: at, imageTag: "-bad" }), /image tag '-bad'/);
+  });
+});

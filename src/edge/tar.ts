@@ -1,0 +1,25 @@
+// Builds a one-file tar archive in memory, for `container.putArchive` (config is uploaded, never bind-mounted).
+// ustar format: one 512-byte header, the content padded to 512, two zero blocks.
+
+export function tarOneFile(path: string, content: string | Buffer, mode = 0o644): Buffer {
+  const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+  if (Buffer.byteLength(path) > 99) throw new Error(`tarOneFile: path "${path}" longer than 99 bytes`);
+  const header = Buffer.alloc(512, 0);
+  const field = (offset: number, length: number, value: string) => header.write(value, offset, length, "ascii");
+  const octal = (offset: number, length: number, n: number) => field(offset, length, n.toString(8).padStart(length - 1, "0") + "\0");
+  field(0, 100, path);
+  octal(100, 8, mode);
+  octal(108, 8, 0); // uid
+  octal(116, 8, 0); // gid
+  octal(124, 12, body.length);
+  octal(136, 12, Math.floor(Date.now() / 1000));
+  field(148, 8, "        "); // checksum is computed with this field as spaces
+  field(156, 1, "0");
+  field(257, 6, "ustar\0");
+  field(263, 2, "00");
+  let sum = 0;
+  for (const b of header) sum += b;
+  field(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
+  const pad = Buffer.alloc((512 - (body.length % 512)) % 512, 0);
+  return Buffer.concat([header, body, pad, Buffer.alloc(1024, 0)]);
+}

@@ -1,0 +1,40 @@
+// Names, labels and the revision hash that tie containers to a (stack, service, spec).
+// The revision is a hash of everything that needs a new container when it changes (not the replica count).
+import { createHash } from "node:crypto";
+
+export const LABEL_STACK = "slipway.stack";
+export const LABEL_RESOURCE = "slipway.resource";
+export const LABEL_REVISION = "slipway.revision";
+export const LABEL_REPLICA = "slipway.replica";
+
+export function revisionShort(revision: string): string {
+  return revision.slice(0, 8);
+}
+
+/** `<stack>-<service>-<revisionShort>-<n>`: deterministic, so a re-run finds what an interrupted run left. */
+export function containerName(stack: string, service: string, revision: string, replica: number): string {
+  return `${stack}-${service}-${revisionShort(revision)}-${replica}`;
+}
+
+export function checkName(what: string, value: string): string {
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(value)) {
+    throw new Error(`${what} "${value}" must be lower-case letters, digits, '_', '.', '-' (it becomes part of container names)`);
+  }
+  return value;
+}
+
+/** Stable hash of a JSON-able value: object keys are sorted so key order does not matter. */
+export function revisionOf(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,131 @@
+// The rollout planner: given what should run and what Docker reports, what moves bring the service to exactly
+// `replicas` healthy containers of ONE revision, and in which order. Pure; the executor carries the moves out
+// one at a time and asks again after each, so a run interrupted anywhere converges on the next run.
+import { containerName } from "./naming";
+
+export type Health = "healthy" | "unhealthy" | "starting" | "none";
+
+export interface ObservedContainer {
+  name: string;
+  /** `slipway.revision` label; "" when missing. */
+  revision: string;
+  /** `slipway.replica` label; 0 when missing or not a number. */
+  replica: number;
+  running: boolean;
+  health: Health;
+}
+
+export interface Desired {
+  stack: string;
+  service: string;
+  revision: string;
+  replicas: number;
+}
+
+/** One unit of work; the executor expands it into steps (see `stepsOf`). */
+export type Move =
+  /** Remove a container that is not running: it serves nothing, and may hold a name we need. */
+  | { kind: "discard"; name: string }
+  /** A container of the wanted revision is running but not yet healthy: wait for it instead of replacing it. */
+  | { kind: "adopt"; replica: number; name: string }
+  /** Start the wanted revision beside an old container, then drain and remove the old one. */
+  | { kind: "replace"; replica: number; start: string; retire: string }
+  /** Start a replica that has no counterpart. */
+  | { kind: "scale-up"; replica: number; start: string }
+  /** Drain and remove a running container that is not wanted (surplus, unhealthy, or of a stray revision). */
+  | { kind: "retire"; name: string };
+
+export type Step =
+  | { kind: "start-new"; replica: number; name: string }
+  | { kind: "wait-healthy"; replica: number; name: string }
+  | { kind: "wait-edge-up"; name: string }
+  | { kind: "drain-old"; name: string }
+  | { kind: "wait-drained"; name: string }
+  | { kind: "remove-old"; name: string };
+
+export function stepsOf(move: Move): Step[] {
+  switch (move.kind) {
+    case "discard":
+      return [{ kind: "remove-old", name: move.name }];
+    case "adopt":
+      return [
+        { kind: "wait-healthy", replica: move.replica, name: move.name },
+        { kind: "wait-edge-up", name: move.name },
+      ];
+    case "scale-up":
+      return [
+        { kind: "start-new", replica: move.replica, name: move.start },
+        { kind: "wait-healthy", replica: move.replica, name: move.start },
+        { kind: "wait-edge-up", name: move.start },
+      ];
+    case "replace":
+      return [
+        ...stepsOf({ kind: "scale-up", replica: move.replica, start: move.start }),
+        ...stepsOf({ kind: "retire", name: move.retire }),
+      ];
+    case "retire":
+      return [
+        { kind: "drain-old", name: move.name },
+        { kind: "wait-drained", name: move.name },
+        { kind: "remove-old", name: move.name },
+      ];
+  }
+}
+
+/**
+ * All moves from `observed` to `desired`, in execution order:
+ * 1. discard stopped containers; retire running-but-unhealthy ones;
+ * 2. adopt wanted containers still starting;
+ * 3. per replica slot 1..N without a wanted container: replace its old container, or scale up;
+ * 4. retire whatever is left (surplus slots, duplicates, stray revisions) — last, so capacity never dips.
+ * Returns [] when the service already is exactly N healthy containers of the wanted revision.
+ */
+export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
+  if (!Number.isInteger(desired.replicas) || desired.replicas < 0) {
+    throw new Error(`planner: replicas must be a whole number >= 0, got ${desired.replicas}`);
+  }
+  const byName = [...observed].sort((a, b) => a.replica - b.replica || a.name.localeCompare(b.name));
+  const moves: Move[] = [];
+  const live: ObservedContainer[] = [];
+  for (const c of byName) {
+    if (!c.running) moves.push({ kind: "discard", name: c.name });
+    else if (c.health === "unhealthy") moves.push({ kind: "retire", name: c.name });
+    else live.push(c);
+  }
+
+  const wanted = (c: ObservedContainer) => c.revision === desired.revision;
+  const kept = new Map<number, ObservedContainer>();
+  for (const c of live) {
+    if (wanted(c) && c.replica >= 1 && c.replica <= desired.replicas && !kept.has(c.replica)) kept.set(c.replica, c);
+  }
+  for (const [replica, c] of kept) {
+    if (c.health === "starting") moves.push({ kind: "adopt", replica, name: c.name });
+  }
+
+  const keptNames = new Set([...kept.values()].map((c) => c.name));
+  const leftovers = live.filter((c) => !keptNames.has(c.name));
+  const paired = new Set<string>();
+  for (let replica = 1; replica <= desired.replicas; replica++) {
+    if (kept.has(replica)) continue;
+    const start = containerName(desired.stack, desired.service, desired.revision, replica);
+    const old = leftovers.find((c) => c.replica === replica && !wanted(c) && !paired.has(c.name));
+    if (old) {
+      paired.add(old.name);
+      moves.push({ kind: "replace", replica, start, retire: old.name });
+    } else {
+      moves.push({ kind: "scale-up", replica, start });
+    }
+  }
+  for (const c of leftovers) {
+    if (!paired.has(c.name)) moves.push({ kind: "retire", name: c.name });
+  }
+  return moves;
+}
+
+/** Reads Docker's `Status` text ("Up 3 seconds (healthy)") into a health value. */
+export function healthFromStatus(status: string): Health {
+  if (status.includes("(healthy)")) return "healthy";
+  if (status.includes("(unhealthy)")) return "unhealthy";
+  if (status.includes("(health: starting)")) return "starting";
+  return "none";
+}

@@ -1,0 +1,60 @@
+// Rules a production stack must satisfy beyond the schema. Pure: returns the violations, each
+// naming the config key, so the program can refuse to start with all of them at once.
+import type { StackConfig } from "./schema";
+
+export interface Violation {
+  key: string;
+  message: string;
+}
+
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|PRIVATE|API_?KEY|CREDENTIAL)/i;
+
+/** An image reference whose tag can move: no tag, or `latest`. Digests are immutable. */
+export function isMutableImageRef(ref: string): boolean {
+  if (ref.includes("@sha256:")) return false;
+  const lastSegment = ref.slice(ref.lastIndexOf("/") + 1);
+  const colon = lastSegment.indexOf(":");
+  if (colon < 0) return true;
+  return lastSegment.slice(colon + 1) === "latest";
+}
+
+export function isBindMount(source: string): boolean {
+  return source.startsWith("/") || source.startsWith(".") || source.startsWith("~");
+}
+
+/** Secret-looking env keys must come from Pulumi secrets (`slipway:secretEnv`), in every stack. */
+export function plaintextSecretViolations(cfg: StackConfig): Violation[] {
+  return Object.keys(cfg.api.env)
+    .filter((name) => SECRET_NAME.test(name))
+    .map((name) => ({
+      key: `slipway:api.env.${name}`,
+      message: `looks like a secret but is plain config; move it to slipway:secretEnv with \`pulumi config set --secret --path 'secretEnv.${name}' ...\``,
+    }));
+}
+
+export function productionViolations(cfg: StackConfig): Violation[] {
+  const out: Violation[] = [];
+  for (const [name, ref] of Object.entries(cfg.images)) {
+    if (isMutableImageRef(ref)) {
+      out.push({
+        key: `slipway:images.${name}`,
+        message: `"${ref}" is a mutable reference; production needs an immutable tag (e.g. the git SHA) or a digest`,
+      });
+    }
+  }
+  if (cfg.api.replicas < 2) {
+    out.push({ key: "slipway:api.replicas", message: `is ${cfg.api.replicas}; production needs at least 2 so a rollout never leaves zero replicas` });
+  }
+  for (const [section, limits] of [["api", cfg.api.limits], ["edge", cfg.edge.limits], ["database", cfg.database.limits]] as const) {
+    if (!limits) out.push({ key: `slipway:${section}.limits`, message: "is required in production (memoryMb and cpus)" });
+  }
+  cfg.api.volumes.forEach((v, i) => {
+    if (isBindMount(v.source)) {
+      out.push({ key: `slipway:api.volumes[${i}].source`, message: `"${v.source}" is a bind mount; production allows named volumes only` });
+    }
+  });
+  if (!cfg.backup?.enabled) {
+    out.push({ key: "slipway:backup.enabled", message: "must be true in production: every deploy takes a backup before migrating" });
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+// The committed stack files validate, and every production rule rejects a bad value with the
+// stack and key named.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { loadStackConfig, StackConfigError } from "../../stacks/load";
+import { isMutableImageRef } from "../../stacks/policy";
+
+const root = join(__dirname, "..", "..");
+
+function stackFile(stack: string): Record<string, unknown> {
+  const doc = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc.config)) out[k.replace(/^slipway:/, "")] = v;
+  return out;
+}
+
+function load(stack: string, values: Record<string, unknown>) {
+  return loadStackConfig(stack, (key) => structuredClone(values[key]));
+}
+
+function violationsOf(stack: string, values: Record<string, unknown>): string[] {
+  try {
+    load(stack, values);
+  } catch (e) {
+    assert.ok(e instanceof StackConfigError, `expected StackConfigError, got ${e}`);
+    assert.match(e.message, new RegExp(`stack "${stack}"`));
+    return e.violations.map((v) => `${v.key}: ${v.message}`);
+  }
+  return [];
+}
+
+test("the committed staging and production stack files are valid", () => {
+  const staging = load("staging", stackFile("staging"));
+  assert.equal(staging.environment, "staging");
+  const production = load("production", stackFile("production"));
+  assert.equal(production.environment, "production");
+  assert.ok(production.api.replicas >= 2);
+  assert.equal(production.backup?.enabled, true);
+});
+
+test("defaults are filled in once, at load", () => {
+  const cfg = load("staging", stackFile("staging"));
+  assert.equal(cfg.api.port, 3000);
+  assert.equal(cfg.api.healthcheck.path, "/health");
+  assert.equal(cfg.edge.slots, 10);
+});
+
+test("a wrong type names the stack and the key path", () => {
+  const values = stackFile("staging");
+  (values.api as { replicas: unknown }).replicas = "three";
+  const v = violationsOf("staging", values);
+  assert.equal(v.length, 1);
+  assert.match(v[0]!, /^slipway:api\.replicas: /);
+});
+
+test("a missing required section is reported by key", () => {
+  const values = stackFile("staging");
+  delete values.images;
+  assert.deepEqual(violationsOf("staging", values).map((v) => v.split(":").slice(0, 2).join(":")), ["slipway:images"]);
+});
+
+const productionCases: [string, (v: Record<string, any>) => void, RegExp][] = [
+  ["mutable api tag", (v) => (v.images.api = "slipway/api:latest"), /^slipway:images\.api: .*mutable/],
+  ["untagged edge image", (v) => (v.images.edge = "registry.example.com:5000/slipway/edge"), /^slipway:images\.edge: .*mutable/],
+  ["one replica", (v) => (v.api.replicas = 1), /^slipway:api\.replicas: is 1; production needs at least 2/],
+  ["no api limits", (v) => delete v.api.limits, /^slipway:api\.limits: is required in production/],
+  ["no database limits", (v) => delete v.database.limits, /^slipway:database\.limits: is required/],
+  ["bind mount", (v) => (v.api.volumes = [{ source: "/srv/data", target: "/data" }]), /^slipway:api\.volumes\[0\]\.source: .*bind mount/],
+  ["backups off", (v) => (v.backup.enabled = false), /^slipway:backup\.enabled: must be true in production/],
+  ["plaintext secret", (v) => (v.api.env.STRIPE_API_KEY = "sk_live_123"), /^slipway:api\.env\.STRIPE_API_KEY: looks like a secret/],
+];
+
+for (const [name, mutate, expected] of productionCases) {
+  test(`production rejects: ${name}`, () => {
+    const values = structuredClone(stackFile("production")) as Record<string, any>;
+    mutate(values);
+    const v = violationsOf("production", values);
+    assert.equal(v.length, 1, `exactly one violation expected, got ${JSON.stringify(v)}`);
+    assert.match(v[0]!, expected);
+  });
+}
+
+test("staging may be smaller: one replica, no limits, mutable tags", () => {
+  const values = structuredClone(stackFile("staging")) as Record<string, any>;
+  values.api.replicas = 1;
+  delete values.api.limits;
+  values.images.api = "slipway/api:latest";
+  assert.deepEqual(violationsOf("staging", values), []);
+});
+
+test("every production violation is reported at once", () => {
+  const values = structuredClone(stackFile("production")) as Record<string, any>;
+  values.api.replicas = 1;
+  values.images.api = "slipway/api";
+  assert.equal(violationsOf("production", values).length, 2);
+});
+
+test("image reference mutability", () => {
+  assert.equal(isMutableImageRef("postgres"), true);
+  assert.equal(isMutableImageRef("postgres:latest"), true);
+  assert.equal(isMutableImageRef("localhost:5000/app"), true);
+  assert.equal(isMutableImageRef("localhost:5000/app:3f2c1a9"), false);
+  assert.equal(isMutableImageRef("app@sha256:" + "a".repeat(64)), false);
+});

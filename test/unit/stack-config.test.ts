@@ -1,5 +1,6 @@
 // The committed stack files validate, and every production rule rejects a bad value with the
 // stack and key named.
+/* eslint-disable @typescript-eslint/no-explicit-any -- the cases mutate raw, untyped YAML on purpose */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

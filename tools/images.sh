@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Builds every image slipway runs, locally and without pulling from any registry:
+#   base stand-ins for official images (Debian trixie packages) and the project images.
+# Idempotent: each image carries a `slipway.recipe` label (hash of its inputs); an image whose
+# label matches is skipped, so a warm run takes seconds. Progress goes to stderr; stdout carries
+# only KEY=ref lines, so `eval "$(bash tools/images.sh)"` works.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: tools/images.sh [options]
+
+Builds (skipping images whose recipe is unchanged):
+  slipway-local/debian:trixie   debootstrap --variant=minbase trixie, docker import
+  slipway-local/node:20         Debian nodejs + npm, user node (uid 1000)      images/local/node
+  slipway-local/postgres:17     Debian postgresql-17, official-image interface  images/local/postgres
+  slipway-local/haproxy:3.0     Debian haproxy, official-image paths            images/local/haproxy
+  slipway/api:<tag>             images/api/Dockerfile
+  slipway/api:<tag>-abrupt      same, SHUTDOWN_MODE=abrupt (test-only: exits at once on SIGTERM)
+  slipway/edge:<tag>            images/edge/Dockerfile (HAProxy + socat)
+
+Options:
+  --tag T            tag for project images (default: git rev-parse --short=12 HEAD)
+  --api-version V    APP_VERSION baked into the api images (default: the tag)
+  --base-only        build only the slipway-local/* images
+  --force            rebuild even when the recipe label matches
+  --mirror URL       Debian mirror (default: http://deb.debian.org/debian)
+  -h, --help         this text
+
+Output (stdout), one per line:
+  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
+EOF
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TAG="" API_VERSION="" BASE_ONLY=0 FORCE=0 MIRROR="http://deb.debian.org/debian"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --tag) TAG="$2"; shift 2 ;;
+    --api-version) API_VERSION="$2"; shift 2 ;;
+    --base-only) BASE_ONLY=1; shift ;;
+    --force) FORCE=1; shift ;;
+    --mirror) MIRROR="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "images.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# The legacy builder: this engine (20.10) has no buildx plugin next to the client.
+export DOCKER_BUILDKIT=0
+START=$SECONDS
+log() { printf '[images +%3ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# One build at a time per host: parallel test files may all call this script.
+exec 9>"${TMPDIR:-/tmp}/slipway-images.lock"
+flock 9 || die "could not take the build lock"
+
+docker info >/dev/null 2>&1 || die "Docker engine not reachable (DOCKER_HOST=${DOCKER_HOST:-unset}); start dockerd first"
+
+label_of() { docker image inspect -f '{{index .Config.Labels "slipway.recipe"}}' "$1" 2>/dev/null || true; }
+image_id() { docker image inspect -f '{{.Id}}' "$1"; }
+# Hash of the given strings plus every file under the given paths (names and contents).
+recipe_hash() {
+  local item
+  {
+    for item in "$@"; do
+      if [ -e "$ROOT/$item" ]; then
+        (cd "$ROOT" && find "$item" -type f -print0 | sort -z | xargs -0 sha256sum)
+      else
+        printf '%s\n' "$item"
+      fi
+    done
+  } | sha256sum | cut -c1-16
+}
+# docker_build REF [docker build args...]: full output to a log file, its tail shown on failure.
+docker_build() {
+  local ref="$1"; shift
+  local logf="${TMPDIR:-/tmp}/slipway-images.${ref//[:\/]/_}.log" t0=$SECONDS
+  if ! docker build -t "$ref" "$@" >"$logf" 2>&1; then
+    tail -n 30 "$logf" >&2
+    die "$ref: docker build failed (full log: $logf)"
+  fi
+  log "$ref built in $((SECONDS - t0))s"
+}
+up_to_date() { [ "$FORCE" = 0 ] && [ "$(label_of "$1")" = "$2" ]; }
+
+build_debian() {
+  local ref="slipway-local/debian:trixie"
+  local hash; hash="$(recipe_hash "debootstrap --variant=minbase trixie $MIRROR" "v2")"
+  if up_to_date "$ref" "$hash"; then log "$ref up to date ($hash)"; return; fi
+  command -v debootstrap >/dev/null || { log "installing debootstrap"; apt-get update -qq && apt-get install -y -qq debootstrap >&2; }
+  local dir; dir="$(mktemp -d /tmp/slipway-rootfs.XXXXXX)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$dir'" EXIT
+  log "$ref: debootstrap trixie into $dir (takes a few minutes)"
+  local logf="${TMPDIR:-/tmp}/slipway-images.debootstrap.log"
+  if ! debootstrap --variant=minbase trixie "$dir" "$MIRROR" >"$logf" 2>&1; then
+    tail -n 30 "$logf" >&2; cp "$dir/debootstrap/debootstrap.log" "$logf.detail" 2>/dev/null || true
+    die "debootstrap failed (log: $logf)"
+  fi
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/debootstrap
+  # Containers have no init; never start services from package postinst scripts.
+  printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod +x "$dir/usr/sbin/policy-rc.d"
+  log "$ref: importing"
+  tar -C "$dir" -c . | docker import \
+    --change "LABEL slipway.recipe=$hash" \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["bash"]' - "$ref" >/dev/null
+  rm -rf "$dir"; trap - EXIT
+  log "$ref built"
+}
+
+# build_local REF CONTEXT_DIR: a base image built from its own directory, keyed by that dir + the parent.
+build_local() {
+  local ref="$1" dir="$2"
+  local hash; hash="$(recipe_hash "$(image_id slipway-local/debian:trixie)" "$dir")"
+  if up_to_date "$ref" "$hash"; then log "$ref up to date ($hash)"; return; fi
+  log "$ref: building from $dir"
+  docker_build "$ref" --network host --label "slipway.recipe=$hash" \
+    --build-arg BASE_IMAGE=slipway-local/debian:trixie "$ROOT/$dir"
+}
+
+# build_project REF DOCKERFILE PARENT_REF "INPUT PATHS" [--build-arg ...]: built from the repo root,
+# keyed by the parent image, the build args and the repository paths the Dockerfile copies.
+build_project() {
+  local ref="$1" dockerfile="$2" parent="$3" inputs="$4"; shift 4
+  # shellcheck disable=SC2086
+  local hash; hash="$(recipe_hash "$(image_id "$parent")" "$*" .dockerignore $inputs)"
+  if up_to_date "$ref" "$hash"; then log "$ref up to date ($hash)"; return; fi
+  log "$ref: building from $dockerfile"
+  docker_build "$ref" --network host --label "slipway.recipe=$hash" -f "$ROOT/$dockerfile" "$@" "$ROOT"
+}
+
+build_debian
+build_local slipway-local/node:20 images/local/node
+build_local slipway-local/postgres:17 images/local/postgres
+build_local slipway-local/haproxy:3.0 images/local/haproxy
+echo "DEBIAN_IMAGE=slipway-local/debian:trixie"
+echo "NODE_IMAGE=slipway-local/node:20"
+echo "POSTGRES_IMAGE=slipway-local/postgres:17"
+echo "HAPROXY_IMAGE=slipway-local/haproxy:3.0"
+if [ "$BASE_ONLY" = 1 ]; then log "done (base only)"; exit 0; fi
+
+[ -n "$TAG" ] || TAG="$(git -C "$ROOT" rev-parse --short=12 HEAD)"
+[ -n "$API_VERSION" ] || API_VERSION="$TAG"
+API_INPUTS="package.json package-lock.json tsconfig.json src/api images/api"
+build_project "slipway/api:$TAG" images/api/Dockerfile slipway-local/node:20 "$API_INPUTS" \
+  --build-arg NODE_IMAGE=slipway-local/node:20 --build-arg APP_VERSION="$API_VERSION"
+build_project "slipway/api:$TAG-abrupt" images/api/Dockerfile slipway-local/node:20 "$API_INPUTS" \
+  --build-arg NODE_IMAGE=slipway-local/node:20 --build-arg APP_VERSION="$API_VERSION" --build-arg SHUTDOWN_MODE=abrupt
+build_project "slipway/edge:$TAG" images/edge/Dockerfile slipway-local/haproxy:3.0 images/edge \
+  --build-arg HAPROXY_IMAGE=slipway-local/haproxy:3.0
+echo "API_IMAGE=slipway/api:$TAG"
+echo "API_ABRUPT_IMAGE=slipway/api:$TAG-abrupt"
+echo "EDGE_IMAGE=slipway/edge:$TAG"
+log "done"

@@ -7,6 +7,7 @@
 // program's pre-deploy command resource.
 import type Docker from "dockerode";
 import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { Transform } from "node:stream";
@@ -77,7 +78,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     await verifyArchive(docker, opts.dbContainer, partial);
     await writeAtomically(path.join(dir, checksumFileName(name)), formatChecksumFile(dumped.sha256, name));
     await fs.rename(partial, file);
-    await fsyncDir(dir);
+    await fsyncPath(dir);
   } catch (err) {
     await fs.rm(partial, { force: true });
     throw explainWriteError(err, dir);
@@ -96,7 +97,6 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
 }
 
 async function dumpTo(docker: Docker, container: string, db: { database: string; user: string }, partial: string) {
-  const handle = await fs.open(partial, "wx"); // never overwrite: a same-named partial is someone else's
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({
@@ -106,17 +106,14 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
       done(null, chunk);
     },
   });
-  try {
-    const out = handle.createWriteStream({ autoClose: false });
-    const result = await execInContainer(docker, container, pgDump(db), { stdout: [tap, out] });
-    if (result.exitCode !== 0) {
-      throw new OpsError("dump-failed", `pg_dump of database '${db.database}' in container '${container}' failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
+  // "wx": never overwrite — a same-named partial belongs to a backup still running
+  const out = createWriteStream(partial, { flags: "wx" });
+  const result = await execInContainer(docker, container, pgDump(db), { stdout: [tap, out] });
+  if (result.exitCode !== 0) {
+    throw new OpsError("dump-failed", `pg_dump of database '${db.database}' in container '${container}' failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   }
   if (bytes === 0) throw new OpsError("dump-failed", `pg_dump in container '${container}' produced no output`);
+  await fsyncPath(partial);
   return { bytes, sha256: hash.digest("hex") };
 }
 
@@ -137,8 +134,8 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, "r");
+async function fsyncPath(file: string): Promise<void> {
+  const handle = await fs.open(file, "r");
   try {
     await handle.sync();
   } finally {

@@ -58,7 +58,7 @@ export function pgIsReady(db: Database): string[] {
 
 /** One SQL string, unaligned tuples-only output, stop on the first error. */
 export function psql(db: Database, sql: string): string[] {
-  return ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", db.user, "--dbname", db.database, "--command", sql];
+  return ["psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", db.user, "--dbname", db.database, "--command", sql];
 }
 
 /** The `docker exec` equivalent of running `argv` in `container` (with `-i` when it reads stdin). */

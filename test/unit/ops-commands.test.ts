@@ -35,6 +35,6 @@ describe("ops commands", () => {
 
   it("checks readiness over TCP and runs SQL with ON_ERROR_STOP", () => {
     assert.deepEqual(pgIsReady(db), ["pg_isready", "--host", "127.0.0.1", "--username", "slipway", "--dbname", "slipway"]);
-    assert.deepEqual(psql(db, "SELECT 1"), ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", "slipway", "--dbname", "slipway", "--command", "SELECT 1"]);
+    assert.deepEqual(psql(db, "SELECT 1"), ["psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", "slipway", "--dbname", "slipway", "--command", "SELECT 1"]);
   });
 });

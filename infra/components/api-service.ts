@@ -1,0 +1,62 @@
+// The API service: its replicas on the edge network (found by the proxy under one alias) and the
+// backend network (to reach the database), replaced one at a time by the ReplicaSet dynamic
+// provider after the deploy steps (backup → migrate) have succeeded.
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../../stacks/schema";
+import { ReplicaSet } from "../providers/replica-set";
+
+export interface ApiServiceArgs {
+  stack: string;
+  image: pulumi.Input<string>;
+  settings: StackConfig["api"];
+  edgeNetwork: pulumi.Input<string>;
+  backendNetwork: pulumi.Input<string>;
+  /** Name the edge resolves replicas by, on the edge network. */
+  alias: string;
+  edge: { container: pulumi.Input<string>; backend: string };
+  env: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  labels: Record<string, string>;
+  dockerHost?: string;
+}
+
+/** Used when a (non-production) stack sets no limits. */
+const DEFAULT_LIMITS = { memoryMb: 512, cpus: 1 };
+
+export class ApiService extends pulumi.ComponentResource {
+  readonly replicas: ReplicaSet;
+
+  constructor(name: string, args: ApiServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("slipway:index:ApiService", name, {}, opts);
+    const s = args.settings;
+    const limits = s.limits ?? DEFAULT_LIMITS;
+    this.replicas = new ReplicaSet(
+      `${name}-replicas`,
+      {
+        stack: args.stack,
+        service: "api",
+        image: args.image,
+        replicas: s.replicas,
+        env: args.env,
+        networks: pulumi
+          .all([args.edgeNetwork, args.backendNetwork])
+          .apply(([edgeNet, backendNet]) => [{ name: edgeNet, aliases: [args.alias] }, { name: backendNet }]),
+        labels: args.labels,
+        memoryMb: limits.memoryMb,
+        cpus: limits.cpus,
+        restartPolicy: s.restartPolicy,
+        healthcheck: {
+          test: ["CMD", "node", "dist/api/healthcheck.js"],
+          intervalMs: s.healthcheck.intervalMs,
+          timeoutMs: s.healthcheck.timeoutMs,
+          retries: s.healthcheck.retries,
+          startPeriodMs: s.healthcheck.startPeriodMs,
+        },
+        edge: args.edge,
+        rollout: s.rollout,
+        ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ containers: this.replicas.containers });
+  }
+}

@@ -1,0 +1,76 @@
+// PostgreSQL for one stack: a generated password kept as a Pulumi secret end to end, a named
+// volume for its data, a pg_isready healthcheck, limits, and only the backend network — the
+// database is never published to the host.
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import type { StackConfig } from "../../stacks/schema";
+import { containerLimits, dockerLabels } from "./limits";
+
+export interface DatabaseArgs {
+  prefix: string;
+  image: pulumi.Input<string>;
+  network: pulumi.Input<string>;
+  settings: StackConfig["database"];
+  labels: Record<string, string>;
+}
+
+/** The name other containers on the backend network use to reach the database. */
+export const DB_HOST = "db";
+
+export class Database extends pulumi.ComponentResource {
+  readonly containerName: pulumi.Output<string>;
+  readonly password: pulumi.Output<string>;
+  readonly user: string;
+  readonly database: string;
+  readonly container: docker.Container;
+
+  constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("slipway:index:Database", name, {}, opts);
+    const { settings } = args;
+    this.user = settings.user;
+    this.database = settings.name;
+
+    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    this.password = pulumi.secret(password.result);
+
+    const volume = new docker.Volume(
+      `${name}-data`,
+      { name: `${args.prefix}-pgdata`, labels: dockerLabels(args.labels) },
+      // Deleting the stack's data must be a deliberate act, never a side effect of a diff.
+      { parent: this, retainOnDelete: false },
+    );
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: `${args.prefix}-db`,
+        image: image.imageId,
+        envs: [
+          `POSTGRES_USER=${settings.user}`,
+          `POSTGRES_DB=${settings.name}`,
+          pulumi.interpolate`POSTGRES_PASSWORD=${this.password}`,
+        ],
+        volumes: [{ volumeName: volume.name, containerPath: "/var/lib/postgresql/data" }],
+        networksAdvanced: [{ name: args.network, aliases: [DB_HOST] }],
+        healthcheck: {
+          tests: ["CMD-SHELL", `pg_isready -U ${settings.user} -d ${settings.name}`],
+          interval: "1s",
+          timeout: "3s",
+          retries: 30,
+          startPeriod: "2s",
+        },
+        wait: true,
+        waitTimeout: 120,
+        restart: settings.restartPolicy,
+        ...containerLimits(settings.limits),
+        labels: dockerLabels(args.labels),
+        stopTimeout: 30,
+      },
+      { parent: this, additionalSecretOutputs: ["envs"] },
+    );
+    this.containerName = this.container.name;
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}

@@ -1,0 +1,94 @@
+// The steps that run before a rollout, as @pulumi/command resources so they are part of the plan
+// and of the history: a backup of the database (per-stack setting), then the NEW image's
+// migrations in a short-lived container on the backend network. Both re-run only when the image
+// reference changes (triggers), and nothing runs during preview.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { StackConfig } from "../../stacks/schema";
+import { DB_HOST } from "./database";
+
+export interface DeployStepsArgs {
+  stack: string;
+  image: pulumi.Input<string>;
+  backendNetwork: pulumi.Input<string>;
+  dbContainer: pulumi.Input<string>;
+  dbUser: string;
+  dbName: string;
+  dbPassword: pulumi.Input<string>;
+  backup: StackConfig["backup"];
+  dockerHost?: string;
+  /** Directory holding this repository (the backup verb runs from it). */
+  projectDir: string;
+}
+
+/** The tag part of an image reference ("app:1a2b3c" → "1a2b3c"; digests → the digest's first 12 hex). */
+export function imageTag(ref: string): string {
+  const at = ref.indexOf("@sha256:");
+  if (at >= 0) return ref.slice(at + 8, at + 20);
+  const last = ref.slice(ref.lastIndexOf("/") + 1);
+  const colon = last.indexOf(":");
+  return colon >= 0 ? last.slice(colon + 1) : "latest";
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export class DeploySteps extends pulumi.ComponentResource {
+  /** The last step; the rollout depends on it. */
+  readonly done: pulumi.Resource;
+  readonly backup?: command.local.Command;
+  readonly migrate: command.local.Command;
+
+  constructor(name: string, args: DeployStepsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("slipway:index:DeploySteps", name, {}, opts);
+    const dockerEnv: Record<string, string> = args.dockerHost ? { DOCKER_HOST: args.dockerHost } : {};
+
+    if (args.backup?.enabled) {
+      const b = args.backup;
+      this.backup = new command.local.Command(
+        `${name}-backup`,
+        {
+          create: pulumi
+            .all([args.dbContainer, args.image])
+            .apply(([db, image]) =>
+              [
+                "node --import tsx src/cli/backup.ts",
+                `--stack ${shellQuote(args.stack)}`,
+                `--db-container ${shellQuote(db)}`,
+                `--database ${shellQuote(args.dbName)} --user ${shellQuote(args.dbUser)}`,
+                `--dir ${shellQuote(b.dir)} --keep ${b.keep}`,
+                `--image-tag ${shellQuote(imageTag(image))}`,
+              ].join(" "),
+            ),
+          dir: args.projectDir,
+          environment: dockerEnv,
+          triggers: [args.image],
+        },
+        { parent: this },
+      );
+    }
+
+    this.migrate = new command.local.Command(
+      `${name}-migrate`,
+      {
+        // The password travels in the environment (a Pulumi secret), never on the command line.
+        create: pulumi
+          .all([args.backendNetwork, args.image])
+          .apply(([network, image]) =>
+            [
+              "docker run --rm",
+              `--network ${shellQuote(network)}`,
+              `-e PGHOST=${DB_HOST} -e PGUSER=${shellQuote(args.dbUser)} -e PGDATABASE=${shellQuote(args.dbName)} -e PGPASSWORD`,
+              `--label slipway.stack=${shellQuote(args.stack)} --label slipway.role=migrate`,
+              shellQuote(image),
+              "node dist/api/migrate.js",
+            ].join(" "),
+          ),
+        environment: pulumi.all([args.dbPassword]).apply(([pw]) => ({ ...dockerEnv, PGPASSWORD: pw })),
+        triggers: [args.image],
+      },
+      { parent: this, dependsOn: this.backup ? [this.backup] : [], additionalSecretOutputs: ["environment"] },
+    );
+    this.done = this.migrate;
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,108 @@
+// The slipway program: one stack = two networks, PostgreSQL, the HAProxy edge and the API replicas,
+// with backup → migrate → rollout on every new image. Config is read and validated once, here.
+import * as pulumi from "@pulumi/pulumi";
+import { loadStackConfig, StackConfigError } from "../stacks/load";
+import { Networks } from "./components/networks";
+import { Database, DB_HOST } from "./components/database";
+import { Edge } from "./components/edge";
+import { DeploySteps } from "./components/deploy-steps";
+import { ApiService } from "./components/api-service";
+
+const stack = pulumi.getStack();
+const project = pulumi.getProject();
+const config = new pulumi.Config("slipway");
+
+function readKey(key: string): unknown {
+  const raw = config.get(key);
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw; // a plain string such as `environment: staging`
+  }
+}
+
+let cfg;
+try {
+  cfg = loadStackConfig(stack, readKey);
+} catch (e) {
+  if (e instanceof StackConfigError) throw new pulumi.RunError(e.message);
+  throw e;
+}
+// The SDK knows which config keys were set with --secret but does not declare the helper in its types.
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+if (pulumi.runtime.allConfig()["slipway:secretEnv"] !== undefined && !isConfigSecret("slipway:secretEnv")) {
+  throw new pulumi.RunError(
+    `stack "${stack}": slipway:secretEnv must be set as a secret (pulumi config set --secret --path 'secretEnv.NAME' ...)`,
+  );
+}
+const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv") ?? pulumi.secret({});
+
+const prefix = `${project}-${stack}`;
+const labels = { "slipway.project": project, "slipway.stack": prefix };
+const API_ALIAS = "api";
+
+const networks = new Networks("net", { prefix, labels });
+const db = new Database("db", {
+  prefix,
+  image: cfg.images.postgres,
+  network: networks.backend.name,
+  settings: cfg.database,
+  labels,
+});
+const edge = new Edge("edge", {
+  prefix,
+  image: cfg.images.edge,
+  network: networks.edge.name,
+  settings: cfg.edge,
+  api: { alias: API_ALIAS, port: cfg.api.port, healthPath: cfg.api.healthcheck.path },
+  labels,
+});
+const steps = new DeploySteps(
+  "deploy",
+  {
+    stack: prefix,
+    image: cfg.images.api,
+    backendNetwork: networks.backend.name,
+    dbContainer: db.containerName,
+    dbUser: db.user,
+    dbName: db.database,
+    dbPassword: db.password,
+    backup: cfg.backup,
+    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+    projectDir: process.cwd(),
+  },
+  { dependsOn: [db] },
+);
+const api = new ApiService(
+  "api",
+  {
+    stack: prefix,
+    image: cfg.images.api,
+    settings: cfg.api,
+    edgeNetwork: networks.edge.name,
+    backendNetwork: networks.backend.name,
+    alias: API_ALIAS,
+    edge: { container: edge.containerName, backend: edge.backend },
+    env: pulumi.all([db.password, secretEnv]).apply(([password, extra]) => ({
+      ...cfg.api.env,
+      ...extra,
+      PORT: String(cfg.api.port),
+      PGHOST: DB_HOST,
+      PGUSER: db.user,
+      PGDATABASE: db.database,
+      PGPASSWORD: password,
+    })),
+    labels,
+    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+  },
+  { dependsOn: [steps.done, edge] },
+);
+
+export const edgeUrl = edge.url;
+export const image = api.replicas.image;
+export const replicas = api.replicas.replicas;
+export const apiContainers = api.replicas.containers;
+export const dbContainer = db.containerName;
+export const edgeContainer = edge.containerName;
+export const environment = cfg.environment;

@@ -65,3 +65,29 @@ export function psql(db: Database, sql: string): string[] {
 export function dockerExec(container: string, argv: readonly string[], opts: { stdin?: boolean } = {}): string[] {
   return ["docker", "exec", ...(opts.stdin ? ["-i"] : []), container, ...argv];
 }
+
+/**
+ * The `npm run backup` verb as argv, run from the repository root — what the Pulumi program's
+ * pre-deploy `command.local.Command` executes (joined with shellJoin, since `create` is a shell string).
+ */
+export function backupVerb(opts: { stack: string; dbContainer: string; dir: string; keep?: number; imageTag?: string }): string[] {
+  return [
+    "node",
+    "--import",
+    "tsx",
+    "src/cli/backup.ts",
+    "--stack",
+    opts.stack,
+    "--db-container",
+    opts.dbContainer,
+    "--dir",
+    opts.dir,
+    ...(opts.keep === undefined ? [] : ["--keep", String(opts.keep)]),
+    ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
+  ];
+}
+
+/** POSIX-shell quoting: words of safe characters stay bare, everything else is single-quoted. */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+}

@@ -1,15 +1,18 @@
 // Pure decisions restore makes before touching anything: is the dump for this stack, and may we go
 // ahead without asking. Messages name the thing and say what to do next.
 
-/** Stacks whose restore needs `--yes` or a typed confirmation. */
+/**
+ * Fallback when the caller does not know the stack's `environment` (Pulumi.<stack>.yaml): the
+ * stack name alone. Callers that have the config pass `production` to restore() instead.
+ */
 export function isProductionStack(stack: string): boolean {
   return /^prod(uction)?$/i.test(stack);
 }
 
 export type Confirmation = "proceed" | "ask" | "refuse";
 
-export function confirmationNeeded(input: { stack: string; yes: boolean; isTTY: boolean }): Confirmation {
-  if (!isProductionStack(input.stack) || input.yes) return "proceed";
+export function confirmationNeeded(input: { production: boolean; yes: boolean; isTTY: boolean }): Confirmation {
+  if (!input.production || input.yes) return "proceed";
   return input.isTTY ? "ask" : "refuse";
 }
 

@@ -15,7 +15,7 @@ import { resolveDatabase } from "./database";
 import { connectDocker, execInContainer } from "./docker-exec";
 import { OpsError } from "./errors";
 import { parseBackupFileName, stackNameProblem } from "./names";
-import { confirmationNeeded, stackMismatchProblem } from "./restore-policy";
+import { confirmationNeeded, isProductionStack, stackMismatchProblem } from "./restore-policy";
 import { verifyArchive } from "./verify";
 
 export interface RestoreOptions {
@@ -28,6 +28,8 @@ export interface RestoreOptions {
   force?: boolean;
   database?: string;
   user?: string;
+  /** the stack's environment is production (default: guessed from the stack name, see isProductionStack) */
+  production?: boolean;
   /** whether `confirm` can ask a person; without it production needs `yes` */
   isTTY?: boolean;
   /** asks the operator; resolves true to go ahead */
@@ -48,7 +50,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   if (stackProblem) throw new OpsError("invalid-input", stackProblem);
   const log = opts.log ?? (() => undefined);
   const file = path.resolve(opts.file);
-  const confirmation = confirmationNeeded({ stack: opts.stack, yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
+  const confirmation = confirmationNeeded({ production: opts.production ?? isProductionStack(opts.stack), yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
   if (confirmation === "refuse") {
     throw new OpsError("needs-confirmation", `stack '${opts.stack}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
   }

@@ -1,7 +1,7 @@
 // Exact command lines for backup and restore.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dockerExec, pgDump, pgIsReady, pgRestore, pgRestoreList, pgRestoreReadAll, psql } from "../../src/ops/commands";
+import { backupVerb, dockerExec, shellJoin, pgDump, pgIsReady, pgRestore, pgRestoreList, pgRestoreReadAll, psql } from "../../src/ops/commands";
 
 const db = { database: "slipway", user: "slipway" };
 
@@ -36,5 +36,18 @@ describe("ops commands", () => {
   it("checks readiness over TCP and runs SQL with ON_ERROR_STOP", () => {
     assert.deepEqual(pgIsReady(db), ["pg_isready", "--host", "127.0.0.1", "--username", "slipway", "--dbname", "slipway"]);
     assert.deepEqual(psql(db, "SELECT 1"), ["psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", "slipway", "--dbname", "slipway", "--command", "SELECT 1"]);
+  });
+
+  it("builds the backup verb's command line for the Pulumi command resource", () => {
+    const argv = backupVerb({ stack: "production", dbContainer: "slipway-production-db", dir: "/var/backups/slipway", keep: 14, imageTag: "3f2a9c1" });
+    assert.equal(
+      shellJoin(argv),
+      "node --import tsx src/cli/backup.ts --stack production --db-container slipway-production-db --dir /var/backups/slipway --keep 14 --image-tag 3f2a9c1",
+    );
+    assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d" }).slice(4), ["--stack", "s", "--db-container", "c", "--dir", "/d"]);
+  });
+
+  it("quotes shell words that need it", () => {
+    assert.equal(shellJoin(["a", "b c", "it's", "", "$HOME"]), `a 'b c' 'it'\\''s' '' '$HOME'`);
   });
 });

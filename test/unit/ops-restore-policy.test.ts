@@ -14,8 +14,11 @@ describe("restore policy", () => {
       ["prod", false, false, "refuse"],
       ["production-eu", false, false, "proceed"],
     ];
-    for (const [stack, yes, isTTY, expected] of table) assert.equal(confirmationNeeded({ stack, yes, isTTY }), expected, `${stack} yes=${yes} tty=${isTTY}`);
+    for (const [stack, yes, isTTY, expected] of table) {
+      assert.equal(confirmationNeeded({ production: isProductionStack(stack), yes, isTTY }), expected, `${stack} yes=${yes} tty=${isTTY}`);
+    }
     assert.equal(isProductionStack("Production"), true);
+    assert.equal(confirmationNeeded({ production: true, yes: false, isTTY: false }), "refuse", "an explicit environment wins over the name");
   });
 
   it("refuses another stack's dump unless forced, naming both stacks", () => {

@@ -1,0 +1,71 @@
+// Ensures the slipway images exist (runs tools/images.sh at most once per tag per process) and returns refs.
+import { execFile } from "node:child_process";
+import path from "node:path";
+
+export interface ImageRefs {
+  debian: string;
+  node: string;
+  postgres: string;
+  haproxy: string;
+  api: string;
+  apiAbrupt: string;
+  edge: string;
+}
+
+export interface ImageOptions {
+  /** Tag of the project images (default: git short SHA, as tools/images.sh decides). */
+  tag?: string;
+  /** APP_VERSION baked into the api images (default: the tag). */
+  apiVersion?: string;
+}
+
+const SCRIPT = path.join(__dirname, "..", "..", "tools", "images.sh");
+const KEYS: Record<string, keyof ImageRefs> = {
+  DEBIAN_IMAGE: "debian",
+  NODE_IMAGE: "node",
+  POSTGRES_IMAGE: "postgres",
+  HAPROXY_IMAGE: "haproxy",
+  API_IMAGE: "api",
+  API_ABRUPT_IMAGE: "apiAbrupt",
+  EDGE_IMAGE: "edge",
+};
+
+/** Parses the KEY=ref lines tools/images.sh prints on stdout. */
+export function parseImageRefs(stdout: string): ImageRefs {
+  const refs: Partial<ImageRefs> = {};
+  for (const line of stdout.split("\n")) {
+    const match = /^([A-Z_]+)=(\S+)$/.exec(line.trim());
+    if (match && KEYS[match[1]]) refs[KEYS[match[1]]] = match[2];
+  }
+  const missing = Object.values(KEYS).filter((key) => !refs[key]);
+  if (missing.length > 0) throw new Error(`tools/images.sh did not report: ${missing.join(", ")}`);
+  return refs as ImageRefs;
+}
+
+const builds = new Map<string, Promise<ImageRefs>>();
+
+export function ensureImages(options: ImageOptions = {}): Promise<ImageRefs> {
+  const args = [
+    ...(options.tag ? ["--tag", options.tag] : []),
+    ...(options.apiVersion ? ["--api-version", options.apiVersion] : []),
+  ];
+  const key = args.join(" ");
+  let build = builds.get(key);
+  if (!build) {
+    build = new Promise<ImageRefs>((resolve, reject) => {
+      execFile("bash", [SCRIPT, ...args], { maxBuffer: 16 * 1024 * 1024, timeout: 30 * 60_000 }, (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`tools/images.sh ${key} failed: ${error.message}\n${stderr.slice(-4000)}`));
+          return;
+        }
+        try {
+          resolve(parseImageRefs(stdout));
+        } catch (parseError) {
+          reject(parseError);
+        }
+      });
+    });
+    builds.set(key, build);
+  }
+  return build;
+}

@@ -1,0 +1,35 @@
+// `npm run promote` — deploy an image (built once, tagged with its git SHA) to a stack:
+// staging first, then the very same reference to production. Runs backup → migrate → rollout
+// through `pulumi up`; the image lands in Pulumi.<stack>.yaml and in the stack's history.
+import { checkPromotable } from "../release/history";
+import { deploy, history, openStack, setImages } from "../release/stack";
+import { runVerb, stringFlag, type VerbSpec } from "./args";
+
+const spec: VerbSpec = {
+  name: "promote",
+  summary: "Deploy an API image to a stack with `pulumi up` (backup → migrate → one-at-a-time rollout).",
+  flags: {
+    stack: { type: "string", value: "<stack>", description: "target stack: staging or production", required: true },
+    image: { type: "string", value: "<ref>", description: "API image reference, e.g. registry/app:3f2c1a9b7d01", required: true },
+    "edge-image": { type: "string", value: "<ref>", description: "also change the edge (HAProxy) image" },
+    from: { type: "string", value: "<stack>", description: "stack that must have run the image first (default: staging when --stack production)" },
+    force: { type: "boolean", description: "skip the check that --from ran the image successfully" },
+  },
+  notes: [
+    "The stack file change (slipway:images) is what `git diff` shows afterwards: commit it.",
+    "Roll back with: npm run rollback -- --stack <stack>",
+  ],
+};
+
+void runVerb(spec, async (values) => {
+  const target = stringFlag(values, "stack")!;
+  const image = stringFlag(values, "image")!;
+  const from = stringFlag(values, "from") ?? (target === "production" ? "staging" : undefined);
+  if (from && !values.force) {
+    checkPromotable(image, target, from, await history(await openStack(from)));
+  }
+  const stack = await openStack(target);
+  await setImages(stack, { api: image, edge: stringFlag(values, "edge-image") });
+  const outputs = await deploy(stack, `promote ${image}`, (s) => process.stdout.write(s));
+  console.log(`\npromoted ${image} to ${target}: ${String(outputs.edgeUrl)}/health`);
+});

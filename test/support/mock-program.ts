@@ -1,0 +1,53 @@
+// Runs the Pulumi program under Pulumi's mocks for one stack and prints, as JSON on stdout, every
+// resource it registered (type, name, inputs, options) — or the error it stopped with.
+// Usage: node --import tsx test/support/mock-program.ts <stack> [config-overrides.json]
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+const [stack, overridesFile] = process.argv.slice(2);
+if (!stack) throw new Error("usage: mock-program.ts <stack> [overrides.json]");
+const root = join(__dirname, "..", "..");
+const doc = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+const overrides = overridesFile ? (JSON.parse(readFileSync(overridesFile, "utf8")) as Record<string, unknown>) : {};
+const config: Record<string, string> = {};
+for (const [k, v] of Object.entries({ ...doc.config, ...overrides })) {
+  config[k] = typeof v === "string" ? v : JSON.stringify(v);
+}
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+const resources: Registered[] = [];
+pulumi.runtime.setAllConfig(config, []);
+void pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "random:index/randomPassword:RandomPassword") state.result = "mock-password-0123456789";
+      if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:mock-${String(args.inputs.name)}`;
+      return { id: `${args.name}-id`, state };
+    },
+    call(args) {
+      return args.inputs;
+    },
+  },
+  "slipway",
+  stack,
+  false,
+);
+
+process.on("beforeExit", () => {
+  process.stdout.write(JSON.stringify({ resources }) + "\n");
+  process.exit(0);
+});
+try {
+  require(join(root, "infra", "index.ts"));
+} catch (e) {
+  process.stdout.write(JSON.stringify({ error: (e as Error).message }) + "\n");
+  process.exit(0);
+}

@@ -1,0 +1,94 @@
+// What each stack declares, under Pulumi's mocks (no engine, no Docker): networks, limits,
+// restart policies, no published database, the password as a secret, the backup → migrate →
+// rollout chain, and a refusal naming stack and key for a bad production config.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+function declare(stack: string, overrides?: Record<string, unknown>): { resources: Registered[]; error?: string } {
+  const args = ["--import", "tsx", join(__dirname, "..", "support", "mock-program.ts"), stack];
+  if (overrides) {
+    const f = join(mkdtempSync(join(tmpdir(), "slipway-mock-")), "overrides.json");
+    writeFileSync(f, JSON.stringify(overrides));
+    args.push(f);
+  }
+  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+const byName = (rs: Registered[], name: string) => {
+  const r = rs.find((x) => x.name === name);
+  assert.ok(r, `resource ${name} declared`);
+  return r;
+};
+/** A secret input arrives under the mocks as {<sig>: <secret sig>, value}. */
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && "value" in v && Object.keys(v).some((k) => k.length === 32);
+
+for (const stack of ["staging", "production"]) {
+  test(`${stack}: declares the whole service with limits, restart policies and separate networks`, () => {
+    const { resources, error } = declare(stack);
+    assert.equal(error, undefined);
+    const prefix = `slipway-${stack}`;
+
+    const backend = byName(resources, "net-backend");
+    assert.equal(backend.inputs.internal, true, "backend network has no route out");
+    assert.equal(byName(resources, "net-edge").inputs.name, `${prefix}-edge`);
+
+    const db = byName(resources, "db-container");
+    assert.equal(db.inputs.ports, undefined, "the database is never published");
+    assert.deepEqual(db.inputs.networksAdvanced.map((n: { name: string }) => n.name), [`${prefix}-backend`]);
+    assert.equal(db.inputs.restart, "unless-stopped");
+    assert.ok(db.inputs.memory > 0 && Number(db.inputs.cpus) > 0, "db limits");
+    assert.match(db.inputs.healthcheck.tests.join(" "), /pg_isready/);
+    assert.ok(isSecret(db.inputs.envs), "db env (with the password) is a secret");
+    assert.equal(db.inputs.volumes[0].containerPath, "/var/lib/postgresql/data");
+    assert.ok(!db.inputs.volumes[0].hostPath, "named volume, not a bind mount");
+
+    const edge = byName(resources, "edge-container");
+    assert.equal(edge.inputs.ports[0].internal, 8080);
+    assert.equal(edge.inputs.ports[0].ip, "127.0.0.1");
+    assert.ok(edge.inputs.uploads[0].content.includes("server-template api"), "config uploaded, not bind-mounted");
+    assert.equal(edge.inputs.volumes, undefined);
+
+    const replicas = byName(resources, "api-replicas");
+    assert.ok(replicas.inputs.replicas >= (stack === "production" ? 2 : 1));
+    assert.ok(replicas.inputs.memoryMb > 0 && replicas.inputs.cpus > 0);
+    assert.equal(replicas.inputs.restartPolicy, "unless-stopped");
+    assert.ok(isSecret(replicas.inputs.env), "API env (with PGPASSWORD) is a secret");
+
+    const migrate = byName(resources, "deploy-migrate");
+    assert.match(migrate.inputs.create, /docker run --rm --network 'slipway-[a-z]+-backend'.* -e PGPASSWORD /);
+    assert.ok(!String(migrate.inputs.create).includes("mock-password"), "no password on the command line");
+    assert.ok(isSecret(migrate.inputs.environment), "the command's environment is a secret");
+
+    const backup = resources.find((r) => r.name === "deploy-backup");
+    if (stack === "production") {
+      assert.ok(backup, "production takes a backup before migrating");
+      assert.match(backup.inputs.create, /src\/cli\/backup\.ts --stack 'slipway-production'/);
+    } else {
+      assert.equal(backup, undefined, "staging has backups off");
+    }
+  });
+}
+
+test("production refuses a mutable image tag, naming the stack and the key", () => {
+  const { error } = declare("production", {
+    "slipway:images": { api: "slipway/api:latest", edge: "slipway/edge:0000000000000", postgres: "slipway-local/postgres:17" },
+  });
+  assert.match(error ?? "", /stack "production" has invalid configuration/);
+  assert.match(error ?? "", /slipway:images\.api: "slipway\/api:latest" is a mutable reference/);
+});
+
+test("a wrong type in staging is refused with the key path", () => {
+  const { error } = declare("staging", { "slipway:edge": { port: "eighty" } });
+  assert.match(error ?? "", /stack "staging".*\n\s+- slipway:edge\.port: /);
+});

@@ -41,6 +41,8 @@ export interface ExecutorContext {
   log?: (line: string) => void;
   /** Handed each container's full log just before the container is removed. */
   onContainerLogs?: (name: string, logs: string) => void;
+  /** Told how long each step took (benchmarks compute the start+healthy floor from it). */
+  onStep?: (step: Step, ms: number) => void;
 }
 
 /** A new replica did not become healthy / UP. Internal: converge() turns it into the error people read. */
@@ -147,7 +149,11 @@ class Run {
   }
 
   async execute(move: Move, spec: ReplicaSpec): Promise<void> {
-    for (const step of stepsOf(move)) await this.step(step, spec);
+    for (const step of stepsOf(move)) {
+      const start = Date.now();
+      await this.step(step, spec);
+      this.ctx.onStep?.(step, Date.now() - start);
+    }
   }
 
   private async step(step: Step, spec: ReplicaSpec): Promise<void> {

@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 export { converge, removeAll, observe } from "./executor";
 export type { EdgeTarget, ExecutorContext, RolloutTimeouts } from "./executor";
 export { revisionOfSpec, validateSpec } from "./spec";
+export type { Step } from "./planner";
 export type { ReplicaSpec, HealthcheckSpec, NetworkAttachment, RestartPolicy } from "./spec";
 
 /**

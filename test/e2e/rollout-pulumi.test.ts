@@ -1,0 +1,126 @@
+// The ReplicaSet dynamic provider under the real Pulumi engine (toolchain from tools/toolchain.sh):
+// `pulumi up` creates 3 replicas behind the edge, a config change rolls them, `pulumi refresh` reads them,
+// `pulumi destroy` drains and removes them — and `env` never appears in plain text in the state.
+// A throwaway program and a throwaway file backend live under .slipway/tmp (gitignored), removed afterwards.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { observe } from "../../src/rollout";
+import { ensureImages, ImageRefs } from "../support/docker-images";
+import { EdgeEnvironment, startEdgeEnvironment } from "../support/edge";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const PULUMI = path.join(ROOT, ".slipway", "toolchain", "bin", "pulumi");
+
+function imageRefs(): Promise<ImageRefs> {
+  const tag = process.env.SLIPWAY_IMAGE_TAG;
+  if (!tag) return ensureImages();
+  return Promise.resolve({
+    debian: "slipway-local/debian:trixie", node: "slipway-local/node:20", postgres: "slipway-local/postgres:17",
+    haproxy: "slipway-local/haproxy:3.0", api: `slipway/api:${tag}`, apiAbrupt: `slipway/api:${tag}-abrupt`, edge: `slipway/edge:${tag}`,
+  });
+}
+
+const PROGRAM = `
+import * as pulumi from "@pulumi/pulumi";
+import { ReplicaSet } from ${JSON.stringify(path.join(ROOT, "infra", "providers", "replica-set"))};
+const cfg = new pulumi.Config();
+const e = process.env;
+const rs = new ReplicaSet("api", {
+  stack: e.T_STACK!, service: "api", image: cfg.require("image"), replicas: cfg.requireNumber("replicas"),
+  env: { DATABASE_URL: cfg.requireSecret("databaseUrl"), PORT: "3000", APP_VERSION: cfg.require("version") },
+  networks: [{ name: e.T_NETWORK!, aliases: ["api"] }],
+  memoryMb: 256, cpus: 0.5, restartPolicy: "no",
+  healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js"], intervalMs: 1000, timeoutMs: 3000, retries: 3, startPeriodMs: 0 },
+  edge: { container: e.T_EDGE!, backend: "api" },
+  rollout: { healthTimeoutMs: 60000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },
+});
+export const containers = rs.containers;
+export const revision = rs.revision;
+`;
+
+describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000, skip: !existsSync(PULUMI) && "no toolchain (.slipway/toolchain/bin/pulumi)" }, () => {
+  let env: EdgeEnvironment;
+  let refs: ImageRefs;
+  let dir: string;
+  let run: (...args: string[]) => Promise<string>;
+
+  before(async () => {
+    refs = await imageRefs();
+    env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "pu" });
+    dir = path.join(ROOT, ".slipway", "tmp", env.stack);
+    await mkdir(path.join(dir, "state"), { recursive: true });
+    await writeFile(path.join(dir, "index.ts"), PROGRAM);
+    await writeFile(
+      path.join(dir, "Pulumi.yaml"),
+      `name: replicaset-e2e\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n    nodeargs: "--import tsx"\nmain: index.ts\n`,
+    );
+    const childEnv = {
+      ...process.env,
+      PATH: `${path.dirname(PULUMI)}:${process.env.PATH}`,
+      PULUMI_HOME: path.join(ROOT, ".slipway", "pulumi-home"),
+      PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "e2e",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      T_STACK: env.stack,
+      T_NETWORK: env.network,
+      T_EDGE: env.edgeContainer,
+    };
+    run = (...args) =>
+      new Promise((resolve, reject) =>
+        execFile(PULUMI, [...args, "--non-interactive", "--cwd", dir], { env: childEnv, maxBuffer: 64 << 20, timeout: 10 * 60_000 }, (err, stdout, stderr) => {
+          if (process.env.SLIPWAY_E2E_VERBOSE) console.log(stdout, stderr);
+          if (err) reject(new Error(`pulumi ${args.join(" ")} failed: ${err.message}\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`));
+          else resolve(stdout);
+        }),
+      );
+    await run("stack", "init", "e2e");
+    await run("config", "set", "databaseUrl", env.databaseUrl, "--secret");
+    await run("config", "set", "replicas", "3");
+  });
+
+  after(async () => {
+    await run?.("destroy", "--yes", "--skip-preview").catch((e) => console.log(`cleanup destroy: ${(e as Error).message}`));
+    await env?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const running = async () => (await observe(env.docker, env.stack, "api")).filter((c) => c.running);
+  const version = async () => ((await (await fetch(`${env.url}/health`)).json()) as { version?: string }).version;
+
+  it("up creates 3 replicas; a config change rolls them (update, not replace); env stays secret in state", async () => {
+    await run("config", "set", "image", refs.api);
+    await run("config", "set", "version", "p1");
+    await run("up", "--yes", "--skip-preview");
+    const first = await running();
+    assert.equal(first.length, 3);
+    assert.equal(await version(), "p1");
+
+    await run("config", "set", "version", "p2");
+    const preview = await run("preview", "--diff");
+    assert.match(preview, /~ .*slipway:index:ReplicaSet|update/);
+    assert.doesNotMatch(preview, /\+-.*ReplicaSet|replace/);
+    const up = await run("up", "--yes", "--skip-preview");
+    console.log(up.split("\n").filter((l) => /ReplicaSet|updated|Resources/.test(l)).join("\n"));
+    const second = await running();
+    assert.equal(second.length, 3);
+    assert.equal(new Set(second.map((c) => c.revision)).size, 1);
+    assert.notEqual(second[0].revision, first[0].revision);
+    assert.equal(await version(), "p2");
+
+    const state = await run("stack", "export");
+    assert.ok(!state.includes(env.databaseUrl), "DATABASE_URL appears in plain text in the state");
+    const outputs = JSON.parse(await run("stack", "output", "--json")) as { containers: string[]; revision: string };
+    assert.deepEqual(outputs.containers, second.map((c) => c.name).sort());
+  });
+
+  it("refresh reads the containers; destroy drains and removes them all", async () => {
+    await run("refresh", "--yes", "--skip-preview");
+    await run("destroy", "--yes", "--skip-preview");
+    assert.deepEqual(await observe(env.docker, env.stack, "api"), []);
+  });
+});

@@ -1,0 +1,53 @@
+// A throwaway stack of the real slipway program: a temp directory that links to this repository's
+// program (infra/, stacks/, src/, node_modules) with its own Pulumi.<stack>.yaml, on its own file
+// backend, so tests never touch the committed stack files or each other's state.
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { localStack, newBackendDir, repoRoot } from "./pulumi";
+
+export interface ProjectStack {
+  stack: Stack;
+  stackName: string;
+  /** Docker name prefix of everything the stack creates: slipway-<stack>. */
+  prefix: string;
+  workDir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+/** config: top-level `slipway:` keys (without the namespace) → values, written to Pulumi.<stack>.yaml. */
+export async function projectStack(stackName: string, config: Record<string, unknown>): Promise<ProjectStack> {
+  const workDir = mkdtempSync(join(tmpdir(), `slipway-${stackName}-`));
+  for (const entry of ["infra", "stacks", "src", "node_modules", "package.json", "tsconfig.json"]) {
+    symlinkSync(join(repoRoot, entry), join(workDir, entry));
+  }
+  copyFileSync(join(repoRoot, "Pulumi.yaml"), join(workDir, "Pulumi.yaml"));
+  const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`slipway:${k}`, v]));
+  writeFileSync(join(workDir, `Pulumi.${stackName}.yaml`), stringify({ config: namespaced }));
+  const backendDir = newBackendDir(stackName);
+  const stack = await localStack({ workDir, stackName, backendDir });
+  return {
+    stack,
+    stackName,
+    prefix: `slipway-${stackName}`,
+    workDir,
+    async cleanup() {
+      rmSync(workDir, { recursive: true, force: true });
+      rmSync(backendDir, { recursive: true, force: true });
+    },
+  };
+}

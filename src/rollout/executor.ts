@@ -83,7 +83,8 @@ export async function converge(ctx: ExecutorContext, spec: ReplicaSpec, previous
     if (!(err instanceof ReplicaFailure)) throw err;
     const detail = await run.diagnose(err);
     run.log(`replica ${err.container} failed: ${err.reason}; rolling back`);
-    await run.execute({ kind: "retire", name: err.container }, spec);
+    // If this fails, reaching the previous spec below retires the container anyway (it is of another revision).
+    await run.execute({ kind: "retire", name: err.container }, spec).catch((e: Error) => run.log(`could not remove ${err.container}: ${e.message}`));
     let outcome: string;
     try {
       if (previous) {
@@ -161,7 +162,9 @@ class Run {
     switch (step.kind) {
       case "start-new": {
         const label = `replica ${spec.service}-${step.replica} (${step.name})`;
-        await this.startContainer(spec, step.replica);
+        await this.startContainer(spec, step.replica).catch((e: Error) => {
+          throw new ReplicaFailure(step.name, step.replica, `could not be started: ${e.message}`);
+        });
         this.log(`${label}: started (${since(start)})`);
         return;
       }

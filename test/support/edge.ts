@@ -34,7 +34,14 @@ export interface EdgeEnvironment {
 
 export const API_HEALTHCHECK = ["CMD", "node", "dist/api/healthcheck.js"];
 
-export async function startEdgeEnvironment(opts: { edgeImage: string; apiImage: string; postgresImage?: string; prefix?: string }): Promise<EdgeEnvironment> {
+export async function startEdgeEnvironment(opts: {
+  edgeImage: string;
+  apiImage: string;
+  postgresImage?: string;
+  prefix?: string;
+  /** "overlay" (attachable) lets Swarm services join the same network; needs an active swarm. */
+  networkDriver?: "bridge" | "overlay";
+}): Promise<EdgeEnvironment> {
   const docker = connectDocker();
   const stack = `${opts.prefix ?? "rt"}${randomBytes(3).toString("hex")}`;
   const network = `${stack}-net`;
@@ -49,12 +56,18 @@ export async function startEdgeEnvironment(opts: { edgeImage: string; apiImage: 
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${stack}`] } });
     const names = [edgeContainer, pgContainer, ...leftovers.map((c) => c.Id)];
     await Promise.all(names.map((n) => docker.getContainer(n).remove({ force: true, v: true }).catch(() => undefined)));
-    await docker.getNetwork(network).remove().catch(() => undefined);
+    // An overlay network stays "in use" for a moment after its last Swarm task is gone.
+    for (let i = 0; i < 20; i++) {
+      const gone = await docker.getNetwork(network).remove().then(() => true, (e: { statusCode?: number }) => e.statusCode === 404);
+      if (gone) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     for (const image of images) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
   };
 
   try {
-    await docker.createNetwork({ Name: network, Driver: "bridge", Labels: { "slipway.test": stack } });
+    const driver = opts.networkDriver ?? "bridge";
+    await docker.createNetwork({ Name: network, Driver: driver, Attachable: driver === "overlay", Labels: { "slipway.test": stack } });
 
     const pg = await docker.createContainer({
       name: pgContainer,

@@ -1,0 +1,189 @@
+// Benchmark: one 3-replica rollout under load, slipway (drain at the edge) beside Docker Swarm
+// (start-first, parallelism 1, --endpoint-mode dnsrr), same images, same edge, same load, both app builds.
+// Prints requests, failed requests by kind, duplicated POSTs, p50/p99, rollout wall time and rollout time
+// divided by the floor (sum per replica of container start + time to healthy, measured by slipway's
+// executor on the same image). Writes bench/results/rollout-<time>.json. Leaves the machine as it found it
+// (swarm left again if it was inactive, every container/network/image it made removed).
+//   npm run bench:rollout            (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { converge, observe } from "../src/rollout";
+import type { ExecutorContext, ReplicaSpec } from "../src/rollout";
+import { demuxLogs } from "../src/rollout/docker-logs";
+import { sleep } from "../src/rollout/wait";
+import { ensureImages, ImageRefs } from "../test/support/docker-images";
+import { API_HEALTHCHECK, EdgeEnvironment, startEdgeEnvironment } from "../test/support/edge";
+import { checkExecutions, countArrivals, LoadReport, startLoad } from "../test/support/load";
+
+interface Figures {
+  system: "slipway" | "swarm";
+  build: "graceful" | "abrupt";
+  requests: number;
+  ok: number;
+  failed: number;
+  non2xx: Record<string, number>;
+  errors: Record<string, number>;
+  timeouts: number;
+  duplicatedPosts: number;
+  duplicatedAll: number;
+  p50Ms: number;
+  p99Ms: number;
+  rolloutS: number;
+  floorS: number;
+  rolloutOverFloor: number;
+}
+
+const LOAD = { connections: 100, maxSeconds: 300, slowShare: 0.2, slowMs: 1000, fastMs: 50, postShare: 0.5 };
+
+function docker(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("docker", args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`docker ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout.trim()),
+    ),
+  );
+}
+
+async function imageRefs(): Promise<ImageRefs> {
+  const tag = process.env.SLIPWAY_IMAGE_TAG;
+  if (!tag) return ensureImages();
+  return {
+    debian: "slipway-local/debian:trixie", node: "slipway-local/node:20", postgres: "slipway-local/postgres:17",
+    haproxy: "slipway-local/haproxy:3.0", api: `slipway/api:${tag}`, apiAbrupt: `slipway/api:${tag}-abrupt`, edge: `slipway/edge:${tag}`,
+  };
+}
+
+async function containerLogs(env: EdgeEnvironment, ids: string[]): Promise<string[]> {
+  return Promise.all(
+    ids.map(async (id) => demuxLogs((await env.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer)),
+  );
+}
+
+function figures(system: Figures["system"], build: Figures["build"], r: LoadReport, logs: string[], idPrefix: string, rolloutMs: number, floorMs: number): Figures {
+  const check = checkExecutions(r, countArrivals(logs, idPrefix));
+  return {
+    system, build, requests: r.requests, ok: r.ok, failed: r.failed, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
+    duplicatedPosts: check.duplicatedPosts, duplicatedAll: check.duplicated.length, p50Ms: r.latencyP50Ms, p99Ms: r.latencyP99Ms,
+    rolloutS: rolloutMs / 1000, floorS: floorMs / 1000, rolloutOverFloor: floorMs > 0 ? rolloutMs / floorMs : NaN,
+  };
+}
+
+/** slipway: returns figures and the measured floor (sum of start + healthy of the new replicas). */
+async function benchSlipway(refs: ImageRefs, build: Figures["build"]): Promise<Figures> {
+  const image = build === "graceful" ? refs.api : refs.apiAbrupt;
+  const env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "bs" });
+  try {
+    const removed: string[] = [];
+    let floorMs = 0;
+    const ctx: ExecutorContext = {
+      docker: env.docker,
+      edge: { container: env.edgeContainer, backend: env.backend },
+      log: (l) => console.log(`  ${l}`),
+      onContainerLogs: (_n, text) => removed.push(text),
+      onStep: (step, ms) => {
+        if (step.kind === "start-new" || step.kind === "wait-healthy") floorMs += ms;
+      },
+    };
+    const spec = (img: string, v: string): ReplicaSpec => env.apiSpec(img, { env: { DATABASE_URL: env.databaseUrl, PORT: "3000", APP_VERSION: v } });
+    const v1 = spec(image, "v1");
+    await converge(ctx, v1);
+    const v2 = spec(await env.retag(image, "v2"), "v2");
+    const load = startLoad({ url: env.url, ...LOAD });
+    await sleep(3000);
+    floorMs = 0;
+    const t0 = Date.now();
+    await converge(ctx, v2, v1);
+    const rolloutMs = Date.now() - t0;
+    await sleep(3000);
+    const report = await load.stop();
+    const live = (await observe(env.docker, env.stack, "api")).map((c) => c.name);
+    return figures("slipway", build, report, [...removed, ...(await containerLogs(env, live))], load.idPrefix, rolloutMs, floorMs);
+  } finally {
+    await env.cleanup();
+  }
+}
+
+async function benchSwarm(refs: ImageRefs, build: Figures["build"], floorMs: number): Promise<Figures> {
+  const image = build === "graceful" ? refs.api : refs.apiAbrupt;
+  const env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "bw", networkDriver: "overlay" });
+  const service = `${env.stack}-api`;
+  try {
+    const v2image = await env.retag(image, "v2");
+    const hc = API_HEALTHCHECK.slice(1).join(" ");
+    await docker(
+      "service", "create", "--detach=false", "--quiet", "--no-resolve-image", "--name", service,
+      "--network", `name=${env.network},alias=api`, "--endpoint-mode", "dnsrr", "--replicas", "3",
+      "--env", `DATABASE_URL=${env.databaseUrl}`, "--env", "PORT=3000", "--env", "APP_VERSION=v1",
+      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "0s",
+      "--limit-memory", "256m", "--limit-cpu", "0.5", "--stop-grace-period", "10s", "--restart-condition", "on-failure",
+      image,
+    );
+    // Wait until the edge has all three up, as slipway's converge does before the load starts.
+    await sleep(5000);
+    const load = startLoad({ url: env.url, ...LOAD });
+    await sleep(3000);
+    const t0 = Date.now();
+    await docker(
+      "service", "update", "--detach=false", "--quiet", "--no-resolve-image", "--image", v2image, "--env-add", "APP_VERSION=v2",
+      "--update-order", "start-first", "--update-parallelism", "1", service,
+    );
+    const rolloutMs = Date.now() - t0;
+    await sleep(3000);
+    const report = await load.stop();
+    const ids = (await docker("ps", "-aq", "--filter", `label=com.docker.swarm.service.name=${service}`)).split("\n").filter(Boolean);
+    const logs = await containerLogs(env, ids);
+    return figures("swarm", build, report, logs, load.idPrefix, rolloutMs, floorMs);
+  } finally {
+    await docker("service", "rm", service).catch(() => undefined);
+    for (let i = 0; i < 60; i++) {
+      if ((await docker("ps", "-aq", "--filter", `label=com.docker.swarm.service.name=${service}`)) === "") break;
+      await sleep(500);
+    }
+    await env.cleanup();
+  }
+}
+
+function table(rows: Figures[]): string {
+  const head = ["system", "build", "requests", "failed", "non-2xx", "errors", "timeouts", "dup POSTs", "p50 ms", "p99 ms", "rollout s", "floor s", "rollout/floor"];
+  const body = rows.map((r) => [
+    r.system, r.build, String(r.requests), String(r.failed), JSON.stringify(r.non2xx), JSON.stringify(r.errors), String(r.timeouts),
+    String(r.duplicatedPosts), String(r.p50Ms), String(r.p99Ms), r.rolloutS.toFixed(1), r.floorS.toFixed(1), r.rolloutOverFloor.toFixed(2),
+  ]);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i])).join("  ")).join("\n");
+}
+
+async function main() {
+  const refs = await imageRefs();
+  const rows: Figures[] = [];
+  const floors: Record<string, number> = {};
+  for (const build of ["graceful", "abrupt"] as const) {
+    console.log(`slipway, ${build} build`);
+    const f = await benchSlipway(refs, build);
+    floors[build] = f.floorS * 1000;
+    rows.push(f);
+  }
+  const swarmWas = await docker("info", "--format", "{{.Swarm.LocalNodeState}}");
+  if (swarmWas !== "active") await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
+  try {
+    for (const build of ["graceful", "abrupt"] as const) {
+      console.log(`swarm, ${build} build`);
+      rows.push(await benchSwarm(refs, build, floors[build]));
+    }
+  } finally {
+    if (swarmWas !== "active") await docker("swarm", "leave", "--force").catch((e) => console.error(`could not leave the swarm: ${(e as Error).message}`));
+  }
+  console.log(`\nOne rollout of 3 replicas under load (${LOAD.connections} connections, ${LOAD.postShare * 100}% POST, ${LOAD.slowShare * 100}% of requests ${LOAD.slowMs} ms, rest ${LOAD.fastMs} ms).`);
+  console.log("floor = sum over new replicas of container start + time to healthy, measured by slipway on the same image.\n");
+  console.log(table(rows));
+  const dir = path.join(__dirname, "results");
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `rollout-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ images: refs, load: LOAD, results: rows }, null, 2));
+  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

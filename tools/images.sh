@@ -25,6 +25,9 @@ Options:
   --base-only        build only the slipway-local/* images
   --force            rebuild even when the recipe label matches
   --mirror URL       Debian mirror (default: http://deb.debian.org/debian)
+  --ca-dir DIR       extra trusted CA certificates (*.crt) copied into slipway-local/debian, so images
+                     that install ca-certificates trust e.g. a TLS-intercepting egress proxy
+                     (default: /usr/local/share/ca-certificates, the host's own extra CAs)
   -h, --help         this text
 
 Output (stdout), one per line:
@@ -33,7 +36,7 @@ EOF
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TAG="" API_VERSION="" BASE_ONLY=0 FORCE=0 MIRROR="http://deb.debian.org/debian"
+TAG="" API_VERSION="" BASE_ONLY=0 FORCE=0 MIRROR="http://deb.debian.org/debian" CA_DIR=/usr/local/share/ca-certificates
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag) TAG="$2"; shift 2 ;;
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
     --base-only) BASE_ONLY=1; shift ;;
     --force) FORCE=1; shift ;;
     --mirror) MIRROR="$2"; shift 2 ;;
+    --ca-dir) CA_DIR="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "images.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -87,7 +91,8 @@ up_to_date() { [ "$FORCE" = 0 ] && [ "$(label_of "$1")" = "$2" ]; }
 
 build_debian() {
   local ref="slipway-local/debian:trixie"
-  local hash; hash="$(recipe_hash "debootstrap --variant=minbase trixie $MIRROR" "v2")"
+  local cas; cas="$(cat "$CA_DIR"/*.crt 2>/dev/null | sha256sum)"
+  local hash; hash="$(recipe_hash "debootstrap --variant=minbase trixie $MIRROR" "v3" "extra CAs $cas")"
   if up_to_date "$ref" "$hash"; then log "$ref up to date ($hash)"; return; fi
   command -v debootstrap >/dev/null || { log "installing debootstrap"; apt-get update -qq && apt-get install -y -qq debootstrap >&2; }
   local dir; dir="$(mktemp -d /tmp/slipway-rootfs.XXXXXX)"
@@ -100,6 +105,11 @@ build_debian() {
     die "debootstrap failed (log: $logf)"
   fi
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/debootstrap
+  # Trust what the host trusts; ca-certificates' postinst picks these up in images that install it.
+  if compgen -G "$CA_DIR/*.crt" >/dev/null; then
+    mkdir -p "$dir/usr/local/share/ca-certificates" && cp "$CA_DIR"/*.crt "$dir/usr/local/share/ca-certificates/"
+    log "$ref: added extra CA certificates from $CA_DIR"
+  fi
   # Containers have no init; never start services from package postinst scripts.
   printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod +x "$dir/usr/sbin/policy-rc.d"
   log "$ref: importing"

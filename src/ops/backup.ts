@@ -1,19 +1,20 @@
 // backup(): dump a stack's database out of its running container into a directory on the machine
 // running this code, so that only a complete, verified dump ever carries a `.dump` name:
 //   pg_dump -Fc → <name>.partial (sha256 computed on the way) → fsync → read back in full by
-//   pg_restore → <name>.sha256 → rename to <name> → fsync dir → retention (keep N newest).
+//   pg_restore and re-hashed from disk → <name>.sha256 → rename to <name> → fsync dir →
+//   retention (keep the N newest of the stack).
 // Any failure (pg_dump error, disk full, killed process) leaves at most a `.partial`, which
 // restore and retention never treat as a backup. Used by `npm run backup` and by the Pulumi
 // program's pre-deploy command resource.
 import type Docker from "dockerode";
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { Transform } from "node:stream";
 import { checksumFileName, formatChecksumFile } from "./checksum";
 import { pgDump } from "./commands";
 import { resolveDatabase } from "./database";
+import { sha256File } from "./hash";
 import { connectDocker, execInContainer } from "./docker-exec";
 import { OpsError } from "./errors";
 import { backupFileName, imageTagProblem, PARTIAL_SUFFIX, stackNameProblem } from "./names";
@@ -71,16 +72,26 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   }
 
   log(`dumping database '${db.database}' from container '${opts.dbContainer}' to ${partial}`);
+  const checksumFile = path.join(dir, checksumFileName(name));
   let dumped: { bytes: number; sha256: string };
   try {
     dumped = await dumpTo(docker, opts.dbContainer, db, partial);
     log(`verifying ${dumped.bytes} bytes by reading them back with pg_restore`);
     await verifyArchive(docker, opts.dbContainer, partial);
-    await writeAtomically(path.join(dir, checksumFileName(name)), formatChecksumFile(dumped.sha256, name));
+    const onDisk = await sha256File(partial);
+    if (onDisk !== dumped.sha256) {
+      throw new OpsError("write-failed", `the file written in ${dir} differs from what pg_dump sent (sha256 ${onDisk} ≠ ${dumped.sha256}); check the disk and retry`);
+    }
+    await writeAtomically(checksumFile, formatChecksumFile(dumped.sha256, name));
     await fs.rename(partial, file);
     await fsyncPath(dir);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+      // another backup of this stack started in the same second owns that .partial: leave it alone
+      throw new OpsError("already-exists", `${partial} exists: another backup of stack '${opts.stack}' is running (or was killed; then delete it) — retry in a second`);
+    }
     await fs.rm(partial, { force: true });
+    if (!(await exists(file))) await fs.rm(checksumFile, { force: true });
     throw explainWriteError(err, dir);
   }
   log(`backup ready: ${file}`);
@@ -93,7 +104,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     deleted.push(path.join(dir, old));
     log(`retention (keep ${keep}): deleted ${old}`);
   }
-  return { file, checksumFile: path.join(dir, checksumFileName(name)), bytes: dumped.bytes, sha256: dumped.sha256, deleted };
+  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted };
 }
 
 async function dumpTo(docker: Docker, container: string, db: { database: string; user: string }, partial: string) {
@@ -106,9 +117,16 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
       done(null, chunk);
     },
   });
-  // "wx": never overwrite — a same-named partial belongs to a backup still running
-  const out = createWriteStream(partial, { flags: "wx" });
-  const result = await execInContainer(docker, container, pgDump(db), { stdout: [tap, out] });
+  // "wx": never overwrite — a same-named partial belongs to a backup still running. Opened before
+  // the exec, so that refusal comes first; the stream owns (and closes) the handle from here on.
+  const out = (await fs.open(partial, "wx")).createWriteStream();
+  let result;
+  try {
+    result = await execInContainer(docker, container, pgDump(db), { stdout: [tap, out] });
+  } catch (err) {
+    out.destroy();
+    throw err;
+  }
   if (result.exitCode !== 0) {
     throw new OpsError("dump-failed", `pg_dump of database '${db.database}' in container '${container}' failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   }
@@ -119,14 +137,14 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
 
 async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = file + PARTIAL_SUFFIX;
-  const handle = await fs.open(tmp, "w");
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await fs.open(tmp, "w");
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });

@@ -4,16 +4,15 @@
 // another stack (unless force), and a production restore nobody confirmed. Then one pg_restore
 // --single-transaction --exit-on-error: any error rolls the whole restore back.
 import type Docker from "dockerode";
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { checksumFileName, parseChecksumFile } from "./checksum";
 import { pgRestore } from "./commands";
 import { resolveDatabase } from "./database";
 import { connectDocker, execInContainer } from "./docker-exec";
 import { OpsError } from "./errors";
+import { sha256File } from "./hash";
 import { parseBackupFileName, stackNameProblem } from "./names";
 import { confirmationNeeded, isProductionStack, stackMismatchProblem } from "./restore-policy";
 import { verifyArchive } from "./verify";
@@ -99,9 +98,7 @@ async function verifyChecksum(file: string): Promise<void> {
   if (expected.fileName !== path.basename(file)) {
     throw new OpsError("checksum-mismatch", `checksum file ${sumFile} vouches for '${expected.fileName}', not '${path.basename(file)}' (renamed?); restore the file under its original name`);
   }
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(file), hash);
-  const actual = hash.digest("hex");
+  const actual = await sha256File(file);
   if (actual !== expected.sha256) {
     throw new OpsError("checksum-mismatch", `${file} does not match its checksum (expected ${expected.sha256}, got ${actual}): the file changed since the backup was taken; use another backup`);
   }

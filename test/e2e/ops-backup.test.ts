@@ -93,6 +93,21 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     assert.deepEqual(await fs.readdir(dir), []);
   });
 
+  it("leaves another backup's .partial alone and says so", async () => {
+    const dir = path.join(root, "concurrent");
+    await fs.mkdir(dir);
+    const now = new Date("2026-11-22T03:00:00Z");
+    const theirs = path.join(dir, "staging-20261122T030000Z-same.dump.partial");
+    await fs.writeFile(theirs, "someone else's dump in progress");
+    await assert.rejects(backup({ stack: "staging", dbContainer: pg.name, dir, imageTag: "same", now }), (err: Error) => {
+      assert.ok(err instanceof OpsError && err.kind === "already-exists", String(err));
+      assert.match(err.message, /another backup of stack 'staging' is running/);
+      return true;
+    });
+    assert.deepEqual(await fs.readdir(dir), [path.basename(theirs)]);
+    assert.equal(await fs.readFile(theirs, "utf8"), "someone else's dump in progress");
+  });
+
   it("names an unknown container and says how to find the right one", async () => {
     await assert.rejects(backup({ stack: "staging", dbContainer: "slipway-no-such-container", dir: path.join(root, "nocontainer") }), (err: Error) => {
       assert.ok(err instanceof OpsError && err.kind === "container-not-found", String(err));

@@ -100,6 +100,10 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
     await refuses({ stack: "production", force: true }, "needs-confirmation", /'production' is production.*pass --yes/);
   });
 
+  it("treats a stack as production when the caller says so, whatever its name", async () => {
+    await refuses({ production: true }, "needs-confirmation", /'staging' is production/);
+  });
+
   it("refuses production when the operator does not confirm", async () => {
     let asked = "";
     const confirm = async (q: string) => ((asked = q), false);

@@ -29,6 +29,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (fields) app.log.info(fields, "request");
   });
 
+  // While draining, every response closes its connection: a keep-alive client (or proxy) that kept
+  // reusing it would otherwise hold the server open after close() and never move to a new replica.
+  app.addHook("onSend", async (_request, reply) => {
+    if (deps.isDraining()) reply.header("connection", "close");
+  });
+
   app.get("/health", async (_request, reply) => {
     const checks: Record<string, CheckResult> = {};
     if (!deps.isDraining()) {

@@ -1,0 +1,57 @@
+// Unit tests for the HTTP routes (src/api/app.ts) with an in-memory store, via fastify.inject.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { buildApp } from "../../src/api/app";
+import type { Item, Store } from "../../src/api/store";
+
+function memoryStore(dbUp = true): Store {
+  const items: Item[] = [];
+  return {
+    ping: async () => {
+      if (!dbUp) throw new Error("connection refused");
+    },
+    insertItem: async (name) => {
+      const item = { id: items.length + 1, name, created_at: new Date(0).toISOString() };
+      items.push(item);
+      return item;
+    },
+    listItems: async () => items,
+    close: async () => {},
+  };
+}
+
+function app(options: { dbUp?: boolean; draining?: boolean } = {}) {
+  return buildApp({ store: memoryStore(options.dbUp ?? true), version: "t1", isDraining: () => options.draining ?? false, logger: false });
+}
+
+test("GET /health: 200 ok, 503 naming db when it is down, 503 draining with connection: close", async () => {
+  const ok = await app().inject({ url: "/health" });
+  assert.equal(ok.statusCode, 200);
+  assert.deepEqual(ok.json(), { status: "ok", version: "t1", checks: { db: "ok" } });
+  const down = await app({ dbUp: false }).inject({ url: "/health" });
+  assert.equal(down.statusCode, 503);
+  assert.deepEqual(down.json().failing, ["db"]);
+  const draining = await app({ draining: true }).inject({ url: "/health" });
+  assert.equal(draining.statusCode, 503);
+  assert.equal(draining.json().status, "draining");
+  assert.equal(draining.headers.connection, "close");
+});
+
+test("POST /items then GET /items; invalid body is 400", async () => {
+  const api = app();
+  const created = await api.inject({ method: "POST", url: "/items", payload: { name: "widget" } });
+  assert.equal(created.statusCode, 201);
+  assert.equal(created.json().name, "widget");
+  assert.deepEqual((await api.inject({ url: "/items" })).json().map((i: Item) => i.name), ["widget"]);
+  assert.equal((await api.inject({ method: "POST", url: "/items", payload: { name: "" } })).statusCode, 400);
+});
+
+test("GET and POST /slow sleep the parsed time; bad ms is 400", async () => {
+  const api = app();
+  for (const method of ["GET", "POST"] as const) {
+    const response = await api.inject({ method, url: "/slow?ms=5" });
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.json().sleptMs, 5);
+  }
+  assert.equal((await api.inject({ url: "/slow?ms=soon" })).statusCode, 400);
+});

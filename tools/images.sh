@@ -135,9 +135,8 @@ build_local() {
 # build_project REF DOCKERFILE PARENT_REF "INPUT PATHS" [--build-arg ...]: built from the repo root,
 # keyed by the parent image, the build args and the repository paths the Dockerfile copies.
 build_project() {
-  local ref="$1" dockerfile="$2" parent="$3" inputs="$4"; shift 4
-  # shellcheck disable=SC2086
-  local hash; hash="$(recipe_hash "$(image_id "$parent")" "$*" .dockerignore $inputs)"
+  local ref="$1" dockerfile="$2" parent="$3" inputs; read -ra inputs <<<"$4"; shift 4
+  local hash; hash="$(recipe_hash "$(image_id "$parent")" "$*" .dockerignore "${inputs[@]}")"
   if up_to_date "$ref" "$hash"; then log "$ref up to date ($hash)"; return; fi
   log "$ref: building from $dockerfile"
   docker_build "$ref" --network host --label "slipway.recipe=$hash" -f "$ROOT/$dockerfile" "$@" "$ROOT"

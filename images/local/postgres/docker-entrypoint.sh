@@ -19,7 +19,7 @@ if [ "$(id -u)" = '0' ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown postgres:postgres "$PGDATA" /var/run/postgresql
   chmod 700 "$PGDATA"
-  exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
@@ -53,6 +53,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     "${psql[@]}" --set db="$POSTGRES_DB" >&2 <<<'CREATE DATABASE :"db";'
   fi
   for f in /docker-entrypoint-initdb.d/*; do
+    # shellcheck disable=SC1090
     case "$f" in
       *.sh) log "running $f"; . "$f" ;;
       *.sql) log "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" >&2 ;;

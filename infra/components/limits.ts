@@ -4,9 +4,10 @@ import type { StackConfig } from "../../stacks/schema";
 
 type Limits = StackConfig["api"]["limits"];
 
-export function containerLimits(limits: Limits): { memory?: number; cpus?: string } {
+export function containerLimits(limits: Limits): { memory?: number; memorySwap?: number; cpus?: string } {
   if (!limits) return {};
-  return { memory: limits.memoryMb, cpus: String(limits.cpus) };
+  // memorySwap = memory: no swap beyond the limit, and no perpetual diff (Docker would report 2× memory).
+  return { memory: limits.memoryMb, memorySwap: limits.memoryMb, cpus: String(limits.cpus) };
 }
 
 export function dockerLabels(labels: Record<string, string>): { label: string; value: string }[] {

@@ -86,7 +86,8 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     await fs.rename(partial, file);
     await fsyncPath(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EEXIST" && e.path === partial) {
       // another backup of this stack started in the same second owns that .partial: leave it alone
       throw new OpsError("already-exists", `${partial} exists: another backup of stack '${opts.stack}' is running (or was killed; then delete it) — retry in a second`);
     }

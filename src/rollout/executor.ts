@@ -135,15 +135,15 @@ class Run {
   async reach(spec: ReplicaSpec): Promise<string[]> {
     const desired = { stack: spec.stack, service: spec.service, revision: revisionOfSpec(spec), replicas: spec.replicas };
     const limit = MAX_MOVES_PER_REPLICA * (spec.replicas + 4);
-    let announced = false;
+    let expected: string | undefined;
     for (let i = 0; i < limit; i++) {
       const observed = await observe(this.ctx.docker, spec.stack, spec.service);
       const moves = plan(desired, observed);
       if (moves.length === 0) return observed.map((c) => c.name).sort();
-      if (!announced) {
-        this.log(`${spec.stack}/${spec.service} → ${revisionShort(desired.revision)} x${spec.replicas}: ${moves.map(describe).join(", ")}`);
-        announced = true;
-      }
+      // Announce the plan, and again whenever it changed under us (e.g. a replica turned unhealthy).
+      const text = moves.map(describe).join(", ");
+      if (text !== expected) this.log(`${spec.stack}/${spec.service} → ${revisionShort(desired.revision)} x${spec.replicas}: ${text}`);
+      expected = moves.slice(1).map(describe).join(", ");
       await this.execute(moves[0], spec);
     }
     throw new Error(`${spec.stack}/${spec.service}: still not converged after ${limit} moves; inspect with "docker ps -a --filter label=${LABEL_STACK}=${spec.stack}"`);
@@ -347,7 +347,7 @@ function describe(m: Move): string {
     case "replace": return `replace ${m.retire} with ${m.start}`;
     case "scale-up": return `start ${m.start}`;
     case "adopt": return `wait for ${m.name}`;
-    case "retire": return `retire ${m.name}`;
+    case "retire": return `retire ${m.name}${m.reason ? ` (${m.reason})` : ""}`;
     case "discard": return `discard stopped ${m.name}`;
   }
 }

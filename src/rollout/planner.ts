@@ -33,7 +33,7 @@ export type Move =
   /** Start a replica that has no counterpart. */
   | { kind: "scale-up"; replica: number; start: string }
   /** Drain and remove a running container that is not wanted (surplus, unhealthy, or of a stray revision). */
-  | { kind: "retire"; name: string };
+  | { kind: "retire"; name: string; reason?: string };
 
 export type Step =
   | { kind: "start-new"; replica: number; name: string }
@@ -74,7 +74,8 @@ export function stepsOf(move: Move): Step[] {
 
 /**
  * All moves from `observed` to `desired`, in execution order:
- * 1. discard stopped containers; retire running-but-unhealthy ones;
+ * 1. discard stopped containers; retire unhealthy ones of the wanted revision (their name is needed; an
+ *    unhealthy OLD replica is replaced like any other, new one first, so capacity does not dip);
  * 2. adopt wanted containers still starting;
  * 3. per replica slot 1..N without a wanted container: replace its old container, or scale up;
  * 4. retire whatever is left (surplus slots, duplicates, stray revisions) — last, so capacity never dips.
@@ -85,18 +86,18 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
     throw new Error(`planner: replicas must be a whole number >= 0, got ${desired.replicas}`);
   }
   const byName = [...observed].sort((a, b) => a.replica - b.replica || a.name.localeCompare(b.name));
+  const wanted = (c: ObservedContainer) => c.revision === desired.revision;
   const moves: Move[] = [];
   const live: ObservedContainer[] = [];
   for (const c of byName) {
     if (!c.running) moves.push({ kind: "discard", name: c.name });
-    else if (c.health === "unhealthy") moves.push({ kind: "retire", name: c.name });
+    else if (c.health === "unhealthy" && wanted(c)) moves.push({ kind: "retire", name: c.name, reason: "unhealthy" });
     else live.push(c);
   }
 
-  const wanted = (c: ObservedContainer) => c.revision === desired.revision;
   const kept = new Map<number, ObservedContainer>();
   for (const c of live) {
-    if (wanted(c) && c.replica >= 1 && c.replica <= desired.replicas && !kept.has(c.replica)) kept.set(c.replica, c);
+    if (wanted(c) && c.health !== "unhealthy" && c.replica >= 1 && c.replica <= desired.replicas && !kept.has(c.replica)) kept.set(c.replica, c);
   }
   for (const [replica, c] of kept) {
     if (c.health === "starting") moves.push({ kind: "adopt", replica, name: c.name });
@@ -117,7 +118,9 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
     }
   }
   for (const c of leftovers) {
-    if (!paired.has(c.name)) moves.push({ kind: "retire", name: c.name });
+    if (paired.has(c.name)) continue;
+    const reason = !wanted(c) ? "other revision" : c.replica >= 1 && c.replica <= desired.replicas ? "duplicate" : "surplus";
+    moves.push({ kind: "retire", name: c.name, reason });
   }
   return moves;
 }

@@ -115,7 +115,7 @@ export async function startEdgeEnvironment(opts: {
         env: { DATABASE_URL: databaseUrl, PORT: "3000" },
         networks: [{ name: network, aliases: ["api"] }],
         memoryMb: 256,
-        cpus: 0.5,
+        cpus: 1,
         restartPolicy: "no",
         healthcheck: { test: API_HEALTHCHECK, intervalMs: 1000, timeoutMs: 3000, retries: 3, startPeriodMs: 0 },
         ...extra,

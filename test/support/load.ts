@@ -66,6 +66,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   const answered = new Set<string>();
   const errors: Record<string, number> = {};
   let seq = 0;
+  let stopper: () => void = () => undefined;
 
   const done = new Promise<LoadReport>((resolve, reject) => {
     const instance = autocannon(
@@ -120,7 +121,6 @@ export function startLoad(opts: LoadOptions): RunningLoad {
     });
     stopper = () => instance.stop();
   });
-  let stopper: () => void = () => undefined;
   return {
     idPrefix,
     stop: async () => {

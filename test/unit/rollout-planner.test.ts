@@ -41,7 +41,7 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     observed: [c(NEW, 1), c(NEW, 2), c(OLD, 2), c(OLD, 3)],
     moves: [
       { kind: "replace", replica: 3, start: n(3), retire: o(3) },
-      { kind: "retire", name: o(2) },
+      { kind: "retire", name: o(2), reason: "other revision" },
     ],
   },
   {
@@ -51,7 +51,7 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     moves: [
       { kind: "adopt", replica: 1, name: n(1) },
       { kind: "replace", replica: 2, start: n(2), retire: o(2) },
-      { kind: "retire", name: o(1) },
+      { kind: "retire", name: o(1), reason: "other revision" },
     ],
   },
   {
@@ -64,13 +64,28 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     ],
   },
   {
-    name: "unhealthy running container is retired (drained) up front",
+    name: "unhealthy container of the wanted revision is retired (drained) up front: its name is needed",
     replicas: 1,
     observed: [c(NEW, 1, { health: "unhealthy" })],
     moves: [
-      { kind: "retire", name: n(1) },
+      { kind: "retire", name: n(1), reason: "unhealthy" },
       { kind: "scale-up", replica: 1, start: n(1) },
     ],
+  },
+  {
+    name: "unhealthy OLD replica is replaced new-first, in order, so capacity does not dip",
+    replicas: 2,
+    observed: [c(OLD, 1), c(OLD, 2, { health: "unhealthy" })],
+    moves: [
+      { kind: "replace", replica: 1, start: n(1), retire: o(1) },
+      { kind: "replace", replica: 2, start: n(2), retire: o(2) },
+    ],
+  },
+  {
+    name: "duplicate of the wanted revision on one replica slot is retired",
+    replicas: 1,
+    observed: [c(NEW, 1), c(NEW, 1, { name: "demo-api-bbbbbbbb-1-copy" })],
+    moves: [{ kind: "retire", name: "demo-api-bbbbbbbb-1-copy", reason: "duplicate" }],
   },
   {
     name: "scale up: keep existing, add missing",
@@ -83,8 +98,8 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     replicas: 1,
     observed: [c(NEW, 1), c(NEW, 2), c(NEW, 3)],
     moves: [
-      { kind: "retire", name: n(2) },
-      { kind: "retire", name: n(3) },
+      { kind: "retire", name: n(2), reason: "surplus" },
+      { kind: "retire", name: n(3), reason: "surplus" },
     ],
   },
   {
@@ -93,7 +108,7 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     observed: [c(OLD, 1), c(OLD, 2)],
     moves: [
       { kind: "replace", replica: 1, start: n(1), retire: o(1) },
-      { kind: "retire", name: o(2) },
+      { kind: "retire", name: o(2), reason: "other revision" },
     ],
   },
   {
@@ -112,7 +127,7 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     moves: [
       { kind: "replace", replica: 1, start: n(1), retire: o(1) },
       { kind: "replace", replica: 2, start: n(2), retire: "demo-api-cccccccc-2" },
-      { kind: "retire", name: "demo-api-cccccccc-x" },
+      { kind: "retire", name: "demo-api-cccccccc-x", reason: "other revision" },
     ],
   },
   {
@@ -121,7 +136,7 @@ const cases: { name: string; replicas: number; observed: ObservedContainer[]; mo
     observed: [c(NEW, 1), c(OLD, 2, { running: false, health: "none" })],
     moves: [
       { kind: "discard", name: o(2) },
-      { kind: "retire", name: n(1) },
+      { kind: "retire", name: n(1), reason: "surplus" },
     ],
   },
 ];

@@ -79,7 +79,6 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       `pg_restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
     );
   }
-  log(`restored ${file} into stack '${opts.stack}'`);
   return { file, stack: opts.stack, database: db.database, dbContainer: opts.dbContainer };
 }
 

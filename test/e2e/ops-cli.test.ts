@@ -8,6 +8,15 @@ import { after, before, describe, it } from "node:test";
 import { startPostgres, TestPostgres } from "../support/postgres";
 
 const repo = path.resolve(__dirname, "../..");
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+/** Runs a verb on a pseudo-terminal (util-linux `script`), typing `typed` into it. */
+function verbOnTTY(name: "restore", args: string[], typed: string) {
+  const command = ["node", "--import", "tsx", `src/cli/${name}.ts`, ...args].map((w) => `'${w}'`).join(" ");
+  const r = spawnSync("script", ["-qec", command, "/dev/null"], { cwd: repo, encoding: "utf8", input: typed });
+  return { code: r.status, output: r.stdout + r.stderr };
+}
+
 function verb(name: "backup" | "restore", args: string[]) {
   const r = spawnSync(process.execPath, ["--import", "tsx", `src/cli/${name}.ts`, ...args], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -58,5 +67,22 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     const r = verb("restore", ["--stack", "production", "--db-container", pg.name, "--file", file, "--yes"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await pg.sql("SELECT string_agg(name, ',') FROM items"), "alpha");
+  });
+
+  it("asks on a terminal for production and goes ahead only when the stack name is typed", { skip: !hasScript && "util-linux script not installed" }, async () => {
+    const b = verb("backup", ["--stack", "production", "--db-container", pg.name, "--dir", dir, "--image-tag", "tty"]);
+    assert.equal(b.code, 0, b.stderr);
+    const file = b.stdout.trim();
+    await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
+
+    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--file", file], "nope\n");
+    assert.equal(no.code, 1, no.output);
+    assert.match(no.output, /Type the stack name to continue/);
+    assert.match(no.output, /not confirmed; nothing was changed/);
+    assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,after-backup");
+
+    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--file", file], "production\n");
+    assert.equal(yes.code, 0, yes.output);
+    assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
   });
 });

@@ -102,8 +102,12 @@ require_go() {
   [ "$(go env GOPROXY)" != "off" ] || die "GOPROXY is off; the engine is built from modules through a Go module proxy"
 }
 
-# hash of a wrapper module: rebuild when its go.mod/go.sum/sources change
-module_hash() { (cd "$1" && cat go.mod go.sum ./*.go 2>/dev/null | sha256sum | cut -c1-12); }
+# hash of a wrapper module (all its files) and of any extra files that shape the build
+module_hash() {
+  local dir=$1; shift
+  { (cd "$dir" && find . -type f ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum); [ $# -eq 0 ] || sha256sum "$@"; } \
+    | sha256sum | cut -c1-12
+}
 
 # build_cached NAME DEST_IN_BIN KEY BUILD_FUNCTION: reuse $cache/NAME-KEY or build it there atomically
 build_cached() {
@@ -160,18 +164,21 @@ ensure_plugins() {
   local name version dir
   while read -r name version; do
     dir=$PULUMI_HOME/plugins/resource-$name-v$version
-    if [ -x "$dir/pulumi-resource-$name" ]; then
-      step "plugin $name v$version: installed"
+    local key
+    key="v$version-$(module_hash "$here/toolchain/go/$name" "$here/toolchain/build-plugin.sh")"
+    # the key file says which build of the wrapper module is registered
+    if [ -x "$dir/pulumi-resource-$name" ] && [ "$(cat "$dir/.slipway-build" 2>/dev/null)" = "$key" ]; then
+      step "plugin $name v$version: installed ($key)"
       continue
     fi
-    if [ "$check_only" = 1 ]; then step "plugin $name v$version: MISSING"; missing=1; continue; fi
-    local key
-    key="v$version-$(module_hash "$here/toolchain/go/$name")"
-    build_one_plugin() { bash "$here/toolchain/build-plugin.sh" "$name" "$1"; }
+    if [ "$check_only" = 1 ]; then step "plugin $name v$version: MISSING or stale"; missing=1; continue; fi
+    plugin_to_build=$name # build_cached has its own $name; the build function reads this one
+    build_one_plugin() { bash "$here/toolchain/build-plugin.sh" "$plugin_to_build" "$1"; }
     build_cached "pulumi-resource-$name" "$key" build_one_plugin
-    "$bin/pulumi" plugin install resource "$name" "$version" --file "$bin/pulumi-resource-$name" >/dev/null \
+    "$bin/pulumi" plugin install resource "$name" "$version" --file "$bin/pulumi-resource-$name" --reinstall >/dev/null \
       || die "pulumi plugin install resource $name $version failed"
     rm -f "$bin/pulumi-resource-$name" # the engine must find it in the plugin cache, at its exact version
+    echo "$key" >"$dir/.slipway-build"
     step "plugin $name v$version: registered"
   done < <(node -e '
     for (const p of ["command", "random", "docker"]) {

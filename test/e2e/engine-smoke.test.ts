@@ -31,7 +31,7 @@ const echo: pulumi.dynamic.ResourceProvider = {
   },
 };
 class Echo extends pulumi.dynamic.Resource {
-  declare readonly length: pulumi.Output<string>;
+  declare readonly length: pulumi.Output<number>;
   constructor(name: string, value: pulumi.Input<string>) {
     super(echo, name, { value, length: undefined });
   }
@@ -80,7 +80,7 @@ test("the real engine: docker, random, command and a dynamic resource on a throw
 
   // The command ran (create), and the dynamic resource computed its output.
   assert.equal(readFileSync(markerFile, "utf8").trim(), "created");
-  assert.equal(up.outputs.echoLength!.value, String(networkName.length));
+  assert.equal(up.outputs.echoLength!.value, networkName.length);
 
   // The password is a secret: marked so in the outputs, and encrypted in the state file.
   const pw = up.outputs.passwordValue!;

@@ -9,6 +9,7 @@ export type OpsErrorKind =
   | "write-failed"
   | "already-exists"
   | "missing-file"
+  | "unfinished-backup"
   | "missing-checksum"
   | "checksum-mismatch"
   | "corrupt-dump"

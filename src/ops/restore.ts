@@ -13,7 +13,7 @@ import { resolveDatabase } from "./database";
 import { connectDocker, execInContainer } from "./docker-exec";
 import { OpsError } from "./errors";
 import { sha256File } from "./hash";
-import { parseBackupFileName, stackNameProblem } from "./names";
+import { PARTIAL_SUFFIX, parseBackupFileName, stackNameProblem } from "./names";
 import { confirmationNeeded, isProductionStack, stackMismatchProblem } from "./restore-policy";
 import { verifyArchive } from "./verify";
 
@@ -86,6 +86,9 @@ async function verifyChecksum(file: string): Promise<void> {
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat?.isFile()) {
     throw new OpsError("missing-file", `backup file ${file} does not exist; list the backup directory and pass an existing <stack>-<timestamp>-<tag>.dump as --file`);
+  }
+  if (file.endsWith(PARTIAL_SUFFIX)) {
+    throw new OpsError("unfinished-backup", `${file} is an unfinished backup (interrupted, or still being written: only verified dumps lose .partial); restore a finished .dump`);
   }
   const sumFile = checksumFileName(file);
   const text = await fs.readFile(sumFile, "utf8").catch(() => undefined);

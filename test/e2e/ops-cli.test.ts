@@ -1,6 +1,6 @@
 // The operator verbs as processes: exit codes, what goes to stdout/stderr, --help, usage errors.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -84,5 +84,71 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--file", file], "production\n");
     assert.equal(yes.code, 0, yes.output);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
+  });
+
+  it("killed mid-dump (SIGKILL) leaves only a .partial, which restore refuses, and pg_dump stops", async () => {
+    await pg.sql("CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text) AS junk FROM generate_series(1, 300000) g");
+    const killDir = path.join(dir, "killed");
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/backup.ts", "--stack", "staging", "--db-container", pg.name, "--dir", killDir], { cwd: repo, stdio: "ignore" });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    try {
+      let partial: string | undefined;
+      for (let i = 0; i < 600 && !partial; i++) {
+        const names = await fs.readdir(killDir).catch(() => [] as string[]);
+        const p = names.find((n) => n.endsWith(".dump.partial"));
+        if (p && (await fs.stat(path.join(killDir, p))).size > 0) partial = p;
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(partial, "the backup never started writing");
+      child.kill("SIGKILL");
+      await exited;
+      assert.deepEqual(await fs.readdir(killDir), [partial]);
+
+      const r = verb("restore", ["--stack", "staging", "--db-container", pg.name, "--file", path.join(killDir, partial)]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /restore failed: .*\.dump\.partial is an unfinished backup/);
+
+      // the dump's connection closed with our process, so pg_dump ends instead of running on
+      for (let i = 0; ; i++) {
+        const ps = await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'");
+        if (ps === "0") break;
+        assert.ok(i < 100, "pg_dump still running 10 s after its client was killed");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await pg.sql("DROP TABLE filler");
+    }
+  });
+
+  it("killed mid-restore (SIGKILL) commits nothing", async () => {
+    await pg.sql("CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS junk FROM generate_series(1, 100000) g");
+    const b = verb("backup", ["--stack", "staging", "--db-container", pg.name, "--dir", path.join(dir, "killrestore")]);
+    assert.equal(b.code, 0, b.stderr);
+    await pg.sql("DELETE FROM filler WHERE id > 10; INSERT INTO items (name) VALUES ('after-backup')");
+    const before = await pg.sql("SELECT (SELECT count(*) FROM filler) || ':' || (SELECT string_agg(name, ',' ORDER BY id) FROM items)");
+
+    // Hold a lock so the restore is provably mid-flight (its DROP waits) when we kill it.
+    const holder = pg.sql("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT");
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", "staging", "--db-container", pg.name, "--file", b.stdout.trim()], { cwd: repo, stdio: "ignore" });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    try {
+      const waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore' AND wait_event_type = 'Lock'";
+      for (let i = 0; (await pg.sql(waiting)) !== "1"; i++) {
+        assert.ok(i < 300, "the restore never reached the database");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill("SIGKILL");
+      await exited;
+    } finally {
+      child.kill("SIGKILL");
+      await holder;
+    }
+    for (let i = 0; (await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'")) !== "0"; i++) {
+      assert.ok(i < 100, "pg_restore still connected 10 s after its client was killed");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await pg.sql("SELECT (SELECT count(*) FROM filler) || ':' || (SELECT string_agg(name, ',' ORDER BY id) FROM items)"), before);
+    await pg.sql("DROP TABLE filler");
   });
 });

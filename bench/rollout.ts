@@ -114,7 +114,7 @@ async function benchSwarm(refs: ImageRefs, build: Figures["build"], floorMs: num
       "service", "create", "--detach=false", "--quiet", "--no-resolve-image", "--name", service,
       "--network", `name=${env.network},alias=api`, "--endpoint-mode", "dnsrr", "--replicas", "3",
       "--env", `DATABASE_URL=${env.databaseUrl}`, "--env", "PORT=3000", "--env", "APP_VERSION=v1",
-      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "0s",
+      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", "5s", "--health-retries", "3", "--health-start-period", "5s",
       "--limit-memory", "256m", "--limit-cpu", "0.5", "--stop-grace-period", "10s", "--restart-condition", "on-failure",
       image,
     );

@@ -6,6 +6,7 @@ import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
+import { edgeRuntime } from "../../src/edge/runtime-api";
 import { tarOneFile } from "../../src/edge/tar";
 import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
@@ -98,6 +99,13 @@ export async function startEdgeEnvironment(opts: {
     const info = await edge.inspect();
     const port = info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort;
     if (!info.State.Running || !port) throw new Error(`edge ${edgeContainer} did not start: ${await logsOf(edge)}`);
+    // HAProxy creates its admin socket a moment after the container starts (longer on a loaded machine).
+    const runtime = edgeRuntime(docker, edgeContainer);
+    const edgeDeadline = Date.now() + 30_000;
+    while (!(await runtime.serversState(backend).then(() => true, () => false))) {
+      if (Date.now() > edgeDeadline) throw new Error(`edge ${edgeContainer}: runtime API not answering within 30 s:\n${await logsOf(edge)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
 
     return {
       docker,
@@ -117,7 +125,9 @@ export async function startEdgeEnvironment(opts: {
         memoryMb: 256,
         cpus: 1,
         restartPolicy: "no",
-        healthcheck: { test: API_HEALTHCHECK, intervalMs: 1000, timeoutMs: 3000, retries: 3, startPeriodMs: 0 },
+        // Generous timeout and start period: the machine is shared and loaded, and a check that times out
+        // while the app boots must not fail a healthy replica. A success still counts at once.
+        healthcheck: { test: API_HEALTHCHECK, intervalMs: 1000, timeoutMs: 5000, retries: 3, startPeriodMs: 5000 },
         ...extra,
       }),
       retag: async (image, suffix) => {

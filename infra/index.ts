@@ -1,5 +1,6 @@
 // The slipway program: one stack = two networks, PostgreSQL, the HAProxy edge and the API replicas,
 // with backup → migrate → rollout on every new image. Config is read and validated once, here.
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig, StackConfigError } from "../stacks/load";
 import { Networks } from "./components/networks";
@@ -70,7 +71,8 @@ const steps = new DeploySteps(
     dbPassword: db.password,
     backup: cfg.backup,
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-    projectDir: process.cwd(),
+    // The repository root (the program runs with infra/ as its working directory).
+    projectDir: path.resolve(__dirname, ".."),
   },
   { dependsOn: [db] },
 );

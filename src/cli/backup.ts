@@ -2,15 +2,16 @@
 // Prints the backup's path on stdout (progress goes to stderr), so scripts and the Pulumi
 // pre-deploy command can capture it.
 import { backup, DEFAULT_KEEP } from "../ops/backup";
-import { intFlag, runVerb, stringFlag, VerbSpec } from "./args";
+import { stackTarget } from "../release/target";
+import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const spec: VerbSpec = {
   name: "backup",
   summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a directory, verified and checksummed.",
   flags: {
-    stack: { type: "string", value: "<stack>", description: "stack the database belongs to (part of the file name)", required: true },
-    "db-container": { type: "string", value: "<name>", description: "running PostgreSQL container of that stack", required: true },
-    dir: { type: "string", value: "<path>", description: "directory on this machine for backups (created if missing)", required: true },
+    stack: { type: "string", value: "<stack>", description: "Pulumi stack (staging, production); with --db-container: any label for the file name", required: true },
+    "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
+    dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir)" },
     keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default ${DEFAULT_KEEP})` },
     "image-tag": { type: "string", value: "<tag>", description: "API image tag running against this data (default 'untagged')" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
@@ -23,11 +24,17 @@ const spec: VerbSpec = {
 };
 
 void runVerb(spec, async (values) => {
+  const stack = stringFlag(values, "stack")!;
+  const explicit = stringFlag(values, "db-container");
+  // Without --db-container, --stack is a Pulumi stack: read its container and settings from it.
+  const target = explicit ? undefined : await stackTarget(stack);
+  const dir = stringFlag(values, "dir") ?? target?.backup?.dir;
+  if (!dir) throw new UsageError(`missing --dir <path> (stack "${stack}" sets no backup.dir)`);
   const result = await backup({
-    stack: stringFlag(values, "stack")!,
-    dbContainer: stringFlag(values, "db-container")!,
-    dir: stringFlag(values, "dir")!,
-    keep: intFlag(values, "keep", DEFAULT_KEEP, 1),
+    stack: target?.label ?? stack,
+    dbContainer: explicit ?? target!.dbContainer,
+    dir,
+    keep: intFlag(values, "keep", target?.backup?.keep ?? DEFAULT_KEEP, 1),
     imageTag: stringFlag(values, "image-tag"),
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),

@@ -3,14 +3,15 @@
 // asking the operator to type the stack name (or --yes).
 import * as readline from "node:readline/promises";
 import { restore } from "../ops/restore";
+import { stackTarget } from "../release/target";
 import { runVerb, stringFlag, VerbSpec } from "./args";
 
 const spec: VerbSpec = {
   name: "restore",
   summary: "Restore a backup made by `npm run backup` into a stack's running PostgreSQL container, in one transaction.",
   flags: {
-    stack: { type: "string", value: "<stack>", description: "stack whose database is replaced", required: true },
-    "db-container": { type: "string", value: "<name>", description: "running PostgreSQL container of that stack", required: true },
+    stack: { type: "string", value: "<stack>", description: "Pulumi stack whose database is replaced; with --db-container: the backup's stack label", required: true },
+    "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
     file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it)", required: true },
     yes: { type: "boolean", description: "do not ask for confirmation on production (required without a terminal)" },
     force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup" },
@@ -21,10 +22,14 @@ const spec: VerbSpec = {
 };
 
 void runVerb(spec, async (values) => {
-  const stack = stringFlag(values, "stack")!;
+  const explicit = stringFlag(values, "db-container");
+  // Without --db-container, --stack is a Pulumi stack: read its container and environment from it.
+  const target = explicit ? undefined : await stackTarget(stringFlag(values, "stack")!);
+  const stack = target?.label ?? stringFlag(values, "stack")!;
   const result = await restore({
     stack,
-    dbContainer: stringFlag(values, "db-container")!,
+    dbContainer: explicit ?? target!.dbContainer,
+    ...(target ? { production: target.production } : {}),
     file: stringFlag(values, "file")!,
     yes: values.yes === true,
     force: values.force === true,

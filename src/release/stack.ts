@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import type { HistoryEntry, Images } from "./history";
 
-export const projectDir = resolve(__dirname, "..", "..");
+/** This repository; SLIPWAY_PROJECT_DIR points the verbs at another checkout (tests use it). */
+export const projectDir = process.env.SLIPWAY_PROJECT_DIR ?? resolve(__dirname, "..", "..");
 
 async function pulumiCommand(): Promise<PulumiCommand> {
   // Prefer the toolchain tools/toolchain.sh built; fall back to a `pulumi` on PATH.
@@ -44,4 +45,9 @@ export async function currentImages(stack: Stack): Promise<Images> {
 export async function deploy(stack: Stack, message: string, log: (s: string) => void): Promise<Record<string, unknown>> {
   const result = await stack.up({ message, onOutput: log, color: "never" });
   return Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+}
+
+/** An existing stack of this project (never creates one). */
+export async function selectStack(stackName: string): Promise<Stack> {
+  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, { pulumiCommand: await pulumiCommand() });
 }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { ensureImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
-import { engineAvailable } from "../support/pulumi";
+import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
 import { freePort, projectStack } from "../support/project-stack";
 import { rollbackTarget } from "../../src/release/history";
 import { history, setImages } from "../../src/release/stack";
@@ -106,4 +106,19 @@ test("backup → migrate → rollout: ordering, a failing migration touches no r
   const items = await get(`${edge}/items`);
   assert.ok(items.body.some((i: { name: string }) => i.name === "kept"), "data intact after rollback");
   assert.equal((await get(`${edge}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "after-rollback" }) })).status, 201, "v1 writes against v2's schema");
+
+  // 5. the operator verbs find the database from the stack's outputs and config: backup, lose data, restore.
+  const verb = (args: string[]) =>
+    execFileSync(process.execPath, ["--import", "tsx", ...args], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
+    }).trim();
+  const file = verb(["src/cli/backup.ts", "--stack", name]);
+  assert.ok(file.startsWith(join(backupDir, `${ps.prefix}-`)) && file.endsWith(".dump"), `backup by stack name: ${file}`);
+  execFileSync("docker", ["exec", `${ps.prefix}-db`, "psql", "-U", "app", "-d", "app", "-c", "DELETE FROM items"]);
+  assert.deepEqual((await get(`${edge}/items`)).body, []);
+  verb(["src/cli/restore.ts", "--stack", name, "--file", file, "--yes"]);
+  const restored = (await get(`${edge}/items`)).body.map((i: { name: string }) => i.name).sort();
+  assert.deepEqual(restored, ["after-rollback", "kept"]);
 });

@@ -15,6 +15,7 @@ export interface ProjectStack {
   /** Docker name prefix of everything the stack creates: slipway-<stack>. */
   prefix: string;
   workDir: string;
+  backendDir: string;
   cleanup(): Promise<void>;
 }
 
@@ -45,6 +46,7 @@ export async function projectStack(stackName: string, config: Record<string, unk
     stackName,
     prefix: `slipway-${stackName}`,
     workDir,
+    backendDir,
     async cleanup() {
       rmSync(workDir, { recursive: true, force: true });
       rmSync(backendDir, { recursive: true, force: true });

@@ -1,0 +1,31 @@
+// What the backup/restore verbs need to know about a deployed stack, read from its Pulumi outputs
+// and config: the database container, the name prefix used in backup file names, whether it is
+// production, and its backup settings.
+import { selectStack } from "./stack";
+
+export interface StackTarget {
+  /** The stack's Docker name prefix (slipway-<stack>), used as the backup's stack label. */
+  label: string;
+  dbContainer: string;
+  production: boolean;
+  backup?: { dir: string; keep: number };
+}
+
+export async function stackTarget(stackName: string): Promise<StackTarget> {
+  const stack = await selectStack(stackName).catch((err: Error) => {
+    throw new Error(`no Pulumi stack "${stackName}" here (${err.message.split("\n")[0]}); pass --db-container to name the database yourself`);
+  });
+  const outputs = await stack.outputs();
+  const db = outputs.dbContainer?.value;
+  if (typeof db !== "string") {
+    throw new Error(`stack "${stackName}" has no dbContainer output: deploy it first (npm run promote -- --stack ${stackName} ...) or pass --db-container`);
+  }
+  const backupRaw = await stack.getConfig("slipway:backup").catch(() => undefined);
+  const backup = backupRaw ? (JSON.parse(backupRaw.value) as { dir: string; keep?: number }) : undefined;
+  return {
+    label: db.replace(/-db$/, ""),
+    dbContainer: db,
+    production: outputs.environment?.value === "production",
+    ...(backup ? { backup: { dir: backup.dir, keep: backup.keep ?? 7 } } : {}),
+  };
+}

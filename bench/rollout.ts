@@ -164,6 +164,8 @@ async function main() {
     rows.push(f);
   }
   const swarmWas = await docker("info", "--format", "{{.Swarm.LocalNodeState}}");
+  // `swarm leave` keeps the docker_gwbridge network that `swarm init` made: remove it too if it was not there.
+  const gwbridgeWas = (await docker("network", "ls", "-q", "--filter", "name=^docker_gwbridge$")) !== "";
   if (swarmWas !== "active") await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
   try {
     for (const build of ["graceful", "abrupt"] as const) {
@@ -171,7 +173,10 @@ async function main() {
       rows.push(await benchSwarm(refs, build, floors[build]));
     }
   } finally {
-    if (swarmWas !== "active") await docker("swarm", "leave", "--force").catch((e) => console.error(`could not leave the swarm: ${(e as Error).message}`));
+    if (swarmWas !== "active") {
+      await docker("swarm", "leave", "--force").catch((e) => console.error(`could not leave the swarm: ${(e as Error).message}`));
+      if (!gwbridgeWas) await docker("network", "rm", "docker_gwbridge").catch((e) => console.error(`could not remove docker_gwbridge: ${(e as Error).message}`));
+    }
   }
   console.log(`\nOne rollout of 3 replicas under load (${LOAD.connections} connections, ${LOAD.postShare * 100}% POST, ${LOAD.slowShare * 100}% of requests ${LOAD.slowMs} ms, rest ${LOAD.fastMs} ms).`);
   console.log("floor = sum over new replicas of container start + time to healthy, measured by slipway on the same image.\n");

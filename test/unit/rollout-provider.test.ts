@@ -42,4 +42,20 @@ describe("ReplicaSet provider", () => {
     assert.equal(id, "demo/api");
     assert.equal(await pulumi.isSecret(rs.env), true);
   });
+
+  it("diff: image or env change is an update, never a replace; stack/service change replaces; same spec is no change", async () => {
+    const { replicaSetProvider } = await import("../../infra/providers/replica-set");
+    const base = {
+      stack: "demo", service: "api", image: "slipway/api:1", replicas: 3, env: { A: "1" }, networks: [{ name: "net", aliases: ["api"] }],
+      memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
+      edge: { container: "edge", backend: "api" },
+    };
+    const olds = { ...base, containers: ["a", "b", "c"], revision: "r" };
+    const diff = (news: object) => replicaSetProvider.diff!("demo/api", olds, { ...base, ...news });
+    assert.deepEqual(await diff({}), { changes: false, replaces: [], deleteBeforeReplace: false });
+    assert.deepEqual(await diff({ image: "slipway/api:2" }), { changes: true, replaces: [], deleteBeforeReplace: false });
+    assert.deepEqual(await diff({ env: { A: "2" } }), { changes: true, replaces: [], deleteBeforeReplace: false });
+    assert.deepEqual(await diff({ replicas: 5 }), { changes: true, replaces: [], deleteBeforeReplace: false });
+    assert.deepEqual((await diff({ stack: "other" })).replaces, ["stack"]);
+  });
 });

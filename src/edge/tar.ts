@@ -1,7 +1,21 @@
-// Builds a one-file tar archive in memory, for `container.putArchive` (config is uploaded, never bind-mounted).
-// ustar format: one 512-byte header, the content padded to 512, two zero blocks.
+// Builds small tar archives in memory, for `container.putArchive` (config is uploaded, never bind-mounted)
+// and build contexts. ustar format: per file a 512-byte header and the content padded to 512; two zero blocks.
+
+export interface TarEntry {
+  path: string;
+  content: string | Buffer;
+  mode?: number;
+}
+
+export function tarFiles(entries: TarEntry[]): Buffer {
+  return Buffer.concat([...entries.map((e) => tarEntry(e.path, e.content, e.mode ?? 0o644)), Buffer.alloc(1024, 0)]);
+}
 
 export function tarOneFile(path: string, content: string | Buffer, mode = 0o644): Buffer {
+  return tarFiles([{ path, content, mode }]);
+}
+
+function tarEntry(path: string, content: string | Buffer, mode: number): Buffer {
   const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
   if (Buffer.byteLength(path) > 99) throw new Error(`tarOneFile: path "${path}" longer than 99 bytes`);
   const header = Buffer.alloc(512, 0);
@@ -21,5 +35,5 @@ export function tarOneFile(path: string, content: string | Buffer, mode = 0o644)
   for (const b of header) sum += b;
   field(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
   const pad = Buffer.alloc((512 - (body.length % 512)) % 512, 0);
-  return Buffer.concat([header, body, pad, Buffer.alloc(1024, 0)]);
+  return Buffer.concat([header, body, pad]);
 }

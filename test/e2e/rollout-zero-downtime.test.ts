@@ -123,6 +123,35 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     assert.equal(health.version, "v2", "the previous version still serves");
   });
 
+  it("failure at replica 2: replica 1, already replaced, is put back; one version at the end", async () => {
+    // Only the first container of this image to claim a row in the database gets a working DATABASE_URL.
+    await env.sql("CREATE TABLE IF NOT EXISTS rollout_claim (id int PRIMARY KEY)");
+    const claim = [
+      'const { Client } = require("pg");',
+      "const c = new Client({ connectionString: process.env.DATABASE_URL });",
+      "c.connect().then(() => c.query(\"INSERT INTO rollout_claim VALUES (1)\")).then(() => process.exit(0), () => process.exit(1));",
+    ].join("\n");
+    const secondFails = await env.derive(
+      refs.api,
+      "second-fails",
+      [
+        "COPY claim.js /app/claim.js",
+        `CMD ["sh", "-c", "if node claim.js; then exec node dist/api/server.js; else DATABASE_URL=postgres://nobody:x@db:5432/nowhere exec node dist/api/server.js; fi"]`,
+      ],
+      [{ path: "claim.js", content: claim }],
+    );
+    const before = current;
+    const replacedFirst = lines.length;
+    const { report, check, error } = await rollUnderLoad(spec(secondFails, "second-fails"));
+    assert.ok(error, "the rollout should have failed");
+    assert.match(error.message, new RegExp(`replica ${env.stack}-api-[0-9a-f]{8}-2 `));
+    const log = lines.slice(replacedFirst).join("\n");
+    assert.match(log, /api-[0-9a-f]{8}-1\): healthy/, "replica 1 of the new image came up first");
+    assert.match(log, new RegExp(`replace ${env.stack}-api-[0-9a-f]{8}-1 with ${env.stack}-api-${revisionOfSpec(before).slice(0, 8)}-1`), "and was swapped back");
+    assertClean(report, check);
+    await assertRunning(before);
+  });
+
   it("abrupt build: rollout to a new image with zero failed and zero duplicated requests", async () => {
     const a1 = spec(refs.apiAbrupt, "a1");
     await converge(ctx, a1, current);

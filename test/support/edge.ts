@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { edgeRuntime } from "../../src/edge/runtime-api";
-import { tarOneFile } from "../../src/edge/tar";
+import { TarEntry, tarFiles, tarOneFile } from "../../src/edge/tar";
 import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
 import { execInContainer } from "../../src/ops/docker-exec";
-import { pgIsReady } from "../../src/ops/commands";
+import { pgIsReady, psql } from "../../src/ops/commands";
 import { LABEL_STACK } from "../../src/rollout/naming";
 
 export interface EdgeEnvironment {
@@ -28,8 +28,10 @@ export interface EdgeEnvironment {
   apiSpec(image: string, extra?: Partial<ReplicaSpec>): ReplicaSpec;
   /** Tags `image` under a unique throwaway name (a "new image" without a build); removed on cleanup. */
   retag(image: string, suffix: string): Promise<string>;
-  /** Builds a throwaway image from a one-line Dockerfile addition on top of `base`; removed on cleanup. */
-  derive(base: string, suffix: string, dockerfileLines: string[]): Promise<string>;
+  /** Builds a throwaway image from Dockerfile lines (and context files) on top of `base`; removed on cleanup. */
+  derive(base: string, suffix: string, dockerfileLines: string[], files?: TarEntry[]): Promise<string>;
+  /** Runs SQL in the environment's database as the owner. */
+  sql(statement: string): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -136,9 +138,10 @@ export async function startEdgeEnvironment(opts: {
         images.push(`${repo}:${suffix}`);
         return `${repo}:${suffix}`;
       },
-      derive: async (base, suffix, lines) => {
+      derive: async (base, suffix, lines, files = []) => {
         const ref = `slipway-test/${stack}:${suffix}`;
-        const stream = await docker.buildImage(Readable.from(tarOneFile("Dockerfile", [`FROM ${base}`, ...lines, ""].join("\n"))), { t: ref });
+        const context = tarFiles([{ path: "Dockerfile", content: [`FROM ${base}`, ...lines, ""].join("\n") }, ...files]);
+        const stream = await docker.buildImage(Readable.from(context), { t: ref });
         await new Promise<void>((resolve, reject) =>
           docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
             const failed = err ?? out.find((o) => o.error)?.error;
@@ -148,6 +151,11 @@ export async function startEdgeEnvironment(opts: {
         );
         images.push(ref);
         return ref;
+      },
+      sql: async (statement) => {
+        const r = await execInContainer(docker, pgContainer, psql({ user: "slipway", database: "slipway" }, statement));
+        if (r.exitCode !== 0) throw new Error(`psql in ${pgContainer}: ${r.stderr}`);
+        return r.stdout.trim();
       },
       cleanup,
     };

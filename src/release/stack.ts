@@ -1,6 +1,6 @@
 // The Automation API at the edge: open a stack of this project, change its image config, run
 // preview/up with output streamed to the operator. Verbs call these; decisions live in history.ts.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import type { HistoryEntry, Images } from "./history";
@@ -15,15 +15,30 @@ async function pulumiCommand(): Promise<PulumiCommand> {
   return PulumiCommand.get({ skipVersionCheck: true });
 }
 
+/** The defaults of tools/env.sh, so `npm run <verb>` works without sourcing it; the caller's env wins. */
+function localEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    PULUMI_HOME: process.env.PULUMI_HOME ?? join(projectDir, ".slipway", "pulumi-home"),
+    PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${join(projectDir, ".slipway", "state")}`,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "true",
+  };
+  if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) env.PULUMI_CONFIG_PASSPHRASE = "slipway-local";
+  mkdirSync(env.PULUMI_BACKEND_URL!.startsWith("file://") ? env.PULUMI_BACKEND_URL!.slice(7) : projectDir, { recursive: true });
+  return env;
+}
+
+async function workspaceOptions() {
+  return { pulumiCommand: await pulumiCommand(), envVars: localEnv() };
+}
+
 export async function openStack(stackName: string): Promise<Stack> {
-  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, { pulumiCommand: await pulumiCommand() }).catch(
-    async (err: Error) => {
-      if (/no stack named|not found/i.test(err.message)) {
-        return LocalWorkspace.createStack({ stackName, workDir: projectDir }, { pulumiCommand: await pulumiCommand() });
-      }
-      throw err;
-    },
-  );
+  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, await workspaceOptions()).catch(async (err: Error) => {
+    if (/no stack named|not found/i.test(err.message)) {
+      return LocalWorkspace.createStack({ stackName, workDir: projectDir }, await workspaceOptions());
+    }
+    throw err;
+  });
 }
 
 export async function history(stack: Stack): Promise<HistoryEntry[]> {
@@ -49,5 +64,5 @@ export async function deploy(stack: Stack, message: string, log: (s: string) => 
 
 /** An existing stack of this project (never creates one). */
 export async function selectStack(stackName: string): Promise<Stack> {
-  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, { pulumiCommand: await pulumiCommand() });
+  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, await workspaceOptions());
 }

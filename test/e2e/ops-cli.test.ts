@@ -41,14 +41,20 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     for (const name of ["backup", "restore"] as const) {
       const r = verb(name, ["--help"]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`usage: npm run ${name} -- --stack <stack> --db-container <name>`));
+      assert.match(r.stdout, new RegExp(`usage: npm run ${name} -- --stack <stack> \\[--db-container <name>\\]`));
     }
   });
 
   it("exits 2 naming a missing flag", () => {
-    const r = verb("backup", ["--stack", "staging"]);
+    const r = verb("backup", ["--db-container", "x"]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /backup: missing --db-container <name>/);
+    assert.match(r.stderr, /backup: missing --stack <stack>/);
+  });
+
+  it("without --db-container, names the Pulumi stack it could not find and exits 1", () => {
+    const r = verb("backup", ["--stack", "no-such-stack-here"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no Pulumi stack "no-such-stack-here" here .*pass --db-container/);
   });
 
   it("backs up (path on stdout), refuses production restore without --yes, restores with it", async () => {

@@ -115,6 +115,8 @@ class Run {
   private readonly edge?: EdgeRuntime;
   private edgeNetworks?: Set<string>;
   private readonly drained = new Map<string, { slot: string; addr: string }>();
+  /** Drained replicas being stopped and removed while the rollout goes on. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private readonly t: Required<RolloutTimeouts>;
 
   constructor(private readonly ctx: ExecutorContext) {
@@ -137,9 +139,14 @@ class Run {
     const limit = MAX_MOVES_PER_REPLICA * (spec.replicas + 4);
     let expected: string | undefined;
     for (let i = 0; i < limit; i++) {
-      const observed = await observe(this.ctx.docker, spec.stack, spec.service);
+      // Replicas already drained and shutting down in the background are as good as gone.
+      const observed = (await observe(this.ctx.docker, spec.stack, spec.service)).filter((c) => !this.stopping.has(c.name));
       const moves = plan(desired, observed);
-      if (moves.length === 0) return observed.map((c) => c.name).sort();
+      if (moves.length === 0) {
+        if (this.stopping.size === 0) return observed.map((c) => c.name).sort();
+        await Promise.all(this.stopping.values());
+        continue; // look again: a removal that failed shows up as a leftover to retire
+      }
       // Announce the plan, and again whenever it changed under us (e.g. a replica turned unhealthy).
       const text = moves.map(describe).join(", ");
       if (text !== expected) this.log(`${spec.stack}/${spec.service} → ${revisionShort(desired.revision)} x${spec.replicas}: ${text}`);
@@ -152,16 +159,19 @@ class Run {
   async execute(move: Move, spec: ReplicaSpec): Promise<void> {
     for (const step of stepsOf(move)) {
       const start = Date.now();
-      await this.step(step, spec);
+      // A replaced old replica has another name than its successor: it may shut down (its own grace period)
+      // while the next replica starts. Other removals free a name or end the run, so they are awaited.
+      await this.step(step, spec, move.kind === "replace");
       this.ctx.onStep?.(step, Date.now() - start);
     }
   }
 
-  private async step(step: Step, spec: ReplicaSpec): Promise<void> {
+  private async step(step: Step, spec: ReplicaSpec, removeInBackground = false): Promise<void> {
     const start = Date.now();
     switch (step.kind) {
       case "start-new": {
         const label = `replica ${spec.service}-${step.replica} (${step.name})`;
+        await this.stopping.get(step.name); // a rollback may bring back a name that is still shutting down
         await this.startContainer(spec, step.replica).catch((e: Error) => {
           throw new ReplicaFailure(step.name, step.replica, `could not be started: ${e.message}`);
         });
@@ -187,10 +197,16 @@ class Run {
         if (!this.drained.has(step.name)) return;
         this.log(`${step.name}: ${(await this.waitDrained(step.name)) ? "drained" : "still busy at drain timeout, stopping anyway"} (${since(start)})`);
         return;
-      case "remove-old":
-        await this.remove(step.name);
-        this.log(`${step.name}: removed (${since(start)})`);
+      case "remove-old": {
+        const removal = this.remove(step.name).then(
+          () => this.log(`${step.name}: removed (${since(start)})`),
+          (e: Error) => this.log(`${step.name}: removal failed, will retry: ${e.message}`),
+        );
+        if (!removeInBackground) return removal;
+        this.stopping.set(step.name, removal.finally(() => this.stopping.delete(step.name)));
+        this.log(`${step.name}: stopping in the background`);
         return;
+      }
     }
   }
 

@@ -105,7 +105,7 @@ require_go() {
 # hash of a wrapper module (all its files) and of any extra files that shape the build
 module_hash() {
   local dir=$1; shift
-  { (cd "$dir" && find . -type f ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum); [ $# -eq 0 ] || sha256sum "$@"; } \
+  { (cd "$dir" && find . -type f ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum); [ $# -eq 0 ] || cat "$@"; } \
     | sha256sum | cut -c1-12
 }
 

@@ -240,8 +240,15 @@ class Run {
   private async addressAtEdge(name: string): Promise<string | undefined> {
     if (!this.ctx.edge) return undefined;
     if (!this.edgeNetworks) {
-      const edge = await this.ctx.docker.getContainer(this.ctx.edge.container).inspect();
-      this.edgeNetworks = new Set(Object.keys(edge.NetworkSettings.Networks ?? {}));
+      try {
+        const edge = await this.ctx.docker.getContainer(this.ctx.edge.container).inspect();
+        this.edgeNetworks = new Set(Object.keys(edge.NetworkSettings.Networks ?? {}));
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+        // Gone already (e.g. destroyed first): nothing routes to the replicas, so there is nothing to drain.
+        this.log(`edge container ${this.ctx.edge.container} not found; edge steps skipped`);
+        this.edgeNetworks = new Set();
+      }
     }
     let info: Docker.ContainerInspectInfo;
     try {
@@ -259,7 +266,7 @@ class Run {
     const { backend } = this.ctx.edge!;
     const replica = Number(name.split("-").pop()) || 0;
     const addr = await this.addressAtEdge(name);
-    if (!addr) throw new ReplicaFailure(name, replica, `shares no network with the edge container ${this.ctx.edge!.container}`);
+    if (!addr) throw new ReplicaFailure(name, replica, `shares no network with the edge container ${this.ctx.edge!.container} (or that container does not exist)`);
     return pollUntil(
       async () => {
         const slot = (await this.edge!.serversState(backend)).find((s) => s.addr === addr);

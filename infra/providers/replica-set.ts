@@ -52,10 +52,15 @@ export interface ReplicaSetProps {
 const ENGINE = path.resolve(__dirname, "..", "..", "src", "rollout", "index.ts");
 
 function engine(): typeof import("../../src/rollout") {
+  // The dynamic-provider host runs in the program's directory (where Pulumi.yaml is): prefer the engine of
+  // the checkout running `pulumi` now, so state written from one clone works from another; fall back to the
+  // path recorded when the resource was declared.
+  const fs = require("node:fs") as typeof import("node:fs");
+  const local = path.resolve(process.cwd(), "src", "rollout", "index.ts");
+  const entry = fs.existsSync(local) ? local : ENGINE;
   // Under `pulumi up` the program runs with tsx but the dynamic-provider host does not: register it here.
-  // tsx is resolved from the engine's own node_modules, so the state only records this working copy's path.
-  require(require.resolve("tsx/cjs/api", { paths: [ENGINE] })).register();
-  return require(ENGINE);
+  require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
+  return require(entry);
 }
 
 function specOf(p: ReplicaSetProps): ReplicaSpec {

@@ -2,6 +2,7 @@
 // with backup → migrate → rollout on every new image. Config is read and validated once, here.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
 import { loadStackConfig, StackConfigError } from "../stacks/load";
 import { Networks } from "./components/networks";
 import { Database, DB_HOST } from "./components/database";
@@ -43,14 +44,20 @@ const prefix = `${project}-${stack}`;
 const labels = { "slipway.project": project, "slipway.stack": prefix };
 const API_ALIAS = "api";
 
-const networks = new Networks("net", { prefix, labels });
+// Every Docker object of the stack goes to the engine the stack names (dockerHost), or to the
+// operator's DOCKER_HOST / local engine when it names none.
+const dockerOpts: pulumi.ComponentResourceOptions = cfg.dockerHost
+  ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] }
+  : {};
+
+const networks = new Networks("net", { prefix, labels }, dockerOpts);
 const db = new Database("db", {
   prefix,
   image: cfg.images.postgres,
   network: networks.backend.name,
   settings: cfg.database,
   labels,
-});
+}, dockerOpts);
 const edge = new Edge("edge", {
   prefix,
   image: cfg.images.edge,
@@ -58,7 +65,7 @@ const edge = new Edge("edge", {
   settings: cfg.edge,
   api: { alias: API_ALIAS, port: cfg.api.port, healthPath: cfg.api.healthcheck.path },
   labels,
-});
+}, dockerOpts);
 const steps = new DeploySteps(
   "deploy",
   {

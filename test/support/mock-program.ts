@@ -20,13 +20,14 @@ interface Registered {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  provider?: string;
 }
 const resources: Registered[] = [];
 pulumi.runtime.setAllConfig(config, []);
 void pulumi.runtime.setMocks(
   {
     newResource(args) {
-      resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+      resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "random:index/randomPassword:RandomPassword") state.result = "mock-password-0123456789";
       if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:mock-${String(args.inputs.name)}`;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 interface Registered {
   type: string;
   name: string;
+  provider?: string;
   inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -91,4 +92,17 @@ test("production refuses a mutable image tag, naming the stack and the key", () 
 test("a wrong type in staging is refused with the key path", () => {
   const { error } = declare("staging", { "slipway:edge": { port: "eighty" } });
   assert.match(error ?? "", /stack "staging".*\n\s+- slipway:edge\.port: /);
+});
+
+test("dockerHost sends every Docker object of the stack to that engine", () => {
+  const { resources, error } = declare("staging", { "slipway:dockerHost": "ssh://deploy@docker-host.example" });
+  assert.equal(error, undefined);
+  const provider = byName(resources, "docker-host");
+  assert.equal(provider.type, "pulumi:providers:docker");
+  assert.equal(provider.inputs.host, "ssh://deploy@docker-host.example");
+  for (const name of ["net-edge", "net-backend", "db-container", "db-data", "edge-container"]) {
+    assert.match(byName(resources, name).provider ?? "", /::docker-host::/, `${name} uses the stack's engine`);
+  }
+  assert.equal(byName(resources, "api-replicas").inputs.dockerHost, "ssh://deploy@docker-host.example");
+  assert.match(byName(resources, "deploy-migrate").inputs.environment.value?.DOCKER_HOST ?? "", /ssh:\/\/deploy@docker-host/);
 });

@@ -12,7 +12,7 @@ import { converge, observe } from "../src/rollout";
 import type { ExecutorContext, ReplicaSpec } from "../src/rollout";
 import { demuxLogs } from "../src/rollout/docker-logs";
 import { sleep } from "../src/rollout/wait";
-import { ensureImages, ImageRefs } from "../test/support/docker-images";
+import { ImageRefs, testImages } from "../test/support/docker-images";
 import { API_HEALTHCHECK, EdgeEnvironment, startEdgeEnvironment } from "../test/support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../test/support/load";
 
@@ -44,14 +44,6 @@ function docker(...args: string[]): Promise<string> {
   );
 }
 
-async function imageRefs(): Promise<ImageRefs> {
-  const tag = process.env.SLIPWAY_IMAGE_TAG;
-  if (!tag) return ensureImages();
-  return {
-    debian: "slipway-local/debian:trixie", node: "slipway-local/node:20", postgres: "slipway-local/postgres:17",
-    haproxy: "slipway-local/haproxy:3.0", api: `slipway/api:${tag}`, apiAbrupt: `slipway/api:${tag}-abrupt`, edge: `slipway/edge:${tag}`,
-  };
-}
 
 async function containerLogs(env: EdgeEnvironment, ids: string[]): Promise<string[]> {
   return Promise.all(
@@ -154,7 +146,7 @@ function table(rows: Figures[]): string {
 }
 
 async function main() {
-  const refs = await imageRefs();
+  const refs = await testImages();
   const rows: Figures[] = [];
   const floors: Record<string, number> = {};
   for (const build of ["graceful", "abrupt"] as const) {

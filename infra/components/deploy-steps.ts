@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
+import { backupVerb, shellJoin } from "../../src/ops/commands";
 import { DB_HOST } from "./database";
 
 export interface DeployStepsArgs {
@@ -30,8 +31,6 @@ export function imageTag(ref: string): string {
   return colon >= 0 ? last.slice(colon + 1) : "latest";
 }
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 export class DeploySteps extends pulumi.ComponentResource {
   /** The last step; the rollout depends on it. */
   readonly done: pulumi.Resource;
@@ -47,18 +46,19 @@ export class DeploySteps extends pulumi.ComponentResource {
       this.backup = new command.local.Command(
         `${name}-backup`,
         {
-          create: pulumi
-            .all([args.dbContainer, args.image])
-            .apply(([db, image]) =>
-              [
-                "node --import tsx src/cli/backup.ts",
-                `--stack ${shellQuote(args.stack)}`,
-                `--db-container ${shellQuote(db)}`,
-                `--database ${shellQuote(args.dbName)} --user ${shellQuote(args.dbUser)}`,
-                `--dir ${shellQuote(b.dir)} --keep ${b.keep}`,
-                `--image-tag ${shellQuote(imageTag(image))}`,
-              ].join(" "),
+          create: pulumi.all([args.dbContainer, args.image]).apply(([db, image]) =>
+            shellJoin(
+              backupVerb({
+                stack: args.stack,
+                dbContainer: db,
+                dir: b.dir,
+                keep: b.keep,
+                imageTag: imageTag(image),
+                database: args.dbName,
+                user: args.dbUser,
+              }),
             ),
+          ),
           dir: args.projectDir,
           environment: dockerEnv,
           triggers: [args.image],
@@ -71,18 +71,14 @@ export class DeploySteps extends pulumi.ComponentResource {
       `${name}-migrate`,
       {
         // The password travels in the environment (a Pulumi secret), never on the command line.
-        create: pulumi
-          .all([args.backendNetwork, args.image])
-          .apply(([network, image]) =>
-            [
-              "docker run --rm",
-              `--network ${shellQuote(network)}`,
-              `-e PGHOST=${DB_HOST} -e PGUSER=${shellQuote(args.dbUser)} -e PGDATABASE=${shellQuote(args.dbName)} -e PGPASSWORD`,
-              `--label slipway.stack=${shellQuote(args.stack)} --label slipway.role=migrate`,
-              shellQuote(image),
-              "node dist/api/migrate.js",
-            ].join(" "),
-          ),
+        create: pulumi.all([args.backendNetwork, args.image]).apply(([network, image]) =>
+          shellJoin([
+            ...["docker", "run", "--rm", "--network", network],
+            ...["-e", `PGHOST=${DB_HOST}`, "-e", `PGUSER=${args.dbUser}`, "-e", `PGDATABASE=${args.dbName}`, "-e", "PGPASSWORD"],
+            ...["--label", `slipway.stack=${args.stack}`, "--label", "slipway.role=migrate"],
+            ...[image, "node", "dist/api/migrate.js"],
+          ]),
+        ),
         environment: pulumi.all([args.dbPassword]).apply(([pw]) => ({ ...dockerEnv, PGPASSWORD: pw })),
         triggers: [args.image],
       },

@@ -70,7 +70,15 @@ export function dockerExec(container: string, argv: readonly string[], opts: { s
  * The `npm run backup` verb as argv, run from the repository root — what the Pulumi program's
  * pre-deploy `command.local.Command` executes (joined with shellJoin, since `create` is a shell string).
  */
-export function backupVerb(opts: { stack: string; dbContainer: string; dir: string; keep?: number; imageTag?: string }): string[] {
+export function backupVerb(opts: {
+  stack: string;
+  dbContainer: string;
+  dir: string;
+  keep?: number;
+  imageTag?: string;
+  database?: string;
+  user?: string;
+}): string[] {
   return [
     "node",
     "--import",
@@ -84,6 +92,8 @@ export function backupVerb(opts: { stack: string; dbContainer: string; dir: stri
     opts.dir,
     ...(opts.keep === undefined ? [] : ["--keep", String(opts.keep)]),
     ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
+    ...(opts.database === undefined ? [] : ["--database", opts.database]),
+    ...(opts.user === undefined ? [] : ["--user", opts.user]),
   ];
 }
 

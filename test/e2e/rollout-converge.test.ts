@@ -8,25 +8,17 @@ import { converge, observe } from "../../src/rollout";
 import type { ExecutorContext } from "../../src/rollout";
 import { createOptions, revisionOfSpec } from "../../src/rollout/spec";
 import { sleep } from "../../src/rollout/wait";
-import { ensureImages, ImageRefs } from "../support/docker-images";
+import { ImageRefs, testImages } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment } from "../support/edge";
 import { startLoad } from "../support/load";
 
-async function imageRefs(): Promise<ImageRefs> {
-  const tag = process.env.SLIPWAY_IMAGE_TAG;
-  if (!tag) return ensureImages();
-  return {
-    debian: "slipway-local/debian:trixie", node: "slipway-local/node:20", postgres: "slipway-local/postgres:17",
-    haproxy: "slipway-local/haproxy:3.0", api: `slipway/api:${tag}`, apiAbrupt: `slipway/api:${tag}-abrupt`, edge: `slipway/edge:${tag}`,
-  };
-}
 
 describe("converging after an interrupted run", { timeout: 10 * 60_000 }, () => {
   let env: EdgeEnvironment;
   let refs: ImageRefs;
 
   before(async () => {
-    refs = await imageRefs();
+    refs = await testImages();
     env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "cv" });
   });
   after(async () => {

@@ -9,18 +9,10 @@ import type { ExecutorContext } from "../../src/rollout";
 import { demuxLogs } from "../../src/rollout/docker-logs";
 import { revisionOfSpec } from "../../src/rollout/spec";
 import { sleep } from "../../src/rollout/wait";
-import { ensureImages, ImageRefs } from "../support/docker-images";
+import { ImageRefs, testImages } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment } from "../support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../support/load";
 
-async function imageRefs(): Promise<ImageRefs> {
-  const tag = process.env.SLIPWAY_IMAGE_TAG;
-  if (!tag) return ensureImages();
-  return {
-    debian: "slipway-local/debian:trixie", node: "slipway-local/node:20", postgres: "slipway-local/postgres:17",
-    haproxy: "slipway-local/haproxy:3.0", api: `slipway/api:${tag}`, apiAbrupt: `slipway/api:${tag}-abrupt`, edge: `slipway/edge:${tag}`,
-  };
-}
 
 describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => {
   let refs: ImageRefs;
@@ -31,7 +23,7 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
   let current: ReplicaSpec;
 
   before(async () => {
-    refs = await imageRefs();
+    refs = await testImages();
     env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres });
     ctx = {
       docker: env.docker,

@@ -69,3 +69,21 @@ export function ensureImages(options: ImageOptions = {}): Promise<ImageRefs> {
   }
   return build;
 }
+
+/**
+ * The images tests and benchmarks run against: those of SLIPWAY_IMAGE_TAG when it is set (already
+ * built, e.g. by CI), otherwise built for this commit by ensureImages().
+ */
+export async function testImages(): Promise<ImageRefs> {
+  const tag = process.env.SLIPWAY_IMAGE_TAG;
+  if (!tag) return ensureImages();
+  return {
+    debian: "slipway-local/debian:trixie",
+    node: "slipway-local/node:20",
+    postgres: "slipway-local/postgres:17",
+    haproxy: "slipway-local/haproxy:3.0",
+    api: `slipway/api:${tag}`,
+    apiAbrupt: `slipway/api:${tag}-abrupt`,
+    edge: `slipway/edge:${tag}`,
+  };
+}

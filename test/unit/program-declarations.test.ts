@@ -67,14 +67,14 @@ for (const stack of ["staging", "production"]) {
     assert.ok(isSecret(replicas.inputs.env), "API env (with PGPASSWORD) is a secret");
 
     const migrate = byName(resources, "deploy-migrate");
-    assert.match(migrate.inputs.create, /docker run --rm --network 'slipway-[a-z]+-backend'.* -e PGPASSWORD /);
+    assert.match(migrate.inputs.create, /docker run --rm --network slipway-[a-z]+-backend .* -e PGPASSWORD .*dist\/api\/migrate\.js$/);
     assert.ok(!String(migrate.inputs.create).includes("mock-password"), "no password on the command line");
     assert.ok(isSecret(migrate.inputs.environment), "the command's environment is a secret");
 
     const backup = resources.find((r) => r.name === "deploy-backup");
     if (stack === "production") {
       assert.ok(backup, "production takes a backup before migrating");
-      assert.match(backup.inputs.create, /src\/cli\/backup\.ts --stack 'slipway-production'/);
+      assert.match(backup.inputs.create, /^node --import tsx src\/cli\/backup\.ts --stack slipway-production --db-container slipway-production-db --dir \/var\/backups\/slipway --keep 14 --image-tag 0000000000000 --database app --user app$/);
     } else {
       assert.equal(backup, undefined, "staging has backups off");
     }

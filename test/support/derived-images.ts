@@ -1,13 +1,22 @@
 // Test images derived from a built API image without a build context: an extra SQL migration
-// (a schema change, or a broken one) and a different APP_VERSION. Built with `docker build -`.
+// (a schema change, or a broken one), extra environment, and a different APP_VERSION. Built with `docker build -`.
 import { execFileSync } from "node:child_process";
 
-export function deriveApiImage(opts: { from: string; ref: string; version: string; migration?: { name: string; sql: string } }): string {
+export function deriveApiImage(opts: {
+  from: string;
+  ref: string;
+  version: string;
+  migration?: { name: string; sql: string };
+  env?: Record<string, string>;
+  cmd?: string[];
+}): string {
   const lines = [`FROM ${opts.from}`, `ENV APP_VERSION=${opts.version}`];
+  for (const [k, v] of Object.entries(opts.env ?? {})) lines.push(`ENV ${k}=${JSON.stringify(v)}`);
   if (opts.migration) {
     const body = Buffer.from(opts.migration.sql).toString("base64");
     lines.push("USER root", `RUN echo ${body} | base64 -d > /app/dist/api/migrations/${opts.migration.name}.sql`, "USER node");
   }
+  if (opts.cmd) lines.push(`CMD ${JSON.stringify(opts.cmd)}`);
   execFileSync("docker", ["build", "-q", "-t", opts.ref, "-"], { input: lines.join("\n") + "\n", stdio: ["pipe", "ignore", "inherit"] });
   return opts.ref;
 }

@@ -1,6 +1,16 @@
 // Docker HEALTHCHECK probe (`node dist/api/healthcheck.js`): exit 0 iff GET /health answers 2xx within 2 s.
+// On failure it prints why (status and body, or the connection error): Docker keeps that output in the
+// container's health log, and a failed rollout quotes it.
 const port = process.env.PORT || "3000";
 fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
-  (response) => process.exit(response.ok ? 0 : 1),
-  () => process.exit(1),
+  async (response) => {
+    if (response.ok) process.exit(0);
+    const body = await response.text().catch(() => "");
+    console.log(`GET /health: ${response.status} ${body.slice(0, 300)}`);
+    process.exit(1);
+  },
+  (error: Error) => {
+    console.log(`GET /health: ${error.message}`);
+    process.exit(1);
+  },
 );

@@ -106,7 +106,8 @@ test("killed up converges; a failing health check fails up, keeps the old versio
   const during = pollHealth(port);
   await assert.rejects(ps.stack.up({ onOutput: (s) => process.stderr.write(s) }), (err: Error) => {
     assert.match(err.message, new RegExp(`${ps.prefix}-api-[0-9a-f]+-1`), "names the replica");
-    assert.match(err.message, /unhealthy|health/i, "says why");
+    assert.match(err.message, /is unhealthy/, "says why");
+    assert.match(err.message, /Last health check: .*GET \/health: 503/, "quotes the failing health check");
     return true;
   });
   const sickStatuses = await during.stop();

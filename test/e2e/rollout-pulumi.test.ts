@@ -42,13 +42,15 @@ export const containers = rs.containers;
 export const revision = rs.revision;
 `;
 
-describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000, skip: !existsSync(PULUMI) && "no toolchain (.slipway/toolchain/bin/pulumi)" }, () => {
+// A missing toolchain is a failure, not a skip: this suite is the proof that the provider works under the engine.
+describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, () => {
   let env: EdgeEnvironment;
   let refs: ImageRefs;
   let dir: string;
   let run: (...args: string[]) => Promise<string>;
 
   before(async () => {
+    assert.ok(existsSync(PULUMI), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
     refs = await imageRefs();
     env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "pu" });
     dir = path.join(ROOT, ".slipway", "tmp", env.stack);

@@ -306,9 +306,11 @@ class Run {
     }
   }
 
-  /** Hands the logs over, stops, removes; then frees the slot once HAProxy has seen the address go. */
+  /** Stops, hands the logs over, removes; then frees the slot once HAProxy has seen the address go. */
   private async remove(name: string): Promise<void> {
     const c = this.ctx.docker.getContainer(name);
+    // Read the logs only once the process has exited: lines it still had buffered are flushed by then.
+    await c.stop({ t: this.t.stopGraceSeconds }).catch(ignoreStatus(304, 404));
     if (this.ctx.onContainerLogs) {
       try {
         const raw = (await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
@@ -317,7 +319,6 @@ class Run {
         this.log(`${name}: could not read logs before removal: ${(e as Error).message}`);
       }
     }
-    await c.stop({ t: this.t.stopGraceSeconds }).catch(ignoreStatus(304, 404));
     await c.remove({ force: true, v: true }).catch(ignoreStatus(404));
     const drained = this.drained.get(name);
     if (!drained || !this.edge || !this.ctx.edge) return;

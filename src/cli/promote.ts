@@ -2,7 +2,7 @@
 // staging first, then the very same reference to production. Runs backup → migrate → rollout
 // through `pulumi up`; the image lands in Pulumi.<stack>.yaml and in the stack's history.
 import { checkPromotable } from "../release/history";
-import { deploy, history, openStack, setImages } from "../release/stack";
+import { deploy, history, openStack, selectStack, setImages } from "../release/stack";
 import { runVerb, stringFlag, type VerbSpec } from "./args";
 
 const spec: VerbSpec = {
@@ -26,7 +26,10 @@ void runVerb(spec, async (values) => {
   const image = stringFlag(values, "image")!;
   const from = stringFlag(values, "from") ?? (target === "production" ? "staging" : undefined);
   if (from && !values.force) {
-    checkPromotable(image, target, from, await history(await openStack(from)));
+    const source = await selectStack(from).catch(() => {
+      throw new Error(`stack "${from}" does not exist, so ${image} cannot have run there; deploy to ${from} first or pass --force`);
+    });
+    checkPromotable(image, target, from, await history(source));
   }
   const stack = await openStack(target);
   await setImages(stack, { api: image, edge: stringFlag(values, "edge-image") });

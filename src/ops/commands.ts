@@ -3,6 +3,7 @@
 // (via `docker exec`, or dockerode's exec with the same argv); dumps travel over stdin/stdout so
 // the file lives wherever the verb runs, never inside the container.
 
+import type { BackupOptions } from "./backup";
 export interface Database {
   /** database name, e.g. POSTGRES_DB */
   database: string;
@@ -70,15 +71,7 @@ export function dockerExec(container: string, argv: readonly string[], opts: { s
  * The `npm run backup` verb as argv, run from the repository root — what the Pulumi program's
  * pre-deploy `command.local.Command` executes (joined with shellJoin, since `create` is a shell string).
  */
-export function backupVerb(opts: {
-  stack: string;
-  dbContainer: string;
-  dir: string;
-  keep?: number;
-  imageTag?: string;
-  database?: string;
-  user?: string;
-}): string[] {
+export function backupVerb(opts: Pick<BackupOptions, "stack" | "dbContainer" | "dir" | "keep" | "imageTag" | "database" | "user">): string[] {
   return [
     "node",
     "--import",

@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { ensureImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
 import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
-import { freePort, projectStack } from "../support/project-stack";
+import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
 import { rollbackTarget } from "../../src/release/history";
 import { history, setImages } from "../../src/release/stack";
 
@@ -46,11 +46,7 @@ test("backup → migrate → rollout: ordering, a failing migration touches no r
   const port = await freePort();
   const name = `steps${suffix}`;
   const ps = await projectStack(name, {
-    environment: "staging",
-    images: { api: v1, edge: base.edge, postgres: base.postgres },
-    api: { replicas: 2, limits: { memoryMb: 256, cpus: 0.5 }, rollout: { healthTimeoutMs: 60000, drainTimeoutMs: 10000, stopGraceSeconds: 5 } },
-    edge: { port, limits: { memoryMb: 128, cpus: 0.5 } },
-    database: { limits: { memoryMb: 256, cpus: 0.5 } },
+    ...smallStackConfig({ images: { api: v1, edge: base.edge, postgres: base.postgres }, port, replicas: 2 }),
     backup: { enabled: true, dir: backupDir, keep: 10 },
   });
   t.after(async () => {

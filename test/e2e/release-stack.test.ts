@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { ensureImages } from "../support/docker-images";
 import { engineAvailable } from "../support/pulumi";
-import { freePort, projectStack } from "../support/project-stack";
+import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
 
 async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
@@ -27,14 +27,10 @@ test("staging stack: up, health through the edge, data survives a rolling second
   const docker = new Docker();
   const port = await freePort();
   const name = `e2e${randomBytes(3).toString("hex")}`;
-  const config = {
-    environment: "staging",
-    images: { api: images.api, edge: images.edge, postgres: images.postgres },
-    api: { replicas: 2, limits: { memoryMb: 256, cpus: 0.5 }, env: { LOG_LEVEL: "info" }, rollout: { healthTimeoutMs: 60000, drainTimeoutMs: 10000, stopGraceSeconds: 5 } },
-    edge: { port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 0.5 } },
-    database: { name: "app", user: "app", limits: { memoryMb: 256, cpus: 0.5 } },
-  };
-  const ps = await projectStack(name, config);
+  const ps = await projectStack(
+    name,
+    smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, replicas: 2, apiEnv: { LOG_LEVEL: "info" } }),
+  );
   t.after(async () => {
     await ps.stack.destroy().catch(() => undefined);
     await ps.cleanup();

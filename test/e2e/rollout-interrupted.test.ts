@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ensureImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
 import { engineAvailable, engineEnv, toolchainRoot } from "../support/pulumi";
-import { freePort, projectStack } from "../support/project-stack";
+import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
 import { setImages } from "../../src/release/stack";
 
 function apiContainers(prefix: string, all: boolean): { name: string; revision: string; state: string }[] {
@@ -43,13 +43,10 @@ test("killed up converges; a failing health check fails up, keeps the old versio
   t.after(() => execFileSync("docker", ["rmi", "-f", v1, v2, sick], { stdio: "ignore" }));
   const port = await freePort();
   const name = `kill${suffix}`;
-  const ps = await projectStack(name, {
-    environment: "staging",
-    images: { api: v1, edge: base.edge, postgres: base.postgres },
-    api: { replicas: 3, limits: { memoryMb: 256, cpus: 0.5 }, rollout: { healthTimeoutMs: 90000, drainTimeoutMs: 10000, stopGraceSeconds: 5 } },
-    edge: { port, limits: { memoryMb: 128, cpus: 0.5 } },
-    database: { limits: { memoryMb: 256, cpus: 0.5 } },
-  });
+  const ps = await projectStack(
+    name,
+    smallStackConfig({ images: { api: v1, edge: base.edge, postgres: base.postgres }, port, replicas: 3, healthTimeoutMs: 90000 }),
+  );
   t.after(async () => {
     await ps.stack.cancel().catch(() => undefined);
     await ps.stack.destroy().catch(() => undefined);

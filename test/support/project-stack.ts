@@ -53,3 +53,25 @@ export async function projectStack(stackName: string, config: Record<string, unk
     },
   };
 }
+
+/** The config of a small staging-shaped stack for tests: limits everywhere, short drains, the given images and port. */
+export function smallStackConfig(opts: {
+  images: { api: string; edge: string; postgres: string };
+  port: number;
+  replicas: number;
+  healthTimeoutMs?: number;
+  apiEnv?: Record<string, string>;
+}): Record<string, unknown> {
+  return {
+    environment: "staging",
+    images: opts.images,
+    api: {
+      replicas: opts.replicas,
+      limits: { memoryMb: 256, cpus: 0.5 },
+      ...(opts.apiEnv ? { env: opts.apiEnv } : {}),
+      rollout: { healthTimeoutMs: opts.healthTimeoutMs ?? 60000, drainTimeoutMs: 10000, stopGraceSeconds: 5 },
+    },
+    edge: { port: opts.port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 0.5 } },
+    database: { name: "app", user: "app", limits: { memoryMb: 256, cpus: 0.5 } },
+  };
+}

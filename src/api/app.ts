@@ -1,6 +1,6 @@
 // The demo API's HTTP routes (fastify), wired to a Store; no process or signal handling here.
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { healthReport, type CheckResult } from "./health";
+import { healthReport, isDatabaseUnavailable, readinessReport, type CheckResult } from "./health";
 import { parseItemInput } from "./items";
 import { requestLogFields } from "./request-log";
 import { parseSlowMs } from "./slow";
@@ -35,6 +35,33 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (deps.isDraining()) reply.header("connection", "close");
   });
 
+  // Readiness (the edge and Docker route on it): see readinessReport. Once the database has answered, the
+  // replica stays ready through database restarts; only the requests that need the database fail then.
+  let reachedDatabase = false;
+  app.get("/up", async (_request, reply) => {
+    let lastError: string | undefined;
+    if (!reachedDatabase && !deps.isDraining()) {
+      await deps.store.ping(DB_CHECK_TIMEOUT_MS).then(
+        () => (reachedDatabase = true),
+        (error: Error) => (lastError = error.message),
+      );
+    }
+    const report = readinessReport(deps.version, deps.isDraining(), reachedDatabase, lastError);
+    return reply.code(report.statusCode).send(report.body);
+  });
+
+  // A request that needs the database while it cannot be reached gets a fast, plain 503 (not a 500).
+  app.setErrorHandler(async (error, request, reply) => {
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error.message }, "database unavailable");
+      return reply.code(503).header("retry-after", "2").send({ error: "database unavailable", retryable: true });
+    }
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, "request failed");
+    return reply.code(status).send({ error: status >= 500 ? "internal error" : error.message });
+  });
+
+  // Dependencies, for operators and monitoring (not for routing): 200, or 503 naming the failing check.
   app.get("/health", async (_request, reply) => {
     const checks: Record<string, CheckResult> = {};
     if (!deps.isDraining()) {

@@ -22,3 +22,29 @@ export function healthReport(version: string, checks: Record<string, CheckResult
   );
   return { statusCode: 503, body: { status: "fail", version, checks: summary, failing, errors } };
 }
+
+export interface ReadinessReport {
+  statusCode: 200 | 503;
+  body: Record<string, unknown>;
+}
+
+/**
+ * What GET /up answers: whether this replica should receive traffic. It reflects the replica itself —
+ * started, not draining, and able to reach the database at least once since it started (so a new replica
+ * with a wrong database address never takes traffic) — and NOT the database's health afterwards: a database
+ * restart must not take every replica out of the edge at once, or routes that never touch it fail too.
+ */
+export function readinessReport(version: string, draining: boolean, reachedDatabase: boolean, lastError?: string): ReadinessReport {
+  if (draining) return { statusCode: 503, body: { status: "draining", version } };
+  if (!reachedDatabase) return { statusCode: 503, body: { status: "starting", version, waitingFor: "db", ...(lastError ? { error: lastError } : {}) } };
+  return { statusCode: 200, body: { status: "ready", version } };
+}
+
+/** pg / network errors that mean "the database cannot be reached right now" (answered 503, not 500). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions.
+  if (typeof e.code === "string" && (/^08/.test(e.code) || ["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH"].includes(e.code))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|getaddrinfo/i.test(e.message ?? "");
+}

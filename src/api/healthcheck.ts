@@ -1,16 +1,17 @@
-// Docker HEALTHCHECK probe (`node dist/api/healthcheck.js`): exit 0 iff GET /health answers 2xx within 2 s.
-// On failure it prints why (status and body, or the connection error): Docker keeps that output in the
-// container's health log, and a failed rollout quotes it.
+// Docker HEALTHCHECK probe (`node dist/api/healthcheck.js [path]`): exit 0 iff GET <path> (default /up, the
+// readiness endpoint) answers 2xx within 2 s. On failure it prints why (status and body, or the connection
+// error): Docker keeps that output in the container's health log, and a failed rollout quotes it.
 const port = process.env.PORT || "3000";
-fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then(
+const probePath = process.argv[2] || "/up";
+fetch(`http://127.0.0.1:${port}${probePath}`, { signal: AbortSignal.timeout(2000) }).then(
   async (response) => {
     if (response.ok) process.exit(0);
     const body = await response.text().catch(() => "");
-    console.log(`GET /health: ${response.status} ${body.slice(0, 300)}`);
+    console.log(`GET ${probePath}: ${response.status} ${body.slice(0, 300)}`);
     process.exit(1);
   },
   (error: Error) => {
-    console.log(`GET /health: ${error.message}`);
+    console.log(`GET ${probePath}: ${error.message}`);
     process.exit(1);
   },
 );

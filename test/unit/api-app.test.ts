@@ -55,3 +55,36 @@ test("GET and POST /slow sleep the parsed time; bad ms is 400", async () => {
   }
   assert.equal((await api.inject({ url: "/slow?ms=soon" })).statusCode, 400);
 });
+
+test("GET /up: 503 starting until the database answered once, then 200 even while it is down; 503 draining", async () => {
+  let dbUp = false;
+  let draining = false;
+  const store = { ...memoryStore(), ping: async () => { if (!dbUp) throw new Error("connect ECONNREFUSED"); } };
+  const api = buildApp({ store, version: "t1", isDraining: () => draining, logger: false });
+  const starting = await api.inject({ url: "/up" });
+  assert.equal(starting.statusCode, 503);
+  assert.equal(starting.json().status, "starting");
+  assert.match(starting.json().error, /ECONNREFUSED/);
+  dbUp = true;
+  assert.equal((await api.inject({ url: "/up" })).statusCode, 200);
+  dbUp = false; // a database restart: readiness holds, /health reports it
+  assert.equal((await api.inject({ url: "/up" })).statusCode, 200);
+  assert.equal((await api.inject({ url: "/health" })).statusCode, 503);
+  draining = true;
+  const drained = await api.inject({ url: "/up" });
+  assert.equal(drained.statusCode, 503);
+  assert.equal(drained.json().status, "draining");
+});
+
+test("a route that needs an unreachable database answers 503 with retry-after, not 500", async () => {
+  const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.2:5432"), { code: "ECONNREFUSED" });
+  const store = { ...memoryStore(), insertItem: async () => { throw refused; }, listItems: async () => { throw new Error("boom"); } };
+  const api = buildApp({ store, version: "t1", isDraining: () => false, logger: false });
+  const res = await api.inject({ method: "POST", url: "/items", payload: { name: "x" } });
+  assert.equal(res.statusCode, 503);
+  assert.equal(res.headers["retry-after"], "2");
+  assert.deepEqual(res.json(), { error: "database unavailable", retryable: true });
+  const other = await api.inject({ url: "/items" });
+  assert.equal(other.statusCode, 500);
+  assert.deepEqual(other.json(), { error: "internal error" });
+});

@@ -10,10 +10,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { converge, observe } from "../src/rollout";
 import type { ExecutorContext, ReplicaSpec } from "../src/rollout";
-import { demuxLogs } from "../src/rollout/docker-logs";
+import { demuxLogs } from "../src/docker";
 import { sleep } from "../src/rollout/wait";
 import { ImageRefs, testImages } from "../test/support/docker-images";
-import { API_HEALTHCHECK, EdgeEnvironment, startEdgeEnvironment } from "../test/support/edge";
+import { API_HEALTHCHECK, EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../test/support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../test/support/load";
 
 interface Figures {
@@ -69,7 +69,8 @@ async function benchSlipway(refs: ImageRefs, build: Figures["build"]): Promise<F
     let floorMs = 0;
     const ctx: ExecutorContext = {
       docker: env.docker,
-      edge: { container: env.edgeContainer, backend: env.backend },
+      edge: env.edgeTarget,
+      timeouts: TEST_ROLLOUT_TIMEOUTS,
       log: (l) => console.log(`  ${l}`),
       onContainerLogs: (_n, text) => removed.push(text),
       onStep: (step, ms) => {

@@ -41,6 +41,7 @@ if (pulumi.runtime.allConfig()["slipway:secretEnv"] !== undefined && !isConfigSe
 const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv") ?? pulumi.secret({});
 
 const prefix = `${project}-${stack}`;
+const production = cfg.environment === "production";
 const labels = { "slipway.project": project, "slipway.stack": prefix };
 const API_ALIAS = "api";
 
@@ -57,14 +58,17 @@ const db = new Database("db", {
   network: networks.backend.name,
   settings: cfg.database,
   labels,
+  production,
 }, dockerOpts);
 const edge = new Edge("edge", {
   prefix,
   image: cfg.images.edge,
   network: networks.edge.name,
   settings: cfg.edge,
-  api: { alias: API_ALIAS, port: cfg.api.port, healthPath: cfg.api.healthcheck.path },
+  api: { alias: API_ALIAS, port: cfg.api.port, readinessPath: cfg.api.healthcheck.path },
   labels,
+  production,
+  ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
 }, dockerOpts);
 const steps = new DeploySteps(
   "deploy",
@@ -92,8 +96,8 @@ const api = new ApiService(
     edgeNetwork: networks.edge.name,
     backendNetwork: networks.backend.name,
     alias: API_ALIAS,
-    edge: { container: edge.containerName, backend: edge.backend },
-    env: pulumi.all([db.password, secretEnv]).apply(([password, extra]) => ({
+    edgeBackend: edge.backend,
+    env: pulumi.all([db.password, secretEnv]).apply(([password, extra]): Record<string, string> => ({
       ...cfg.api.env,
       ...extra,
       PORT: String(cfg.api.port),

@@ -13,8 +13,9 @@ export interface ApiServiceArgs {
   backendNetwork: pulumi.Input<string>;
   /** Name the edge resolves replicas by, on the edge network. */
   alias: string;
-  edge: { container: pulumi.Input<string>; backend: string };
-  env: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** The edge backend whose slots the replicas fill (its HAProxy containers are found by the stack label). */
+  edgeBackend: string;
+  env: pulumi.Input<Record<string, string>>;
   labels: Record<string, string>;
   dockerHost?: string;
 }
@@ -44,15 +45,17 @@ export class ApiService extends pulumi.ComponentResource {
         memoryMb: limits.memoryMb,
         cpus: limits.cpus,
         restartPolicy: s.restartPolicy,
+        // Docker's health check and the edge both probe the readiness path (api.healthcheck.path).
         healthcheck: {
-          test: ["CMD", "node", "dist/api/healthcheck.js"],
+          test: ["CMD", "node", "dist/api/healthcheck.js", s.healthcheck.path],
           intervalMs: s.healthcheck.intervalMs,
           timeoutMs: s.healthcheck.timeoutMs,
           retries: s.healthcheck.retries,
           startPeriodMs: s.healthcheck.startPeriodMs,
         },
-        edge: args.edge,
-        rollout: s.rollout,
+        volumes: s.volumes,
+        edge: { stack: args.stack, backend: args.edgeBackend },
+        rollout: { edgeUpTimeoutMs: 20_000, ...s.rollout },
         ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       },
       { parent: this },

@@ -13,6 +13,8 @@ export interface DatabaseArgs {
   network: pulumi.Input<string>;
   settings: StackConfig["database"];
   labels: Record<string, string>;
+  /** Production: the container and its data volume are protected (RUNBOOK.md says how to change them). */
+  production: boolean;
 }
 
 /** The name other containers on the backend network use to reach the database. */
@@ -37,8 +39,9 @@ export class Database extends pulumi.ComponentResource {
     const volume = new docker.Volume(
       `${name}-data`,
       { name: `${args.prefix}-pgdata`, labels: dockerLabels(args.labels) },
-      // Deleting the stack's data must be a deliberate act, never a side effect of a diff.
-      { parent: this, retainOnDelete: false },
+      // Deleting a production stack's data must be a deliberate act (`pulumi state unprotect`), never a side
+      // effect of a diff, a destroy or a changed dockerHost.
+      { parent: this, protect: args.production },
     );
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
@@ -68,7 +71,7 @@ export class Database extends pulumi.ComponentResource {
         labels: dockerLabels(args.labels),
         stopTimeout: 30,
       },
-      { parent: this, additionalSecretOutputs: ["envs"] },
+      { parent: this, additionalSecretOutputs: ["envs"], protect: args.production },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });

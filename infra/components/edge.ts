@@ -1,56 +1,84 @@
-// The edge: HAProxy publishing the stack's port, finding API replicas through Docker DNS, with
-// active health checks and retries on connection failures only. Its config is uploaded into the
-// container (no bind mount); the runtime API socket stays inside it (see src/edge/runtime-api.ts).
+// The edge: a small long-lived *holder* container that owns the network namespace, joins the edge network and
+// publishes the stack's port; and HAProxy running inside that namespace (EdgeProxy), finding API replicas through
+// Docker DNS, routing on their readiness, retrying on connection failures only. Because the holder keeps the
+// port, HAProxy's config is reloaded and its image replaced without a moment where nothing listens. Only a change
+// of the holder itself (port, bind address) needs a new listening socket: a short outage, refused in production
+// unless the holder is unprotected deliberately (RUNBOOK.md).
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import type { StackConfig } from "../../stacks/schema";
-import { containerLimits, dockerLabels } from "./limits";
+import { EdgeProxy } from "../providers/edge-proxy";
+import { dockerLabels } from "./limits";
 
 export interface EdgeArgs {
   prefix: string;
   image: pulumi.Input<string>;
   network: pulumi.Input<string>;
   settings: StackConfig["edge"];
-  api: { alias: string; port: number; healthPath: string };
+  api: { alias: string; port: number; readinessPath: string };
   labels: Record<string, string>;
+  production: boolean;
+  dockerHost?: string;
 }
 
 export const EDGE_BACKEND = "api";
 const LISTEN_PORT = 8080;
 
 export class Edge extends pulumi.ComponentResource {
+  /** The running HAProxy container. */
   readonly containerName: pulumi.Output<string>;
+  readonly holderName: pulumi.Output<string>;
   readonly url: string;
   readonly backend = EDGE_BACKEND;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Edge", name, {}, opts);
+    const s = args.settings;
     const config = renderHaproxyConfig({
       backend: EDGE_BACKEND,
       serviceHost: args.api.alias,
       servicePort: args.api.port,
       listenPort: LISTEN_PORT,
-      slots: args.settings.slots,
-      healthPath: args.api.healthPath,
+      slots: s.slots,
+      healthPath: args.api.readinessPath,
     });
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
-    const container = new docker.Container(
-      `${name}-container`,
+    const holder = new docker.Container(
+      `${name}-holder`,
       {
         name: `${args.prefix}-edge`,
+        // Any image with `sleep` does; the edge image is at hand. Its later changes go to HAProxy, not here.
         image: image.imageId,
-        uploads: [{ file: "/usr/local/etc/haproxy/haproxy.cfg", content: config }],
-        ports: [{ internal: LISTEN_PORT, external: args.settings.port, ip: args.settings.bindAddress }],
+        entrypoints: ["sleep"],
+        command: ["infinity"],
+        stopSignal: "SIGKILL",
+        ports: [{ internal: LISTEN_PORT, external: s.port, ip: s.bindAddress }],
         networksAdvanced: [{ name: args.network }],
-        restart: args.settings.restartPolicy,
-        ...containerLimits(args.settings.limits),
-        labels: dockerLabels(args.labels),
+        restart: "unless-stopped",
+        labels: dockerLabels({ ...args.labels, "slipway.role": "edge-holder" }),
+      },
+      { parent: this, ignoreChanges: ["image"], deleteBeforeReplace: true, protect: args.production },
+    );
+    const proxy = new EdgeProxy(
+      `${name}-haproxy`,
+      {
+        stack: args.prefix,
+        holder: holder.id,
+        // The image ID, so a rebuilt tag is a new image too.
+        image: image.imageId,
+        config,
+        ...(s.limits ? { memoryMb: s.limits.memoryMb, cpus: s.limits.cpus } : {}),
+        restartPolicy: s.restartPolicy,
+        labels: args.labels,
+        timeouts: { readyTimeoutMs: 30_000, stopTimeoutMs: 35_000 },
+        ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       },
       { parent: this },
     );
-    this.containerName = container.name;
-    this.url = `http://${args.settings.bindAddress}:${args.settings.port}`;
+    this.containerName = proxy.container;
+    this.holderName = holder.name;
+    this.url = `http://${s.bindAddress}:${s.port}`;
     this.registerOutputs({ containerName: this.containerName, url: this.url });
   }
 }

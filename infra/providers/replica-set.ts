@@ -2,52 +2,34 @@
 // A Pulumi dynamic provider. Its code is serialized into the stack state, so the closure is kept tiny: every
 // method loads the rollout engine (src/rollout) from this working copy at run time, through tsx, because the
 // dynamic-provider host is plain node. Pulumi ignores customTimeouts here; `rollout` carries our own.
+// The shape of a replica set is declared once, as ReplicaSpec (src/rollout/spec.ts); the args and the stored
+// properties derive from it, and `diff` walks its keys so a preview names every setting that changed.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { HealthcheckSpec, NetworkAttachment, ReplicaSpec, RestartPolicy, RolloutTimeouts } from "../../src/rollout";
+import type { EdgeTarget, ReplicaSpec, RolloutTimeouts } from "../../src/rollout";
 
-export interface ReplicaSetArgs {
-  stack: pulumi.Input<string>;
-  service: pulumi.Input<string>;
-  image: pulumi.Input<string>;
-  replicas: pulumi.Input<number>;
-  /** Stored as a secret output. */
-  env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** The first network is attached at create; all get their aliases (the edge resolves the alias). */
-  networks: pulumi.Input<pulumi.Input<NetworkAttachment>[]>;
-  labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  memoryMb: pulumi.Input<number>;
-  cpus: pulumi.Input<number>;
-  restartPolicy?: pulumi.Input<RestartPolicy>;
-  healthcheck: pulumi.Input<HealthcheckSpec>;
-  command?: pulumi.Input<pulumi.Input<string>[]>;
-  /** The HAProxy container and the backend whose slots the replicas fill. */
-  edge: pulumi.Input<{ container: pulumi.Input<string>; backend: pulumi.Input<string> }>;
-  rollout?: pulumi.Input<RolloutTimeouts>;
+/** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine. */
+export interface ReplicaSetInputs extends ReplicaSpec {
+  edge?: EdgeTarget;
+  rollout: RolloutTimeouts;
   /** unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
-  dockerHost?: pulumi.Input<string>;
+  dockerHost?: string;
 }
 
-/** What the provider receives and stores: the args, resolved, plus what it observed. */
-export interface ReplicaSetProps {
-  stack: string;
-  service: string;
-  image: string;
-  replicas: number;
-  env?: Record<string, string>;
-  networks: NetworkAttachment[];
-  labels?: Record<string, string>;
-  memoryMb: number;
-  cpus: number;
-  restartPolicy?: RestartPolicy;
-  healthcheck: HealthcheckSpec;
-  command?: string[];
-  edge: { container: string; backend: string };
-  rollout?: RolloutTimeouts;
-  dockerHost?: string;
+/** The inputs as stored, plus what the provider observed. */
+export interface ReplicaSetProps extends ReplicaSetInputs {
+  /** Names of the running replica containers. */
   containers?: string[];
+  /** Hash of everything that needs new containers when it changes (not the replica count). */
   revision?: string;
 }
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+export type ReplicaSetArgs = Inputs<ReplicaSetInputs>;
+
+/** Inputs whose change makes it another replica set (a replacement); every other input is a rolling update. */
+const IDENTITY: (keyof ReplicaSetInputs)[] = ["stack", "service"];
+const OUTPUTS: (keyof ReplicaSetProps)[] = ["containers", "revision"];
 
 const ENGINE = path.resolve(__dirname, "..", "..", "src", "rollout", "index.ts");
 
@@ -63,24 +45,12 @@ function engine(): typeof import("../../src/rollout") {
   return require(entry);
 }
 
-function specOf(p: ReplicaSetProps): ReplicaSpec {
-  return {
-    stack: p.stack,
-    service: p.service,
-    image: p.image,
-    replicas: p.replicas,
-    env: p.env ?? {},
-    networks: p.networks,
-    labels: p.labels,
-    memoryMb: p.memoryMb,
-    cpus: p.cpus,
-    restartPolicy: p.restartPolicy ?? "unless-stopped",
-    healthcheck: p.healthcheck,
-    command: p.command,
-  };
+function specOf(p: ReplicaSetInputs): ReplicaSpec {
+  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, containers: _c, revision: _r, ...spec } = p as ReplicaSetProps;
+  return spec;
 }
 
-function contextOf(p: ReplicaSetProps) {
+function contextOf(p: ReplicaSetInputs) {
   const e = engine();
   return {
     docker: e.connectDocker(p.dockerHost),
@@ -90,14 +60,34 @@ function contextOf(p: ReplicaSetProps) {
   };
 }
 
-function outsOf(p: ReplicaSetProps, containers: string[]): ReplicaSetProps {
+function outsOf(p: ReplicaSetInputs, containers: string[]): ReplicaSetProps {
   return { ...p, containers, revision: engine().revisionOfSpec(specOf(p)) };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
+/** Per changed input: a rolling update, or a replacement (identity). */
+export type ReplicaSetDiff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update" | "update-replace"; inputDiff: boolean }> };
+
+/**
+ * Pure: which inputs changed, and whether that is a replacement. The Node dynamic-provider host of
+ * @pulumi/pulumi 3.259 forwards only changes/replaces to the engine (the engine then names the changed inputs
+ * in the preview itself); `detailedDiff` is returned for the hosts that forward it, and for tests.
+ */
+export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs): ReplicaSetDiff {
+  const keys = new Set([...Object.keys(olds), ...Object.keys(news)].filter((k) => !OUTPUTS.includes(k as keyof ReplicaSetProps))) as Set<keyof ReplicaSetInputs>;
+  const changed = [...keys].filter((k) => !same(olds[k], news[k])).sort();
+  const replaces = changed.filter((k) => IDENTITY.includes(k));
+  const detailedDiff: ReplicaSetDiff["detailedDiff"] = {};
+  for (const k of changed) detailedDiff[k] = { kind: IDENTITY.includes(k) ? "update-replace" : "update", inputDiff: true };
+  // Containers that vanished or multiplied outside Pulumi (found by read) also call for an update.
+  const drifted = olds.containers !== undefined && olds.containers.length !== olds.replicas;
+  if (drifted) detailedDiff.containers = { kind: "update", inputDiff: false };
+  return { changes: changed.length > 0 || drifted, replaces, detailedDiff, deleteBeforeReplace: false };
+}
+
 export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds: ReplicaSetProps, news: ReplicaSetProps) {
+  async check(_olds: ReplicaSetInputs, news: ReplicaSetInputs) {
     // In a preview, values computed by other resources arrive as this placeholder: validate them at `up`.
     if (JSON.stringify(news).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")) return { inputs: news };
     try {
@@ -110,26 +100,16 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
     }
   },
 
-  async create(inputs: ReplicaSetProps) {
+  async create(inputs: ReplicaSetInputs) {
     const containers = await engine().converge(contextOf(inputs), specOf(inputs));
     return { id: `${inputs.stack}/${inputs.service}`, outs: outsOf(inputs, containers) };
   },
 
-  async diff(_id: string, olds: ReplicaSetProps, news: ReplicaSetProps) {
-    const replaces = (["stack", "service"] as const).filter((k) => olds[k] !== news[k]);
-    const changed = (
-      ["image", "replicas", "env", "networks", "labels", "memoryMb", "cpus", "restartPolicy", "healthcheck", "command", "edge", "rollout", "dockerHost"] as const
-    ).filter((k) => !same(olds[k], news[k]));
-    // Containers that vanished or multiplied outside Pulumi (found by read) also call for an update.
-    const drifted = olds.containers !== undefined && olds.containers.length !== olds.replicas;
-    return {
-      changes: replaces.length > 0 || changed.length > 0 || drifted,
-      replaces,
-      deleteBeforeReplace: false,
-    };
+  async diff(_id: string, olds: ReplicaSetProps, news: ReplicaSetInputs) {
+    return diffReplicaSet(olds, news);
   },
 
-  async update(_id: string, olds: ReplicaSetProps, news: ReplicaSetProps) {
+  async update(_id: string, olds: ReplicaSetProps, news: ReplicaSetInputs) {
     const containers = await engine().converge(contextOf(news), specOf(news), specOf(olds));
     return { outs: outsOf(news, containers) };
   },
@@ -151,8 +131,6 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
   declare readonly image: pulumi.Output<string>;
   declare readonly replicas: pulumi.Output<number>;
   declare readonly env: pulumi.Output<Record<string, string>>;
-  declare readonly networks: pulumi.Output<NetworkAttachment[]>;
-  declare readonly edge: pulumi.Output<{ container: string; backend: string }>;
   /** Names of the running replica containers. */
   declare readonly containers: pulumi.Output<string[]>;
   /** Hash of everything that needs new containers when it changes (not the replica count). */
@@ -163,7 +141,7 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
       replicaSetProvider,
       name,
       // env is secret in the stored inputs too, not only in the outputs.
-      { restartPolicy: "unless-stopped", ...args, env: pulumi.secret(args.env ?? {}), containers: undefined, revision: undefined },
+      { ...args, env: pulumi.secret(args.env), containers: undefined, revision: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env"] },
       "slipway",
       "ReplicaSet",

@@ -1,8 +1,14 @@
 // Renders haproxy.cfg for the edge: one HTTP frontend, one backend whose servers come from Docker DNS.
-// Pure: options in, text out. The rollout drains slots of this backend through the admin socket, so the
-// socket path here and in runtime-api.ts must agree.
+// Pure: options in, text out. The rollout drains slots of this backend through the admin socket; a config
+// change reloads the running HAProxy through its master socket; both a reload and a handover to a new
+// HAProxy container first save the servers' state (addresses, UP/DOWN, drain) to SERVER_STATE_FILE, which the
+// new process loads, so it serves from its first connection instead of answering 503 until DNS and health
+// checks have caught up.
 
 export const ADMIN_SOCKET = "/var/run/haproxy/admin.sock";
+export const MASTER_SOCKET = "/var/run/haproxy/master.sock";
+export const CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
+export const SERVER_STATE_FILE = "/var/lib/haproxy/server-state";
 
 export interface HaproxyConfigOptions {
   /** Backend name; also the name the runtime API addresses (`<backend>/<prefix><n>`). */
@@ -17,7 +23,7 @@ export interface HaproxyConfigOptions {
   serverPrefix?: string;
   /** Number of slots. Must exceed replicas + one surge + removed-but-still-held addresses. Default 10. */
   slots?: number;
-  /** Health-check path. Default "/health". */
+  /** Readiness path the edge checks (the API's /up). Default "/up". */
   healthPath?: string;
   /** Connect retries on `conn-failure` only (replaying requests a server may have seen is never safe). Default 3. */
   retries?: number;
@@ -36,7 +42,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const listenPort = requirePort("listenPort", opts.listenPort ?? 8080);
   const slots = requirePositive("slots", opts.slots ?? 10);
   const retries = requirePositive("retries", opts.retries ?? 3);
-  const healthPath = opts.healthPath ?? "/health";
+  const healthPath = opts.healthPath ?? "/up";
   if (!/^\/[\w./-]*$/.test(healthPath)) throw new Error(`renderHaproxyConfig: healthPath "${healthPath}" must be a plain path`);
   const holdObsolete = requirePositive("holdObsoleteMs", opts.holdObsoleteMs ?? 10_000);
   const resolve = requirePositive("resolveIntervalMs", opts.resolveIntervalMs ?? 1000);
@@ -47,6 +53,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "  log stdout format raw local0 notice",
     `  stats socket ${ADMIN_SOCKET} mode 600 level admin`,
     "  stats timeout 10s",
+    `  server-state-file ${SERVER_STATE_FILE}`,
     "",
     "resolvers docker",
     "  nameserver dns 127.0.0.11:53",
@@ -70,6 +77,10 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "  retry-on conn-failure",
     `  retries ${retries}`,
     "  option redispatch",
+    // On a reload or handover the old process answers the next request on an idle keep-alive connection with
+    // `Connection: close` instead of closing it under the client's feet.
+    "  option idle-close-on-response",
+    "  load-server-state-from-file global",
     `  timeout connect ${t.connectMs ?? 2000}ms`,
     `  timeout client ${t.clientMs ?? 60_000}ms`,
     `  timeout server ${t.serverMs ?? 60_000}ms`,
@@ -84,7 +95,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "  balance roundrobin",
     `  option httpchk GET ${healthPath}`,
     "  http-check expect status 200",
-    "  default-server inter 500ms fall 2 rise 1 check resolvers docker resolve-prefer ipv4 init-addr none",
+    "  default-server inter 500ms fall 2 rise 1 check resolvers docker resolve-prefer ipv4 init-addr last,none",
     `  server-template ${prefix} ${slots} ${host}:${servicePort}`,
     "",
   ].join("\n");

@@ -3,7 +3,7 @@
 // works wherever dockerode reaches the engine (local socket, tcp, DOCKER_HOST=ssh://...).
 // The parsers are pure and tested against captured HAProxy output.
 import type Docker from "dockerode";
-import { PassThrough } from "node:stream";
+import { execText } from "../docker";
 import { ADMIN_SOCKET } from "./haproxy-config";
 
 export interface ServerState {
@@ -32,7 +32,6 @@ export interface ServerStat {
 
 export const ADMIN_FORCED_MAINT = 0x01;
 export const ADMIN_FORCED_DRAIN = 0x08;
-export const ADMIN_RESOLUTION_MAINT = 0x20;
 export const OP_RUNNING = 2;
 
 /** Parses `show servers state [<backend>]` (format version 1). */
@@ -105,6 +104,8 @@ export function setServerStateCommand(backend: string, slot: string, state: Slot
 }
 
 export interface EdgeRuntime {
+  /** The HAProxy container this client talks to. */
+  container: string;
   command(cmd: string): Promise<string>;
   serversState(backend: string): Promise<ServerState[]>;
   stat(backend: string): Promise<ServerStat[]>;
@@ -113,8 +114,9 @@ export interface EdgeRuntime {
 
 /** A runtime-API client for the edge container `container`, reached through `docker exec`. */
 export function edgeRuntime(docker: Docker, container: string, socket = ADMIN_SOCKET): EdgeRuntime {
-  const command = (cmd: string) => execWithStdin(docker, container, ["socat", "stdio", `unix-connect:${socket}`], `${cmd}\n`);
+  const command = (cmd: string) => execText(docker, container, ["socat", "stdio", `unix-connect:${socket}`], `${cmd}\n`);
   return {
+    container,
     command,
     serversState: async (backend) => parseServersState(await command(`show servers state ${backend}`)),
     stat: async (backend) => parseStat(await command(`show stat ${backend} 4 -1`)).filter((s) => s.backend === backend),
@@ -123,33 +125,4 @@ export function edgeRuntime(docker: Docker, container: string, socket = ADMIN_SO
       if (out !== "") throw new Error(`edge ${container}: "set server ${backend}/${slot} state ${state}" answered "${out}"`);
     },
   };
-}
-
-/** Runs `cmd` in `container`, writes `input` to its stdin, returns stdout; fails on a non-zero exit. */
-export async function execWithStdin(docker: Docker, container: string, cmd: string[], input: string, timeoutMs = 10_000): Promise<string> {
-  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: true });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const stdout = new PassThrough().on("data", (b: Buffer) => out.push(b));
-  const stderr = new PassThrough().on("data", (b: Buffer) => err.push(b));
-  docker.modem.demuxStream(stream, stdout, stderr);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.destroy();
-      reject(new Error(`edge ${container}: "${cmd.join(" ")}" gave no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    stream.on("end", () => { clearTimeout(timer); resolve(); });
-    stream.on("close", () => { clearTimeout(timer); resolve(); });
-    stream.on("error", (e: Error) => { clearTimeout(timer); reject(e); });
-    stream.write(input);
-    // Half-close so socat sees EOF on stdin, sends the command and waits for HAProxy to answer and close.
-    stream.end();
-  });
-  const { ExitCode } = await exec.inspect();
-  const text = Buffer.concat(out).toString("utf8");
-  if (ExitCode !== 0 && ExitCode !== null) {
-    throw new Error(`edge ${container}: "${cmd.join(" ")}" exited ${ExitCode}: ${Buffer.concat(err).toString("utf8").trim()}`);
-  }
-  return text;
 }

@@ -15,7 +15,8 @@ import { checksumFileName, formatChecksumFile } from "./checksum";
 import { pgDump } from "./commands";
 import { resolveDatabase } from "./database";
 import { sha256File } from "./hash";
-import { connectDocker, execInContainer } from "./docker-exec";
+import { connectDocker } from "../docker";
+import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { backupFileName, imageTagProblem, PARTIAL_SUFFIX, stackNameProblem } from "./names";
 import { selectForDeletion } from "./retention";
@@ -123,7 +124,7 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
   const out = (await fs.open(partial, "wx")).createWriteStream();
   let result;
   try {
-    result = await execInContainer(docker, container, pgDump(db), { stdout: [tap, out] });
+    result = await execInDb(docker, container, pgDump(db), { stdout: [tap, out] });
   } catch (err) {
     out.destroy();
     throw err;

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { checksumFileName, parseChecksumFile } from "./checksum";
 import { pgRestore } from "./commands";
 import { resolveDatabase } from "./database";
-import { connectDocker, execInContainer } from "./docker-exec";
+import { connectDocker } from "../docker";
+import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { sha256File } from "./hash";
 import { PARTIAL_SUFFIX, parseBackupFileName, stackNameProblem } from "./names";
@@ -72,7 +73,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   }
 
   log(`restoring into database '${db.database}' in one transaction`);
-  const result = await execInContainer(docker, opts.dbContainer, pgRestore(db), { stdin: createReadStream(file) });
+  const result = await execInDb(docker, opts.dbContainer, pgRestore(db), { stdin: createReadStream(file) });
   if (result.exitCode !== 0) {
     throw new OpsError(
       "restore-failed",

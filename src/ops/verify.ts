@@ -3,12 +3,12 @@
 import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
 import { pgRestoreReadAll } from "./commands";
-import { execInContainer } from "./docker-exec";
+import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 
 /** Reads the whole archive with pg_restore inside the container; throws corrupt-dump if it cannot. */
 export async function verifyArchive(docker: Docker, container: string, file: string): Promise<void> {
-  const result = await execInContainer(docker, container, pgRestoreReadAll(), { stdin: createReadStream(file) });
+  const result = await execInDb(docker, container, pgRestoreReadAll(), { stdin: createReadStream(file) });
   if (result.exitCode !== 0) {
     throw new OpsError("corrupt-dump", `${file} is not a complete pg_dump custom-format archive (pg_restore: ${result.stderr.trim() || `exit ${result.exitCode}`})`);
   }

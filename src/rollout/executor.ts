@@ -1,43 +1,34 @@
-// Carries out the planner's moves against Docker (dockerode) and the edge (HAProxy runtime API), one move at a
-// time, re-observing in between. On a failed new replica it removes it, converges back to the previous spec
-// (or to nothing, on a first create) and throws an error that names the replica and says why.
+// The story of a rollout: ask the planner for the next move, carry it out step by step, look again — until
+// the service is exactly N healthy replicas of one revision. The replicas module talks to Docker, EdgeSlots to
+// HAProxy. On a failed new replica it removes it, converges back to the previous spec (or to nothing, on a
+// first create) and throws an error that names the replica and says why.
 import type Docker from "dockerode";
-import {
-  ADMIN_FORCED_DRAIN,
-  ADMIN_FORCED_MAINT,
-  edgeRuntime,
-  EdgeRuntime,
-  OP_RUNNING,
-} from "../edge/runtime-api";
-import { demuxLogs, tail } from "./docker-logs";
-import { LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, revisionShort } from "./naming";
-import { healthFromStatus, Move, ObservedContainer, plan, Step, stepsOf } from "./planner";
-import { createOptions, ReplicaSpec, revisionOfSpec, validateSpec } from "./spec";
-import { pollUntil, since } from "./wait";
+import { EdgeSlots, type EdgeTarget } from "../edge/slots";
+import { LABEL_STACK, revisionShort } from "./naming";
+import { Move, plan, Step, stepsOf } from "./planner";
+import { diagnose, observe, ReplicaFailure, removeReplica, startReplica, waitHealthy } from "./replicas";
+import { ReplicaSpec, revisionOfSpec, validateSpec } from "./spec";
+import { since } from "./wait";
 
-export interface EdgeTarget {
-  /** Name of the edge (HAProxy) container. */
-  container: string;
-  /** Backend whose `server-template` slots the replicas fill. */
-  backend: string;
-}
+export type { EdgeTarget };
 
+/** How long each step may take; the defaults live in stacks/schema.ts (api.rollout). */
 export interface RolloutTimeouts {
-  /** From start until Docker reports the new replica healthy. Default 60 s. */
-  healthTimeoutMs?: number;
-  /** From healthy until HAProxy reports it UP. Default 20 s. */
-  edgeUpTimeoutMs?: number;
-  /** From drain until the old replica has no sessions left; then it is stopped anyway. Default 30 s. */
-  drainTimeoutMs?: number;
-  /** SIGTERM-to-SIGKILL grace for `docker stop`. Default 10 s. */
-  stopGraceSeconds?: number;
+  /** From start until Docker reports the new replica healthy. */
+  healthTimeoutMs: number;
+  /** From healthy until HAProxy reports it UP. */
+  edgeUpTimeoutMs: number;
+  /** From drain until the old replica has no sessions left; then it is stopped anyway. */
+  drainTimeoutMs: number;
+  /** SIGTERM-to-SIGKILL grace for `docker stop`. */
+  stopGraceSeconds: number;
 }
 
 export interface ExecutorContext {
   docker: Docker;
   /** Without an edge, the edge steps are skipped (nothing routes to the replicas then). */
   edge?: EdgeTarget;
-  timeouts?: RolloutTimeouts;
+  timeouts: RolloutTimeouts;
   log?: (line: string) => void;
   /** Handed each container's full log just before the container is removed. */
   onContainerLogs?: (name: string, logs: string) => void;
@@ -45,28 +36,7 @@ export interface ExecutorContext {
   onStep?: (step: Step, ms: number) => void;
 }
 
-/** A new replica did not become healthy / UP. Internal: converge() turns it into the error people read. */
-class ReplicaFailure extends Error {
-  constructor(readonly container: string, readonly replica: number, readonly reason: string) {
-    super(`${container}: ${reason}`);
-  }
-}
-
 const MAX_MOVES_PER_REPLICA = 4;
-
-export async function observe(docker: Docker, stack: string, service: string): Promise<ObservedContainer[]> {
-  const list = await docker.listContainers({
-    all: true,
-    filters: { label: [`${LABEL_STACK}=${stack}`, `${LABEL_RESOURCE}=${service}`] },
-  });
-  return list.map((c) => ({
-    name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
-    revision: c.Labels[LABEL_REVISION] ?? "",
-    replica: Number(c.Labels[LABEL_REPLICA]) || 0,
-    running: c.State === "running",
-    health: healthFromStatus(c.Status),
-  }));
-}
 
 /**
  * Brings `spec.stack/spec.service` to exactly `spec.replicas` healthy replicas of `spec`'s revision.
@@ -76,12 +46,12 @@ export async function observe(docker: Docker, stack: string, service: string): P
 export async function converge(ctx: ExecutorContext, spec: ReplicaSpec, previous?: ReplicaSpec): Promise<string[]> {
   validateSpec(spec);
   const run = new Run(ctx);
-  await run.resetEdgeLeftovers();
+  await run.slots?.resetLeftovers();
   try {
     return await run.reach(spec);
   } catch (err) {
     if (!(err instanceof ReplicaFailure)) throw err;
-    const detail = await run.diagnose(err);
+    const detail = await diagnose(ctx.docker, err.container);
     run.log(`replica ${err.container} failed: ${err.reason}; rolling back`);
     // If this fails, reaching the previous spec below retires the container anyway (it is of another revision).
     await run.execute({ kind: "retire", name: err.container }, spec).catch((e: Error) => run.log(`could not remove ${err.container}: ${e.message}`));
@@ -112,21 +82,12 @@ export async function removeAll(ctx: ExecutorContext, spec: ReplicaSpec): Promis
 }
 
 class Run {
-  private readonly edge?: EdgeRuntime;
-  private edgeNetworks?: Set<string>;
-  private readonly drained = new Map<string, { slot: string; addr: string }>();
+  readonly slots?: EdgeSlots;
   /** Drained replicas being stopped and removed while the rollout goes on. */
   private readonly stopping = new Map<string, Promise<void>>();
-  private readonly t: Required<RolloutTimeouts>;
 
   constructor(private readonly ctx: ExecutorContext) {
-    this.edge = ctx.edge ? edgeRuntime(ctx.docker, ctx.edge.container) : undefined;
-    this.t = {
-      healthTimeoutMs: ctx.timeouts?.healthTimeoutMs ?? 60_000,
-      edgeUpTimeoutMs: ctx.timeouts?.edgeUpTimeoutMs ?? 20_000,
-      drainTimeoutMs: ctx.timeouts?.drainTimeoutMs ?? 30_000,
-      stopGraceSeconds: ctx.timeouts?.stopGraceSeconds ?? 10,
-    };
+    if (ctx.edge) this.slots = new EdgeSlots(ctx.docker, ctx.edge, ctx.timeouts, (l) => this.log(l));
   }
 
   log(line: string): void {
@@ -139,7 +100,6 @@ class Run {
     const limit = MAX_MOVES_PER_REPLICA * (spec.replicas + 4);
     let expected: string | undefined;
     for (let i = 0; i < limit; i++) {
-      // Replicas already drained and shutting down in the background are as good as gone.
       const observed = (await observe(this.ctx.docker, spec.stack, spec.service)).filter((c) => !this.stopping.has(c.name));
       const moves = plan(desired, observed);
       if (moves.length === 0) {
@@ -168,201 +128,49 @@ class Run {
 
   private async step(step: Step, spec: ReplicaSpec, removeInBackground = false): Promise<void> {
     const start = Date.now();
+    const t = this.ctx.timeouts;
     switch (step.kind) {
-      case "start-new": {
-        const label = `replica ${spec.service}-${step.replica} (${step.name})`;
+      case "start-new":
         await this.stopping.get(step.name); // a rollback may bring back a name that is still shutting down
-        await this.startContainer(spec, step.replica).catch((e: Error) => {
+        await startReplica(this.ctx.docker, spec, step.replica).catch((e: Error) => {
           throw new ReplicaFailure(step.name, step.replica, `could not be started: ${e.message}`);
         });
-        this.log(`${label}: started (${since(start)})`);
+        this.log(`replica ${spec.service}-${step.replica} (${step.name}): started (${since(start)})`);
         return;
-      }
       case "wait-healthy":
-        await this.waitHealthy(step.name, step.replica);
+        await waitHealthy(this.ctx.docker, step.name, step.replica, t.healthTimeoutMs);
         this.log(`replica ${spec.service}-${step.replica} (${step.name}): healthy (${since(start)})`);
         return;
       case "wait-edge-up": {
-        if (!this.edge || !this.ctx.edge) return;
-        const slot = await this.waitEdgeUp(step.name);
-        this.log(`${step.name}: UP at edge as ${this.ctx.edge.backend}/${slot} (${since(start)})`);
+        if (!this.slots) return;
+        const slot = await this.slots.waitUp(step.name).catch((e: Error) => {
+          throw new ReplicaFailure(step.name, step.replica, e.message);
+        });
+        this.log(`${step.name}: UP at edge as ${slot} (${since(start)})`);
         return;
       }
       case "drain-old": {
-        const slot = await this.drain(step.name);
-        this.log(slot ? `${step.name}: draining ${this.ctx.edge?.backend}/${slot}` : `${step.name}: not in the edge, nothing to drain`);
+        const slot = await this.slots?.drain(step.name);
+        this.log(slot ? `${step.name}: draining ${slot}` : `${step.name}: not in the edge, nothing to drain`);
         return;
       }
       case "wait-drained":
-        if (!this.drained.has(step.name)) return;
-        this.log(`${step.name}: ${(await this.waitDrained(step.name)) ? "drained" : "still busy at drain timeout, stopping anyway"} (${since(start)})`);
+        if (!this.slots?.isDrained(step.name)) return;
+        this.log(`${step.name}: ${(await this.slots.waitDrained(step.name)) ? "drained" : "still busy at drain timeout, stopping anyway"} (${since(start)})`);
         return;
       case "remove-old": {
-        const removal = this.remove(step.name).then(
-          () => this.log(`${step.name}: removed (${since(start)})`),
-          (e: Error) => this.log(`${step.name}: removal failed, will retry: ${e.message}`),
-        );
+        const removal = removeReplica(this.ctx.docker, step.name, t.stopGraceSeconds, this.ctx.onContainerLogs)
+          .then(() => this.slots?.release(step.name))
+          .then(
+            () => this.log(`${step.name}: removed (${since(start)})`),
+            (e: Error) => this.log(`${step.name}: removal failed, will retry: ${e.message}`),
+          );
         if (!removeInBackground) return removal;
         this.stopping.set(step.name, removal.finally(() => this.stopping.delete(step.name)));
         this.log(`${step.name}: stopping in the background`);
         return;
       }
     }
-  }
-
-  private async startContainer(spec: ReplicaSpec, replica: number): Promise<void> {
-    const opts = createOptions(spec, replica);
-    const container = await this.ctx.docker.createContainer(opts);
-    for (const net of spec.networks.slice(1)) {
-      await this.ctx.docker.getNetwork(net.name).connect({ Container: container.id, EndpointConfig: { Aliases: net.aliases ?? [] } });
-    }
-    await container.start();
-  }
-
-  private async waitHealthy(name: string, replica: number): Promise<void> {
-    const c = this.ctx.docker.getContainer(name);
-    await pollUntil(
-      async () => {
-        const s = (await c.inspect()).State;
-        if (s.Restarting || (!s.Running && s.Status !== "created")) {
-          throw new ReplicaFailure(name, replica, `exited with code ${s.ExitCode}${s.Error ? ` (${s.Error})` : ""}`);
-        }
-        const health = s.Health?.Status;
-        if (health === "unhealthy") throw new ReplicaFailure(name, replica, "is unhealthy");
-        if (health === "healthy" || (health === undefined && s.Running)) return true;
-        return undefined;
-      },
-      { timeoutMs: this.t.healthTimeoutMs, onTimeout: () => new ReplicaFailure(name, replica, `was not healthy within ${this.t.healthTimeoutMs} ms`) },
-    );
-  }
-
-  /** The replica's address on a network it shares with the edge. */
-  private async addressAtEdge(name: string): Promise<string | undefined> {
-    if (!this.ctx.edge) return undefined;
-    if (!this.edgeNetworks) {
-      try {
-        const edge = await this.ctx.docker.getContainer(this.ctx.edge.container).inspect();
-        this.edgeNetworks = new Set(Object.keys(edge.NetworkSettings.Networks ?? {}));
-      } catch (e) {
-        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
-        // Gone already (e.g. destroyed first): nothing routes to the replicas, so there is nothing to drain.
-        this.log(`edge container ${this.ctx.edge.container} not found; edge steps skipped`);
-        this.edgeNetworks = new Set();
-      }
-    }
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await this.ctx.docker.getContainer(name).inspect();
-    } catch {
-      return undefined;
-    }
-    for (const [net, ep] of Object.entries(info.NetworkSettings.Networks ?? {})) {
-      if (this.edgeNetworks.has(net) && ep.IPAddress) return ep.IPAddress;
-    }
-    return undefined;
-  }
-
-  private async waitEdgeUp(name: string): Promise<string> {
-    const { backend } = this.ctx.edge!;
-    const replica = Number(name.split("-").pop()) || 0;
-    const addr = await this.addressAtEdge(name);
-    if (!addr) throw new ReplicaFailure(name, replica, `shares no network with the edge container ${this.ctx.edge!.container} (or that container does not exist)`);
-    return pollUntil(
-      async () => {
-        const slot = (await this.edge!.serversState(backend)).find((s) => s.addr === addr);
-        if (slot && slot.opState === OP_RUNNING && (slot.adminState & (ADMIN_FORCED_DRAIN | ADMIN_FORCED_MAINT)) === 0) return slot.name;
-        return undefined;
-      },
-      { timeoutMs: this.t.edgeUpTimeoutMs, onTimeout: () => new ReplicaFailure(name, replica, `healthy in Docker but not UP at the edge (${backend}, ${addr}) within ${this.t.edgeUpTimeoutMs} ms`) },
-    );
-  }
-
-  private async drain(name: string): Promise<string | undefined> {
-    if (!this.edge || !this.ctx.edge) return undefined;
-    const addr = await this.addressAtEdge(name);
-    if (!addr) return undefined;
-    const { backend } = this.ctx.edge;
-    const slot = (await this.edge.serversState(backend)).find((s) => s.addr === addr);
-    if (!slot) return undefined;
-    await this.edge.setServerState(backend, slot.name, "drain");
-    this.drained.set(name, { slot: slot.name, addr });
-    return slot.name;
-  }
-
-  private async waitDrained(name: string): Promise<boolean> {
-    const { slot } = this.drained.get(name)!;
-    const { backend } = this.ctx.edge!;
-    try {
-      await pollUntil(
-        async () => {
-          const row = (await this.edge!.stat(backend)).find((s) => s.name === slot);
-          return !row || (row.scur === 0 && row.qcur === 0) ? true : undefined;
-        },
-        { timeoutMs: this.t.drainTimeoutMs, intervalMs: 200, onTimeout: () => new Error("drain timeout") },
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Stops, hands the logs over, removes; then frees the slot once HAProxy has seen the address go. */
-  private async remove(name: string): Promise<void> {
-    const c = this.ctx.docker.getContainer(name);
-    // Read the logs only once the process has exited: lines it still had buffered are flushed by then.
-    await c.stop({ t: this.t.stopGraceSeconds }).catch(ignoreStatus(304, 404));
-    if (this.ctx.onContainerLogs) {
-      try {
-        const raw = (await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-        this.ctx.onContainerLogs(name, demuxLogs(raw));
-      } catch (e) {
-        this.log(`${name}: could not read logs before removal: ${(e as Error).message}`);
-      }
-    }
-    await c.remove({ force: true, v: true }).catch(ignoreStatus(404));
-    const drained = this.drained.get(name);
-    if (!drained || !this.edge || !this.ctx.edge) return;
-    // A slot keeps its drain flag across address changes, and Docker hands the freed IP to the next container:
-    // reset it, but only after its checks saw the old address die, so "ready" never points at a dead replica.
-    const { backend } = this.ctx.edge;
-    await pollUntil(
-      async () => {
-        const s = (await this.edge!.serversState(backend)).find((x) => x.name === drained.slot);
-        return !s || s.addr !== drained.addr || s.opState !== OP_RUNNING ? true : undefined;
-      },
-      { timeoutMs: 10_000, onTimeout: () => new Error("slot still UP") },
-    ).catch(() => this.log(`edge: slot ${backend}/${drained.slot} still UP at ${drained.addr} 10 s after removal; setting it ready anyway`));
-    await this.edge.setServerState(backend, drained.slot, "ready");
-    this.drained.delete(name);
-  }
-
-  /** Puts back to "ready" any slot an interrupted run left in drain or maintenance. */
-  async resetEdgeLeftovers(): Promise<void> {
-    if (!this.edge || !this.ctx.edge) return;
-    const { backend } = this.ctx.edge;
-    for (const s of await this.edge.serversState(backend)) {
-      if ((s.adminState & (ADMIN_FORCED_DRAIN | ADMIN_FORCED_MAINT)) !== 0) {
-        await this.edge.setServerState(backend, s.name, "ready");
-        this.log(`edge: slot ${backend}/${s.name} was left in drain/maint by an earlier run; set ready`);
-      }
-    }
-  }
-
-  /** Last health-check output and log tail of a failed replica, for the error message. */
-  async diagnose(err: ReplicaFailure): Promise<string> {
-    const c = this.ctx.docker.getContainer(err.container);
-    let health = "no health-check result recorded";
-    let logs = "(no logs)";
-    try {
-      const info = await c.inspect();
-      const last = info.State.Health?.Log?.at(-1);
-      if (last) health = `exit ${last.ExitCode}: ${last.Output.trim() || "(no output)"}`;
-      const raw = (await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-      logs = tail(demuxLogs(raw), 20) || "(no logs)";
-    } catch (e) {
-      logs = `(could not read: ${(e as Error).message})`;
-    }
-    return `Last health check: ${health}\nLast log lines of ${err.container}:\n${indent(logs)}`;
   }
 }
 
@@ -374,14 +182,4 @@ function describe(m: Move): string {
     case "retire": return `retire ${m.name}${m.reason ? ` (${m.reason})` : ""}`;
     case "discard": return `discard stopped ${m.name}`;
   }
-}
-
-function indent(text: string): string {
-  return text.split("\n").map((l) => `  ${l}`).join("\n");
-}
-
-function ignoreStatus(...codes: number[]) {
-  return (e: { statusCode?: number }) => {
-    if (!codes.includes(e.statusCode ?? 0)) throw e;
-  };
 }

@@ -38,7 +38,7 @@ export type Move =
 export type Step =
   | { kind: "start-new"; replica: number; name: string }
   | { kind: "wait-healthy"; replica: number; name: string }
-  | { kind: "wait-edge-up"; name: string }
+  | { kind: "wait-edge-up"; replica: number; name: string }
   | { kind: "drain-old"; name: string }
   | { kind: "wait-drained"; name: string }
   | { kind: "remove-old"; name: string };
@@ -50,13 +50,13 @@ export function stepsOf(move: Move): Step[] {
     case "adopt":
       return [
         { kind: "wait-healthy", replica: move.replica, name: move.name },
-        { kind: "wait-edge-up", name: move.name },
+        { kind: "wait-edge-up", replica: move.replica, name: move.name },
       ];
     case "scale-up":
       return [
         { kind: "start-new", replica: move.replica, name: move.start },
         { kind: "wait-healthy", replica: move.replica, name: move.start },
-        { kind: "wait-edge-up", name: move.start },
+        { kind: "wait-edge-up", replica: move.replica, name: move.start },
       ];
     case "replace":
       return [

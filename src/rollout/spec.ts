@@ -19,6 +19,14 @@ export interface HealthcheckSpec {
 
 export type RestartPolicy = "no" | "always" | "unless-stopped" | "on-failure";
 
+export interface VolumeMount {
+  /** A named Docker volume, or an absolute host path (bind mount). */
+  source: string;
+  /** Absolute path inside the container. */
+  target: string;
+  readOnly: boolean;
+}
+
 export interface ReplicaSpec {
   stack: string;
   service: string;
@@ -33,6 +41,7 @@ export interface ReplicaSpec {
   healthcheck: HealthcheckSpec;
   /** Optional command override (e.g. for a one-off variant); the image's own CMD otherwise. */
   command?: string[];
+  volumes?: VolumeMount[];
 }
 
 /** The fields that, when changed, need new containers. `replicas` is not one of them. */
@@ -51,6 +60,9 @@ export function validateSpec(spec: ReplicaSpec): ReplicaSpec {
   if (!(spec.memoryMb > 0)) throw new Error(`${where}: memoryMb must be > 0`);
   if (!(spec.cpus > 0)) throw new Error(`${where}: cpus must be > 0`);
   if (spec.healthcheck.test.length === 0) throw new Error(`${where}: healthcheck.test is empty`);
+  for (const v of spec.volumes ?? []) {
+    if (!v.target.startsWith("/")) throw new Error(`${where}: volumes: target "${v.target}" must be an absolute path`);
+  }
   return spec;
 }
 
@@ -84,6 +96,9 @@ export function createOptions(spec: ReplicaSpec, replica: number): Docker.Contai
       NanoCpus: Math.round(spec.cpus * 1e9),
       RestartPolicy: { Name: spec.restartPolicy, ...(spec.restartPolicy === "on-failure" ? { MaximumRetryCount: 3 } : {}) },
       NetworkMode: first.name,
+      ...(spec.volumes?.length
+        ? { Mounts: spec.volumes.map((v) => ({ Type: v.source.startsWith("/") ? ("bind" as const) : ("volume" as const), Source: v.source, Target: v.target, ReadOnly: v.readOnly })) }
+        : {}),
     },
     NetworkingConfig: { EndpointsConfig: { [first.name]: { Aliases: first.aliases ?? [] } } },
   };

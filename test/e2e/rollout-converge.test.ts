@@ -9,7 +9,7 @@ import type { ExecutorContext } from "../../src/rollout";
 import { createOptions, revisionOfSpec } from "../../src/rollout/spec";
 import { sleep } from "../../src/rollout/wait";
 import { ImageRefs, testImages } from "../support/docker-images";
-import { EdgeEnvironment, startEdgeEnvironment } from "../support/edge";
+import { EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../support/edge";
 import { startLoad } from "../support/load";
 
 
@@ -29,7 +29,8 @@ describe("converging after an interrupted run", { timeout: 10 * 60_000 }, () => 
     const lines: string[] = [];
     const ctx: ExecutorContext = {
       docker: env.docker,
-      edge: { container: env.edgeContainer, backend: env.backend },
+      edge: env.edgeTarget,
+      timeouts: TEST_ROLLOUT_TIMEOUTS,
       log: (l) => {
         lines.push(l);
         console.log(l);

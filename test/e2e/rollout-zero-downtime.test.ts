@@ -6,11 +6,11 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { converge, observe, ReplicaSpec } from "../../src/rollout";
 import type { ExecutorContext } from "../../src/rollout";
-import { demuxLogs } from "../../src/rollout/docker-logs";
+import { demuxLogs } from "../../src/docker";
 import { revisionOfSpec } from "../../src/rollout/spec";
 import { sleep } from "../../src/rollout/wait";
 import { ImageRefs, testImages } from "../support/docker-images";
-import { EdgeEnvironment, startEdgeEnvironment } from "../support/edge";
+import { EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../support/load";
 
 
@@ -27,8 +27,8 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres });
     ctx = {
       docker: env.docker,
-      edge: { container: env.edgeContainer, backend: env.backend },
-      timeouts: { healthTimeoutMs: 60_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10 },
+      edge: env.edgeTarget,
+      timeouts: TEST_ROLLOUT_TIMEOUTS,
       log: (l) => {
         lines.push(l);
         console.log(l);

@@ -7,12 +7,13 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { edgeRuntime } from "../../src/edge/runtime-api";
-import { TarEntry, tarFiles, tarOneFile } from "../../src/edge/tar";
+import { TarEntry, tarFiles, tarOneFile } from "../../src/docker";
 import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
-import { execInContainer } from "../../src/ops/docker-exec";
+import { execInContainer } from "../../src/docker";
 import { pgIsReady, psql } from "../../src/ops/commands";
 import { LABEL_STACK } from "../../src/rollout/naming";
+import { LABEL_ROLE, ROLE_EDGE } from "../../src/edge/proxy";
 
 export interface EdgeEnvironment {
   docker: Docker;
@@ -21,6 +22,8 @@ export interface EdgeEnvironment {
   network: string;
   edgeContainer: string;
   backend: string;
+  /** Where the rollout finds this environment's edge (by the stack label) and which backend it fills. */
+  edgeTarget: { stack: string; backend: string };
   /** http://127.0.0.1:<port> of the edge's frontend. */
   url: string;
   databaseUrl: string;
@@ -36,6 +39,9 @@ export interface EdgeEnvironment {
 }
 
 export const API_HEALTHCHECK = ["CMD", "node", "dist/api/healthcheck.js"];
+
+/** Rollout budgets for tests: generous, the machine is shared and loaded. */
+export const TEST_ROLLOUT_TIMEOUTS = { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10 };
 
 export async function startEdgeEnvironment(opts: {
   edgeImage: string;
@@ -91,7 +97,7 @@ export async function startEdgeEnvironment(opts: {
     const edge = await docker.createContainer({
       name: edgeContainer,
       Image: opts.edgeImage,
-      Labels: { "slipway.test": stack },
+      Labels: { "slipway.test": stack, [LABEL_STACK]: stack, [LABEL_ROLE]: ROLE_EDGE },
       ExposedPorts: { "8080/tcp": {} },
       HostConfig: { NetworkMode: network, PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
     });
@@ -115,6 +121,7 @@ export async function startEdgeEnvironment(opts: {
       network,
       edgeContainer,
       backend,
+      edgeTarget: { stack, backend },
       url: `http://127.0.0.1:${port}`,
       databaseUrl,
       apiSpec: (image, extra = {}) => ({
@@ -177,6 +184,6 @@ async function runOnce(docker: Docker, o: { image: string; network: string; cmd:
 }
 
 async function logsOf(c: Docker.Container): Promise<string> {
-  const { demuxLogs } = await import("../../src/rollout/docker-logs");
+  const { demuxLogs } = await import("../../src/docker");
   return demuxLogs((await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer);
 }

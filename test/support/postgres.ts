@@ -4,7 +4,7 @@
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { Database, pgIsReady, psql } from "../../src/ops/commands";
-import { connectDocker, execInContainer } from "../../src/ops/docker-exec";
+import { connectDocker, execInContainer } from "../../src/docker";
 
 export const POSTGRES_IMAGE = process.env.SLIPWAY_POSTGRES_IMAGE ?? "slipway-local/postgres:17";
 

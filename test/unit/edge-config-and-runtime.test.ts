@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { parseServersState, parseStat, setServerStateCommand } from "../../src/edge/runtime-api";
-import { tarOneFile } from "../../src/edge/tar";
+import { tarOneFile } from "../../src/docker";
 
 const SERVERS_STATE = `1
 # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
@@ -25,12 +25,17 @@ describe("renderHaproxyConfig", () => {
   it("resolves replicas through Docker DNS into server-template slots", () => {
     has("nameserver dns 127.0.0.11:53");
     has("server-template api 8 api:3000");
-    has("default-server inter 500ms fall 2 rise 1 check resolvers docker resolve-prefer ipv4 init-addr none");
+    has("default-server inter 500ms fall 2 rise 1 check resolvers docker resolve-prefer ipv4 init-addr last,none");
     has("hold obsolete 10000ms");
     has("hold valid 1000ms");
   });
-  it("checks /health and retries only connection failures, with redispatch", () => {
-    has("option httpchk GET /health");
+  it("starts from the saved servers' state, so a reloaded or new HAProxy serves at once", () => {
+    has("server-state-file /var/lib/haproxy/server-state");
+    has("load-server-state-from-file global");
+    has("option idle-close-on-response");
+  });
+  it("checks readiness (/up) and retries only connection failures, with redispatch", () => {
+    has("option httpchk GET /up");
     has("retry-on conn-failure");
     has("retries 3");
     has("option redispatch");

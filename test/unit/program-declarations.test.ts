@@ -48,23 +48,34 @@ for (const stack of ["staging", "production"]) {
     assert.equal(db.inputs.ports, undefined, "the database is never published");
     assert.deepEqual(db.inputs.networksAdvanced.map((n: { name: string }) => n.name), [`${prefix}-backend`]);
     assert.equal(db.inputs.restart, "unless-stopped");
-    assert.ok(db.inputs.memory > 0 && Number(db.inputs.cpus) > 0, "db limits");
+    assert.ok(db.inputs.memory > 0 && db.inputs.cpuQuota > 0 && db.inputs.cpuPeriod === 100_000, "db limits");
+    // `cpus` is read back by the provider in another form ("1" → "1.0") and a change replaces the container.
+    assert.equal(db.inputs.cpus, undefined, "db CPU limit as a quota (updated in place), not `cpus`");
     assert.match(db.inputs.healthcheck.tests.join(" "), /pg_isready/);
     assert.ok(isSecret(db.inputs.envs), "db env (with the password) is a secret");
     assert.equal(db.inputs.volumes[0].containerPath, "/var/lib/postgresql/data");
     assert.ok(!db.inputs.volumes[0].hostPath, "named volume, not a bind mount");
 
-    const edge = byName(resources, "edge-container");
-    assert.equal(edge.inputs.ports[0].internal, 8080);
-    assert.equal(edge.inputs.ports[0].ip, "127.0.0.1");
-    assert.ok(edge.inputs.uploads[0].content.includes("server-template api"), "config uploaded, not bind-mounted");
-    assert.equal(edge.inputs.volumes, undefined);
+    const holder = byName(resources, "edge-holder");
+    assert.equal(holder.inputs.name, `${prefix}-edge`);
+    assert.equal(holder.inputs.ports[0].internal, 8080);
+    assert.equal(holder.inputs.ports[0].ip, "127.0.0.1");
+    assert.deepEqual(holder.inputs.entrypoints, ["sleep"]);
+    assert.equal(holder.inputs.volumes, undefined);
+    const haproxy = byName(resources, "edge-haproxy");
+    assert.equal(haproxy.type, "pulumi-nodejs:dynamic/slipway:EdgeProxy");
+    assert.equal(haproxy.inputs.stack, prefix);
+    assert.ok(haproxy.inputs.config.includes("server-template api"), "config given to the provider, not bind-mounted");
+    assert.ok(haproxy.inputs.config.includes("option httpchk GET /up"), "the edge routes on readiness, not on /health");
+    assert.ok(haproxy.inputs.memoryMb > 0 && haproxy.inputs.cpus > 0, "edge limits");
 
     const replicas = byName(resources, "api-replicas");
     assert.ok(replicas.inputs.replicas >= (stack === "production" ? 2 : 1));
     assert.ok(replicas.inputs.memoryMb > 0 && replicas.inputs.cpus > 0);
     assert.equal(replicas.inputs.restartPolicy, "unless-stopped");
     assert.ok(isSecret(replicas.inputs.env), "API env (with PGPASSWORD) is a secret");
+    assert.deepEqual(replicas.inputs.healthcheck.test, ["CMD", "node", "dist/api/healthcheck.js", "/up"], "Docker checks the readiness path");
+    assert.deepEqual(replicas.inputs.edge, { stack: prefix, backend: "api" });
 
     const migrate = byName(resources, "deploy-migrate");
     assert.match(migrate.inputs.create, /docker run --rm --network slipway-[a-z]+-backend .* -e PGPASSWORD .*dist\/api\/migrate\.js$/);
@@ -100,9 +111,10 @@ test("dockerHost sends every Docker object of the stack to that engine", () => {
   const provider = byName(resources, "docker-host");
   assert.equal(provider.type, "pulumi:providers:docker");
   assert.equal(provider.inputs.host, "ssh://deploy@docker-host.example");
-  for (const name of ["net-edge", "net-backend", "db-container", "db-data", "edge-container"]) {
+  for (const name of ["net-edge", "net-backend", "db-container", "db-data", "edge-holder"]) {
     assert.match(byName(resources, name).provider ?? "", /::docker-host::/, `${name} uses the stack's engine`);
   }
   assert.equal(byName(resources, "api-replicas").inputs.dockerHost, "ssh://deploy@docker-host.example");
+  assert.equal(byName(resources, "edge-haproxy").inputs.dockerHost, "ssh://deploy@docker-host.example");
   assert.match(byName(resources, "deploy-migrate").inputs.environment.value?.DOCKER_HOST ?? "", /ssh:\/\/deploy@docker-host/);
 });

@@ -36,7 +36,9 @@ describe("ReplicaSet provider", () => {
       memoryMb: 256,
       cpus: 0.5,
       healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
-      edge: { container: "edge", backend: "api" },
+      restartPolicy: "unless-stopped",
+      edge: { stack: "demo", backend: "api" },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10 },
     });
     const id = await new Promise((resolve) => rs.id.apply(resolve));
     assert.equal(id, "demo/api");
@@ -44,18 +46,32 @@ describe("ReplicaSet provider", () => {
   });
 
   it("diff: image or env change is an update, never a replace; stack/service change replaces; same spec is no change", async () => {
-    const { replicaSetProvider } = await import("../../infra/providers/replica-set");
+    const { replicaSetProvider, diffReplicaSet } = await import("../../infra/providers/replica-set");
     const base = {
       stack: "demo", service: "api", image: "slipway/api:1", replicas: 3, env: { A: "1" }, networks: [{ name: "net", aliases: ["api"] }],
       memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
-      edge: { container: "edge", backend: "api" },
+      restartPolicy: "unless-stopped" as const, edge: { stack: "demo", backend: "api" },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10 },
     };
     const olds = { ...base, containers: ["a", "b", "c"], revision: "r" };
-    const diff = (news: object) => replicaSetProvider.diff!("demo/api", olds, { ...base, ...news });
-    assert.deepEqual(await diff({}), { changes: false, replaces: [], deleteBeforeReplace: false });
-    assert.deepEqual(await diff({ image: "slipway/api:2" }), { changes: true, replaces: [], deleteBeforeReplace: false });
-    assert.deepEqual(await diff({ env: { A: "2" } }), { changes: true, replaces: [], deleteBeforeReplace: false });
-    assert.deepEqual(await diff({ replicas: 5 }), { changes: true, replaces: [], deleteBeforeReplace: false });
-    assert.deepEqual((await diff({ stack: "other" })).replaces, ["stack"]);
+    const diff = async (news: object) => {
+      // The provider's diff is the pure one.
+      assert.deepEqual(await replicaSetProvider.diff!("demo/api", olds, { ...base, ...news }), diffReplicaSet(olds, { ...base, ...news }));
+      return diffReplicaSet(olds, { ...base, ...news });
+    };
+    assert.deepEqual(await diff({}), { changes: false, replaces: [], detailedDiff: {}, deleteBeforeReplace: false });
+    const update = { kind: "update", inputDiff: true };
+    assert.deepEqual(await diff({ image: "slipway/api:2" }), { changes: true, replaces: [], detailedDiff: { image: update }, deleteBeforeReplace: false });
+    assert.deepEqual((await diff({ env: { A: "2" } })).detailedDiff, { env: update });
+    assert.deepEqual((await diff({ replicas: 5 })).detailedDiff, { replicas: update });
+    // Every key of the spec is compared, including ones added later (volumes here): nothing is listed by hand.
+    assert.deepEqual((await diff({ volumes: [{ source: "data", target: "/data", readOnly: false }] })).detailedDiff, { volumes: update });
+    assert.deepEqual((await diff({ healthcheck: { ...base.healthcheck, test: ["CMD", "false"] } })).detailedDiff, { healthcheck: update });
+    const replaced = await diff({ stack: "other" });
+    assert.deepEqual(replaced.replaces, ["stack"]);
+    assert.deepEqual(replaced.detailedDiff, { stack: { kind: "update-replace", inputDiff: true } });
+    // Containers that vanished outside Pulumi (read found 2 of 3) call for an update that converges them.
+    const drifted = await replicaSetProvider.diff!("demo/api", { ...olds, containers: ["a", "b"] }, base);
+    assert.equal(drifted.changes, true);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createOptions, ReplicaSpec, revisionOfSpec, validateSpec } from "../../src/rollout/spec";
-import { demuxLogs, tail } from "../../src/rollout/docker-logs";
+import { demuxLogs, tail } from "../../src/docker";
 
 const spec: ReplicaSpec = {
   stack: "demo",

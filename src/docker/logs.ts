@@ -19,3 +19,8 @@ export function demuxLogs(buf: Buffer): string {
 export function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
+
+/** The whole log of a container (stdout and stderr), as text. */
+export async function containerLogs(docker: import("dockerode"), name: string): Promise<string> {
+  return demuxLogs((await docker.getContainer(name).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer);
+}

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
-import { DockerDemux } from "../../src/ops/demux";
+import { DockerDemux } from "../../src/docker";
 
 function frame(type: number, text: string): Buffer {
   const payload = Buffer.from(text);

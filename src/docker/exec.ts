@@ -1,21 +1,26 @@
 // Runs one argv inside a running container through dockerode's exec API: optional stdin streamed
 // in, stdout streamed out (with backpressure) or collected, stderr kept, exit code returned.
-// Honours DOCKER_HOST through dockerode's defaults.
+// The one exec path of slipway: the edge's runtime API, backups and restores all go through it.
 import type Docker from "dockerode";
 import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DockerDemux } from "./demux";
-import { OpsError } from "./errors";
+
+/** The container to exec in does not exist (404) or is not running (409). */
+export class ContainerUnavailableError extends Error {
+  constructor(
+    readonly container: string,
+    readonly reason: "not-found" | "not-running",
+  ) {
+    super(`container '${container}' ${reason === "not-found" ? "not found" : "is not running"}`);
+    this.name = "ContainerUnavailableError";
+  }
+}
 
 export interface ExecResult {
   exitCode: number;
   stdout: string; // empty when stdout was streamed to a sink
   stderr: string;
-}
-
-export function connectDocker(): Docker {
-  const DockerCtor = require("dockerode") as typeof import("dockerode");
-  return new DockerCtor();
 }
 
 export async function execInContainer(
@@ -72,14 +77,27 @@ async function waitForExit(exec: Docker.Exec): Promise<number> {
 
 function containerProblem(containerName: string, err: unknown): Error {
   const status = (err as { statusCode?: number }).statusCode;
-  const where = process.env.DOCKER_HOST ? ` on ${process.env.DOCKER_HOST}` : "";
-  if (status === 404) {
-    return new OpsError("container-not-found", `database container '${containerName}' not found${where}; check the name with \`docker ps\` and pass it as --db-container`);
-  }
-  if (status === 409) {
-    return new OpsError("container-not-found", `database container '${containerName}'${where} is not running; start it (\`docker start ${containerName}\`) and retry`);
-  }
+  if (status === 404) return new ContainerUnavailableError(containerName, "not-found");
+  if (status === 409) return new ContainerUnavailableError(containerName, "not-running");
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Runs `cmd` with `input` (if any) on stdin and returns stdout as text; a non-zero exit or no answer
+ * within `timeoutMs` is an error naming the container, the command and its stderr.
+ */
+export async function execText(docker: Docker, container: string, cmd: string[], input?: string, timeoutMs = 10_000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${container}: "${cmd.join(" ")}" gave no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const result = await Promise.race([execInContainer(docker, container, cmd, input === undefined ? {} : { stdin: textStream(input) }), timeout]);
+    if (result.exitCode !== 0) throw new Error(`${container}: "${cmd.join(" ")}" exited ${result.exitCode}: ${result.stderr.trim() || result.stdout.trim()}`);
+    return result.stdout;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A readable that yields `text` once; for feeding small inputs as stdin. */

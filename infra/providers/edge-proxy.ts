@@ -1,0 +1,84 @@
+// EdgeProxy: the HAProxy process of a stack's edge, running inside the network namespace of the edge holder
+// container (which owns the published port). A Pulumi dynamic provider, built like ReplicaSet: a tiny closure
+// that loads the edge engine (src/edge) from the working copy. A config change is a seamless reload, a change of
+// image or limits a handover to a new HAProxy container — neither drops a request (src/edge/proxy.ts).
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { EdgeProxySpec, EdgeTimeouts } from "../../src/edge";
+
+export interface EdgeProxyInputs extends EdgeProxySpec {
+  timeouts: EdgeTimeouts;
+  dockerHost?: string;
+}
+
+export interface EdgeProxyProps extends EdgeProxyInputs {
+  /** Name of the running HAProxy container. */
+  container?: string;
+}
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+export type EdgeProxyArgs = Inputs<EdgeProxyInputs>;
+
+const ENGINE = path.resolve(__dirname, "..", "..", "src", "edge", "index.ts");
+
+function engine(): typeof import("../../src/edge") {
+  const fs = require("node:fs") as typeof import("node:fs");
+  const local = path.resolve(process.cwd(), "src", "edge", "index.ts");
+  const entry = fs.existsSync(local) ? local : ENGINE;
+  require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
+  return require(entry);
+}
+
+function specOf(p: EdgeProxyInputs): EdgeProxySpec {
+  const { timeouts: _t, dockerHost: _d, container: _c, ...spec } = p as EdgeProxyProps;
+  return spec;
+}
+
+function contextOf(p: EdgeProxyInputs) {
+  const e = engine();
+  return { docker: e.connectDocker(p.dockerHost), timeouts: p.timeouts, log: (line: string) => process.stderr.write(`[edge] ${line}\n`) };
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** Pure: the changed inputs. `stack` names another edge (a replacement); everything else is updated in place. */
+export function diffEdgeProxy(olds: EdgeProxyProps, news: EdgeProxyInputs): pulumi.dynamic.DiffResult {
+  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "container") as (keyof EdgeProxyInputs)[];
+  const changed = keys.filter((k) => !same(olds[k], news[k]));
+  // `read` found no HAProxy running, or two (an interrupted handover): the next update converges that.
+  const drifted = olds.container !== undefined && (olds.container === "" || olds.container.includes(","));
+  return { changes: changed.length > 0 || drifted, replaces: changed.filter((k) => k === "stack"), deleteBeforeReplace: false };
+}
+
+export const edgeProxyProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: EdgeProxyInputs) {
+    const container = await engine().applyEdge(contextOf(inputs), specOf(inputs));
+    return { id: inputs.stack, outs: { ...inputs, container } };
+  },
+  async diff(_id: string, olds: EdgeProxyProps, news: EdgeProxyInputs) {
+    return diffEdgeProxy(olds, news);
+  },
+  async update(_id: string, _olds: EdgeProxyProps, news: EdgeProxyInputs) {
+    const container = await engine().applyEdge(contextOf(news), specOf(news));
+    return { outs: { ...news, container } };
+  },
+  async delete(_id: string, props: EdgeProxyProps) {
+    await engine().removeAllEdges(contextOf(props), props.stack);
+  },
+  async read(id: string, props: EdgeProxyProps) {
+    const e = engine();
+    const running = await e.runningEdges(e.connectDocker(props.dockerHost), props.stack);
+    // Anything but exactly the expected container running makes the next up converge it.
+    const container = running.length === 1 && running[0] === e.edgeContainerName(specOf(props)) ? running[0] : running.join(",");
+    return { id, props: { ...props, container } };
+  },
+};
+
+export class EdgeProxy extends pulumi.dynamic.Resource {
+  /** Name of the running HAProxy container (for the runtime API, logs, maintenance). */
+  declare readonly container: pulumi.Output<string>;
+
+  constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.CustomResourceOptions) {
+    super(edgeProxyProvider, name, { ...args, container: undefined }, opts, "slipway", "EdgeProxy");
+  }
+}

@@ -1,0 +1,233 @@
+// The edge's HAProxy processes. A small, long-lived *holder* container owns the network namespace and the
+// published port; HAProxy runs in a container of its own inside that namespace (`--network container:<holder>`).
+// That split is what lets every edge change go through without dropping a request:
+// - a change of haproxy.cfg is a seamless reload of the running HAProxy (master-worker: the master hands the
+//   listening sockets to the new worker; the old worker finishes what it has), after saving the servers' state
+//   so the new worker starts with every replica's address and UP/drain state;
+// - a change of the HAProxy container itself (image, limits) is a handover: a new HAProxy container starts in
+//   the same namespace with the same state and binds the same port beside the old one (SO_REUSEPORT); once it
+//   answers with the same servers UP, the old one is soft-stopped (SIGUSR1: it stops accepting, finishes its
+//   requests, exits) and removed.
+// If the new config or container fails its checks, the running one is left serving and the error says why.
+import type Docker from "dockerode";
+import { execText, ignoreStatus, isStatus, tarOneFile } from "../docker";
+import { LABEL_STACK, revisionOf, revisionShort } from "../rollout/naming";
+import { pollUntil, since } from "../rollout/wait";
+import { CONFIG_PATH, MASTER_SOCKET, SERVER_STATE_FILE } from "./haproxy-config";
+import { edgeRuntime, OP_RUNNING, parseServersState } from "./runtime-api";
+
+export const LABEL_ROLE = "slipway.role";
+export const ROLE_EDGE = "edge";
+const LABEL_EDGE_REVISION = "slipway.edge-revision";
+
+export interface EdgeProxySpec {
+  /** Value of the `slipway.stack` label of everything the stack owns (also the container name prefix). */
+  stack: string;
+  /** The holder container whose network namespace (and published port) HAProxy joins. */
+  holder: string;
+  image: string;
+  /** haproxy.cfg, as rendered by renderHaproxyConfig. */
+  config: string;
+  memoryMb?: number;
+  cpus?: number;
+  restartPolicy: "no" | "always" | "unless-stopped" | "on-failure";
+  labels?: Record<string, string>;
+}
+
+export interface EdgeTimeouts {
+  /** A new HAProxy (or worker) must answer with the old one's servers UP within this. */
+  readyTimeoutMs: number;
+  /** The old HAProxy gets this long to finish its requests after SIGUSR1, then it is killed. */
+  stopTimeoutMs: number;
+}
+
+export interface EdgeContext {
+  docker: Docker;
+  timeouts: EdgeTimeouts;
+  log: (line: string) => void;
+}
+
+export interface ObservedEdge {
+  name: string;
+  revision: string;
+  running: boolean;
+}
+
+/** What needs a new HAProxy container when it changes; the config does not (it is reloaded). */
+export function edgeRevision(spec: EdgeProxySpec): string {
+  const { config: _config, ...container } = spec;
+  return revisionOf(container);
+}
+
+export function edgeContainerName(spec: EdgeProxySpec): string {
+  return `${spec.stack}-haproxy-${revisionShort(edgeRevision(spec))}`;
+}
+
+/** The container request for a new HAProxy of `spec` (pure; tested). */
+export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOptions {
+  return {
+    name: edgeContainerName(spec),
+    Image: spec.image,
+    // The official image's entrypoint adds `-W -db` itself; the repetition is harmless and keeps images whose
+    // entrypoint does not (our local stand-in) in master-worker mode too. -S: the master CLI, for `reload`.
+    Cmd: ["haproxy", "-W", "-db", "-S", MASTER_SOCKET, "-f", CONFIG_PATH],
+    Labels: { ...(spec.labels ?? {}), [LABEL_STACK]: spec.stack, [LABEL_ROLE]: ROLE_EDGE, [LABEL_EDGE_REVISION]: edgeRevision(spec) },
+    HostConfig: {
+      NetworkMode: `container:${spec.holder}`,
+      ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024), MemorySwap: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
+      ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
+      RestartPolicy: { Name: spec.restartPolicy, ...(spec.restartPolicy === "on-failure" ? { MaximumRetryCount: 3 } : {}) },
+    },
+  };
+}
+
+export async function observeEdges(docker: Docker, stack: string): Promise<ObservedEdge[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${stack}`, `${LABEL_ROLE}=${ROLE_EDGE}`] } });
+  return list.map((c) => ({
+    name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+    revision: c.Labels[LABEL_EDGE_REVISION] ?? "",
+    running: c.State === "running",
+  }));
+}
+
+/** The running HAProxy containers of `stack` (one, or two in the middle of a handover). */
+export async function runningEdges(docker: Docker, stack: string): Promise<string[]> {
+  return (await observeEdges(docker, stack)).filter((e) => e.running).map((e) => e.name);
+}
+
+/**
+ * Brings the edge of `spec.stack` to exactly one running HAProxy of `spec`, with `spec.config` loaded, and
+ * returns its container name. Converges from anything an interrupted run left (two edges, a stopped one, an
+ * old config).
+ */
+export async function applyEdge(ctx: EdgeContext, spec: EdgeProxySpec): Promise<string> {
+  const want = edgeContainerName(spec);
+  const all = await observeEdges(ctx.docker, spec.stack);
+  for (const e of all.filter((e) => !e.running)) await removeEdge(ctx, e.name);
+  const running = all.filter((e) => e.running).map((e) => e.name);
+
+  if (running.includes(want)) {
+    const current = await execText(ctx.docker, want, ["cat", CONFIG_PATH]);
+    if (current !== spec.config) await reload(ctx, want, spec.config);
+  } else {
+    await handover(ctx, spec, running);
+  }
+  for (const other of running.filter((n) => n !== want)) await softStop(ctx, other);
+  return want;
+}
+
+export async function removeAllEdges(ctx: EdgeContext, stack: string): Promise<void> {
+  for (const e of await observeEdges(ctx.docker, stack)) {
+    if (e.running) await softStop(ctx, e.name);
+    else await removeEdge(ctx, e.name);
+  }
+}
+
+/** Checks `config` with HAProxy itself, inside `container` (which has the image's HAProxy), before it is used. */
+async function checkConfig(ctx: EdgeContext, container: string, config: string): Promise<void> {
+  const candidate = `${SERVER_STATE_FILE}.candidate.cfg`;
+  await putFile(ctx.docker, container, candidate, config);
+  try {
+    await execText(ctx.docker, container, ["haproxy", "-c", "-q", "-f", candidate], undefined, 30_000);
+  } catch (e) {
+    throw new Error(`the new edge configuration is invalid; the edge keeps its current one. HAProxy says: ${(e as Error).message}`);
+  }
+}
+
+/** Saves `container`'s view of the servers so the next process (worker or container) starts from it. */
+async function serversState(ctx: EdgeContext, container: string): Promise<string> {
+  return edgeRuntime(ctx.docker, container).command("show servers state");
+}
+
+async function reload(ctx: EdgeContext, container: string, config: string): Promise<void> {
+  const start = Date.now();
+  await checkConfig(ctx, container, config);
+  const before = upAddresses(await serversState(ctx, container));
+  await putFile(ctx.docker, container, SERVER_STATE_FILE, await serversState(ctx, container));
+  await putFile(ctx.docker, container, CONFIG_PATH, config);
+  const answer = await execText(ctx.docker, container, ["socat", "stdio", `unix-connect:${MASTER_SOCKET}`], "reload\n", 60_000);
+  // HAProxy ≥ 2.7 answers `Success=1` (or `Success=0` and the startup messages) on the master CLI.
+  if (/Success=0/.test(answer)) throw new Error(`edge ${container}: reload failed; the previous worker keeps serving. HAProxy says:\n${answer.trim()}`);
+  await waitServing(ctx, container, before);
+  ctx.log(`edge ${container}: configuration reloaded (${since(start)})`);
+}
+
+async function handover(ctx: EdgeContext, spec: EdgeProxySpec, previous: string[]): Promise<void> {
+  const start = Date.now();
+  const name = edgeContainerName(spec);
+  const from = previous[0];
+  const state = from ? await serversState(ctx, from) : undefined;
+  const container = await ctx.docker.createContainer(edgeCreateOptions(spec)).catch((e: Error) => {
+    throw new Error(`edge: could not create ${name} (image ${spec.image}): ${e.message}`);
+  });
+  try {
+    await putFile(ctx.docker, name, CONFIG_PATH, spec.config);
+    if (state) await putFile(ctx.docker, name, SERVER_STATE_FILE, state);
+    await container.start();
+    await waitServing(ctx, name, state ? upAddresses(state) : new Set());
+  } catch (e) {
+    const logs = await container.logs({ stdout: true, stderr: true }).then((b) => String(b).slice(-2000), () => "");
+    await container.remove({ force: true }).catch(() => undefined);
+    throw new Error(`edge: the new HAProxy ${name} did not come up; ${from ? `${from} keeps serving` : "no edge is running"}. ${(e as Error).message}\n${logs}`);
+  }
+  ctx.log(`edge ${name}: serving${from ? ` beside ${from}` : ""} (${since(start)})`);
+}
+
+/** Waits until `container`'s HAProxy answers and has at least the addresses in `mustBeUp` UP. */
+async function waitServing(ctx: EdgeContext, container: string, mustBeUp: Set<string>): Promise<void> {
+  const runtime = edgeRuntime(ctx.docker, container);
+  let last = "no answer yet";
+  await pollUntil(
+    async () => {
+      const info = await ctx.docker.getContainer(container).inspect();
+      if (!info.State.Running) throw new Error(`${container} exited with code ${info.State.ExitCode}`);
+      try {
+        const up = upAddresses(await runtime.command("show servers state"));
+        const missing = [...mustBeUp].filter((a) => !up.has(a));
+        if (missing.length === 0) return true;
+        last = `not UP yet: ${missing.join(", ")}`;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      return undefined;
+    },
+    { timeoutMs: ctx.timeouts.readyTimeoutMs, intervalMs: 200, onTimeout: () => new Error(`${container} not serving within ${ctx.timeouts.readyTimeoutMs} ms (${last})`) },
+  );
+}
+
+function upAddresses(serversStateText: string): Set<string> {
+  return new Set(parseServersState(serversStateText).filter((s) => s.addr && s.opState === OP_RUNNING).map((s) => s.addr!));
+}
+
+/** SIGUSR1: stop accepting, finish in-flight requests, exit; killed after the stop timeout. Then removed. */
+async function softStop(ctx: EdgeContext, name: string): Promise<void> {
+  const start = Date.now();
+  const c = ctx.docker.getContainer(name);
+  await c.kill({ signal: "SIGUSR1" }).catch(ignoreStatus(404, 409));
+  const stopped = await pollUntil(
+    async () => {
+      try {
+        return (await c.inspect()).State.Running ? undefined : true;
+      } catch (e) {
+        if (isStatus(e, 404)) return true;
+        throw e;
+      }
+    },
+    { timeoutMs: ctx.timeouts.stopTimeoutMs, intervalMs: 200, onTimeout: () => new Error("stop timeout") },
+  ).catch(() => false);
+  if (!stopped) {
+    ctx.log(`edge ${name}: still busy ${ctx.timeouts.stopTimeoutMs} ms after SIGUSR1; killing it`);
+    await c.kill().catch(ignoreStatus(404, 409));
+  }
+  await removeEdge(ctx, name);
+  ctx.log(`edge ${name}: stopped and removed (${since(start)})`);
+}
+
+async function removeEdge(ctx: EdgeContext, name: string): Promise<void> {
+  await ctx.docker.getContainer(name).remove({ force: true }).catch(ignoreStatus(404));
+}
+
+async function putFile(docker: Docker, container: string, path: string, content: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  await docker.getContainer(container).putArchive(tarOneFile(path.slice(dir.length + 1), content), { path: dir });
+}

@@ -32,7 +32,22 @@ export function plaintextSecretViolations(cfg: StackConfig): Violation[] {
     }));
 }
 
-export function productionViolations(cfg: StackConfig): Violation[] {
+/** Whether the stack file itself sets the value at `path` (as opposed to the schema's default). */
+function written(input: unknown, path: readonly string[]): boolean {
+  let node = input;
+  for (const key of path) {
+    if (typeof node !== "object" || node === null || !Object.hasOwn(node, key)) return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node !== undefined;
+}
+
+/**
+ * @param cfg    the parsed config (defaults applied)
+ * @param input  what the stack wrote (the loader's raw input), for rules about values that must be written
+ *               explicitly even though the schema has a default — `api.limits`
+ */
+export function productionViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
   const out: Violation[] = [];
   for (const [name, ref] of Object.entries(cfg.images)) {
     if (isMutableImageRef(ref)) {
@@ -45,8 +60,11 @@ export function productionViolations(cfg: StackConfig): Violation[] {
   if (cfg.api.replicas < 2) {
     out.push({ key: "slipway:api.replicas", message: `is ${cfg.api.replicas}; production needs at least 2 so a rollout never leaves zero replicas` });
   }
-  for (const [section, limits] of [["api", cfg.api.limits], ["edge", cfg.edge.limits], ["database", cfg.database.limits]] as const) {
-    if (!limits) out.push({ key: `slipway:${section}.limits`, message: "is required in production (memoryMb and cpus)" });
+  // api.limits has a default for smaller stacks; production must size every container on purpose.
+  for (const section of ["api", "edge", "database"] as const) {
+    if (!written(input, [section, "limits"])) {
+      out.push({ key: `slipway:${section}.limits`, message: "is required in production (memoryMb and cpus)" });
+    }
   }
   cfg.api.volumes.forEach((v, i) => {
     if (isBindMount(v.source)) {

@@ -1,78 +1,141 @@
 // The shape of a stack's configuration (Pulumi.<stack>.yaml, namespace `slipway`), parsed once at
 // program start. Everything downstream receives these plain typed values and never re-validates.
+//
+// Every object is strict: a key the schema does not know is an error (stacks/load.ts names it, with the
+// closest valid key), at every level. Only `api.env` is free-form (any variable names).
+//
+// This file is the one place a setting's default lives: downstream code (infra/, src/) takes the value
+// from the parsed config and keeps no copy of its own.
 import { z } from "zod";
 
 const imageRef = z.string().min(1, "must name an image, e.g. registry.example.com/app:3f2c1a9");
+const port = z.number().int().min(1).max(65535);
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a plain lower-case identifier");
 
-export const limitsSchema = z.object({
+export const limitsSchema = z.strictObject({
   memoryMb: z.number().int().min(16, "must be at least 16 (MiB)"),
+  /** Whole or fractional CPUs (1, 0.5, 1.5): kept as written; the Docker side turns them into a CFS quota. */
   cpus: z.number().positive().max(64),
 });
 
+/**
+ * api.limits when a stack writes none. Only non-production stacks can rely on it: production must write
+ * `api.limits` (and `edge.limits`, `database.limits`) explicitly — stacks/policy.ts checks the written
+ * input, not this default. Edge and database have no default: without limits they run unlimited.
+ */
+const DEFAULT_API_LIMITS = { memoryMb: 512, cpus: 1 } as const;
+
 export const restartPolicySchema = z.enum(["no", "always", "unless-stopped", "on-failure"]);
 
-const volumeSchema = z.object({
+const volumeSchema = z.strictObject({
   source: z.string().min(1, "names a Docker volume, or a host path for a bind mount"),
   target: z.string().startsWith("/", "must be an absolute path inside the container"),
   readOnly: z.boolean().default(false),
 });
 
-const healthcheckSchema = z.object({
-  path: z.string().startsWith("/").default("/health"),
+const healthcheckSchema = z.strictObject({
+  /** Readiness path Docker's health check and the edge both probe (the API's /up; /health is the operators' report). */
+  path: z.string().regex(/^\/[\w./-]*$/, "must be a plain absolute path such as /up").default("/up"),
   intervalMs: z.number().int().min(100).default(1000),
   timeoutMs: z.number().int().min(100).default(2000),
   retries: z.number().int().min(1).default(3),
   startPeriodMs: z.number().int().min(0).default(2000),
 });
 
-const rolloutSchema = z.object({
+const rolloutSchema = z.strictObject({
+  /** A new replica must be healthy in Docker by then. */
   healthTimeoutMs: z.number().int().min(1000).default(60_000),
+  /** …and, once healthy in Docker, UP at the edge by then. */
+  edgeUpTimeoutMs: z.number().int().min(1000).default(20_000),
+  /** How long an old replica's in-flight requests may take to finish after it is drained at the edge. */
   drainTimeoutMs: z.number().int().min(0).default(30_000),
+  /** SIGTERM → SIGKILL grace when an old replica is stopped. */
   stopGraceSeconds: z.number().int().min(0).default(10),
 });
 
-export const stackConfigSchema = z.object({
+/** HAProxy `timeout …` settings of the edge, in milliseconds. */
+const edgeTimeoutsSchema = z.strictObject({
+  connectMs: z.number().int().min(1).default(2000),
+  clientMs: z.number().int().min(1).default(60_000),
+  serverMs: z.number().int().min(1).default(60_000),
+  httpRequestMs: z.number().int().min(1).default(10_000),
+  queueMs: z.number().int().min(1).default(10_000),
+});
+
+const apiSchema = z.strictObject({
+  replicas: z.number().int().min(1).max(20),
+  port: port.default(3000),
+  limits: limitsSchema.default(() => ({ ...DEFAULT_API_LIMITS })),
+  restartPolicy: restartPolicySchema.default("unless-stopped"),
+  /** Free-form: any variable names (secret-looking ones are refused by stacks/policy.ts). */
+  env: z.record(z.string(), z.string()).default(() => ({})),
+  volumes: z.array(volumeSchema).default(() => []),
+  healthcheck: healthcheckSchema.prefault({}),
+  rollout: rolloutSchema.prefault({}),
+});
+
+const edgeSchema = z.strictObject({
+  port,
+  bindAddress: z.string().default("127.0.0.1"),
+  limits: limitsSchema.optional(),
+  restartPolicy: restartPolicySchema.default("unless-stopped"),
+  slots: z.number().int().min(2).max(100).default(10),
+  /** Connect retries, on connection failures only (a request a replica may have seen is never replayed). */
+  retries: z.number().int().min(1).default(3),
+  timeouts: edgeTimeoutsSchema.prefault({}),
+});
+
+const databaseSchema = z.strictObject({
+  name: identifier.default("app"),
+  user: identifier.default("app"),
+  limits: limitsSchema.optional(),
+  restartPolicy: restartPolicySchema.default("unless-stopped"),
+});
+
+const backupSchema = z.strictObject({
+  enabled: z.boolean(),
+  dir: z.string().startsWith("/", "must be an absolute directory on the machine running pulumi"),
+  keep: z.number().int().min(1).default(7),
+});
+
+export const stackConfigSchema = z.strictObject({
   environment: z.enum(["staging", "production"]),
   /** Docker engine to deploy to; unset means the local engine (or DOCKER_HOST of the operator). */
   dockerHost: z.string().optional(),
-  images: z.object({
+  images: z.strictObject({
     api: imageRef,
     edge: imageRef,
     postgres: imageRef,
   }),
-  api: z.object({
-    replicas: z.number().int().min(1).max(20),
-    port: z.number().int().min(1).max(65535).default(3000),
-    limits: limitsSchema.optional(),
-    restartPolicy: restartPolicySchema.default("unless-stopped"),
-    env: z.record(z.string(), z.string()).default({}),
-    volumes: z.array(volumeSchema).default([]),
-    healthcheck: healthcheckSchema.default(healthcheckSchema.parse({})),
-    rollout: rolloutSchema.default(rolloutSchema.parse({})),
-  }),
-  edge: z.object({
-    port: z.number().int().min(1).max(65535),
-    bindAddress: z.string().default("127.0.0.1"),
-    limits: limitsSchema.optional(),
-    restartPolicy: restartPolicySchema.default("unless-stopped"),
-    slots: z.number().int().min(2).max(100).default(10),
-  }),
-  database: z.object({
-    name: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a plain lower-case identifier").default("app"),
-    user: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a plain lower-case identifier").default("app"),
-    limits: limitsSchema.optional(),
-    restartPolicy: restartPolicySchema.default("unless-stopped"),
-  }),
-  backup: z
-    .object({
-      enabled: z.boolean(),
-      dir: z.string().startsWith("/", "must be an absolute directory on the machine running pulumi"),
-      keep: z.number().int().min(1).default(7),
-    })
-    .optional(),
+  api: apiSchema,
+  edge: edgeSchema,
+  database: databaseSchema,
+  backup: backupSchema.optional(),
 });
 
-export type StackConfig = z.infer<typeof stackConfigSchema>;
+/**
+ * Top-level keys of the namespace that are known but not parsed here: `secretEnv` is read by
+ * infra/index.ts as a Pulumi secret (its values may be encrypted or placeholders at load time), so the
+ * loader accepts it and leaves it out of the parsed config.
+ */
+export const secretConfigKeys = ["secretEnv"] as const;
 
-/** The top-level keys of the `slipway` config namespace, in the order they are read. */
-export const configKeys = Object.keys(stackConfigSchema.shape) as (keyof StackConfig)[];
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+/** What a stack file may contain (defaults not yet applied), without `secretEnv`. */
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+export type Limits = z.infer<typeof limitsSchema>;
+export type RestartPolicy = z.infer<typeof restartPolicySchema>;
+export type Volume = z.infer<typeof volumeSchema>;
+export type HealthcheckSettings = z.infer<typeof healthcheckSchema>;
+export type RolloutSettings = z.infer<typeof rolloutSchema>;
+export type EdgeTimeouts = z.infer<typeof edgeTimeoutsSchema>;
+export type ApiSettings = StackConfig["api"];
+export type EdgeSettings = StackConfig["edge"];
+export type DatabaseSettings = StackConfig["database"];
+export type BackupSettings = NonNullable<StackConfig["backup"]>;
+
+/** Every top-level key of the `slipway` config namespace: the parsed ones, in schema order, then `secretEnv`. */
+export const configKeys = [...Object.keys(stackConfigSchema.shape), ...secretConfigKeys] as (
+  | keyof StackConfig
+  | (typeof secretConfigKeys)[number]
+)[];

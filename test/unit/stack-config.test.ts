@@ -19,7 +19,7 @@ function stackFile(stack: string): Record<string, unknown> {
 }
 
 function load(stack: string, values: Record<string, unknown>) {
-  return loadStackConfig(stack, (key) => structuredClone(values[key]));
+  return loadStackConfig(stack, structuredClone(values));
 }
 
 function violationsOf(stack: string, values: Record<string, unknown>): string[] {
@@ -45,8 +45,12 @@ test("the committed staging and production stack files are valid", () => {
 test("defaults are filled in once, at load", () => {
   const cfg = load("staging", stackFile("staging"));
   assert.equal(cfg.api.port, 3000);
-  assert.equal(cfg.api.healthcheck.path, "/health");
+  assert.equal(cfg.api.healthcheck.path, "/up");
+  assert.equal(cfg.api.rollout.edgeUpTimeoutMs, 20_000);
   assert.equal(cfg.edge.slots, 10);
+  assert.equal(cfg.edge.retries, 3);
+  assert.deepEqual(cfg.edge.timeouts, { connectMs: 2000, clientMs: 60_000, serverMs: 60_000, httpRequestMs: 10_000, queueMs: 10_000 });
+  assert.equal(cfg.backup?.keep, 3, "a written value wins over the default");
 });
 
 test("a wrong type names the stack and the key path", () => {

@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { loadStackConfig, StackConfigError } from "../stacks/load";
+import { loadStackConfig, namespaceConfig, StackConfigError } from "../stacks/load";
 import { Networks } from "./components/networks";
 import { Database, DB_HOST } from "./components/database";
 import { Edge } from "./components/edge";
@@ -14,19 +14,10 @@ const stack = pulumi.getStack();
 const project = pulumi.getProject();
 const config = new pulumi.Config("slipway");
 
-function readKey(key: string): unknown {
-  const raw = config.get(key);
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw; // a plain string such as `environment: staging`
-  }
-}
-
 let cfg;
 try {
-  cfg = loadStackConfig(stack, readKey);
+  // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
+  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()));
 } catch (e) {
   if (e instanceof StackConfigError) throw new pulumi.RunError(e.message);
   throw e;

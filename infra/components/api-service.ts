@@ -20,16 +20,13 @@ export interface ApiServiceArgs {
   dockerHost?: string;
 }
 
-/** Used when a (non-production) stack sets no limits. */
-const DEFAULT_LIMITS = { memoryMb: 512, cpus: 1 };
-
 export class ApiService extends pulumi.ComponentResource {
   readonly replicas: ReplicaSet;
 
   constructor(name: string, args: ApiServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:ApiService", name, {}, opts);
     const s = args.settings;
-    const limits = s.limits ?? DEFAULT_LIMITS;
+    const limits = s.limits;
     this.replicas = new ReplicaSet(
       `${name}-replicas`,
       {
@@ -55,7 +52,7 @@ export class ApiService extends pulumi.ComponentResource {
         },
         volumes: s.volumes,
         edge: { stack: args.stack, backend: args.edgeBackend },
-        rollout: { edgeUpTimeoutMs: 20_000, ...s.rollout },
+        rollout: s.rollout,
         ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       },
       { parent: this },

@@ -42,6 +42,8 @@ export class Edge extends pulumi.ComponentResource {
       listenPort: LISTEN_PORT,
       slots: s.slots,
       healthPath: args.api.readinessPath,
+      retries: s.retries,
+      timeouts: s.timeouts,
     });
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
     const holder = new docker.Container(

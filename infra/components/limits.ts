@@ -1,7 +1,7 @@
 // Docker resource settings shared by the components, in the form the docker provider wants them.
 import type { StackConfig } from "../../stacks/schema";
 
-type Limits = StackConfig["api"]["limits"];
+type Limits = StackConfig["database"]["limits"];
 
 /** CFS period Docker uses for `--cpus` (100 ms, in µs). */
 export const CPU_PERIOD_US = 100_000;

@@ -29,6 +29,11 @@ export interface LoadOptions {
   fastMs?: number;
   /** Share of POSTs (the rest are GETs). */
   postShare?: number;
+  /**
+   * "slow" (default): GET and POST /slow. "items": the POSTs are `POST /items {"name": <request id>}`, each
+   * writing one row with a unique name (count them with `countRows`); the GETs stay /slow.
+   */
+  mix?: "slow" | "items";
 }
 
 export interface LoadReport {
@@ -47,6 +52,8 @@ export interface LoadReport {
   sent: Map<string, string>;
   /** Ids that got a 2xx. */
   answered: Set<string>;
+  /** Responses by status code, per path kind ("items" or "slow"): which routes failed. */
+  byRoute: Record<string, Record<string, number>>;
 }
 
 export interface RunningLoad {
@@ -65,6 +72,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   const sent = new Map<string, string>();
   const answered = new Set<string>();
   const errors: Record<string, number> = {};
+  const byRoute: Record<string, Record<string, number>> = {};
   let seq = 0;
   let stopper: () => void = () => undefined;
 
@@ -85,10 +93,17 @@ export function startLoad(opts: LoadOptions): RunningLoad {
               const ms = (n * 104729) % 100 < slowShare * 100 ? (opts.slowMs ?? 1000) : (opts.fastMs ?? 50);
               sent.set(id, method);
               context.id = id;
-              return { ...req, method, path: `/slow?ms=${ms}`, headers: { ...(req.headers ?? {}), "x-request-id": id }, body: undefined };
+              const headers = { ...(req.headers ?? {}), "x-request-id": id };
+              if (opts.mix === "items" && method === "POST") {
+                return { ...req, method, path: "/items", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ name: id }) };
+              }
+              return { ...req, method: opts.mix === "items" ? "GET" : method, path: `/slow?ms=${ms}`, headers, body: undefined };
             },
             onResponse: (status: number, _body: string, context: { id?: string }) => {
               if (status >= 200 && status < 300 && context.id) answered.add(context.id);
+              const route = opts.mix === "items" && context.id && sent.get(context.id) === "POST" ? "items" : "slow";
+              const counts = (byRoute[route] ??= {});
+              counts[status] = (counts[status] ?? 0) + 1;
             },
           },
         ],
@@ -112,6 +127,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
           durationS: result.duration,
           sent,
           answered,
+          byRoute,
         });
       },
     );
@@ -164,5 +180,33 @@ export function checkExecutions(report: LoadReport, arrivals: Map<string, number
     duplicated,
     duplicatedPosts: duplicated.filter((d) => d.method === "POST").length,
     answeredButNotLogged: [...report.answered].filter((id) => !arrivals.has(id)).length,
+  };
+}
+
+export interface RowCheck {
+  /** 2xx answers to POST /items. */
+  postsOk: number;
+  /** Rows with this run's names. */
+  rows: number;
+  /** Names stored more than once. */
+  rowsTwice: number;
+  /** 2xx POSTs whose row is missing (a lost write). */
+  lost: number;
+}
+
+/** Compares the rows a load run of mix "items" wrote (queried with `sql`) with the POSTs that were answered 2xx. */
+export async function countRows(report: LoadReport, idPrefix: string, sql: (query: string) => Promise<string>): Promise<RowCheck> {
+  const out = await sql(`select name, count(*) from items where name like '${idPrefix}-%' group by name`);
+  const stored = new Map<string, number>();
+  for (const line of out.split("\n").filter(Boolean)) {
+    const [name, n] = line.split("|");
+    stored.set(name, Number(n));
+  }
+  const postsOk = [...report.answered].filter((id) => report.sent.get(id) === "POST");
+  return {
+    postsOk: postsOk.length,
+    rows: [...stored.values()].reduce((a, b) => a + b, 0),
+    rowsTwice: [...stored.values()].filter((n) => n > 1).length,
+    lost: postsOk.filter((id) => !stored.has(id)).length,
   };
 }

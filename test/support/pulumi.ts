@@ -1,6 +1,7 @@
 // The real Pulumi engine for tests: the CLI, language host and plugins provisioned by
 // tools/toolchain.sh under .slipway/, driven through the Automation API. Each caller gets its own
 // file backend directory so tests never see each other's stacks.
+import { execFile } from "node:child_process";
 import { mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -49,5 +50,15 @@ export async function localStack(opts: {
   return LocalWorkspace.createOrSelectStack(
     { stackName: opts.stackName, workDir: opts.workDir },
     { pulumiCommand: await pulumiCommand(), envVars, pulumiHome },
+  );
+}
+
+/** Runs the pulumi CLI on a test stack (for commands the Automation API lacks, e.g. `state unprotect`). */
+export function pulumiCli(ps: { stackName: string; workDir: string; backendDir: string }, args: string[]): Promise<string> {
+  const env = { ...process.env, ...engineEnv(ps.backendDir) };
+  return new Promise((resolve, reject) =>
+    execFile(join(toolchainRoot, "bin", "pulumi"), [...args, "--stack", ps.stackName, "--cwd", ps.workDir, "--non-interactive"], { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`pulumi ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    ),
   );
 }

@@ -16,7 +16,7 @@ import { ImageRefs, testImages } from "../test/support/docker-images";
 import { API_HEALTHCHECK, EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../test/support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../test/support/load";
 
-interface Figures {
+export interface Figures {
   system: "slipway" | "swarm";
   build: "graceful" | "abrupt";
   requests: number;
@@ -96,7 +96,14 @@ async function benchSlipway(refs: ImageRefs, build: Figures["build"]): Promise<F
   }
 }
 
-async function benchSwarm(refs: ImageRefs, build: Figures["build"], floorMs: number): Promise<Figures> {
+/** Docker Swarm doing the same image update behind the same edge (also the baseline of bench:deploy). */
+export async function benchSwarm(
+  refs: ImageRefs,
+  build: Figures["build"],
+  floorMs: number,
+  load: Parameters<typeof startLoad>[0] extends infer O ? Omit<O, "url"> : never = LOAD,
+  onReport?: (report: LoadReport, idPrefix: string, env: EdgeEnvironment) => Promise<void>,
+): Promise<Figures> {
   const image = build === "graceful" ? refs.api : refs.apiAbrupt;
   const env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "bw", networkDriver: "overlay" });
   const service = `${env.stack}-api`;
@@ -113,7 +120,7 @@ async function benchSwarm(refs: ImageRefs, build: Figures["build"], floorMs: num
     );
     // Wait until the edge has all three up, as slipway's converge does before the load starts.
     await sleep(5000);
-    const load = startLoad({ url: env.url, ...LOAD });
+    const running = startLoad({ url: env.url, ...load });
     await sleep(3000);
     const t0 = Date.now();
     await docker(
@@ -122,10 +129,11 @@ async function benchSwarm(refs: ImageRefs, build: Figures["build"], floorMs: num
     );
     const rolloutMs = Date.now() - t0;
     await sleep(3000);
-    const report = await load.stop();
+    const report = await running.stop();
+    await onReport?.(report, running.idPrefix, env);
     const ids = (await docker("ps", "-aq", "--filter", `label=com.docker.swarm.service.name=${service}`)).split("\n").filter(Boolean);
     const logs = await containerLogs(env, ids);
-    return figures("swarm", build, report, logs, load.idPrefix, rolloutMs, floorMs);
+    return figures("swarm", build, report, logs, running.idPrefix, rolloutMs, floorMs);
   } finally {
     await docker("service", "rm", service).catch(() => undefined);
     for (let i = 0; i < 60; i++) {
@@ -133,6 +141,22 @@ async function benchSwarm(refs: ImageRefs, build: Figures["build"], floorMs: num
       await sleep(500);
     }
     await env.cleanup();
+  }
+}
+
+/** Runs `fn` with this engine in swarm mode, leaving the machine as it was (swarm, docker_gwbridge). */
+export async function inSwarm(fn: () => Promise<void>): Promise<void> {
+  const swarmWas = await docker("info", "--format", "{{.Swarm.LocalNodeState}}");
+  // `swarm leave` keeps the docker_gwbridge network that `swarm init` made: remove it too if it was not there.
+  const gwbridgeWas = (await docker("network", "ls", "-q", "--filter", "name=^docker_gwbridge$")) !== "";
+  if (swarmWas !== "active") await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
+  try {
+    await fn();
+  } finally {
+    if (swarmWas !== "active") {
+      await docker("swarm", "leave", "--force").catch((e) => console.error(`could not leave the swarm: ${(e as Error).message}`));
+      if (!gwbridgeWas) await docker("network", "rm", "docker_gwbridge").catch((e) => console.error(`could not remove docker_gwbridge: ${(e as Error).message}`));
+    }
   }
 }
 
@@ -156,21 +180,12 @@ async function main() {
     floors[build] = f.floorS * 1000;
     rows.push(f);
   }
-  const swarmWas = await docker("info", "--format", "{{.Swarm.LocalNodeState}}");
-  // `swarm leave` keeps the docker_gwbridge network that `swarm init` made: remove it too if it was not there.
-  const gwbridgeWas = (await docker("network", "ls", "-q", "--filter", "name=^docker_gwbridge$")) !== "";
-  if (swarmWas !== "active") await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
-  try {
+  await inSwarm(async () => {
     for (const build of ["graceful", "abrupt"] as const) {
       console.log(`swarm, ${build} build`);
       rows.push(await benchSwarm(refs, build, floors[build]));
     }
-  } finally {
-    if (swarmWas !== "active") {
-      await docker("swarm", "leave", "--force").catch((e) => console.error(`could not leave the swarm: ${(e as Error).message}`));
-      if (!gwbridgeWas) await docker("network", "rm", "docker_gwbridge").catch((e) => console.error(`could not remove docker_gwbridge: ${(e as Error).message}`));
-    }
-  }
+  });
   console.log(`\nOne rollout of 3 replicas under load (${LOAD.connections} connections, ${LOAD.postShare * 100}% POST, ${LOAD.slowShare * 100}% of requests ${LOAD.slowMs} ms, rest ${LOAD.fastMs} ms).`);
   console.log("floor = sum over new replicas of container start + time to healthy, measured by slipway on the same image.\n");
   console.log(table(rows));
@@ -181,7 +196,10 @@ async function main() {
   console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: Error) => {
+    // A report, not a stack trace: what failed, and where to look.
+    console.error(`bench:rollout failed: ${e.message}${process.env.SLIPWAY_DEBUG ? `\n${e.stack}` : " (SLIPWAY_DEBUG=1 for the stack)"}`);
+    process.exit(1);
+  });
+}

@@ -44,6 +44,9 @@ test("staging stack: up, health through the edge, data survives a rolling second
   assert.equal(up.outputs.image!.value, images.api);
   assert.equal(up.outputs.dbContainer!.value, `${ps.prefix}-db`);
 
+  // Nothing the provider reads back differently: a preview right after the up is empty (the contract).
+  await ps.stack.preview({ expectNoChanges: true });
+
   const health = await getJson(`${edgeUrl}/health`);
   assert.equal(health.status, 200);
   assert.equal(health.body.checks.db, "ok");
@@ -64,6 +67,8 @@ test("staging stack: up, health through the edge, data survives a rolling second
   await ps.stack.setConfig("slipway:api.env.LOG_LEVEL", { value: "debug" }, true);
   const up2 = await ps.stack.up({ onOutput: (s) => process.stderr.write(s) });
   assert.equal(up2.summary.result, "succeeded");
+  assert.equal(up2.summary.resourceChanges?.replace ?? 0, 0, "a routine deploy replaces no container (database, edge)");
+  await ps.stack.preview({ expectNoChanges: true });
   const after = (up2.outputs.apiContainers!.value as string[]).slice().sort();
   assert.equal(after.length, 2);
   assert.notDeepEqual(after, before, "replicas were replaced");

@@ -35,8 +35,9 @@ const rs = new ReplicaSet("api", {
   networks: [{ name: e.T_NETWORK!, aliases: ["api"] }],
   memoryMb: 256, cpus: 0.5, restartPolicy: "no",
   healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js"], intervalMs: 1000, timeoutMs: 3000, retries: 3, startPeriodMs: 0 },
-  edge: { container: e.T_EDGE!, backend: "api" },
-  rollout: { healthTimeoutMs: 60000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },
+  volumes: [],
+  edge: { stack: e.T_STACK!, backend: "api" },
+  rollout: { healthTimeoutMs: 60000, edgeUpTimeoutMs: 20000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },
 });
 export const containers = rs.containers;
 export const revision = rs.revision;

@@ -16,11 +16,6 @@ export function pgDump(db: Database): string[] {
   return ["pg_dump", "--format=custom", "--username", db.user, "--dbname", db.database];
 }
 
-/** Reads a dump's table of contents from stdin; fails on anything that is not a custom-format archive. */
-export function pgRestoreList(): string[] {
-  return ["pg_restore", "--list"];
-}
-
 /**
  * Reads the *whole* dump from stdin and renders it as SQL into /dev/null. Unlike `--list`, which
  * stops after the table of contents (written first when pg_dump streams to a pipe), this reads and
@@ -50,16 +45,6 @@ export function pgRestore(db: Database): string[] {
     "--dbname",
     db.database,
   ];
-}
-
-/** Ready to accept TCP connections (the official image's init server listens on the socket only). */
-export function pgIsReady(db: Database): string[] {
-  return ["pg_isready", "--host", "127.0.0.1", "--username", db.user, "--dbname", db.database];
-}
-
-/** One SQL string, unaligned tuples-only output, stop on the first error. */
-export function psql(db: Database, sql: string): string[] {
-  return ["psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", db.user, "--dbname", db.database, "--command", sql];
 }
 
 /** The `docker exec` equivalent of running `argv` in `container` (with `-i` when it reads stdin). */

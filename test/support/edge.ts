@@ -11,7 +11,7 @@ import { TarEntry, tarFiles, tarOneFile } from "../../src/docker";
 import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
 import { execInContainer } from "../../src/docker";
-import { pgIsReady, psql } from "../../src/ops/commands";
+import { pgIsReady, psql } from "./postgres";
 import { LABEL_STACK } from "../../src/rollout/naming";
 import { LABEL_ROLE, ROLE_EDGE } from "../../src/edge/proxy";
 

@@ -3,10 +3,20 @@
 // with a psql helper and cleanup that removes the container and its anonymous data volume.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
-import { Database, pgIsReady, psql } from "../../src/ops/commands";
+import type { Database } from "../../src/ops/commands";
 import { connectDocker, execInContainer } from "../../src/docker";
 
 export const POSTGRES_IMAGE = process.env.SLIPWAY_POSTGRES_IMAGE ?? "slipway-local/postgres:17";
+
+/** Ready to accept TCP connections (the image's init server listens on the socket only). */
+export function pgIsReady(db: Database): string[] {
+  return ["pg_isready", "--host", "127.0.0.1", "--username", db.user, "--dbname", db.database];
+}
+
+/** One SQL string, unaligned tuples-only output, stop on the first error. */
+export function psql(db: Database, sql: string): string[] {
+  return ["psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--tuples-only", "--no-align", "--username", db.user, "--dbname", db.database, "--command", sql];
+}
 
 export interface TestPostgres {
   name: string;

@@ -7,9 +7,9 @@ import { dbConfigFrom } from "./config";
 
 type Env = Record<string, string | undefined>;
 
-export const MIGRATIONS_DIR = path.join(__dirname, "migrations");
+const MIGRATIONS_DIR = path.join(__dirname, "migrations");
 
-export function migrationOptions(env: Env, log: (msg: string) => void): RunnerOption {
+function migrationOptions(env: Env, log: (msg: string) => void): RunnerOption {
   return {
     databaseUrl: dbConfigFrom(env),
     dir: MIGRATIONS_DIR,
@@ -24,7 +24,7 @@ export function migrationOptions(env: Env, log: (msg: string) => void): RunnerOp
 }
 
 /** node-pg-migrate's error when another run holds the advisory lock. */
-export function isLockBusy(error: unknown): boolean {
+function isLockBusy(error: unknown): boolean {
   return error instanceof Error && error.message.includes("Another migration is already running");
 }
 

@@ -101,7 +101,7 @@ export async function execText(docker: Docker, container: string, cmd: string[],
 }
 
 /** A readable that yields `text` once; for feeding small inputs as stdin. */
-export function textStream(text: string): Readable {
+function textStream(text: string): Readable {
   const s = new PassThrough();
   s.end(text);
   return s;

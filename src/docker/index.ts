@@ -1,7 +1,7 @@
 // The Docker room: connecting to an engine, exec with demuxed output, logs, uploads (tar). Used by the
 // rollout engine, the edge and the backup/restore steps alike.
 export { connectDocker, ignoreStatus, isStatus } from "./connect";
-export { ContainerUnavailableError, execInContainer, execText, textStream } from "./exec";
+export { ContainerUnavailableError, execInContainer, execText } from "./exec";
 export type { ExecResult } from "./exec";
 export { DockerDemux } from "./demux";
 export { demuxLogs, tail, containerLogs } from "./logs";

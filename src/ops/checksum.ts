@@ -1,7 +1,7 @@
 // The `<name>.sha256` file beside each dump, in `sha256sum` format so operators can run
 // `sha256sum -c <name>.sha256` by hand. Pure formatting and parsing; hashing happens at the edges.
 
-export const CHECKSUM_SUFFIX = ".sha256";
+const CHECKSUM_SUFFIX = ".sha256";
 
 export function checksumFileName(dumpFileName: string): string {
   return `${dumpFileName}${CHECKSUM_SUFFIX}`;

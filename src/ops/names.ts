@@ -8,7 +8,7 @@ export interface BackupName {
   imageTag: string;
 }
 
-export const DUMP_SUFFIX = ".dump";
+const DUMP_SUFFIX = ".dump";
 export const PARTIAL_SUFFIX = ".partial";
 
 const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;

@@ -25,7 +25,7 @@ export interface Release {
 
 const IMAGES_KEY = "slipway:images";
 
-export function imagesOf(entry: HistoryEntry): Images | undefined {
+function imagesOf(entry: HistoryEntry): Images | undefined {
   const raw = entry.config[IMAGES_KEY]?.value;
   if (!raw) return undefined;
   try {

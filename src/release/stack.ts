@@ -6,7 +6,7 @@ import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automa
 import type { HistoryEntry, Images } from "./history";
 
 /** This repository; SLIPWAY_PROJECT_DIR points the verbs at another checkout (tests use it). */
-export const projectDir = process.env.SLIPWAY_PROJECT_DIR ?? resolve(__dirname, "..", "..");
+const projectDir = process.env.SLIPWAY_PROJECT_DIR ?? resolve(__dirname, "..", "..");
 
 async function pulumiCommand(): Promise<PulumiCommand> {
   // Prefer the toolchain tools/toolchain.sh built; fall back to a `pulumi` on PATH.
@@ -50,11 +50,6 @@ export async function setImages(stack: Stack, images: Partial<Images>): Promise<
   for (const [name, ref] of Object.entries(images)) {
     if (ref) await stack.setConfig(`slipway:images.${name}`, { value: ref }, true);
   }
-}
-
-export async function currentImages(stack: Stack): Promise<Images> {
-  const raw = (await stack.getConfig("slipway:images")).value;
-  return JSON.parse(raw) as Images;
 }
 
 export async function deploy(stack: Stack, message: string, log: (s: string) => void): Promise<Record<string, unknown>> {

@@ -13,7 +13,7 @@ import type { ExecutorContext, ReplicaSpec } from "../src/rollout";
 import { demuxLogs } from "../src/docker";
 import { sleep } from "../src/rollout/wait";
 import { ImageRefs, testImages } from "../test/support/docker-images";
-import { API_HEALTHCHECK, EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../test/support/edge";
+import { API_HEALTHCHECK, EdgeEnvironment, HEALTHCHECK_TIMEOUT_MS, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../test/support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../test/support/load";
 
 export interface Figures {
@@ -114,7 +114,7 @@ export async function benchSwarm(
       "service", "create", "--detach=false", "--quiet", "--no-resolve-image", "--name", service,
       "--network", `name=${env.network},alias=api`, "--endpoint-mode", "dnsrr", "--replicas", "3",
       "--env", `DATABASE_URL=${env.databaseUrl}`, "--env", "PORT=3000", "--env", "APP_VERSION=v1",
-      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", "5s", "--health-retries", "3", "--health-start-period", "5s",
+      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", `${HEALTHCHECK_TIMEOUT_MS / 1000}s`, "--health-retries", "3", "--health-start-period", "5s",
       "--limit-memory", "256m", "--limit-cpu", "0.5", "--stop-grace-period", "10s", "--restart-condition", "on-failure",
       image,
     );

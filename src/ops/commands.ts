@@ -3,7 +3,6 @@
 // (via `docker exec`, or dockerode's exec with the same argv); dumps travel over stdin/stdout so
 // the file lives wherever the verb runs, never inside the container.
 
-import type { BackupOptions } from "./backup";
 export interface Database {
   /** database name, e.g. POSTGRES_DB */
   database: string;
@@ -52,11 +51,29 @@ export function dockerExec(container: string, argv: readonly string[], opts: { s
   return ["docker", "exec", ...(opts.stdin ? ["-i"] : []), container, ...argv];
 }
 
+/** The flags of `npm run backup` (src/cli/backup.ts) the pre-deploy command passes, one field per flag. */
+export interface BackupVerbFlags {
+  /** --stack: since --db-container is always given, only the name the backups are filed under (the program passes its Docker prefix, slipway-<stack>) */
+  stack: string;
+  /** --db-container */
+  dbContainer: string;
+  /** --dir */
+  dir: string;
+  /** --keep (the verb's default when absent) */
+  keep?: number;
+  /** --image-tag */
+  imageTag?: string;
+  /** --database */
+  database?: string;
+  /** --user */
+  user?: string;
+}
+
 /**
  * The `npm run backup` verb as argv, run from the repository root — what the Pulumi program's
  * pre-deploy `command.local.Command` executes (joined with shellJoin, since `create` is a shell string).
  */
-export function backupVerb(opts: Pick<BackupOptions, "stack" | "dbContainer" | "dir" | "keep" | "imageTag" | "database" | "user">): string[] {
+export function backupVerb(opts: BackupVerbFlags): string[] {
   return [
     "node",
     "--import",

@@ -77,7 +77,7 @@ void runVerb(spec, async (values) => {
     for (let i = 0; i < runs; i++) {
       const dir = path.join(work, `run${i}`);
       console.error(`run ${i + 1}/${runs}: slipway backup`);
-      const b = await time(() => backup({ stack: "bench", dbContainer: pg.name, dir, keep: 1, imageTag: `run${i}` }));
+      const b = await time(() => backup({ prefix: "bench", dbContainer: pg.name, dir, keep: 1, imageTag: `run${i}` }));
       results.slipwayBackup.push({ seconds: b.seconds, bytes: b.value.bytes });
 
       console.error(`run ${i + 1}/${runs}: bare pg_dump -Fc`);
@@ -86,7 +86,7 @@ void runVerb(spec, async (values) => {
       results.bareDump.push({ seconds: d.seconds, bytes: (await fs.stat(bare)).size });
 
       console.error(`run ${i + 1}/${runs}: slipway restore`);
-      const r = await time(() => restore({ stack: "bench", dbContainer: pg.name, file: b.value.file, yes: true }));
+      const r = await time(() => restore({ prefix: "bench", dbContainer: pg.name, file: b.value.file, yes: true }));
       results.slipwayRestore.push({ seconds: r.seconds });
 
       console.error(`run ${i + 1}/${runs}: bare pg_restore (same flags)`);

@@ -9,7 +9,7 @@ const spec: VerbSpec = {
   name: "backup",
   summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a directory, verified and checksummed.",
   flags: {
-    stack: { type: "string", value: "<stack>", description: "Pulumi stack (staging, production); with --db-container: any label for the file name", required: true },
+    stack: { type: "string", value: "<stack>", description: "Pulumi stack (staging, production); with --db-container: any name to file the backups under", required: true },
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
     dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir)" },
     keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default ${DEFAULT_KEEP})` },
@@ -18,7 +18,8 @@ const spec: VerbSpec = {
     user: { type: "string", value: "<role>", description: "role to dump as (default: the container's POSTGRES_USER)" },
   },
   notes: [
-    "Writes <dir>/<stack>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256. A failed or interrupted run leaves",
+    "Writes <dir>/<prefix>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256; <prefix> is the stack's Docker name",
+    "prefix (slipway-<stack>), or --stack as given with --db-container. A failed or interrupted run leaves",
     "at most a .partial file, never a .dump. Docker is reached through DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -31,7 +32,7 @@ void runVerb(spec, async (values) => {
   const dir = stringFlag(values, "dir") ?? target?.backup?.dir;
   if (!dir) throw new UsageError(`missing --dir <path> (stack "${stack}" sets no backup.dir)`);
   const result = await backup({
-    stack: target?.label ?? stack,
+    prefix: target?.prefix ?? stack,
     dbContainer: explicit ?? target!.dbContainer,
     dir,
     keep: intFlag(values, "keep", target?.backup?.keep ?? DEFAULT_KEEP, 1),

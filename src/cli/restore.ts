@@ -10,7 +10,7 @@ const spec: VerbSpec = {
   name: "restore",
   summary: "Restore a backup made by `npm run backup` into a stack's running PostgreSQL container, in one transaction.",
   flags: {
-    stack: { type: "string", value: "<stack>", description: "Pulumi stack whose database is replaced; with --db-container: the backup's stack label", required: true },
+    stack: { type: "string", value: "<stack>", description: "Pulumi stack whose database is replaced; with --db-container: the name its backups are filed under", required: true },
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
     file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it)", required: true },
     yes: { type: "boolean", description: "do not ask for confirmation on production (required without a terminal)" },
@@ -25,9 +25,9 @@ void runVerb(spec, async (values) => {
   const explicit = stringFlag(values, "db-container");
   // Without --db-container, --stack is a Pulumi stack: read its container and environment from it.
   const target = explicit ? undefined : await stackTarget(stringFlag(values, "stack")!);
-  const stack = target?.label ?? stringFlag(values, "stack")!;
+  const prefix = target?.prefix ?? stringFlag(values, "stack")!;
   const result = await restore({
-    stack,
+    prefix,
     dbContainer: explicit ?? target!.dbContainer,
     ...(target ? { production: target.production } : {}),
     file: stringFlag(values, "file")!,
@@ -39,12 +39,12 @@ void runVerb(spec, async (values) => {
     confirm: async (question) => {
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
       try {
-        return (await rl.question(question)).trim() === stack;
+        return (await rl.question(question)).trim() === prefix;
       } finally {
         rl.close();
       }
     },
     log: (line) => console.error(line),
   });
-  console.log(`restored ${result.file} into database '${result.database}' of stack '${result.stack}'`);
+  console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'`);
 });

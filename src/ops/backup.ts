@@ -2,7 +2,7 @@
 // running this code, so that only a complete, verified dump ever carries a `.dump` name:
 //   pg_dump -Fc → <name>.partial (sha256 computed on the way) → fsync → read back in full by
 //   pg_restore and re-hashed from disk → <name>.sha256 → rename to <name> → fsync dir →
-//   retention (keep the N newest of the stack).
+//   retention (keep the N newest filed under the same prefix).
 // Any failure (pg_dump error, disk full, killed process) leaves at most a `.partial`, which
 // restore and retention never treat as a backup. Used by `npm run backup` and by the Pulumi
 // program's pre-deploy command resource.
@@ -18,16 +18,17 @@ import { sha256File } from "./hash";
 import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
-import { backupFileName, imageTagProblem, PARTIAL_SUFFIX, stackNameProblem } from "./names";
+import { backupFileName, imageTagProblem, PARTIAL_SUFFIX, prefixProblem } from "./names";
 import { selectForDeletion } from "./retention";
 import { verifyArchive } from "./verify";
 
 export interface BackupOptions {
-  stack: string;
+  /** what the backup is filed under: the stack's Docker name prefix (slipway-<stack>), or any name (see names.ts) */
+  prefix: string;
   dbContainer: string;
   /** directory on this machine; created if missing */
   dir: string;
-  /** keep this many newest backups of the stack (default 7) */
+  /** keep this many newest backups filed under `prefix` (default 7) */
   keep?: number;
   /** image tag running (or about to run) against this data; part of the name (default 'untagged') */
   imageTag?: string;
@@ -55,7 +56,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const keep = opts.keep ?? DEFAULT_KEEP;
   const imageTag = opts.imageTag ?? "untagged";
   const problem =
-    stackNameProblem(opts.stack) ??
+    prefixProblem(opts.prefix) ??
     imageTagProblem(imageTag) ??
     (Number.isInteger(keep) && keep >= 1 ? undefined : `--keep must be a whole number ≥ 1, got ${keep}`);
   if (problem) throw new OpsError("invalid-input", problem);
@@ -65,11 +66,11 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
 
   const dir = path.resolve(opts.dir);
   await fs.mkdir(dir, { recursive: true });
-  const name = backupFileName({ stack: opts.stack, takenAt: opts.now ?? new Date(), imageTag });
+  const name = backupFileName({ prefix: opts.prefix, takenAt: opts.now ?? new Date(), imageTag });
   const file = path.join(dir, name);
   const partial = file + PARTIAL_SUFFIX;
   if (await exists(file)) {
-    throw new OpsError("already-exists", `backup ${file} already exists (two backups of stack '${opts.stack}' in the same second?); wait a second and retry`);
+    throw new OpsError("already-exists", `backup ${file} already exists (two backups of stack '${opts.prefix}' in the same second?); wait a second and retry`);
   }
 
   log(`dumping database '${db.database}' from container '${opts.dbContainer}' to ${partial}`);
@@ -90,7 +91,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EEXIST" && e.path === partial) {
       // another backup of this stack started in the same second owns that .partial: leave it alone
-      throw new OpsError("already-exists", `${partial} exists: another backup of stack '${opts.stack}' is running (or was killed; then delete it) — retry in a second`);
+      throw new OpsError("already-exists", `${partial} exists: another backup of stack '${opts.prefix}' is running (or was killed; then delete it) — retry in a second`);
     }
     await fs.rm(partial, { force: true });
     if (!(await exists(file))) await fs.rm(checksumFile, { force: true });
@@ -99,7 +100,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   log(`backup ready: ${file}`);
 
   const deleted: string[] = [];
-  for (const old of selectForDeletion(await fs.readdir(dir), keep, opts.stack)) {
+  for (const old of selectForDeletion(await fs.readdir(dir), keep, opts.prefix)) {
     if (old === name) continue; // a clock running backwards must not cost us the backup just taken
     await fs.rm(path.join(dir, old), { force: true });
     await fs.rm(path.join(dir, checksumFileName(old)), { force: true });

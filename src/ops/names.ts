@@ -1,9 +1,11 @@
-// Backup file names: `<stack>-<UTC YYYYMMDDTHHMMSSZ>-<image tag>.dump`, and the reverse.
-// The name is the backup's only metadata: it says which stack it belongs to (restore checks
-// that) and when it was taken (retention sorts on that), so both directions live here, pure.
+// Backup file names: `<prefix>-<UTC YYYYMMDDTHHMMSSZ>-<image tag>.dump`, and the reverse.
+// The name is the backup's only metadata: its prefix says whose backup it is — the stack's Docker name
+// prefix (`slipway-<stack>`) when the verb read the stack, otherwise the --stack given with
+// --db-container; restore checks it — and its timestamp when it was taken (retention sorts on that),
+// so both directions live here, pure.
 
 export interface BackupName {
-  stack: string;
+  prefix: string;
   takenAt: Date;
   imageTag: string;
 }
@@ -12,9 +14,9 @@ const DUMP_SUFFIX = ".dump";
 export const PARTIAL_SUFFIX = ".partial";
 
 const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-// Pulumi's short stack names and Docker tags; the timestamp is fixed-width, so a non-greedy
-// stack followed by "-<timestamp>-" splits names even when stack and tag contain dashes.
-const STACK = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+// Docker name prefixes (or short stack names) and Docker tags; the timestamp is fixed-width, so a
+// non-greedy prefix followed by "-<timestamp>-" splits names even when prefix and tag contain dashes.
+const PREFIX = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const NAME = /^([A-Za-z0-9_.][A-Za-z0-9_.-]*?)-(\d{8}T\d{6}Z)-([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})\.dump$/;
 
@@ -31,12 +33,12 @@ export function parseTimestamp(text: string): Date | undefined {
   return formatTimestamp(at) === text ? at : undefined; // rejects 20261332T...
 }
 
-/** Why `stack` cannot be used in a backup name, or undefined when it can. */
-export function stackNameProblem(stack: string): string | undefined {
-  if (!STACK.test(stack)) {
-    return `stack name '${stack}' may only contain letters, digits, '_', '.', '-' (use the short name, not org/project/stack)`;
+/** Why `prefix` cannot start a backup name, or undefined when it can (it comes from --stack, so the messages say so). */
+export function prefixProblem(prefix: string): string | undefined {
+  if (!PREFIX.test(prefix)) {
+    return `stack name '${prefix}' may only contain letters, digits, '_', '.', '-' (use the short name, not org/project/stack)`;
   }
-  if (/-\d{8}T\d{6}Z-/.test(`${stack}-`)) return `stack name '${stack}' looks like a backup timestamp`;
+  if (/-\d{8}T\d{6}Z-/.test(`${prefix}-`)) return `stack name '${prefix}' looks like a backup timestamp`;
   return undefined;
 }
 
@@ -45,9 +47,9 @@ export function imageTagProblem(tag: string): string | undefined {
 }
 
 export function backupFileName(name: BackupName): string {
-  const problem = stackNameProblem(name.stack) ?? imageTagProblem(name.imageTag);
+  const problem = prefixProblem(name.prefix) ?? imageTagProblem(name.imageTag);
   if (problem) throw new Error(problem);
-  return `${name.stack}-${formatTimestamp(name.takenAt)}-${name.imageTag}${DUMP_SUFFIX}`;
+  return `${name.prefix}-${formatTimestamp(name.takenAt)}-${name.imageTag}${DUMP_SUFFIX}`;
 }
 
 /** Parses a base name (no directory); undefined for anything that is not a finished backup. */
@@ -55,5 +57,5 @@ export function parseBackupFileName(fileName: string): BackupName | undefined {
   const m = NAME.exec(fileName);
   if (!m) return undefined;
   const takenAt = parseTimestamp(m[2]);
-  return takenAt ? { stack: m[1], takenAt, imageTag: m[3] } : undefined;
+  return takenAt ? { prefix: m[1], takenAt, imageTag: m[3] } : undefined;
 }

@@ -1,12 +1,13 @@
-// Pure decisions restore makes before touching anything: is the dump for this stack, and may we go
-// ahead without asking. Messages name the thing and say what to do next.
+// Pure decisions restore makes before touching anything: is the dump filed under this stack's prefix,
+// and may we go ahead without asking. Messages name the thing and say what to do next (in the words of
+// the --stack flag the prefix came from).
 
 /**
- * Fallback when the caller does not know the stack's `environment` (Pulumi.<stack>.yaml): the
- * stack name alone. Callers that have the config pass `production` to restore() instead.
+ * Fallback when the caller does not know the stack's `environment` (Pulumi.<stack>.yaml): the name
+ * given as --stack alone. Callers that have the config pass `production` to restore() instead.
  */
-export function isProductionStack(stack: string): boolean {
-  return /^prod(uction)?$/i.test(stack);
+export function isProductionStack(name: string): boolean {
+  return /^prod(uction)?$/i.test(name);
 }
 
 export type Confirmation = "proceed" | "ask" | "refuse";
@@ -16,11 +17,11 @@ export function confirmationNeeded(input: { production: boolean; yes: boolean; i
   return input.isTTY ? "ask" : "refuse";
 }
 
-/** Why a dump taken from `dumpStack` must not be restored into `stack`, or undefined if it may. */
-export function stackMismatchProblem(input: { dumpStack: string | undefined; stack: string; force: boolean }): string | undefined {
-  if (input.force || input.dumpStack === input.stack) return undefined;
-  if (input.dumpStack === undefined) {
-    return `cannot tell which stack the file belongs to (its name is not <stack>-<YYYYMMDDTHHMMSSZ>-<tag>.dump); pass --force if you are sure it belongs in stack '${input.stack}'`;
+/** Why a dump filed under `dumpPrefix` must not be restored where backups are filed under `prefix`, or undefined if it may. */
+export function prefixMismatchProblem(input: { dumpPrefix: string | undefined; prefix: string; force: boolean }): string | undefined {
+  if (input.force || input.dumpPrefix === input.prefix) return undefined;
+  if (input.dumpPrefix === undefined) {
+    return `cannot tell which stack the file belongs to (its name is not <stack>-<YYYYMMDDTHHMMSSZ>-<tag>.dump); pass --force if you are sure it belongs in stack '${input.prefix}'`;
   }
-  return `the file is a backup of stack '${input.dumpStack}', not '${input.stack}'; pass --force to restore it into '${input.stack}' anyway`;
+  return `the file is a backup of stack '${input.dumpPrefix}', not '${input.prefix}'; pass --force to restore it into '${input.prefix}' anyway`;
 }

@@ -14,21 +14,22 @@ import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { sha256File } from "./hash";
-import { PARTIAL_SUFFIX, parseBackupFileName, stackNameProblem } from "./names";
-import { confirmationNeeded, isProductionStack, stackMismatchProblem } from "./restore-policy";
+import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem } from "./names";
+import { confirmationNeeded, isProductionStack, prefixMismatchProblem } from "./restore-policy";
 import { verifyArchive } from "./verify";
 
 export interface RestoreOptions {
-  stack: string;
+  /** what this stack's backups are filed under: its Docker name prefix (slipway-<stack>), or any name (see names.ts) */
+  prefix: string;
   dbContainer: string;
   file: string;
   /** production: skip the confirmation question */
   yes?: boolean;
-  /** restore a dump whose name says it belongs to another stack (or to none) */
+  /** restore a dump whose name says it belongs to another prefix (or to none) */
   force?: boolean;
   database?: string;
   user?: string;
-  /** the stack's environment is production (default: guessed from the stack name, see isProductionStack) */
+  /** the stack's environment is production (default: guessed from `prefix`, see isProductionStack) */
   production?: boolean;
   /** whether `confirm` can ask a person; without it production needs `yes` */
   isTTY?: boolean;
@@ -40,24 +41,24 @@ export interface RestoreOptions {
 
 export interface RestoreResult {
   file: string;
-  stack: string;
+  prefix: string;
   database: string;
   dbContainer: string;
 }
 
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
-  const stackProblem = stackNameProblem(opts.stack);
-  if (stackProblem) throw new OpsError("invalid-input", stackProblem);
+  const problem = prefixProblem(opts.prefix);
+  if (problem) throw new OpsError("invalid-input", problem);
   const log = opts.log ?? (() => undefined);
   const file = path.resolve(opts.file);
-  const confirmation = confirmationNeeded({ production: opts.production ?? isProductionStack(opts.stack), yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
+  const confirmation = confirmationNeeded({ production: opts.production ?? isProductionStack(opts.prefix), yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
   if (confirmation === "refuse") {
-    throw new OpsError("needs-confirmation", `stack '${opts.stack}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
+    throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
   }
 
   await verifyChecksum(file);
-  const dumpStack = parseBackupFileName(path.basename(file))?.stack;
-  const mismatch = stackMismatchProblem({ dumpStack, stack: opts.stack, force: !!opts.force });
+  const dumpPrefix = parseBackupFileName(path.basename(file))?.prefix;
+  const mismatch = prefixMismatchProblem({ dumpPrefix, prefix: opts.prefix, force: !!opts.force });
   if (mismatch) throw new OpsError("other-stack", `refusing to restore ${file}: ${mismatch}`);
 
   const docker = opts.docker ?? connectDocker();
@@ -66,9 +67,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   await verifyArchive(docker, opts.dbContainer, file);
 
   if (confirmation === "ask") {
-    const question = `Restore ${path.basename(file)} into database '${db.database}' of stack '${opts.stack}' (container '${opts.dbContainer}')? Its current data will be replaced. Type the stack name to continue: `;
+    const question = `Restore ${path.basename(file)} into database '${db.database}' of stack '${opts.prefix}' (container '${opts.dbContainer}')? Its current data will be replaced. Type the stack name to continue: `;
     if (!(await opts.confirm!(question))) {
-      throw new OpsError("not-confirmed", `restore of stack '${opts.stack}' not confirmed; nothing was changed`);
+      throw new OpsError("not-confirmed", `restore of stack '${opts.prefix}' not confirmed; nothing was changed`);
     }
   }
 
@@ -80,7 +81,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       `pg_restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
     );
   }
-  return { file, stack: opts.stack, database: db.database, dbContainer: opts.dbContainer };
+  return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer };
 }
 
 async function verifyChecksum(file: string): Promise<void> {

@@ -1,11 +1,11 @@
 // What the backup/restore verbs need to know about a deployed stack, read from its Pulumi outputs
-// and config: the database container, the name prefix used in backup file names, whether it is
-// production, and its backup settings.
+// and config: the database container, the Docker name prefix its backups are filed under, whether it
+// is production, and its backup settings.
 import { selectStack } from "./stack";
 
 export interface StackTarget {
-  /** The stack's Docker name prefix (slipway-<stack>), used as the backup's stack label. */
-  label: string;
+  /** The stack's Docker name prefix (slipway-<stack>); its backups are filed under it. */
+  prefix: string;
   dbContainer: string;
   production: boolean;
   backup?: { dir: string; keep: number };
@@ -23,7 +23,7 @@ export async function stackTarget(stackName: string): Promise<StackTarget> {
   const backupRaw = await stack.getConfig("slipway:backup").catch(() => undefined);
   const backup = backupRaw ? (JSON.parse(backupRaw.value) as { dir: string; keep?: number }) : undefined;
   return {
-    label: db.replace(/-db$/, ""),
+    prefix: db.replace(/-db$/, ""),
     dbContainer: db,
     production: outputs.environment?.value === "production",
     ...(backup ? { backup: { dir: backup.dir, keep: backup.keep ?? 7 } } : {}),

@@ -31,7 +31,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
 
   it("round-trips: rows → backup → delete rows → restore → rows back", async () => {
     const dir = path.join(root, "roundtrip");
-    const made = await backup({ stack: "staging", dbContainer: pg.name, dir, imageTag: "abc1234", keep: 3 });
+    const made = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "abc1234", keep: 3 });
     assert.match(path.basename(made.file), /^staging-\d{8}T\d{6}Z-abc1234\.dump$/);
     assert.deepEqual((await fs.readdir(dir)).sort(), [path.basename(made.file), path.basename(made.checksumFile)]);
     // the checksum file is what `sha256sum -c` expects
@@ -42,7 +42,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
     assert.equal(await snapshot(pg), "2:alpha,after-backup");
 
-    await restore({ stack: "staging", dbContainer: pg.name, file: made.file });
+    await restore({ prefix: "staging", dbContainer: pg.name, file: made.file });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
     // sequences come back too: the next id follows the restored rows
     assert.equal(await pg.sql("INSERT INTO items (name) VALUES ('delta') RETURNING id"), "4");
@@ -56,7 +56,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     for (const f of foreign) await fs.writeFile(path.join(dir, f), "not ours");
     const made = [];
     for (let day = 1; day <= 4; day++) {
-      made.push(await backup({ stack: "staging", dbContainer: pg.name, dir, imageTag: `t${day}`, keep: 2, now: new Date(`2026-11-0${day}T12:00:00Z`) }));
+      made.push(await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: `t${day}`, keep: 2, now: new Date(`2026-11-0${day}T12:00:00Z`) }));
     }
     assert.deepEqual(made[2].deleted, [made[0].file]);
     assert.deepEqual(made[3].deleted, [made[1].file]);
@@ -70,7 +70,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     await fs.mkdir(dir);
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]);
     try {
-      await assert.rejects(backup({ stack: "staging", dbContainer: pg.name, dir, imageTag: "full" }), (err: Error) => {
+      await assert.rejects(backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "full" }), (err: Error) => {
         assert.ok(err instanceof OpsError, String(err));
         assert.equal(err.kind, "disk-full");
         assert.match(err.message, new RegExp(`no space left in ${dir}.*pass another --dir`));
@@ -85,7 +85,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
 
   it("fails when pg_dump fails and leaves nothing", async () => {
     const dir = path.join(root, "dumpfail");
-    await assert.rejects(backup({ stack: "staging", dbContainer: pg.name, dir, database: "no_such_db" }), (err: Error) => {
+    await assert.rejects(backup({ prefix: "staging", dbContainer: pg.name, dir, database: "no_such_db" }), (err: Error) => {
       assert.ok(err instanceof OpsError && err.kind === "dump-failed", String(err));
       assert.match(err.message, /pg_dump of database 'no_such_db' in container .* failed.*no_such_db/s);
       return true;
@@ -99,7 +99,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     const now = new Date("2026-11-22T03:00:00Z");
     const theirs = path.join(dir, "staging-20261122T030000Z-same.dump.partial");
     await fs.writeFile(theirs, "someone else's dump in progress");
-    await assert.rejects(backup({ stack: "staging", dbContainer: pg.name, dir, imageTag: "same", now }), (err: Error) => {
+    await assert.rejects(backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "same", now }), (err: Error) => {
       assert.ok(err instanceof OpsError && err.kind === "already-exists", String(err));
       assert.match(err.message, /another backup of stack 'staging' is running/);
       return true;
@@ -109,7 +109,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   it("names an unknown container and says how to find the right one", async () => {
-    await assert.rejects(backup({ stack: "staging", dbContainer: "slipway-no-such-container", dir: path.join(root, "nocontainer") }), (err: Error) => {
+    await assert.rejects(backup({ prefix: "staging", dbContainer: "slipway-no-such-container", dir: path.join(root, "nocontainer") }), (err: Error) => {
       assert.ok(err instanceof OpsError && err.kind === "container-not-found", String(err));
       assert.match(err.message, /'slipway-no-such-container' not found.*docker ps.*--db-container/);
       return true;

@@ -26,7 +26,7 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
     await pg.sql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
     await pg.sql("INSERT INTO items (name) SELECT 'alpha' UNION ALL SELECT 'beta' UNION ALL SELECT 'gamma'");
     await pg.sql("CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS junk FROM generate_series(1, 5000) g"); // data blocks worth corrupting
-    good = await backup({ stack: "staging", dbContainer: pg.name, dir, imageTag: "good" });
+    good = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "good" });
   });
   beforeEach(async () => {
     // the live data differs from the backup, so an unwanted restore would show
@@ -39,7 +39,7 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   const refuses = async (opts: Partial<RestoreOptions>, kind: OpsErrorKind, message: RegExp) => {
-    await assert.rejects(restore({ stack: "staging", dbContainer: pg.name, file: good.file, ...opts }), (err: Error) => {
+    await assert.rejects(restore({ prefix: "staging", dbContainer: pg.name, file: good.file, ...opts }), (err: Error) => {
       assert.ok(err instanceof OpsError, String(err));
       assert.equal(err.kind, kind, err.message);
       assert.match(err.message, message);
@@ -93,11 +93,11 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   it("refuses another stack's dump unless forced", async () => {
-    await refuses({ stack: "qa" }, "other-stack", /backup of stack 'staging', not 'qa'; pass --force/);
+    await refuses({ prefix: "qa" }, "other-stack", /backup of stack 'staging', not 'qa'; pass --force/);
   });
 
   it("refuses production without a terminal and without --yes", async () => {
-    await refuses({ stack: "production", force: true }, "needs-confirmation", /'production' is production.*pass --yes/);
+    await refuses({ prefix: "production", force: true }, "needs-confirmation", /'production' is production.*pass --yes/);
   });
 
   it("treats a stack as production when the caller says so, whatever its name", async () => {
@@ -107,7 +107,7 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   it("refuses production when the operator does not confirm", async () => {
     let asked = "";
     const confirm = async (q: string) => ((asked = q), false);
-    await refuses({ stack: "production", force: true, isTTY: true, confirm }, "not-confirmed", /not confirmed; nothing was changed/);
+    await refuses({ prefix: "production", force: true, isTTY: true, confirm }, "not-confirmed", /not confirmed; nothing was changed/);
     assert.match(asked, /Restore .*-good\.dump into database 'slipway' of stack 'production'.*Type the stack name/);
   });
 
@@ -123,10 +123,10 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   it("restores another stack's dump with --force, and production with --yes", async () => {
-    await restore({ stack: "qa", dbContainer: pg.name, file: good.file, force: true });
+    await restore({ prefix: "qa", dbContainer: pg.name, file: good.file, force: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
     await pg.sql("INSERT INTO items (name) VALUES ('again')");
-    await restore({ stack: "production", dbContainer: pg.name, file: good.file, force: true, yes: true });
+    await restore({ prefix: "production", dbContainer: pg.name, file: good.file, force: true, yes: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
   });
 });

@@ -1,7 +1,7 @@
 // Backup file names: exact format, round trip, and what the parser refuses.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupFileName, formatTimestamp, parseBackupFileName, parseTimestamp, stackNameProblem } from "../../src/ops/names";
+import { backupFileName, formatTimestamp, parseBackupFileName, parseTimestamp, prefixProblem } from "../../src/ops/names";
 
 const at = new Date("2026-11-22T03:04:05.678Z");
 
@@ -13,18 +13,19 @@ describe("backup names", () => {
     assert.equal(parseTimestamp("2026-11-22T03:04:05Z"), undefined);
   });
 
-  it("builds <stack>-<timestamp>-<tag>.dump", () => {
-    assert.equal(backupFileName({ stack: "production", takenAt: at, imageTag: "3f2a9c1" }), "production-20261122T030405Z-3f2a9c1.dump");
+  it("builds <prefix>-<timestamp>-<tag>.dump", () => {
+    assert.equal(backupFileName({ prefix: "slipway-production", takenAt: at, imageTag: "3f2a9c1" }), "slipway-production-20261122T030405Z-3f2a9c1.dump");
+    assert.equal(backupFileName({ prefix: "production", takenAt: at, imageTag: "3f2a9c1" }), "production-20261122T030405Z-3f2a9c1.dump");
   });
 
-  it("round-trips stacks and tags that contain dashes and dots", () => {
-    for (const [stack, imageTag] of [
+  it("round-trips prefixes and tags that contain dashes and dots", () => {
+    for (const [prefix, imageTag] of [
       ["staging-eu", "3f2a9c1-abrupt"],
       ["dev.local", "v1.2.3"],
       ["a", "untagged"],
     ]) {
-      const name = backupFileName({ stack, takenAt: at, imageTag });
-      assert.deepEqual(parseBackupFileName(name), { stack, takenAt: new Date("2026-11-22T03:04:05Z"), imageTag });
+      const name = backupFileName({ prefix, takenAt: at, imageTag });
+      assert.deepEqual(parseBackupFileName(name), { prefix, takenAt: new Date("2026-11-22T03:04:05Z"), imageTag });
     }
   });
 
@@ -41,11 +42,11 @@ describe("backup names", () => {
     }
   });
 
-  it("refuses stack names that would not round-trip", () => {
-    assert.match(stackNameProblem("org/project/production")!, /short name/);
-    assert.match(stackNameProblem("x-20261122T030405Z-y")!, /timestamp/);
-    assert.equal(stackNameProblem("staging-eu"), undefined);
-    assert.throws(() => backupFileName({ stack: "a b", takenAt: at, imageTag: "t" }), /stack name 'a b'/);
-    assert.throws(() => backupFileName({ stack: "a", takenAt: at, imageTag: "-bad" }), /image tag '-bad'/);
+  it("refuses prefixes that would not round-trip, in the words of the --stack flag they come from", () => {
+    assert.match(prefixProblem("org/project/production")!, /short name/);
+    assert.match(prefixProblem("x-20261122T030405Z-y")!, /timestamp/);
+    assert.equal(prefixProblem("staging-eu"), undefined);
+    assert.throws(() => backupFileName({ prefix: "a b", takenAt: at, imageTag: "t" }), /stack name 'a b'/);
+    assert.throws(() => backupFileName({ prefix: "a", takenAt: at, imageTag: "-bad" }), /image tag '-bad'/);
   });
 });

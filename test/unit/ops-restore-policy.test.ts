@@ -1,8 +1,8 @@
-// Restore's pure decisions: confirmation on production, stack match.
+// Restore's pure decisions: confirmation on production, the dump's prefix matches the stack's.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { databaseFromEnv } from "../../src/ops/database";
-import { confirmationNeeded, isProductionStack, stackMismatchProblem } from "../../src/ops/restore-policy";
+import { confirmationNeeded, isProductionStack, prefixMismatchProblem } from "../../src/ops/restore-policy";
 
 describe("restore policy", () => {
   it("asks on production only, refuses without a terminal unless --yes", () => {
@@ -22,10 +22,10 @@ describe("restore policy", () => {
   });
 
   it("refuses another stack's dump unless forced, naming both stacks", () => {
-    assert.equal(stackMismatchProblem({ dumpStack: "staging", stack: "staging", force: false }), undefined);
-    assert.match(stackMismatchProblem({ dumpStack: "production", stack: "staging", force: false })!, /backup of stack 'production', not 'staging'.*--force/);
-    assert.equal(stackMismatchProblem({ dumpStack: "production", stack: "staging", force: true }), undefined);
-    assert.match(stackMismatchProblem({ dumpStack: undefined, stack: "staging", force: false })!, /cannot tell which stack/);
+    assert.equal(prefixMismatchProblem({ dumpPrefix: "slipway-staging", prefix: "slipway-staging", force: false }), undefined);
+    assert.match(prefixMismatchProblem({ dumpPrefix: "production", prefix: "staging", force: false })!, /backup of stack 'production', not 'staging'.*--force/);
+    assert.equal(prefixMismatchProblem({ dumpPrefix: "production", prefix: "staging", force: true }), undefined);
+    assert.match(prefixMismatchProblem({ dumpPrefix: undefined, prefix: "staging", force: false })!, /cannot tell which stack/);
   });
 
   it("takes database and user from the container's env unless given", () => {

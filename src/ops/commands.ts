@@ -1,7 +1,8 @@
 // Command lines for backup and restore, Kamal style: functions that return argv arrays and do
-// nothing else, so tests can assert the exact command. Each runs *inside* the database container
-// (via `docker exec`, or dockerode's exec with the same argv); dumps travel over stdin/stdout so
-// the file lives wherever the verb runs, never inside the container.
+// nothing else, so tests can assert the exact command. The pg_* ones run *inside* the database
+// container (dockerode's exec with that argv, or `docker exec` via dockerExec); dumps travel over
+// stdin/stdout so the file lives wherever the verb runs, never inside the container. backupVerb is
+// the backup verb itself, as the Pulumi program's pre-deploy command runs it on this machine.
 
 export interface Database {
   /** database name, e.g. POSTGRES_DB */

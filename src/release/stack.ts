@@ -1,5 +1,6 @@
-// The Automation API at the edge: open a stack of this project, change its image config, run
-// preview/up with output streamed to the operator. Verbs call these; decisions live in history.ts.
+// The Automation API at the edge: open a stack of this project (openStack creates a missing one), read its
+// history, change its image config, run `pulumi up` with output streamed to the operator. Verbs call
+// these; decisions live in history.ts.
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";

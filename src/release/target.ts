@@ -8,7 +8,8 @@ export interface StackTarget {
   prefix: string;
   dbContainer: string;
   production: boolean;
-  backup?: { dir: string; keep: number };
+  /** as written in the stack file: `keep` unset means the backup verb's default */
+  backup?: { dir: string; keep?: number };
 }
 
 export async function stackTarget(stackName: string): Promise<StackTarget> {
@@ -26,6 +27,6 @@ export async function stackTarget(stackName: string): Promise<StackTarget> {
     prefix: db.replace(/-db$/, ""),
     dbContainer: db,
     production: outputs.environment?.value === "production",
-    ...(backup ? { backup: { dir: backup.dir, keep: backup.keep ?? 7 } } : {}),
+    ...(backup ? { backup: { dir: backup.dir, keep: backup.keep } } : {}),
   };
 }

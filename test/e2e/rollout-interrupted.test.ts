@@ -33,7 +33,7 @@ test("killed up converges; a failing health check fails up, keeps the old versio
   const suffix = randomBytes(3).toString("hex");
   const v1 = deriveApiImage({ from: base.api, ref: `slipway/api:kill-${suffix}-v1`, version: "v1" });
   const v2 = deriveApiImage({ from: base.api, ref: `slipway/api:kill-${suffix}-v2`, version: "v2" });
-  // Migrations fine, server up, but it talks to a wrong database port: /health answers 503, Docker says unhealthy.
+  // Migrations fine, server up, but it talks to a wrong database port: it never becomes ready (/up 503), Docker says unhealthy.
   const sick = deriveApiImage({
     from: base.api,
     ref: `slipway/api:kill-${suffix}-sick`,
@@ -104,7 +104,7 @@ test("killed up converges; a failing health check fails up, keeps the old versio
   await assert.rejects(ps.stack.up({ onOutput: (s) => process.stderr.write(s) }), (err: Error) => {
     assert.match(err.message, new RegExp(`${ps.prefix}-api-[0-9a-f]+-1`), "names the replica");
     assert.match(err.message, /is unhealthy/, "says why");
-    assert.match(err.message, /Last health check: .*GET \/health: 503/, "quotes the failing health check");
+    assert.match(err.message, /Last health check: .*GET \/up: 503 .*"waitingFor":"db"/, "quotes the failing health check");
     return true;
   });
   const sickStatuses = await during.stop();

@@ -5,7 +5,8 @@
 #   3. the Pulumi CLI and pulumi-language-nodejs, built from Go modules (see tools/toolchain/README.md),
 #      plus the pulumi-resource-pulumi-nodejs launcher for dynamic providers,
 #   4. the provider plugins at exactly the versions the npm packages request,
-#   5. the local images (tools/images.sh), unless --no-images.
+#   5. actionlint, built from its Go module (checks .github/workflows in the unit tests),
+#   6. the local images (tools/images.sh), unless --no-images.
 # Finished binaries are cached in $SLIPWAY_CACHE (default ~/.cache/slipway) keyed by version and
 # by a hash of the wrapper module, so a warm run only checks. Everything is built to a temporary
 # path and moved into place only on success.
@@ -187,12 +188,29 @@ ensure_plugins() {
     }' "$root")
 }
 
+# --- 5. actionlint (checks .github/workflows; test/unit/workflows.test.ts runs it) ----------------
+ACTIONLINT_VERSION=v1.7.12
+build_actionlint() {
+  local gobin rc=0
+  gobin=$(mktemp -d)
+  GOBIN=$gobin CGO_ENABLED=0 GOFLAGS= go install -trimpath \
+    -ldflags "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" && mv "$gobin/actionlint" "$1" || rc=$?
+  rm -rf "$gobin"
+  return "$rc"
+}
+ensure_actionlint() {
+  build_cached actionlint "$ACTIONLINT_VERSION" build_actionlint
+  if [ -x "$bin/actionlint" ]; then step "actionlint: $("$bin/actionlint" -version | head -1)"; fi
+}
+
 ensure_docker_if_wanted() { [ "$docker_wanted" = 1 ] && ensure_docker || step "docker: skipped (--no-docker)"; }
 
 ensure_docker_if_wanted
 ensure_node_modules
 ensure_engine
 ensure_plugins
+ensure_actionlint
 if [ "$images" = 1 ] && [ "$check_only" = 0 ]; then
   step "images: tools/images.sh"
   bash "$here/images.sh"

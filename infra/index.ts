@@ -50,6 +50,7 @@ const db = new Database("db", {
   settings: cfg.database,
   labels,
   production,
+  logs: cfg.logs,
 }, dockerOpts);
 const edge = new Edge("edge", {
   prefix,
@@ -59,6 +60,7 @@ const edge = new Edge("edge", {
   api: { alias: API_ALIAS, port: cfg.api.port, readinessPath: cfg.api.healthcheck.path },
   labels,
   production,
+  logs: cfg.logs,
   ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
 }, dockerOpts);
 const steps = new DeploySteps(
@@ -98,6 +100,7 @@ const api = new ApiService(
       PGPASSWORD: password,
     })),
     labels,
+    logs: cfg.logs,
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   },
   { dependsOn: [steps.done, edge] },

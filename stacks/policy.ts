@@ -49,6 +49,9 @@ function written(input: unknown, path: readonly string[]): boolean {
  */
 export function productionViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
   const out: Violation[] = [];
+  cfg.edge.cors.allowedOrigins.forEach((origin, i) => {
+    if (origin === "*") out.push({ key: `slipway:edge.cors.allowedOrigins[${i}]`, message: 'is "*"; production allows named origins only (e.g. https://app.example.com)' });
+  });
   for (const [name, ref] of Object.entries(cfg.images)) {
     if (isMutableImageRef(ref)) {
       out.push({

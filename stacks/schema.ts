@@ -83,6 +83,20 @@ const edgeSchema = z.strictObject({
   /** Connect retries, on connection failures only (a request a replica may have seen is never replayed). */
   retries: z.number().int().min(1).default(3),
   timeouts: edgeTimeoutsSchema.prefault({}),
+  /** X-Content-Type-Options, X-Frame-Options, Referrer-Policy, CSP frame-ancestors on every response. */
+  securityHeaders: z.boolean().default(true),
+  cors: z
+    .strictObject({
+      /** Exact origins (`https://app.example.com`) allowed cross-origin requests; "*" any (refused in production). */
+      allowedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d+)?)$/, "must be an origin such as https://app.example.com, or *")).default(() => []),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      /** Requests per client address per 10 s before the edge answers 429 (0: no limit). /up, /health, /metrics are exempt. */
+      requestsPer10s: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
 });
 
 const databaseSchema = z.strictObject({
@@ -111,6 +125,13 @@ export const stackConfigSchema = z.strictObject({
   edge: edgeSchema,
   database: databaseSchema,
   backup: backupSchema.optional(),
+  /** Docker log rotation (json-file) for every container the stack runs. */
+  logs: z
+    .strictObject({
+      maxSizeMb: z.number().int().min(1).default(10),
+      maxFiles: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
 });
 
 /**

@@ -17,6 +17,7 @@ export interface ApiServiceArgs {
   edgeBackend: string;
   env: pulumi.Input<Record<string, string>>;
   labels: Record<string, string>;
+  logs: StackConfig["logs"];
   dockerHost?: string;
 }
 
@@ -51,6 +52,7 @@ export class ApiService extends pulumi.ComponentResource {
           startPeriodMs: s.healthcheck.startPeriodMs,
         },
         volumes: s.volumes,
+        logs: args.logs,
         edge: { stack: args.stack, backend: args.edgeBackend },
         rollout: s.rollout,
         ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),

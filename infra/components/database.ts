@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import type { StackConfig } from "../../stacks/schema";
-import { containerLimits, dockerLabels } from "./limits";
+import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 export interface DatabaseArgs {
   prefix: string;
@@ -15,6 +15,7 @@ export interface DatabaseArgs {
   labels: Record<string, string>;
   /** Production: the container and its data volume are protected (RUNBOOK.md says how to change them). */
   production: boolean;
+  logs: StackConfig["logs"];
 }
 
 /** The name other containers on the backend network use to reach the database. */
@@ -68,6 +69,7 @@ export class Database extends pulumi.ComponentResource {
         waitTimeout: 120,
         restart: settings.restartPolicy,
         ...containerLimits(settings.limits),
+        ...logRotation(args.logs),
         labels: dockerLabels(args.labels),
         stopTimeout: 30,
       },

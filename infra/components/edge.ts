@@ -9,7 +9,7 @@ import * as docker from "@pulumi/docker";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import type { StackConfig } from "../../stacks/schema";
 import { EdgeProxy } from "../providers/edge-proxy";
-import { dockerLabels } from "./limits";
+import { dockerLabels, logRotation } from "./limits";
 
 export interface EdgeArgs {
   prefix: string;
@@ -19,6 +19,7 @@ export interface EdgeArgs {
   api: { alias: string; port: number; readinessPath: string };
   labels: Record<string, string>;
   production: boolean;
+  logs: StackConfig["logs"];
   dockerHost?: string;
 }
 
@@ -44,6 +45,11 @@ export class Edge extends pulumi.ComponentResource {
       healthPath: args.api.readinessPath,
       retries: s.retries,
       timeouts: s.timeouts,
+      securityHeaders: s.securityHeaders,
+      corsOrigins: s.cors.allowedOrigins,
+      rateLimitPer10s: s.rateLimit.requestsPer10s,
+      // Production logs no full client address.
+      truncateClientAddress: args.production,
     });
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
     const holder = new docker.Container(
@@ -58,6 +64,7 @@ export class Edge extends pulumi.ComponentResource {
         ports: [{ internal: LISTEN_PORT, external: s.port, ip: s.bindAddress }],
         networksAdvanced: [{ name: args.network }],
         restart: "unless-stopped",
+        ...logRotation(args.logs),
         labels: dockerLabels({ ...args.labels, "slipway.role": "edge-holder" }),
       },
       { parent: this, ignoreChanges: ["image"], deleteBeforeReplace: true, protect: args.production },
@@ -73,6 +80,7 @@ export class Edge extends pulumi.ComponentResource {
         ...(s.limits ? { memoryMb: s.limits.memoryMb, cpus: s.limits.cpus } : {}),
         restartPolicy: s.restartPolicy,
         labels: args.labels,
+        logs: args.logs,
         timeouts: { readyTimeoutMs: 30_000, stopTimeoutMs: 35_000 },
         ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       },

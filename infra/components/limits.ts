@@ -20,3 +20,8 @@ export function containerLimits(limits: Limits): { memory?: number; memorySwap?:
 export function dockerLabels(labels: Record<string, string>): { label: string; value: string }[] {
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }
+
+/** Docker json-file log rotation for a docker.Container (the same rotation the replicas and HAProxy get). */
+export function logRotation(logs: StackConfig["logs"]): { logDriver: string; logOpts: Record<string, string> } {
+  return { logDriver: "json-file", logOpts: { "max-size": `${logs.maxSizeMb}m`, "max-file": String(logs.maxFiles) } };
+}

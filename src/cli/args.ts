@@ -15,6 +15,8 @@ export interface VerbSpec {
   name: string;
   summary: string;
   flags: Record<string, FlagSpec>;
+  /** One required positional word out of a fixed set (e.g. `on|off`), returned as values[positional.name]. */
+  positional?: { name: string; choices: string[] };
   /** extra lines after the flag list */
   notes?: string[];
 }
@@ -34,8 +36,17 @@ export function parseVerbArgs(argv: string[], spec: VerbSpec): Values | undefine
   for (const [name, flag] of Object.entries(spec.flags)) options[name] = { type: flag.type };
   let values: Values;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    let positionals: string[];
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: !!spec.positional }));
+    if (spec.positional && !values.help) {
+      const { name, choices } = spec.positional;
+      if (positionals.length !== 1 || !choices.includes(positionals[0]!)) {
+        throw new UsageError(`expected one of ${choices.join("|")}${positionals.length ? `, got '${positionals.join(" ")}'` : ""}`);
+      }
+      values = { ...values, [name]: positionals[0] };
+    }
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError((err as Error).message);
   }
   if (values.help) return undefined;
@@ -54,7 +65,8 @@ export function usage(spec: VerbSpec): string {
     .join(" ");
   const width = Math.max(...Object.entries(spec.flags).map(([n, f]) => n.length + (f.value?.length ?? 0))) + 6;
   const lines = Object.entries(spec.flags).map(([name, f]) => `  ${`--${name} ${f.value ?? ""}`.padEnd(width)}${f.description}`);
-  return [`${spec.summary}`, "", `usage: npm run ${spec.name} -- ${synopsis}`, "", ...lines, ...(spec.notes ? ["", ...spec.notes] : [])].join("\n");
+  const words = spec.positional ? `${synopsis} ${spec.positional.choices.join("|")}` : synopsis;
+  return [`${spec.summary}`, "", `usage: npm run ${spec.name} -- ${words}`, "", ...lines, ...(spec.notes ? ["", ...spec.notes] : [])].join("\n");
 }
 
 /** A whole number ≥ min from a string flag, or `fallback` when absent. */

@@ -9,6 +9,14 @@ export const ADMIN_SOCKET = "/var/run/haproxy/admin.sock";
 export const MASTER_SOCKET = "/var/run/haproxy/master.sock";
 export const CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
 export const SERVER_STATE_FILE = "/var/lib/haproxy/server-state";
+/**
+ * Maintenance mode: while this map has the key `on`, every request gets a 503 with Retry-After and the
+ * message (the key's value). Changed at run time through the admin socket (src/edge/maintenance.ts) and written
+ * to the file too, so a reload or a handover keeps it.
+ */
+export const MAINTENANCE_MAP = "/usr/local/etc/haproxy/maintenance.map";
+/** Paths exempt from rate limiting (readiness, health, metrics). */
+const UNLIMITED_PATHS = ["/up", "/health", "/metrics"];
 
 export interface HaproxyConfigOptions {
   /** Backend name; also the name the runtime API addresses (`<backend>/<prefix><n>`). */
@@ -32,6 +40,14 @@ export interface HaproxyConfigOptions {
   /** How long a valid answer is trusted, and how often DNS is asked. Default 1000 ms. */
   resolveIntervalMs?: number;
   timeouts?: { connectMs?: number; clientMs?: number; serverMs?: number; httpRequestMs?: number; queueMs?: number };
+  /** X-Content-Type-Options, X-Frame-Options, Referrer-Policy, CSP frame-ancestors on every response. */
+  securityHeaders?: boolean;
+  /** Origins allowed cross-origin requests (exact match), or ["*"]; [] = no CORS headers at all. */
+  corsOrigins?: string[];
+  /** Requests per client address per 10 s before 429 (0 = no limit); UNLIMITED_PATHS are exempt. */
+  rateLimitPer10s?: number;
+  /** Log client addresses truncated to /24 (IPv4) and /64 (IPv6): no full address in the logs. */
+  truncateClientAddress?: boolean;
 }
 
 export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
@@ -47,10 +63,56 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const holdObsolete = requirePositive("holdObsoleteMs", opts.holdObsoleteMs ?? 10_000);
   const resolve = requirePositive("resolveIntervalMs", opts.resolveIntervalMs ?? 1000);
   const t = opts.timeouts ?? {};
+  const cors = opts.corsOrigins ?? [];
+  for (const o of cors) {
+    if (o !== "*" && !/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(o)) throw new Error(`renderHaproxyConfig: CORS origin "${o}" must be scheme://host[:port]`);
+  }
+  const rate = opts.rateLimitPer10s ?? 0;
+  if (!Number.isInteger(rate) || rate < 0) throw new Error(`renderHaproxyConfig: rateLimitPer10s ${rate} must be a whole number >= 0`);
+  const client = opts.truncateClientAddress ? "%[src,ipmask(24,64)]" : "%ci";
+  // One JSON object per request: no bodies, no query strings (%HPO is the path only), the request id.
+  const logFormat =
+    `{"time":"%tr","client":"${client}","method":"%HM","path":"%HPO","status":%ST,"bytes":%B,"ms":%Ta,` +
+    `"backend":"%b","server":"%s","retries":%rc,"request_id":"%[var(txn.request_id),json(utf8s)]","termination":"%tsc"}`;
+  const frontendRules = [
+    // A request id for every request (the client's X-Request-ID if it sent one), passed to the API and logged.
+    "  http-request set-var(txn.request_id) req.hdr(x-request-id)",
+    "  http-request set-var(txn.request_id) uuid(4) unless { var(txn.request_id) -m found }",
+    "  http-request set-header X-Request-ID %[var(txn.request_id)]",
+    "  http-response set-header X-Request-ID %[var(txn.request_id)]",
+    `  acl maintenance str(on),map(${MAINTENANCE_MAP}) -m found`,
+    `  http-request return status 503 content-type application/json lf-string "{\\"error\\":\\"maintenance\\",\\"message\\":%[str(on),map(${MAINTENANCE_MAP}),json(utf8s)]}" hdr retry-after 60 if maintenance`,
+    ...(rate > 0
+      ? [
+          "  stick-table type ipv6 size 100k expire 30s store http_req_rate(10s)",
+          `  http-request track-sc0 src unless ${UNLIMITED_PATHS.map((p) => `{ path ${p} }`).join(" || ")}`,
+          `  http-request return status 429 content-type application/json string "{\\"error\\":\\"rate limited\\"}" hdr retry-after 10 if { sc_http_req_rate(0) gt ${rate} }`,
+        ]
+      : []),
+    ...(cors.length > 0
+      ? [
+          // An allowed Origin is echoed back ("*" allows any); preflights are answered here, never by the API.
+          cors.includes("*") ? "  acl cors_origin req.hdr(origin) -m found" : `  acl cors_origin req.hdr(origin) -m str ${cors.join(" ")}`,
+          `  http-request set-var(txn.cors_origin) ${cors.includes("*") ? "str(*)" : "req.hdr(origin)"} if cors_origin`,
+          '  http-request return status 204 hdr access-control-allow-origin "%[var(txn.cors_origin)]" hdr access-control-allow-methods "GET, POST, PUT, PATCH, DELETE, OPTIONS" hdr access-control-allow-headers "%[req.hdr(access-control-request-headers)]" hdr access-control-max-age 600 hdr vary origin if METH_OPTIONS cors_origin { req.hdr(access-control-request-method) -m found }',
+          '  http-response set-header access-control-allow-origin "%[var(txn.cors_origin)]" if { var(txn.cors_origin) -m found }',
+          "  http-response add-header vary origin if { var(txn.cors_origin) -m found }",
+        ]
+      : []),
+    ...(opts.securityHeaders ?? true
+      ? [
+          "  http-response set-header X-Content-Type-Options nosniff",
+          "  http-response set-header X-Frame-Options DENY",
+          "  http-response set-header Referrer-Policy strict-origin-when-cross-origin",
+          `  http-response set-header Content-Security-Policy "frame-ancestors 'none'"`,
+        ]
+      : []),
+  ];
 
   return [
     "global",
-    "  log stdout format raw local0 notice",
+    // info: one access-log line per request (at notice, `option httplog` writes nothing).
+    "  log stdout format raw local0 info",
     `  stats socket ${ADMIN_SOCKET} mode 600 level admin`,
     "  stats timeout 10s",
     `  server-state-file ${SERVER_STATE_FILE}`,
@@ -71,7 +133,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "defaults",
     "  mode http",
     "  log global",
-    "  option httplog",
+    `  log-format '${logFormat}'`,
     "  option dontlognull",
     // Retry only when the connection could not be made: the request never reached a replica.
     "  retry-on conn-failure",
@@ -89,6 +151,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "",
     "frontend http",
     `  bind :${listenPort}`,
+    ...frontendRules,
     `  default_backend ${name}`,
     "",
     `backend ${name}`,

@@ -12,8 +12,9 @@
 import type Docker from "dockerode";
 import { execText, ignoreStatus, isStatus, tarOneFile } from "../docker";
 import { LABEL_STACK, revisionOf, revisionShort } from "../rollout/naming";
+import { logConfig, type LogRotation } from "../rollout/spec";
 import { pollUntil, since } from "../rollout/wait";
-import { CONFIG_PATH, MASTER_SOCKET, SERVER_STATE_FILE } from "./haproxy-config";
+import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE } from "./haproxy-config";
 import { edgeRuntime, OP_RUNNING, parseServersState } from "./runtime-api";
 
 export const LABEL_ROLE = "slipway.role";
@@ -32,6 +33,7 @@ export interface EdgeProxySpec {
   cpus?: number;
   restartPolicy: "no" | "always" | "unless-stopped" | "on-failure";
   labels?: Record<string, string>;
+  logs?: LogRotation;
 }
 
 export interface EdgeTimeouts {
@@ -74,6 +76,7 @@ export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOp
     Labels: { ...(spec.labels ?? {}), [LABEL_STACK]: spec.stack, [LABEL_ROLE]: ROLE_EDGE, [LABEL_EDGE_REVISION]: edgeRevision(spec) },
     HostConfig: {
       NetworkMode: `container:${spec.holder}`,
+      ...(spec.logs ? { LogConfig: logConfig(spec.logs) } : {}),
       ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024), MemorySwap: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
       ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
       RestartPolicy: { Name: spec.restartPolicy, ...(spec.restartPolicy === "on-failure" ? { MaximumRetryCount: 3 } : {}) },
@@ -157,11 +160,14 @@ async function handover(ctx: EdgeContext, spec: EdgeProxySpec, previous: string[
   const name = edgeContainerName(spec);
   const from = previous[0];
   const state = from ? await serversState(ctx, from) : undefined;
+  // Maintenance mode carries over: the new HAProxy starts with the old one's map (empty on a first start).
+  const maintenance = from ? await execText(ctx.docker, from, ["cat", MAINTENANCE_MAP]).catch(() => "") : "";
   const container = await ctx.docker.createContainer(edgeCreateOptions(spec)).catch((e: Error) => {
     throw new Error(`edge: could not create ${name} (image ${spec.image}): ${e.message}`);
   });
   try {
     await putFile(ctx.docker, name, CONFIG_PATH, spec.config);
+    await putFile(ctx.docker, name, MAINTENANCE_MAP, maintenance);
     if (state) await putFile(ctx.docker, name, SERVER_STATE_FILE, state);
     await container.start();
     await waitServing(ctx, name, state ? upAddresses(state) : new Set());
@@ -227,7 +233,7 @@ async function removeEdge(ctx: EdgeContext, name: string): Promise<void> {
   await ctx.docker.getContainer(name).remove({ force: true }).catch(ignoreStatus(404));
 }
 
-async function putFile(docker: Docker, container: string, path: string, content: string): Promise<void> {
+export async function putFile(docker: Docker, container: string, path: string, content: string): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   await docker.getContainer(container).putArchive(tarOneFile(path.slice(dir.length + 1), content), { path: dir });
 }

@@ -42,6 +42,18 @@ export interface ReplicaSpec {
   /** Optional command override (e.g. for a one-off variant); the image's own CMD otherwise. */
   command?: string[];
   volumes?: VolumeMount[];
+  /** Docker json-file log rotation. */
+  logs?: LogRotation;
+}
+
+export interface LogRotation {
+  maxSizeMb: number;
+  maxFiles: number;
+}
+
+/** Docker's LogConfig for a rotation setting (json-file, max-size, max-file). */
+export function logConfig(logs: LogRotation): { Type: string; Config: Record<string, string> } {
+  return { Type: "json-file", Config: { "max-size": `${logs.maxSizeMb}m`, "max-file": String(logs.maxFiles) } };
 }
 
 /** The fields that, when changed, need new containers. `replicas` is not one of them. */
@@ -96,6 +108,7 @@ export function createOptions(spec: ReplicaSpec, replica: number): Docker.Contai
       NanoCpus: Math.round(spec.cpus * 1e9),
       RestartPolicy: { Name: spec.restartPolicy, ...(spec.restartPolicy === "on-failure" ? { MaximumRetryCount: 3 } : {}) },
       NetworkMode: first.name,
+      ...(spec.logs ? { LogConfig: logConfig(spec.logs) } : {}),
       ...(spec.volumes?.length
         ? { Mounts: spec.volumes.map((v) => ({ Type: v.source.startsWith("/") ? ("bind" as const) : ("volume" as const), Source: v.source, Target: v.target, ReadOnly: v.readOnly })) }
         : {}),

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { edgeRuntime } from "../../src/edge/runtime-api";
-import { TarEntry, tarFiles, tarOneFile } from "../../src/docker";
+import { TarEntry, tarFiles } from "../../src/docker";
 import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
 import { execInContainer } from "../../src/docker";
@@ -111,7 +111,7 @@ export async function startEdgeEnvironment(opts: {
       HostConfig: { NetworkMode: network, PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
     });
     const cfg = renderHaproxyConfig({ backend, serviceHost: "api", servicePort: 3000, listenPort: 8080 });
-    await edge.putArchive(tarOneFile("haproxy.cfg", cfg), { path: "/usr/local/etc/haproxy" });
+    await edge.putArchive(tarFiles([{ path: "haproxy.cfg", content: cfg }, { path: "maintenance.map", content: "" }]), { path: "/usr/local/etc/haproxy" });
     await edge.start();
     const info = await edge.inspect();
     const port = info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort;

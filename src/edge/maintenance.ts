@@ -1,0 +1,49 @@
+// Maintenance mode at the edge (as `kamal app maintenance`): every request answered 503 with Retry-After and a
+// message, by HAProxy itself, while the replicas keep running untouched. Switched through the runtime API (a map
+// entry, no reload, no restart) on every running HAProxy of the stack, and written to the map file as well so a
+// later reload or handover keeps it.
+import type Docker from "dockerode";
+import { MAINTENANCE_MAP } from "./haproxy-config";
+import { putFile, runningEdges } from "./proxy";
+import { edgeRuntime } from "./runtime-api";
+
+export const DEFAULT_MAINTENANCE_MESSAGE = "Down for maintenance; back shortly.";
+
+/** The map file's content for a state (pure). */
+export function maintenanceMapFile(on: boolean, message = DEFAULT_MAINTENANCE_MESSAGE): string {
+  if (!on) return "";
+  if (/[\r\n]/.test(message)) throw new Error("maintenance message must be one line");
+  return `on ${message}\n`;
+}
+
+/** The runtime-API command that sets the entry: the value's spaces and backslashes escaped for the CLI's word splitting. */
+export function addMapCommand(message: string): string {
+  return `add map ${MAINTENANCE_MAP} on ${message.replace(/\\/g, "\\\\").replace(/ /g, "\\ ").replace(/;/g, "\\;")}`;
+}
+
+/** Turns maintenance on or off on every running HAProxy of `stack`; returns their names. */
+export async function setMaintenance(docker: Docker, stack: string, on: boolean, message = DEFAULT_MAINTENANCE_MESSAGE): Promise<string[]> {
+  const edges = await runningEdges(docker, stack);
+  if (edges.length === 0) throw new Error(`no running edge (HAProxy) of ${stack}: deploy the stack first`);
+  const file = maintenanceMapFile(on, message);
+  for (const edge of edges) {
+    const api = edgeRuntime(docker, edge);
+    await putFile(docker, edge, MAINTENANCE_MAP, file);
+    const clear = (await api.command(`clear map ${MAINTENANCE_MAP}`)).trim();
+    if (clear !== "") throw new Error(`edge ${edge}: clear map answered "${clear}"`);
+    if (on) {
+      const added = (await api.command(addMapCommand(message))).trim();
+      if (added !== "") throw new Error(`edge ${edge}: add map answered "${added}"`);
+    }
+  }
+  return edges;
+}
+
+/** The message if maintenance is on at the stack's edge, else undefined (read from the running HAProxy). */
+export async function maintenanceState(docker: Docker, stack: string): Promise<string | undefined> {
+  const [edge] = await runningEdges(docker, stack);
+  if (!edge) return undefined;
+  const out = await edgeRuntime(docker, edge).command(`show map ${MAINTENANCE_MAP}`);
+  const line = out.split("\n").find((l) => / on /.test(` ${l} `));
+  return line ? line.replace(/^\S+\s+on\s+/, "") : undefined;
+}

@@ -2,6 +2,7 @@
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { healthReport, isDatabaseUnavailable, readinessReport, type CheckResult } from "./health";
 import { parseItemInput } from "./items";
+import { createMetrics, METRICS_PATH, type ApiMetrics } from "./metrics";
 import { requestLogFields } from "./request-log";
 import { parseSlowMs } from "./slow";
 import type { Store } from "./store";
@@ -12,6 +13,8 @@ export interface AppDeps {
   isDraining: () => boolean;
   /** true: JSON logs to stdout (pino); false in tests. */
   logger: boolean;
+  /** Served at /metrics; default: a fresh set for this app (with the store's pool gauges, if it has a pool). */
+  metrics?: ApiMetrics;
 }
 
 const DB_CHECK_TIMEOUT_MS = 2000;
@@ -27,6 +30,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook("onRequest", async (request) => {
     const fields = requestLogFields(request.headers["x-request-id"], request.method, request.url);
     if (fields) app.log.info(fields, "request");
+  });
+
+  // Every answered request except the scrapes themselves, labelled by the matched route pattern (src/api/metrics.ts).
+  const metrics = deps.metrics ?? createMetrics({ version: deps.version, poolStats: deps.store.poolStats });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route !== METRICS_PATH) metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.get(METRICS_PATH, async (_request, reply) => {
+    const { contentType, body } = await metrics.render();
+    return reply.type(contentType).send(body);
   });
 
   // While draining, every response closes its connection: a keep-alive client (or proxy) that kept

@@ -1,5 +1,6 @@
 // The API's database access: a pg pool behind the few queries the routes need.
 import { Pool, type PoolConfig } from "pg";
+import type { PoolStats } from "./metrics";
 
 export interface Item {
   id: number;
@@ -13,6 +14,8 @@ export interface Store {
   insertItem(name: string): Promise<Item>;
   listItems(): Promise<Item[]>;
   close(): Promise<void>;
+  /** The pool's client counts, for the /metrics gauges; absent on stores without a pool. */
+  poolStats?(): PoolStats;
 }
 
 export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void): Store {
@@ -43,5 +46,6 @@ export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void)
       return result.rows;
     },
     close: () => pool.end(),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   };
 }

@@ -1,0 +1,88 @@
+// The API's Prometheus metrics (prom-client), served at METRICS_PATH and scraped per replica by the stack's
+// Prometheus (infra/components/monitoring.ts; alert rules in monitoring/alerts.yml use these names):
+//   http_requests_total{method,route,status_code}                 counter: request rate
+//   http_request_duration_seconds{method,route,status_code}       histogram: latency (p50/p99 by route)
+//   http_request_errors_total{method,route,status_code}           counter: 5xx answers, by route
+//   db_pool_clients / db_pool_idle_clients / db_pool_waiting_clients  gauges: the pg Pool, read at scrape time
+//   api_info{version}                                              always 1
+//   process_* / nodejs_*                                           prom-client's defaults
+// `route` is the route pattern fastify matched (routeOptions.url, e.g. "/items"), never the raw URL, so
+// query strings and ids cannot blow up the label set; a request that matched no route is "unmatched".
+// Requests for METRICS_PATH itself are not counted: scrapes are not traffic.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export const METRICS_PATH = "/metrics";
+/** Label value of requests no route matched (404s): one series, whatever the URL was. */
+export const UNMATCHED_ROUTE = "unmatched";
+/** Seconds; /slow may take up to 10 s, hence the upper buckets. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** What pg's Pool reports (totalCount, idleCount, waitingCount), read when Prometheus scrapes. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface MetricsOptions {
+  version: string;
+  /** Undefined: no pool (the db_pool_* gauges are not registered). */
+  poolStats?: () => PoolStats;
+  /** prom-client's process_* and nodejs_* metrics. Default true. */
+  processMetrics?: boolean;
+}
+
+export interface ApiMetrics {
+  readonly registry: Registry;
+  /** Records one answered request; `route` is the matched pattern or undefined when none matched. */
+  observe(method: string, route: string | undefined, statusCode: number, seconds: number): void;
+  /** The exposition text and its content type. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createMetrics(options: MetricsOptions): ApiMetrics {
+  // One registry per app (not prom-client's global one): several apps in one process (tests) stay apart.
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const labelNames = ["method", "route", "status_code"] as const;
+  const requests = new Counter({ name: "http_requests_total", help: "HTTP requests answered, by route and status.", labelNames, registers: [registry] });
+  const errors = new Counter({ name: "http_request_errors_total", help: "HTTP requests answered with a 5xx status, by route.", labelNames, registers: [registry] });
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Time from request received to response sent, by route and status.",
+    labelNames,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({ name: "api_info", help: "The running API's version (always 1).", labelNames: ["version"], registers: [registry] }).set(
+    { version: options.version },
+    1,
+  );
+  const poolStats = options.poolStats;
+  if (poolStats) {
+    const gauge = (name: string, help: string, pick: (s: PoolStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(pick(poolStats()));
+        },
+      });
+    gauge("db_pool_clients", "Clients in the database pool (idle + in use).", (s) => s.total);
+    gauge("db_pool_idle_clients", "Idle clients in the database pool.", (s) => s.idle);
+    gauge("db_pool_waiting_clients", "Queries waiting for a database pool client.", (s) => s.waiting);
+  }
+  return {
+    registry,
+    observe(method, route, statusCode, seconds) {
+      const labels = { method, route: route ?? UNMATCHED_ROUTE, status_code: String(statusCode) };
+      requests.inc(labels);
+      duration.observe(labels, seconds);
+      if (statusCode >= 500) errors.inc(labels);
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

@@ -9,6 +9,7 @@ import { Database, DB_HOST } from "./components/database";
 import { Edge } from "./components/edge";
 import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
+import { EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
 
 const stack = pulumi.getStack();
 const project = pulumi.getProject();
@@ -106,6 +107,19 @@ const api = new ApiService(
   { dependsOn: [steps.done, edge] },
 );
 
+// Prometheus (monitoring.enabled): scrapes the replicas and the edge's exporter on the edge network, not published.
+const monitoring = cfg.monitoring.enabled
+  ? new Monitoring("monitoring", {
+    prefix,
+    settings: cfg.monitoring,
+    network: networks.edge.name,
+    api: { alias: API_ALIAS, port: cfg.api.port, replicas: cfg.api.replicas },
+    edge: { host: edge.holderName, metricsPort: EDGE_METRICS_PORT },
+    labels,
+    logs: cfg.logs,
+  }, dockerOpts)
+  : undefined;
+
 export const edgeUrl = edge.url;
 export const image = api.replicas.image;
 export const replicas = api.replicas.replicas;
@@ -113,3 +127,5 @@ export const apiContainers = api.replicas.containers;
 export const dbContainer = db.containerName;
 export const edgeContainer = edge.containerName;
 export const environment = cfg.environment;
+/** The Prometheus container (monitoring.enabled), queried with `docker exec`; undefined without monitoring. */
+export const prometheusContainer = monitoring?.containerName;

@@ -112,6 +112,22 @@ const backupSchema = z.strictObject({
   keep: z.number().int().min(1).default(7),
 });
 
+/**
+ * A Prometheus server for the stack (infra/components/monitoring.ts): on the edge network, never published,
+ * scraping every API replica's /metrics and the edge's exporter, with monitoring/alerts.yml loaded.
+ */
+const monitoringSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Local stand-in: slipway-local/prometheus:2 (tools/images.sh). */
+  image: imageRef.default("prom/prometheus:v2.53.3"),
+  /** How long samples are kept (--storage.tsdb.retention.time). */
+  retentionHours: z.number().int().min(1).max(24 * 365).default(168),
+  /** Scrape and rule evaluation interval. */
+  scrapeIntervalSeconds: z.number().int().min(1).max(300).default(15),
+  limits: limitsSchema.default(() => ({ memoryMb: 512, cpus: 0.5 })),
+  restartPolicy: restartPolicySchema.default("unless-stopped"),
+});
+
 export const stackConfigSchema = z.strictObject({
   environment: z.enum(["staging", "production"]),
   /** Docker engine to deploy to; unset means the local engine (or DOCKER_HOST of the operator). */
@@ -125,6 +141,7 @@ export const stackConfigSchema = z.strictObject({
   edge: edgeSchema,
   database: databaseSchema,
   backup: backupSchema.optional(),
+  monitoring: monitoringSchema.prefault({}),
   /** Docker log rotation (json-file) for every container the stack runs. */
   logs: z
     .strictObject({
@@ -154,6 +171,7 @@ export type ApiSettings = StackConfig["api"];
 export type EdgeSettings = StackConfig["edge"];
 export type DatabaseSettings = StackConfig["database"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;
+export type MonitoringSettings = StackConfig["monitoring"];
 
 /** Every top-level key of the `slipway` config namespace: the parsed ones, in schema order, then `secretEnv`. */
 export const configKeys = [...Object.keys(stackConfigSchema.shape), ...secretConfigKeys] as (

@@ -15,6 +15,7 @@ Builds (skipping images whose recipe is unchanged):
   slipway-local/node:20         Debian nodejs + npm, user node (uid 1000)      images/local/node
   slipway-local/postgres:17     Debian postgresql-17, official-image interface  images/local/postgres
   slipway-local/haproxy:3.0     Debian haproxy, official-image paths            images/local/haproxy
+  slipway-local/prometheus:2    Debian prometheus (+ promtool), official paths  images/local/prometheus
   slipway/api:<tag>             images/api/Dockerfile
   slipway/api:<tag>-abrupt      same, SHUTDOWN_MODE=abrupt (test-only: exits at once on SIGTERM)
   slipway/edge:<tag>            images/edge/Dockerfile (HAProxy + socat)
@@ -31,7 +32,7 @@ Options:
   -h, --help         this text
 
 Output (stdout), one per line:
-  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
+  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= PROMETHEUS_IMAGE= API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
 EOF
 }
 
@@ -146,10 +147,12 @@ build_debian
 build_local slipway-local/node:20 images/local/node
 build_local slipway-local/postgres:17 images/local/postgres
 build_local slipway-local/haproxy:3.0 images/local/haproxy
+build_local slipway-local/prometheus:2 images/local/prometheus
 echo "DEBIAN_IMAGE=slipway-local/debian:trixie"
 echo "NODE_IMAGE=slipway-local/node:20"
 echo "POSTGRES_IMAGE=slipway-local/postgres:17"
 echo "HAPROXY_IMAGE=slipway-local/haproxy:3.0"
+echo "PROMETHEUS_IMAGE=slipway-local/prometheus:2"
 if [ "$BASE_ONLY" = 1 ]; then log "done (base only)"; exit 0; fi
 
 [ -n "$TAG" ] || TAG="$(git -C "$ROOT" rev-parse --short=12 HEAD)"

@@ -1,0 +1,162 @@
+// Monitoring of one stack (optional: `monitoring.enabled`): a Prometheus server on the edge network — where the
+// API replicas answer to their DNS alias and HAProxy's exporter listens in the edge holder's namespace — never
+// published to the host. Its config (monitoring/prometheus.yml rendered), the alert rules (monitoring/alerts.yml,
+// as tested by promtool) and the stack's own rules (the declared replica count) are uploaded into the container;
+// samples live in a named volume, so a new config (a replaced container) keeps the history.
+import { readFileSync, realpathSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import type { MonitoringSettings, StackConfig } from "../../stacks/schema";
+import { containerLimits, dockerLabels, logRotation } from "./limits";
+
+/** Port HAProxy's `frontend metrics` (prometheus-exporter service) binds inside the edge's namespace. */
+export const EDGE_METRICS_PORT = 8405;
+export const PROMETHEUS_PORT = 9090;
+export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
+const PROMETHEUS_DATA_DIR = "/prometheus";
+
+/**
+ * The repository's monitoring/ directory. Through the real path of this file: a test stack's work directory links
+ * infra/ into a temporary directory that has no monitoring/ of its own.
+ */
+export const MONITORING_DIR = path.resolve(realpathSync(__dirname), "..", "..", "monitoring");
+
+export interface PrometheusConfigValues {
+  /** external label `stack` on every series and alert, e.g. "slipway-staging". */
+  stack: string;
+  scrapeIntervalSeconds: number;
+  apiAlias: string;
+  apiPort: number;
+  edgeHost: string;
+  edgeMetricsPort: number;
+}
+
+/** Fills monitoring/prometheus.yml's {{name}} placeholders; an unknown or unfilled one is an error. */
+export function renderPrometheusConfig(template: string, values: PrometheusConfigValues): string {
+  const filled: Record<string, string> = {
+    stack: requireName("stack", values.stack),
+    scrapeIntervalSeconds: String(requireInt("scrapeIntervalSeconds", values.scrapeIntervalSeconds)),
+    // A scrape may take at most the interval, and 10 s at most (Prometheus refuses a timeout above the interval).
+    scrapeTimeoutSeconds: String(Math.min(10, requireInt("scrapeIntervalSeconds", values.scrapeIntervalSeconds))),
+    apiAlias: requireName("apiAlias", values.apiAlias),
+    apiPort: String(requireInt("apiPort", values.apiPort)),
+    edgeHost: requireName("edgeHost", values.edgeHost),
+    edgeMetricsPort: String(requireInt("edgeMetricsPort", values.edgeMetricsPort)),
+  };
+  return template.replace(/\{\{(\w*)\}\}/g, (_match, key: string) => {
+    const value = filled[key];
+    if (value === undefined) throw new Error(`renderPrometheusConfig: unknown placeholder {{${key}}}`);
+    return value;
+  });
+}
+
+/** The rules that depend on the stack: the replica count the alert rules compare `up` with. */
+export function renderStackRules(expectedReplicas: number): string {
+  return [
+    "# Rendered by infra/components/monitoring.ts from the stack's api.replicas.",
+    "groups:",
+    "  - name: slipway-stack",
+    "    rules:",
+    "      - record: slipway:api_expected_replicas",
+    `        expr: vector(${requireInt("expectedReplicas", expectedReplicas)})`,
+    "",
+  ].join("\n");
+}
+
+/** Every file uploaded to PROMETHEUS_CONFIG_DIR, by name. */
+export function prometheusFiles(values: PrometheusConfigValues & { expectedReplicas: number }, dir = MONITORING_DIR): Record<string, string> {
+  return {
+    "prometheus.yml": renderPrometheusConfig(readFileSync(path.join(dir, "prometheus.yml"), "utf8"), values),
+    "alerts.yml": readFileSync(path.join(dir, "alerts.yml"), "utf8"),
+    "stack-rules.yml": renderStackRules(values.expectedReplicas),
+  };
+}
+
+/** The server's arguments (the official image's defaults, plus retention and listen address). */
+export function prometheusCommand(settings: Pick<MonitoringSettings, "retentionHours">): string[] {
+  return [
+    `--config.file=${PROMETHEUS_CONFIG_DIR}/prometheus.yml`,
+    `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`,
+    `--storage.tsdb.retention.time=${requireInt("retentionHours", settings.retentionHours)}h`,
+    `--web.listen-address=:${PROMETHEUS_PORT}`,
+  ];
+}
+
+export interface MonitoringArgs {
+  prefix: string;
+  settings: MonitoringSettings;
+  /** The edge network: the replicas and the edge holder are there. */
+  network: pulumi.Input<string>;
+  api: { alias: string; port: number; replicas: number };
+  /** Name of the edge holder container (HAProxy runs in its network namespace) and the exporter's port. */
+  edge: { host: pulumi.Input<string>; metricsPort: number };
+  labels: Record<string, string>;
+  /** Docker json-file rotation, as on every container of the stack. */
+  logs: StackConfig["logs"];
+}
+
+export class Monitoring extends pulumi.ComponentResource {
+  readonly containerName: pulumi.Output<string>;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("slipway:index:Monitoring", name, {}, opts);
+    const s = args.settings;
+    const labels = dockerLabels({ ...args.labels, "slipway.role": "prometheus" });
+    const image = new docker.RemoteImage(`${name}-image`, { name: s.image, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-data`, { name: `${args.prefix}-prometheus`, labels }, { parent: this });
+    const files = pulumi.output(args.edge.host).apply((edgeHost) =>
+      prometheusFiles({
+        stack: args.prefix,
+        scrapeIntervalSeconds: s.scrapeIntervalSeconds,
+        apiAlias: args.api.alias,
+        apiPort: args.api.port,
+        edgeHost,
+        edgeMetricsPort: args.edge.metricsPort,
+        expectedReplicas: args.api.replicas,
+      }),
+    );
+    const container = new docker.Container(
+      `${name}-prometheus`,
+      {
+        name: `${args.prefix}-prometheus`,
+        image: image.imageId,
+        command: prometheusCommand(s),
+        uploads: ["prometheus.yml", "alerts.yml", "stack-rules.yml"].map((file) => ({
+          file: `${PROMETHEUS_CONFIG_DIR}/${file}`,
+          content: files.apply((f) => f[file]),
+        })),
+        volumes: [{ volumeName: volume.name, containerPath: PROMETHEUS_DATA_DIR }],
+        // Not published: operators query it with `docker exec <container> promtool query instant …`.
+        networksAdvanced: [{ name: args.network }],
+        healthcheck: {
+          tests: ["CMD", "promtool", "check", "ready", `--url=http://127.0.0.1:${PROMETHEUS_PORT}`],
+          interval: "2s",
+          timeout: "3s",
+          retries: 30,
+          startPeriod: "2s",
+        },
+        wait: true,
+        waitTimeout: 120,
+        restart: s.restartPolicy,
+        ...containerLimits(s.limits),
+        ...logRotation(args.logs),
+        labels,
+        stopTimeout: 30,
+      },
+      { parent: this },
+    );
+    this.containerName = container.name;
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}
+
+function requireName(key: string, value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) throw new Error(`monitoring: ${key} "${value}" must be letters, digits, '_', '.', '-'`);
+  return value;
+}
+
+function requireInt(key: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`monitoring: ${key} ${value} must be a positive integer`);
+  return value;
+}

@@ -1,0 +1,180 @@
+// Monitoring: the alert rules under `promtool test rules` (monitoring/alerts.test.yml), the rendered Prometheus
+// config under `promtool check config`, the stack's `monitoring` settings, and what the program declares with
+// monitoring on and off (under Pulumi's mocks: no engine, no Docker).
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  EDGE_METRICS_PORT,
+  MONITORING_DIR,
+  prometheusCommand,
+  prometheusFiles,
+  renderPrometheusConfig,
+  renderStackRules,
+} from "../../infra/components/monitoring";
+import { loadStackConfig, StackConfigError } from "../../stacks/load";
+
+const INSTALL_HINT =
+  "promtool not found on PATH: it comes with Debian's `prometheus` package — install it with " +
+  "`apt-get install -y --no-install-recommends prometheus` (the apt step of tools/toolchain.sh)";
+
+/** Runs promtool; a missing promtool fails the test with the install step, never skips it. */
+function promtool(args: string[], cwd = MONITORING_DIR): string {
+  const run = spawnSync("promtool", args, { cwd, encoding: "utf8", timeout: 60_000 });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === "ENOENT") assert.fail(INSTALL_HINT);
+  const output = `${run.stdout}${run.stderr}`;
+  assert.equal(run.status, 0, `promtool ${args.join(" ")} failed:\n${output}`);
+  return output;
+}
+
+const values = {
+  stack: "slipway-staging",
+  scrapeIntervalSeconds: 15,
+  apiAlias: "api",
+  apiPort: 3000,
+  edgeHost: "slipway-staging-edge",
+  edgeMetricsPort: EDGE_METRICS_PORT,
+  expectedReplicas: 2,
+};
+
+test("alert rules: promtool check rules and promtool test rules monitoring/alerts.test.yml pass", () => {
+  assert.match(promtool(["check", "rules", "alerts.yml"]), /SUCCESS: 7 rules found/);
+  assert.match(promtool(["test", "rules", "alerts.test.yml"]), /SUCCESS/);
+});
+
+test("every alert in alerts.yml has at least one promtool test that expects it to fire", () => {
+  const rules = readFileSync(join(MONITORING_DIR, "alerts.yml"), "utf8");
+  const tests = readFileSync(join(MONITORING_DIR, "alerts.test.yml"), "utf8");
+  const alerts = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(alerts, ["ApiHigh5xxRate", "ApiHighP99Latency", "ApiReplicaDown", "ApiReplicasMissing", "EdgeDown", "EdgeHigh5xxRate", "BackupTooOld"]);
+  for (const alert of alerts) {
+    assert.match(tests, new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels:`), `${alert} is tested firing`);
+  }
+});
+
+test("the rendered config: replicas by DNS A records of the api alias, the edge exporter, rules beside it; promtool check config passes", () => {
+  const files = prometheusFiles(values);
+  const config = files["prometheus.yml"];
+  assert.doesNotMatch(config, /\{\{/);
+  assert.match(config, /scrape_interval: 15s/);
+  assert.match(config, /scrape_timeout: 10s/);
+  assert.match(config, /stack: slipway-staging/);
+  assert.match(config, /dns_sd_configs:\n\s+- names: \[api\]\n\s+type: A\n\s+port: 3000/);
+  assert.match(config, /targets: \["slipway-staging-edge:8405"\]/);
+  assert.match(files["stack-rules.yml"], /record: slipway:api_expected_replicas\n\s+expr: vector\(2\)/);
+
+  const dir = mkdtempSync(join(tmpdir(), "slipway-prometheus-"));
+  try {
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    const out = promtool(["check", "config", "prometheus.yml"], dir);
+    assert.match(out, /SUCCESS: prometheus\.yml is valid/);
+    assert.match(out, /SUCCESS: 7 rules found/);
+    assert.match(out, /SUCCESS: 1 rules found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("renderPrometheusConfig: a short interval caps the scrape timeout; bad values and unknown placeholders are errors", () => {
+  assert.match(renderPrometheusConfig("{{scrapeIntervalSeconds}}/{{scrapeTimeoutSeconds}}", values), /^15\/10$/);
+  assert.equal(renderPrometheusConfig("{{scrapeTimeoutSeconds}}", { ...values, scrapeIntervalSeconds: 5 }), "5");
+  assert.throws(() => renderPrometheusConfig("{{nope}}", values), /unknown placeholder \{\{nope\}\}/);
+  assert.throws(() => renderPrometheusConfig("x", { ...values, edgeHost: "a b" }), /edgeHost "a b"/);
+  assert.throws(() => renderStackRules(0), /expectedReplicas 0/);
+  assert.deepEqual(prometheusCommand({ retentionHours: 48 }), [
+    "--config.file=/etc/prometheus/prometheus.yml",
+    "--storage.tsdb.path=/prometheus",
+    "--storage.tsdb.retention.time=48h",
+    "--web.listen-address=:9090",
+  ]);
+});
+
+const baseConfig = {
+  environment: "staging",
+  images: { api: "a:1", edge: "e:1", postgres: "p:1" },
+  api: { replicas: 2 },
+  edge: { port: 8080 },
+  database: {},
+};
+
+test("stack config: monitoring is off by default, its defaults live in the schema, unknown keys are named", () => {
+  const cfg = loadStackConfig("staging", baseConfig);
+  assert.deepEqual(cfg.monitoring, {
+    enabled: false,
+    image: "prom/prometheus:v2.53.3",
+    retentionHours: 168,
+    scrapeIntervalSeconds: 15,
+    limits: { memoryMb: 512, cpus: 0.5 },
+    restartPolicy: "unless-stopped",
+  });
+  const on = loadStackConfig("staging", { ...baseConfig, monitoring: { enabled: true, retentionHours: 24 } });
+  assert.equal(on.monitoring.enabled, true);
+  assert.equal(on.monitoring.retentionHours, 24);
+  assert.throws(
+    () => loadStackConfig("staging", { ...baseConfig, monitoring: { enabeld: true } }),
+    (e: unknown) => e instanceof StackConfigError && /slipway:monitoring\.enabeld: unknown key; did you mean slipway:monitoring\.enabled\?/.test(e.message),
+  );
+  assert.throws(
+    () => loadStackConfig("staging", { ...baseConfig, monitoring: { scrapeIntervalSeconds: 0 } }),
+    (e: unknown) => e instanceof StackConfigError && /slipway:monitoring\.scrapeIntervalSeconds/.test(e.message),
+  );
+});
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+function declare(stack: string, overrides: Record<string, unknown>): { resources: Registered[]; error?: string } {
+  const args = ["--import", "tsx", join(__dirname, "..", "support", "mock-program.ts"), stack];
+  const f = join(mkdtempSync(join(tmpdir(), "slipway-mock-")), "overrides.json");
+  writeFileSync(f, JSON.stringify(overrides));
+  args.push(f);
+  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+test("program: no Prometheus unless monitoring.enabled", () => {
+  const { resources, error } = declare("staging", {});
+  assert.equal(error, undefined);
+  assert.equal(resources.filter((r) => r.name.startsWith("monitoring")).length, 0);
+});
+
+test("program with monitoring on: Prometheus on the edge network, unpublished, config uploaded, limits, log rotation", () => {
+  const { resources, error } = declare("staging", {
+    "slipway:monitoring": { enabled: true, image: "slipway-local/prometheus:2", retentionHours: 72, scrapeIntervalSeconds: 5 },
+  });
+  assert.equal(error, undefined);
+  const container = resources.find((r) => r.name === "monitoring-prometheus");
+  assert.ok(container, "monitoring-prometheus declared");
+  const i = container.inputs;
+  assert.equal(i.name, "slipway-staging-prometheus");
+  assert.equal(i.ports, undefined, "Prometheus is never published");
+  assert.deepEqual(i.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge"]);
+  assert.ok(i.command.includes("--storage.tsdb.retention.time=72h"));
+  assert.deepEqual(i.uploads.map((u: { file: string }) => u.file), [
+    "/etc/prometheus/prometheus.yml",
+    "/etc/prometheus/alerts.yml",
+    "/etc/prometheus/stack-rules.yml",
+  ]);
+  const config = i.uploads[0].content as string;
+  assert.match(config, /scrape_interval: 5s/);
+  assert.match(config, /names: \[api\]/);
+  assert.match(config, /targets: \["slipway-staging-edge:8405"\]/);
+  assert.equal(i.uploads[1].content, readFileSync(join(MONITORING_DIR, "alerts.yml"), "utf8"));
+  const replicas = Number(/vector\((\d+)\)/.exec(i.uploads[2].content as string)?.[1]);
+  const declared = resources.find((r) => r.type.includes("ReplicaSet"));
+  assert.equal(replicas, declared?.inputs.replicas, "expected replicas = api.replicas");
+  assert.equal(i.memory, 512);
+  assert.equal(i.cpuQuota, 50_000);
+  assert.equal(i.restart, "unless-stopped");
+  assert.equal(i.logDriver, "json-file");
+  assert.ok(i.logOpts["max-size"] && i.logOpts["max-file"], "log rotation");
+  assert.equal(i.volumes[0].containerPath, "/prometheus");
+  assert.ok(!i.volumes[0].hostPath, "named volume");
+  assert.match(i.healthcheck.tests.join(" "), /promtool check ready/);
+});

@@ -1,8 +1,9 @@
 // `npm run promote` — deploy an image (built once, tagged with its git SHA) to a stack:
 // staging first, then the very same reference to production. Runs backup → migrate → rollout
-// through `pulumi up`; the image lands in Pulumi.<stack>.yaml and in the stack's history.
+// through `pulumi up`; the image lands in Pulumi.<stack>.yaml and in the stack's history. The stack must
+// exist (`pulumi stack init <name>`): a typo in --stack is an error naming the stacks there are.
 import { checkPromotable } from "../release/history";
-import { deploy, history, openStack, selectStack, setImages } from "../release/stack";
+import { deploy, history, selectStack, setImages } from "../release/stack";
 import { runVerb, stringFlag, type VerbSpec } from "./args";
 
 const spec: VerbSpec = {
@@ -16,7 +17,8 @@ const spec: VerbSpec = {
     force: { type: "boolean", description: "skip the check that --from ran the image successfully" },
   },
   notes: [
-    "The stack file change (slipway:images) is what `git diff` shows afterwards: commit it.",
+    "The stack must exist (create it once with `pulumi stack init <stack>`); promote never creates one.",
+    "The image is written to Pulumi.<stack>.yaml (slipway:images): commit that file — it is what a later plain `pulumi up` deploys (CI commits it for you).",
     "Roll back with: npm run rollback -- --stack <stack>",
   ],
 };
@@ -26,12 +28,14 @@ void runVerb(spec, async (values) => {
   const image = stringFlag(values, "image")!;
   const from = stringFlag(values, "from") ?? (target === "production" ? "staging" : undefined);
   if (from && !values.force) {
-    const source = await selectStack(from).catch(() => {
-      throw new Error(`stack "${from}" does not exist, so ${image} cannot have run there; deploy to ${from} first or pass --force`);
+    const source = await selectStack(from).catch((err: Error) => {
+      const missing = `stack "${from}" does not exist.`;
+      if (!err.message.startsWith(missing)) throw err;
+      throw new Error(`stack "${from}" does not exist, so ${image} cannot have run there; deploy to ${from} first or pass --force.${err.message.slice(missing.length)}`);
     });
     checkPromotable(image, target, from, await history(source));
   }
-  const stack = await openStack(target);
+  const stack = await selectStack(target);
   await setImages(stack, { api: image, edge: stringFlag(values, "edge-image") });
   const outputs = await deploy(stack, `promote ${image}`, (s) => process.stdout.write(s));
   console.log(`\npromoted ${image} to ${target}: ${String(outputs.edgeUrl)}/health`);

@@ -1,52 +1,184 @@
-// The Automation API at the edge: open a stack of this project (openStack creates a missing one), read its
+// The Automation API at the edge: select an existing stack of this project (never create one), read its
 // history, change its image config, run `pulumi up` with output streamed to the operator. Verbs call
 // these; decisions live in history.ts.
-import { existsSync, mkdirSync } from "node:fs";
+//
+// Which engine: whatever the environment provides. The project's local defaults (the air-gapped toolchain
+// of tools/toolchain.sh, PULUMI_HOME=.slipway/pulumi-home, the file backend in .slipway/state, no plugin
+// downloads, the passphrase `slipway-local`) apply only when that toolchain is in use — chooseEngine().
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parse } from "yaml";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import type { HistoryEntry, Images } from "./history";
 
 /** This repository; SLIPWAY_PROJECT_DIR points the verbs at another checkout (tests use it). */
 const projectDir = process.env.SLIPWAY_PROJECT_DIR ?? resolve(__dirname, "..", "..");
 
-async function pulumiCommand(): Promise<PulumiCommand> {
-  // Prefer the toolchain tools/toolchain.sh built; fall back to a `pulumi` on PATH.
-  const root = join(projectDir, ".slipway", "toolchain");
-  if (existsSync(join(root, "bin", "pulumi"))) return PulumiCommand.get({ root, skipVersionCheck: true });
-  return PulumiCommand.get({ skipVersionCheck: true });
+/** The passphrase of the project's local file backend (air-gapped toolchain only). */
+export const LOCAL_PASSPHRASE = "slipway-local";
+
+export interface EngineFacts {
+  /** the caller's environment */
+  env: Readonly<Record<string, string | undefined>>;
+  /** the checkout the verbs work on */
+  projectDir: string;
+  /** <projectDir>/.slipway/toolchain/bin/pulumi exists (tools/toolchain.sh ran) */
+  toolchainBuilt: boolean;
 }
 
-/** The defaults of tools/env.sh, so `npm run <verb>` works without sourcing it; the caller's env wins. */
-function localEnv(): Record<string, string> {
+export interface EngineChoice {
+  toolchain: "air-gapped" | "official";
+  /** PulumiCommand root whose bin/pulumi runs; undefined: the `pulumi` on PATH */
+  root?: string;
+  /** set for every pulumi call, on top of the caller's environment */
+  env: Record<string, string>;
+  /** the backend when the choice fixes it (air-gapped); undefined: Pulumi's own (PULUMI_BACKEND_URL or `pulumi login`) */
+  backendUrl?: string;
+}
+
+/**
+ * Pure: which Pulumi the verbs use and with which environment.
+ * - air-gapped: SLIPWAY_TOOLCHAIN=air-gapped (what tools/env.sh exports), or the toolchain is built and the
+ *   user set neither PULUMI_HOME nor PULUMI_BACKEND_URL (and not SLIPWAY_TOOLCHAIN=official). Then the
+ *   project's defaults fill what the user left unset; the passphrase default only for a file backend.
+ * - official: everything else. `pulumi` from PATH; ~/.pulumi, the backend of `pulumi login` and automatic
+ *   plugin acquisition stay as Pulumi has them. Nothing is added.
+ */
+export function chooseEngine(f: EngineFacts): EngineChoice {
+  const e = f.env;
+  const airGapped =
+    e.SLIPWAY_TOOLCHAIN === "air-gapped" ||
+    (e.SLIPWAY_TOOLCHAIN !== "official" && f.toolchainBuilt && !e.PULUMI_HOME && !e.PULUMI_BACKEND_URL);
+  if (!airGapped) return { toolchain: "official", env: {} };
+  const backendUrl = e.PULUMI_BACKEND_URL || `file://${join(f.projectDir, ".slipway", "state")}`;
   const env: Record<string, string> = {
-    PULUMI_HOME: process.env.PULUMI_HOME ?? join(projectDir, ".slipway", "pulumi-home"),
-    PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${join(projectDir, ".slipway", "state")}`,
+    PULUMI_HOME: e.PULUMI_HOME || join(f.projectDir, ".slipway", "pulumi-home"),
+    PULUMI_BACKEND_URL: backendUrl,
     PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: e.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "true",
   };
-  if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) env.PULUMI_CONFIG_PASSPHRASE = "slipway-local";
-  mkdirSync(env.PULUMI_BACKEND_URL!.startsWith("file://") ? env.PULUMI_BACKEND_URL!.slice(7) : projectDir, { recursive: true });
-  return env;
+  if (isLocalBackend(backendUrl) && !e.PULUMI_CONFIG_PASSPHRASE && !e.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    env.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
+  }
+  return {
+    toolchain: "air-gapped",
+    ...(f.toolchainBuilt ? { root: join(f.projectDir, ".slipway", "toolchain") } : {}),
+    env,
+    backendUrl,
+  };
+}
+
+export function isLocalBackend(url: string): boolean {
+  return url.startsWith("file://");
+}
+
+/** Pulumi Cloud (or a self-hosted Pulumi service): stacks there default to the service's secrets provider. */
+export function isServiceBackend(url: string): boolean {
+  return /^https?:\/\//.test(url);
+}
+
+/** What a stack file says about its secrets (Pulumi.<stack>.yaml top-level keys). */
+export interface StackSecrets {
+  secretsprovider?: string;
+  encryptionsalt?: string;
+}
+
+/**
+ * Pure: why the stack's secrets cannot be opened safely, or undefined. A stack on a remote backend whose
+ * secrets use a passphrase (the default everywhere but the Pulumi service) needs the user's own
+ * PULUMI_CONFIG_PASSPHRASE(_FILE): never the local default.
+ */
+export function secretsProblem(stackName: string, backendUrl: string, env: EngineFacts["env"], file: StackSecrets): string | undefined {
+  if (isLocalBackend(backendUrl)) return undefined;
+  if (env.PULUMI_CONFIG_PASSPHRASE === LOCAL_PASSPHRASE) {
+    return `stack "${stackName}" is on the remote backend ${backendUrl}, but PULUMI_CONFIG_PASSPHRASE is the project's local default "${LOCAL_PASSPHRASE}" (left over from . tools/env.sh?): set the stack's own passphrase`;
+  }
+  if (env.PULUMI_CONFIG_PASSPHRASE || env.PULUMI_CONFIG_PASSPHRASE_FILE) return undefined;
+  const provider = file.secretsprovider;
+  if (provider && provider !== "passphrase" && !provider.startsWith("passphrase:")) return undefined; // awskms://, gcpkms://, …, service
+  if (isServiceBackend(backendUrl) && !provider && !file.encryptionsalt) return undefined; // the service's own provider
+  return (
+    `stack "${stackName}" is on the remote backend ${backendUrl} and its secrets use a passphrase, but neither ` +
+    `PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set. Set the stack's own passphrase ` +
+    `(the local default "${LOCAL_PASSPHRASE}" is only for the project's file backend), or give the stack a ` +
+    `secrets provider: pulumi stack change-secrets-provider --stack ${stackName} <awskms://…|gcpkms://…|azurekeyvault://…|hashivault://…>`
+  );
+}
+
+function readStackSecrets(stackName: string): StackSecrets {
+  const file = join(projectDir, `Pulumi.${stackName.split("/").pop()}.yaml`);
+  if (!existsSync(file)) return {};
+  const doc = (parse(readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  return { secretsprovider: str(doc.secretsprovider), encryptionsalt: str(doc.encryptionsalt) };
+}
+
+let chosen: EngineChoice | undefined;
+function engine(): EngineChoice {
+  chosen ??= chooseEngine({
+    env: process.env,
+    projectDir,
+    toolchainBuilt: existsSync(join(projectDir, ".slipway", "toolchain", "bin", "pulumi")),
+  });
+  return chosen;
 }
 
 async function workspaceOptions() {
-  return { pulumiCommand: await pulumiCommand(), envVars: localEnv() };
+  const choice = engine();
+  if (choice.toolchain === "air-gapped") {
+    if (isLocalBackend(choice.env.PULUMI_BACKEND_URL!)) mkdirSync(choice.env.PULUMI_BACKEND_URL!.slice("file://".length), { recursive: true });
+    mkdirSync(choice.env.PULUMI_HOME!, { recursive: true });
+  }
+  const pulumiCommand = await PulumiCommand.get({ ...(choice.root ? { root: choice.root } : {}), skipVersionCheck: true });
+  return { pulumiCommand, envVars: choice.env };
 }
 
-export async function openStack(stackName: string): Promise<Stack> {
-  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, await workspaceOptions()).catch(async (err: Error) => {
-    if (/no stack named|not found/i.test(err.message)) {
-      return LocalWorkspace.createStack({ stackName, workDir: projectDir }, await workspaceOptions());
-    }
-    throw err;
-  });
+/** The backend the stacks live on: fixed by the choice, PULUMI_BACKEND_URL, or what `pulumi whoami` reports. */
+async function backendUrl(opts: Awaited<ReturnType<typeof workspaceOptions>>): Promise<string | undefined> {
+  const fixed = engine().backendUrl ?? process.env.PULUMI_BACKEND_URL;
+  if (fixed) return fixed;
+  const ws = await LocalWorkspace.create({ workDir: projectDir, ...opts });
+  return (await ws.whoAmI().catch(() => undefined))?.url;
 }
+
+function howToCreate(stackName: string): string {
+  const env = engine().toolchain === "air-gapped" ? ". tools/env.sh && " : "";
+  return `${env}pulumi stack init ${stackName}`;
+}
+
+/** An existing stack of this project. A missing one is an error naming the stacks there are; never created. */
+export async function selectStack(stackName: string): Promise<Stack> {
+  const opts = await workspaceOptions();
+  const stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir }, opts).catch(async (err: Error) => {
+    if (!/no stack named|not found|does not exist/i.test(err.message)) throw err;
+    const names = await listStackNames(opts).catch(() => undefined);
+    const existing = names === undefined ? "" : names.length ? ` Existing stacks (pulumi stack ls): ${names.join(", ")}.` : " There are no stacks yet.";
+    throw new Error(`stack "${stackName}" does not exist.${existing} Create it on purpose with: ${howToCreate(stackName)}`);
+  });
+  const env = { ...process.env, ...opts.envVars };
+  const ownPassphrase = (env.PULUMI_CONFIG_PASSPHRASE && env.PULUMI_CONFIG_PASSPHRASE !== LOCAL_PASSPHRASE) || env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  if (!ownPassphrase) {
+    const url = await backendUrl(opts);
+    const problem = url ? secretsProblem(stackName, url, env, readStackSecrets(stackName)) : undefined;
+    if (problem) throw new Error(problem);
+  }
+  return stack;
+}
+
+async function listStackNames(opts: Awaited<ReturnType<typeof workspaceOptions>>): Promise<string[]> {
+  const ws = await LocalWorkspace.create({ workDir: projectDir, ...opts });
+  return (await ws.listStacks()).map((s) => s.name);
+}
+
+/** @deprecated the same as selectStack: verbs never create a stack (create one with `pulumi stack init`). */
+export const openStack = selectStack;
 
 export async function history(stack: Stack): Promise<HistoryEntry[]> {
   // Secrets stay hidden: only plain keys (images) are read from the history.
   return (await stack.history(undefined, undefined, false)) as unknown as HistoryEntry[];
 }
 
+/** Writes the images into the stack's config — Pulumi.<stack>.yaml — which is what a later plain `pulumi up` deploys. */
 export async function setImages(stack: Stack, images: Partial<Images>): Promise<void> {
   for (const [name, ref] of Object.entries(images)) {
     if (ref) await stack.setConfig(`slipway:images.${name}`, { value: ref }, true);
@@ -56,9 +188,4 @@ export async function setImages(stack: Stack, images: Partial<Images>): Promise<
 export async function deploy(stack: Stack, message: string, log: (s: string) => void): Promise<Record<string, unknown>> {
   const result = await stack.up({ message, onOutput: log, color: "never" });
   return Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
-}
-
-/** An existing stack of this project (never creates one). */
-export async function selectStack(stackName: string): Promise<Stack> {
-  return LocalWorkspace.selectStack({ stackName, workDir: projectDir }, await workspaceOptions());
 }

@@ -6,8 +6,10 @@ package info
 
 import (
 	"context"
+	"fmt"
 	"unicode"
 
+	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	tfbridgetokens "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
 	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
@@ -26,11 +28,46 @@ func function(name string) tokens.ModuleMember {
 	return tokens.ModuleMember("docker:index/" + name + ":" + name)
 }
 
+// updatedInPlace lists the Terraform attributes that the kreuzwerker version we build marks
+// ForceNew but that pulumi-docker v5.0.0 (kreuzwerker 619686ddb44a) updates in place. A change to
+// one of them must not replace the resource: for docker_container that would delete and recreate
+// the database container on a routine deploy. kreuzwerker v4.6.0 made healthcheck ForceNew
+// ("changing healthcheck should recreate container", #989); v5.0.0's schema.json has no
+// willReplaceOnChanges on it. (Docker cannot change a running container's healthcheck, so, as in
+// v5.0.0, the new healthcheck is recorded in the state and reaches Docker when the container is
+// next recreated for another reason.)
+//
+// This is done on the Terraform schema itself, not with SchemaInfo.ForceNew = false: the bridge
+// only ever adds ForceNew from SchemaInfo at run time, so that would change the generated schema
+// but still replace the container.
+var updatedInPlace = map[string][]string{
+	"docker_container": {"healthcheck"},
+}
+
+// alignWithV5 applies updatedInPlace to the provider's schema. It panics (at build time, in tfgen)
+// when an attribute is gone or no longer ForceNew, so the list never outlives its reason.
+func alignWithV5(p *schema.Provider) *schema.Provider {
+	for res, attrs := range updatedInPlace {
+		r := p.ResourcesMap[res]
+		if r == nil {
+			panic(fmt.Sprintf("slipway docker mapping: resource %s not found in the provider", res))
+		}
+		for _, attr := range attrs {
+			s := r.Schema[attr]
+			if s == nil || !s.ForceNew {
+				panic(fmt.Sprintf("slipway docker mapping: %s.%s is missing or no longer ForceNew; remove it from updatedInPlace in go/docker/info", res, attr))
+			}
+			s.ForceNew = false
+		}
+	}
+	return p
+}
+
 // Provider returns the bridge mapping. metadata is the tfgen-generated bridge-metadata.json
 // (nil while generating it).
 func Provider(metadata []byte) tfbridge.ProviderInfo {
 	prov := tfbridge.ProviderInfo{
-		P:           shimv2.NewProvider(shim.NewProvider()),
+		P:           shimv2.NewProvider(alignWithV5(shim.NewProvider())),
 		Name:        "docker",
 		Description: "A Pulumi package for interacting with Docker in Pulumi programs",
 		Keywords:    []string{"pulumi", "docker"},

@@ -29,6 +29,13 @@ export interface DiffResult {
 
 const KIND_NAMES = Object.fromEntries(Object.entries(providerPb.PropertyDiff.Kind).map(([k, v]) => [v, k])) as Record<number, string>;
 
+// Without an engine address a plugin never notices that its parent is gone: whatever is still
+// running when this process exits (a failed test, an interrupt) is killed with it.
+const running = new Set<ChildProcessByStdio<null, Readable, Readable>>();
+process.once("exit", () => {
+  for (const c of running) c.kill("SIGKILL");
+});
+
 export class ProviderPlugin {
   private constructor(
     private readonly child: ChildProcessByStdio<null, Readable, Readable>,
@@ -39,6 +46,8 @@ export class ProviderPlugin {
   /** Starts the plugin binary and connects to it; fails within `timeoutMs` if it never prints its port. */
   static async start(binary: string, timeoutMs = 20_000): Promise<ProviderPlugin> {
     const child = spawn(binary, [], { stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    child.once("exit", () => running.delete(child));
     let err = "";
     child.stderr.on("data", (d: Buffer) => {
       err = (err + d.toString("utf8")).slice(-4000);
@@ -64,6 +73,7 @@ export class ProviderPlugin {
       });
     });
     child.removeAllListeners("exit");
+    child.once("exit", () => running.delete(child));
     const client = new providerGrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     return new ProviderPlugin(child, client, () => err);
   }

@@ -25,12 +25,22 @@ try {
 }
 // The SDK knows which config keys were set with --secret but does not declare the helper in its types.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
-if (pulumi.runtime.allConfig()["slipway:secretEnv"] !== undefined && !isConfigSecret("slipway:secretEnv")) {
-  throw new pulumi.RunError(
-    `stack "${stack}": slipway:secretEnv must be set as a secret (pulumi config set --secret --path 'secretEnv.NAME' ...)`,
-  );
+for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate -- \"$(cat fullchain.pem)\""], ["tlsKey", "tlsKey -- \"$(cat key.pem)\""]]) {
+  if (pulumi.runtime.allConfig()[`slipway:${key}`] !== undefined && !isConfigSecret(`slipway:${key}`)) {
+    throw new pulumi.RunError(`stack "${stack}": slipway:${key} must be set as a secret (pulumi config set --secret ${how})`);
+  }
 }
 const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv") ?? pulumi.secret({});
+if (cfg.edge.tls.enabled) {
+  const missing = ["tlsCertificate", "tlsKey"].filter((k) => config.get(k) === undefined);
+  if (missing.length > 0) {
+    throw new pulumi.RunError(`stack "${stack}": slipway:edge.tls.enabled needs ${missing.map((k) => `slipway:${k}`).join(" and ")} (pulumi config set --secret ...)`);
+  }
+}
+// One PEM bundle (chain, then key), secret end to end: config → EdgeProxy state → a file in the HAProxy container.
+const tlsPem = cfg.edge.tls.enabled
+  ? pulumi.all([config.requireSecret("tlsCertificate"), config.requireSecret("tlsKey")]).apply(([cert, key]) => `${cert.trim()}\n${key.trim()}\n`)
+  : undefined;
 
 const prefix = `${project}-${stack}`;
 const production = cfg.environment === "production";
@@ -62,6 +72,7 @@ const edge = new Edge("edge", {
   labels,
   production,
   logs: cfg.logs,
+  ...(tlsPem ? { tlsPem } : {}),
   ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
 }, dockerOpts);
 const steps = new DeploySteps(

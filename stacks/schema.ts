@@ -97,6 +97,17 @@ const edgeSchema = z.strictObject({
       requestsPer10s: z.number().int().min(0).default(0),
     })
     .prefault({}),
+  /**
+   * HTTPS at the edge. The certificate chain and key are Pulumi secrets, top-level keys `slipway:tlsCertificate` and
+   * `slipway:tlsKey` (`pulumi config set --secret tlsCertificate -- "$(cat fullchain.pem)"`); plain HTTP on `port` then
+   * redirects to `tls.port`. HSTS is sent in production.
+   */
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      port: port.default(8443),
+    })
+    .prefault({}),
 });
 
 const databaseSchema = z.strictObject({
@@ -156,7 +167,7 @@ export const stackConfigSchema = z.strictObject({
  * infra/index.ts as a Pulumi secret (its values may be encrypted or placeholders at load time), so the
  * loader accepts it and leaves it out of the parsed config.
  */
-export const secretConfigKeys = ["secretEnv"] as const;
+export const secretConfigKeys = ["secretEnv", "tlsCertificate", "tlsKey"] as const;
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 /** What a stack file may contain (defaults not yet applied), without `secretEnv`. */

@@ -6,7 +6,7 @@
 // unless the holder is unprotected deliberately (RUNBOOK.md).
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
+import { HTTP_PORT, HTTPS_PORT, renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import type { StackConfig } from "../../stacks/schema";
 import { EdgeProxy } from "../providers/edge-proxy";
 import { dockerLabels, logRotation } from "./limits";
@@ -20,11 +20,12 @@ export interface EdgeArgs {
   labels: Record<string, string>;
   production: boolean;
   logs: StackConfig["logs"];
+  /** Certificate chain + key (PEM), secret; required when settings.tls.enabled. */
+  tlsPem?: pulumi.Input<string>;
   dockerHost?: string;
 }
 
 export const EDGE_BACKEND = "api";
-const LISTEN_PORT = 8080;
 
 export class Edge extends pulumi.ComponentResource {
   /** The running HAProxy container. */
@@ -40,7 +41,7 @@ export class Edge extends pulumi.ComponentResource {
       backend: EDGE_BACKEND,
       serviceHost: args.api.alias,
       servicePort: args.api.port,
-      listenPort: LISTEN_PORT,
+      listenPort: HTTP_PORT,
       slots: s.slots,
       healthPath: args.api.readinessPath,
       retries: s.retries,
@@ -50,6 +51,7 @@ export class Edge extends pulumi.ComponentResource {
       rateLimitPer10s: s.rateLimit.requestsPer10s,
       // Production logs no full client address.
       truncateClientAddress: args.production,
+      ...(s.tls.enabled ? { tls: { publicPort: s.tls.port, hsts: args.production } } : {}),
     });
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
     const holder = new docker.Container(
@@ -61,7 +63,10 @@ export class Edge extends pulumi.ComponentResource {
         entrypoints: ["sleep"],
         command: ["infinity"],
         stopSignal: "SIGKILL",
-        ports: [{ internal: LISTEN_PORT, external: s.port, ip: s.bindAddress }],
+        ports: [
+          { internal: HTTP_PORT, external: s.port, ip: s.bindAddress },
+          ...(s.tls.enabled ? [{ internal: HTTPS_PORT, external: s.tls.port, ip: s.bindAddress }] : []),
+        ],
         networksAdvanced: [{ name: args.network }],
         restart: "unless-stopped",
         ...logRotation(args.logs),
@@ -81,14 +86,15 @@ export class Edge extends pulumi.ComponentResource {
         restartPolicy: s.restartPolicy,
         labels: args.labels,
         logs: args.logs,
+        ...(s.tls.enabled ? { tlsPem: pulumi.secret(args.tlsPem ?? "") } : {}),
         timeouts: { readyTimeoutMs: 30_000, stopTimeoutMs: 35_000 },
         ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       },
-      { parent: this },
+      { parent: this, additionalSecretOutputs: ["tlsPem"] },
     );
     this.containerName = proxy.container;
     this.holderName = holder.name;
-    this.url = `http://${s.bindAddress}:${s.port}`;
+    this.url = s.tls.enabled ? `https://${s.bindAddress}:${s.tls.port}` : `http://${s.bindAddress}:${s.port}`;
     this.registerOutputs({ containerName: this.containerName, url: this.url });
   }
 }

@@ -15,6 +15,14 @@ export const SERVER_STATE_FILE = "/var/lib/haproxy/server-state";
  * to the file too, so a reload or a handover keeps it.
  */
 export const MAINTENANCE_MAP = "/usr/local/etc/haproxy/maintenance.map";
+/** Certificate + key (PEM bundle) for the HTTPS listener, written by the EdgeProxy provider from Pulumi secrets. */
+export const TLS_PEM = "/usr/local/etc/haproxy/tls.pem";
+/** Where HAProxy listens inside the holder's namespace; the holder publishes them. */
+export const HTTP_PORT = 8080;
+export const HTTPS_PORT = 8443;
+// Mozilla "intermediate": TLS 1.2 with forward-secret AEAD ciphers, and TLS 1.3.
+const TLS12_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+const TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 /** Paths exempt from rate limiting (readiness, health, metrics). */
 const UNLIMITED_PATHS = ["/up", "/health", "/metrics"];
 
@@ -48,6 +56,11 @@ export interface HaproxyConfigOptions {
   rateLimitPer10s?: number;
   /** Log client addresses truncated to /24 (IPv4) and /64 (IPv6): no full address in the logs. */
   truncateClientAddress?: boolean;
+  /**
+   * HTTPS on HTTPS_PORT with the certificate at TLS_PEM; plain HTTP is redirected (308) to `publicPort`, the
+   * port clients use for HTTPS; `hsts` adds Strict-Transport-Security to HTTPS answers.
+   */
+  tls?: { publicPort: number; hsts: boolean };
 }
 
 export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
@@ -74,14 +87,23 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const logFormat =
     `{"time":"%tr","client":"${client}","method":"%HM","path":"%HPO","status":%ST,"bytes":%B,"ms":%Ta,` +
     `"backend":"%b","server":"%s","retries":%rc,"request_id":"%[var(txn.request_id),json(utf8s)]","termination":"%tsc"}`;
+  const tls = opts.tls;
+  if (tls) requirePort("tls.publicPort", tls.publicPort);
   const frontendRules = [
+    ...(tls
+      ? [
+          // 308 keeps the method and body; the Host header's name with the public HTTPS port (omitted when 443).
+          `  http-request redirect location https://%[req.hdr(host),field(1,:)]${tls.publicPort === 443 ? "" : `:${tls.publicPort}`}%[capture.req.uri] code 308 unless { ssl_fc }`,
+          ...(tls.hsts ? ['  http-response set-header Strict-Transport-Security "max-age=63072000" if { ssl_fc }'] : []),
+        ]
+      : []),
     // A request id for every request (the client's X-Request-ID if it sent one), passed to the API and logged.
     "  http-request set-var(txn.request_id) req.hdr(x-request-id)",
     "  http-request set-var(txn.request_id) uuid(4) unless { var(txn.request_id) -m found }",
     "  http-request set-header X-Request-ID %[var(txn.request_id)]",
     "  http-response set-header X-Request-ID %[var(txn.request_id)]",
     `  acl maintenance str(on),map(${MAINTENANCE_MAP}) -m found`,
-    `  http-request return status 503 content-type application/json lf-string "{\\"error\\":\\"maintenance\\",\\"message\\":%[str(on),map(${MAINTENANCE_MAP}),json(utf8s)]}" hdr retry-after 60 if maintenance`,
+    `  http-request return status 503 content-type application/json lf-string "{\\"error\\":\\"maintenance\\",\\"message\\":\\"%[str(on),map(${MAINTENANCE_MAP}),json(utf8s)]\\"}" hdr retry-after 60 if maintenance`,
     ...(rate > 0
       ? [
           "  stick-table type ipv6 size 100k expire 30s store http_req_rate(10s)",
@@ -116,6 +138,9 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     `  stats socket ${ADMIN_SOCKET} mode 600 level admin`,
     "  stats timeout 10s",
     `  server-state-file ${SERVER_STATE_FILE}`,
+    ...(tls
+      ? [`  ssl-default-bind-ciphers ${TLS12_CIPHERS}`, `  ssl-default-bind-ciphersuites ${TLS13_SUITES}`, "  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets"]
+      : []),
     "",
     "resolvers docker",
     "  nameserver dns 127.0.0.11:53",
@@ -151,6 +176,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "",
     "frontend http",
     `  bind :${listenPort}`,
+    ...(tls ? [`  bind :${HTTPS_PORT} ssl crt ${TLS_PEM} alpn h2,http/1.1`] : []),
     ...frontendRules,
     `  default_backend ${name}`,
     "",

@@ -14,7 +14,7 @@ import { execText, ignoreStatus, isStatus, tarOneFile } from "../docker";
 import { LABEL_STACK, revisionOf, revisionShort } from "../rollout/naming";
 import { logConfig, type LogRotation } from "../rollout/spec";
 import { pollUntil, since } from "../rollout/wait";
-import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE } from "./haproxy-config";
+import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "./haproxy-config";
 import { edgeRuntime, OP_RUNNING, parseServersState } from "./runtime-api";
 
 export const LABEL_ROLE = "slipway.role";
@@ -29,6 +29,8 @@ export interface EdgeProxySpec {
   image: string;
   /** haproxy.cfg, as rendered by renderHaproxyConfig. */
   config: string;
+  /** Certificate chain + private key (PEM) for HTTPS, when the config has TLS. A Pulumi secret upstream. */
+  tlsPem?: string;
   memoryMb?: number;
   cpus?: number;
   restartPolicy: "no" | "always" | "unless-stopped" | "on-failure";
@@ -55,9 +57,9 @@ export interface ObservedEdge {
   running: boolean;
 }
 
-/** What needs a new HAProxy container when it changes; the config does not (it is reloaded). */
+/** What needs a new HAProxy container when it changes; the config and the certificate do not (they are reloaded). */
 export function edgeRevision(spec: EdgeProxySpec): string {
-  const { config: _config, ...container } = spec;
+  const { config: _config, tlsPem: _tlsPem, ...container } = spec;
   return revisionOf(container);
 }
 
@@ -110,8 +112,9 @@ export async function applyEdge(ctx: EdgeContext, spec: EdgeProxySpec): Promise<
   const running = all.filter((e) => e.running).map((e) => e.name);
 
   if (running.includes(want)) {
-    const current = await execText(ctx.docker, want, ["cat", CONFIG_PATH]);
-    if (current !== spec.config) await reload(ctx, want, spec.config);
+    const config = await execText(ctx.docker, want, ["cat", CONFIG_PATH]);
+    const pem = spec.tlsPem === undefined ? undefined : await execText(ctx.docker, want, ["cat", TLS_PEM]).catch(() => "");
+    if (config !== spec.config || pem !== spec.tlsPem) await reload(ctx, want, spec);
   } else {
     await handover(ctx, spec, running);
   }
@@ -126,14 +129,22 @@ export async function removeAllEdges(ctx: EdgeContext, stack: string): Promise<v
   }
 }
 
-/** Checks `config` with HAProxy itself, inside `container` (which has the image's HAProxy), before it is used. */
-async function checkConfig(ctx: EdgeContext, container: string, config: string): Promise<void> {
+/** Checks config (and certificate) with HAProxy itself, inside `container`, before they are put in place. */
+async function checkConfig(ctx: EdgeContext, container: string, spec: EdgeProxySpec): Promise<void> {
   const candidate = `${SERVER_STATE_FILE}.candidate.cfg`;
+  let config = spec.config;
+  if (spec.tlsPem !== undefined) {
+    const pem = `${SERVER_STATE_FILE}.candidate.pem`;
+    await putFile(ctx.docker, container, pem, spec.tlsPem);
+    config = config.split(TLS_PEM).join(pem);
+  }
   await putFile(ctx.docker, container, candidate, config);
   try {
     await execText(ctx.docker, container, ["haproxy", "-c", "-q", "-f", candidate], undefined, 30_000);
   } catch (e) {
-    throw new Error(`the new edge configuration is invalid; the edge keeps its current one. HAProxy says: ${(e as Error).message}`);
+    throw new Error(`the new edge configuration or certificate is invalid; the edge keeps its current one. HAProxy says: ${(e as Error).message}`);
+  } finally {
+    await execText(ctx.docker, container, ["rm", "-f", candidate, `${SERVER_STATE_FILE}.candidate.pem`]).catch(() => undefined);
   }
 }
 
@@ -142,12 +153,13 @@ async function serversState(ctx: EdgeContext, container: string): Promise<string
   return edgeRuntime(ctx.docker, container).command("show servers state");
 }
 
-async function reload(ctx: EdgeContext, container: string, config: string): Promise<void> {
+async function reload(ctx: EdgeContext, container: string, spec: EdgeProxySpec): Promise<void> {
   const start = Date.now();
-  await checkConfig(ctx, container, config);
+  await checkConfig(ctx, container, spec);
   const before = upAddresses(await serversState(ctx, container));
   await putFile(ctx.docker, container, SERVER_STATE_FILE, await serversState(ctx, container));
-  await putFile(ctx.docker, container, CONFIG_PATH, config);
+  if (spec.tlsPem !== undefined) await putFile(ctx.docker, container, TLS_PEM, spec.tlsPem);
+  await putFile(ctx.docker, container, CONFIG_PATH, spec.config);
   const answer = await execText(ctx.docker, container, ["socat", "stdio", `unix-connect:${MASTER_SOCKET}`], "reload\n", 60_000);
   // HAProxy ≥ 2.7 answers `Success=1` (or `Success=0` and the startup messages) on the master CLI.
   if (/Success=0/.test(answer)) throw new Error(`edge ${container}: reload failed; the previous worker keeps serving. HAProxy says:\n${answer.trim()}`);
@@ -167,6 +179,7 @@ async function handover(ctx: EdgeContext, spec: EdgeProxySpec, previous: string[
   });
   try {
     await putFile(ctx.docker, name, CONFIG_PATH, spec.config);
+    if (spec.tlsPem !== undefined) await putFile(ctx.docker, name, TLS_PEM, spec.tlsPem);
     await putFile(ctx.docker, name, MAINTENANCE_MAP, maintenance);
     if (state) await putFile(ctx.docker, name, SERVER_STATE_FILE, state);
     await container.start();

@@ -90,3 +90,17 @@ describe("a verb's positional word", () => {
     assert.throws(() => parseVerbArgs(["--stack", "s", "on", "off"], spec), UsageError);
   });
 });
+
+describe("TLS in haproxy.cfg", () => {
+  it("off by default; on: an HTTPS bind with the PEM, modern ciphers only, HTTP redirected (308) to the public HTTPS port", () => {
+    assert.ok(!render({}).includes("ssl"));
+    const l = lines(render({ tls: { publicPort: 8443, hsts: false } }));
+    assert.ok(l.includes("bind :8443 ssl crt /usr/local/etc/haproxy/tls.pem alpn h2,http/1.1"));
+    assert.ok(l.includes("ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets"));
+    assert.ok(l.find((x) => x.startsWith("ssl-default-bind-ciphers "))!.split(":").every((c) => /ECDHE-.*(GCM|CHACHA20)/.test(c)), "forward-secret AEAD only");
+    assert.ok(l.includes("http-request redirect location https://%[req.hdr(host),field(1,:)]:8443%[capture.req.uri] code 308 unless { ssl_fc }"));
+    assert.ok(!l.some((x) => x.includes("Strict-Transport-Security")));
+    assert.ok(lines(render({ tls: { publicPort: 443, hsts: true } })).includes('http-response set-header Strict-Transport-Security "max-age=63072000" if { ssl_fc }'));
+    assert.ok(render({ tls: { publicPort: 443, hsts: true } }).includes("https://%[req.hdr(host),field(1,:)]%[capture.req.uri]"), "no :443 in the redirect");
+  });
+});

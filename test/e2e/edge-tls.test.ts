@@ -1,0 +1,107 @@
+// TLS at the edge on a real stack: certificate and key as Pulumi secrets (never plaintext in the state), HTTPS
+// served with them, plain HTTP redirected, and a renewed certificate applied by a reload under load with zero
+// failed requests (new connections get the new certificate, the HAProxy container stays the same).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { testImages } from "../support/docker-images";
+import { startLoad } from "../support/load";
+import { engineAvailable, pulumiCli } from "../support/pulumi";
+import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
+
+/** A self-signed certificate for 127.0.0.1 (openssl, from Debian's package on every machine here). */
+function certificate(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+    "-subj", `/CN=slipway-test-${name}`, "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  return { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") };
+}
+
+function httpsGet(url: string, ca: string): Promise<{ status: number; serial: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca, agent: false, timeout: 10_000 }, (res) => {
+      const serial = (res.socket as import("node:tls").TLSSocket).getPeerCertificate().serialNumber;
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, serial, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function httpGet(url: string): Promise<{ status: number; location?: string }> {
+  return new Promise((resolve, reject) => {
+    httpRequest(url, { agent: false }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+    }).on("error", reject).end();
+  });
+}
+
+test("TLS: secrets in, HTTPS served, HTTP redirected, certificate renewed under load without a failed request", { timeout: 20 * 60_000 }, async (t) => {
+  assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
+  const images = await testImages();
+  const dir = mkdtempSync(join(tmpdir(), "slipway-tls-"));
+  const first = certificate(dir, "first");
+  const second = certificate(dir, "second");
+  const httpPort = await freePort();
+  const httpsPort = await freePort();
+  const name = `tl${randomBytes(3).toString("hex")}`;
+  const base = smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port: httpPort, replicas: 2 });
+  const ps = await projectStack(name, { ...base, edge: { ...(base.edge as object), tls: { enabled: true, port: httpsPort } } });
+  t.after(async () => {
+    await ps.stack.destroy().catch(() => undefined);
+    await ps.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const setCertificate = async (c: { cert: string; key: string }) => {
+    await ps.stack.setConfig("slipway:tlsCertificate", { value: c.cert, secret: true });
+    await ps.stack.setConfig("slipway:tlsKey", { value: c.key, secret: true });
+  };
+  await setCertificate(first);
+  const up = await ps.stack.up({ onOutput: (s) => process.stderr.write(s) });
+  assert.equal(up.summary.result, "succeeded");
+  const url = up.outputs.edgeUrl!.value as string;
+  assert.equal(url, `https://127.0.0.1:${httpsPort}`);
+  await ps.stack.preview({ expectNoChanges: true });
+
+  const ok = await httpsGet(`${url}/health`, first.cert);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers["strict-transport-security"], undefined, "HSTS only in production");
+  const redirect = await httpGet(`http://127.0.0.1:${httpPort}/slow?ms=1`);
+  assert.equal(redirect.status, 308);
+  assert.equal(redirect.location, `https://127.0.0.1:${httpsPort}/slow?ms=1`);
+
+  // Never plaintext in the state.
+  const state = await pulumiCli(ps, ["stack", "export"]);
+  assert.ok(!state.includes("PRIVATE KEY"), "the key is not in the state in plain text");
+
+  // Renewal under load: a reload, zero failed requests, new connections see the new certificate.
+  const edge = up.outputs.edgeContainer!.value as string;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0"; // the load client accepts both test certificates (loopback only)
+  t.after(() => delete process.env.NODE_TLS_REJECT_UNAUTHORIZED);
+  const load = startLoad({ url, connections: 20, maxSeconds: 300, slowShare: 0.1, slowMs: 1000, fastMs: 50 });
+  t.after(() => load.stop()); // a failed assertion must not leave the load running
+  await new Promise((r) => setTimeout(r, 2000));
+  await setCertificate(second);
+  const up2 = await ps.stack.up({ onOutput: (s) => process.stderr.write(s) });
+  await new Promise((r) => setTimeout(r, 2000));
+  const report = await load.stop();
+  assert.equal(up2.summary.result, "succeeded");
+  assert.equal(up2.outputs.edgeContainer!.value, edge, "the same HAProxy container, reloaded");
+  console.log(`[tls renewal] ${report.requests} requests, ${report.failed} failed, non-2xx ${JSON.stringify(report.non2xx)}, errors ${JSON.stringify(report.errors)}`);
+  assert.ok(report.requests > 100, "the load ran");
+  assert.equal(report.failed, 0, "no failed request during the renewal");
+  assert.deepEqual(report.errors, {});
+  const renewed = await httpsGet(`${url}/health`, second.cert);
+  assert.equal(renewed.status, 200);
+  assert.notEqual(renewed.serial, ok.serial, "new connections get the new certificate");
+  await ps.stack.preview({ expectNoChanges: true });
+});

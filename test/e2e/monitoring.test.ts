@@ -1,0 +1,104 @@
+// Monitoring under the real engine: a small staging-shaped stack with monitoring on. Prometheus is not published
+// (queried here through `docker exec … promtool query instant`), finds every API replica through the `api` DNS
+// alias, sees the requests sent through the edge as a request-rate series, has the alert rules and the stack's
+// expected replica count loaded, and a preview right after the up is empty.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { ensureImages } from "../support/docker-images";
+import { engineAvailable } from "../support/pulumi";
+import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
+
+/** Built by tools/images.sh (ensureImages runs it). */
+const PROMETHEUS_IMAGE = "slipway-local/prometheus:2";
+const REPLICAS = 2;
+const REQUESTS = 30;
+
+const docker = (args: string[]): string => execFileSync("docker", args, { encoding: "utf8", timeout: 60_000 }).trim();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One PromQL instant query inside the Prometheus container; the first sample's value, or undefined. */
+function query(container: string, expr: string): number | undefined {
+  const out = docker(["exec", container, "promtool", "query", "instant", "-o", "json", "http://127.0.0.1:9090", expr]);
+  const samples = JSON.parse(out || "[]") as { value: [number, string] }[];
+  return samples.length > 0 ? Number(samples[0].value[1]) : undefined;
+}
+
+async function until(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(1000);
+  }
+}
+
+test("monitoring on: unpublished Prometheus scrapes every replica and sees traffic through the edge", { timeout: 900_000 }, async (t) => {
+  assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
+  const images = await ensureImages();
+  const suffix = randomBytes(3).toString("hex");
+  const port = await freePort();
+  const ps = await projectStack(`mon${suffix}`, {
+    ...smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, replicas: REPLICAS }),
+    monitoring: { enabled: true, image: PROMETHEUS_IMAGE, scrapeIntervalSeconds: 1, retentionHours: 1, limits: { memoryMb: 256, cpus: 0.5 } },
+  });
+  t.after(async () => {
+    await ps.stack.destroy().catch(() => undefined);
+    await ps.cleanup();
+  });
+  const log = (s: string) => process.stderr.write(s);
+
+  await ps.stack.up({ onOutput: log });
+  const outputs = await ps.stack.outputs();
+  const prometheus = outputs.prometheusContainer?.value as string;
+  assert.equal(prometheus, `${ps.prefix}-prometheus`);
+
+  // Never published: no port binding on the host, only the edge network.
+  assert.deepEqual(JSON.parse(docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", prometheus])) ?? {}, {});
+  assert.deepEqual(Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", prometheus]))), [`${ps.prefix}-edge`]);
+  assert.equal(docker(["inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-file\"}}", prometheus]).split(" ")[0], "json-file");
+  // The uploaded config and rules are valid for the server that runs them.
+  const check = docker(["exec", prometheus, "promtool", "check", "config", "/etc/prometheus/prometheus.yml"]);
+  assert.match(check, /SUCCESS: 7 rules found/);
+
+  await until(`${REPLICAS} api targets up`, 60_000, () => query(prometheus, 'count(up{job="api"} == 1)') === REPLICAS);
+  assert.equal(query(prometheus, "slipway:api_expected_replicas"), REPLICAS);
+
+  for (let i = 0; i < REQUESTS; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/items`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  }
+  await until("the requests through the edge counted", 30_000, () =>
+    (query(prometheus, 'sum(http_requests_total{job="api",route="/items",status_code="200"})') ?? 0) >= REQUESTS);
+  // A rate needs the counter to grow between two scrapes: keep a trickle of requests going meanwhile.
+  let trickling = true;
+  const trickle = (async () => {
+    while (trickling) {
+      await fetch(`http://127.0.0.1:${port}/items`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer(), () => undefined);
+      await sleep(100);
+    }
+  })();
+  try {
+    await until("a request-rate series", 60_000, () =>
+      (query(prometheus, 'sum(rate(http_requests_total{job="api",route="/items"}[1m]))') ?? 0) > 0);
+  } finally {
+    trickling = false;
+    await trickle;
+  }
+  // Both replicas served some (the edge balances round-robin), each scraped under its own address.
+  assert.equal(query(prometheus, 'count(http_requests_total{job="api",route="/items",status_code="200"})'), REPLICAS);
+  // Scrapes themselves are not traffic.
+  assert.equal(query(prometheus, 'count(http_requests_total{route="/metrics"})'), undefined);
+  assert.ok((query(prometheus, 'max(http_request_duration_seconds_count{job="api",route="/items"})') ?? 0) > 0);
+  assert.ok((query(prometheus, 'max(db_pool_clients{job="api"})') ?? 0) >= 1, "pool gauges scraped");
+  // The edge's exporter is scraped when the edge config has its `frontend metrics` (informational until then).
+  log(`edge exporter up: ${String(query(prometheus, 'up{job="edge"}'))}\n`);
+
+  await ps.stack.preview({ expectNoChanges: true, onOutput: log });
+});

@@ -1,0 +1,171 @@
+// The GitHub workflows' gates, read from the YAML: pull requests test, build, scan and preview without
+// deploy secrets; main builds once, pushes, promotes that digest to staging, smoke-tests, then production
+// behind the environment's approval, with a history rollback when the smoke test fails. And actionlint
+// (built by tools/toolchain.sh) is clean on every workflow.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+
+const root = join(__dirname, "..", "..");
+const dir = join(root, ".github", "workflows");
+
+interface Step {
+  id?: string;
+  name?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  needs?: string | string[];
+  if?: string;
+  environment?: string | { name: string };
+  permissions?: Record<string, string> | string;
+  env?: Record<string, string>;
+  outputs?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown> };
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string> | string;
+  env?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+function load(name: string): Workflow {
+  return parse(readFileSync(join(dir, name), "utf8")) as Workflow;
+}
+const secretsOf = (x: unknown) => [...JSON.stringify(x).matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]!).sort();
+const needsOf = (j: Job) => (Array.isArray(j.needs) ? j.needs : j.needs ? [j.needs] : []);
+const envName = (j: Job) => (typeof j.environment === "string" ? j.environment : j.environment?.name);
+const trivySteps = (j: Job) => j.steps.filter((s) => s.uses?.startsWith("aquasecurity/trivy-action@"));
+
+test("the workflows are pull-request.yml and main.yml; the old deploy.yml is gone", () => {
+  assert.deepEqual(readdirSync(dir).sort(), ["main.yml", "pull-request.yml"]);
+});
+
+for (const file of ["pull-request.yml", "main.yml"]) {
+  test(`${file}: no secret at workflow level, permissions granted per job, official Pulumi CLI, no source build`, () => {
+    const wf = load(file);
+    assert.deepEqual(wf.permissions, {}, "workflow-level permissions: none");
+    assert.deepEqual(secretsOf(wf.env ?? {}), [], "no secret in workflow-level env");
+    const runs = Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ""));
+    for (const run of runs) assert.ok(!/\.ci\/run|tools\/toolchain\.sh|\bsudo\b/.test(run), `no source build of Pulumi on GitHub, no sudo losing PATH: ${run}`);
+    const inputs = Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => Object.keys(s.with ?? {})));
+    assert.ok(!inputs.flat().includes("config-map"), "images are set by path (pulumi config set --path), not as a literal config-map key");
+    for (const [name, job] of Object.entries(wf.jobs)) {
+      assert.equal(typeof job.permissions, "object", `${file} job ${name} declares its permissions`);
+      for (const step of job.steps) {
+        if (step.uses?.startsWith("pulumi/actions@")) assert.ok(step.with?.["pulumi-version"], `${name}: pulumi/actions pins pulumi-version`);
+      }
+    }
+  });
+
+  test(`${file}: images scanned by Trivy pinned by tag or commit, failing on HIGH/CRITICAL`, () => {
+    const image = load(file).jobs.image;
+    assert.ok(image, "an image job");
+    const scans = trivySteps(image);
+    assert.equal(scans.length, 2, "api and edge images are scanned");
+    for (const s of scans) {
+      assert.match(s.uses!, /^aquasecurity\/trivy-action@([0-9a-f]{40}|v?\d+\.\d+\.\d+)$/, "pinned by full commit SHA or version tag");
+      assert.equal(String(s.with?.["exit-code"]), "1");
+      assert.equal(s.with?.severity, "HIGH,CRITICAL");
+    }
+    const builds = image.steps.filter((s) => /docker build/.test(s.run ?? "")).length;
+    assert.equal(builds, 2);
+    const firstScan = image.steps.indexOf(scans[0]!);
+    image.steps.forEach((s, i) => {
+      if (/docker push/.test(s.run ?? "")) assert.ok(i > firstScan, "nothing is pushed before the scan");
+    });
+  });
+}
+
+test("pull-request.yml: tests, image, preview of both stacks as PR comments — no deploy secrets, write only where it comments", () => {
+  const wf = load("pull-request.yml");
+  assert.deepEqual(Object.keys(wf.on), ["pull_request"]);
+  const { test: t, image, preview } = wf.jobs;
+  assert.ok(t && image && preview);
+  for (const [name, job] of Object.entries(wf.jobs)) {
+    const perms = job.permissions as Record<string, string>;
+    assert.notEqual(perms.contents, "write", name);
+    assert.equal(perms.packages, undefined, `${name}: nothing is pushed from a pull request`);
+    assert.ok(!["staging", "production"].includes(envName(job) ?? ""), `${name}: no deploy environment`);
+    const comments = job.steps.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.["comment-on-pr"] === true);
+    assert.equal(perms["pull-requests"] === "write", comments, `${name}: pull-requests: write exactly where it comments`);
+    if (name !== "preview") assert.deepEqual(secretsOf(job), [], `${name}: no secrets`);
+  }
+  // The preview reads state and decrypts config through the `preview` environment: no SSH key, no registry.
+  assert.equal(envName(preview), "preview");
+  for (const s of secretsOf(preview)) assert.ok(["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"].includes(s), `preview uses ${s}`);
+  assert.match(preview.if ?? "", /head\.repo\.full_name == github\.repository/, "no preview credentials for forks");
+  assert.deepEqual(needsOf(preview).sort(), ["image", "test"]);
+  assert.deepEqual(preview.strategy?.matrix?.stack, ["staging", "production"]);
+  const pv = preview.steps.find((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === "preview");
+  assert.ok(pv, "pulumi/actions runs the preview");
+  assert.equal(pv.with?.["stack-name"], "${{ matrix.stack }}");
+  assert.equal(pv.with?.["comment-on-pr"], true);
+  const setImages = preview.steps.find((s) => /pulumi config set --path/.test(s.run ?? ""));
+  assert.ok(setImages && preview.steps.indexOf(setImages) < preview.steps.indexOf(pv), "the PR's images are set by path before the preview");
+  assert.match(setImages.run!, /slipway:images\.api/);
+  for (const s of ["npm run typecheck", "npm run lint", "npm run test:unit"]) assert.ok(t.steps.some((x) => x.run === s), s);
+});
+
+test("main.yml: build once and push, promote that digest to staging, smoke test, production behind approval, rollback on a failed smoke test", () => {
+  const wf = load("main.yml");
+  assert.deepEqual(Object.keys(wf.on), ["push"]);
+  assert.deepEqual((wf.on.push as { branches: string[] }).branches, ["main"]);
+  const { image, staging, production } = wf.jobs;
+  assert.ok(image && staging && production);
+
+  assert.equal((image.permissions as Record<string, string>).packages, "write");
+  assert.ok(image.steps.some((s) => /docker push/.test(s.run ?? "")), "pushed to the registry, not left in the runner's engine");
+  assert.match(image.outputs?.api ?? "", /steps\.digests\.outputs\.api/);
+  const digests = image.steps.find((s) => s.id === "digests");
+  assert.match(digests?.run ?? "", /RepoDigests/, "promoted by digest");
+
+  for (const [name, job] of Object.entries(wf.jobs)) {
+    const perms = job.permissions as Record<string, string>;
+    if (name !== "image") assert.equal(perms.packages, undefined, name);
+    assert.equal(perms.contents === "write", ["staging", "production"].includes(name), `${name}: contents: write only to commit the stack file`);
+    if (name === "test") assert.deepEqual(secretsOf(job), [], "tests see no secrets");
+  }
+
+  for (const [name, job] of [["staging", staging], ["production", production]] as const) {
+    assert.equal(envName(job), name, `${name} runs in its GitHub environment`);
+    assert.ok(needsOf(job).includes("image"));
+    const promote = job.steps.find((s) => s.id === "promote");
+    assert.match(promote?.run ?? "", /npm run promote -- --stack "\$STACK" --image "\$\{\{ needs\.image\.outputs\.api \}\}"/);
+    assert.equal(job.env?.STACK, name);
+    assert.ok(job.steps.some((s) => s.uses?.startsWith("pulumi/actions@")), `${name}: the official CLI via pulumi/actions`);
+    const smoke = job.steps.find((s) => s.id === "smoke");
+    assert.match(smoke?.run ?? "", /curl -fsS .*pulumi stack output edgeUrl .*\/health/);
+    const rollback = job.steps.find((s) => /npm run rollback -- --stack "\$STACK"/.test(s.run ?? ""));
+    assert.ok(rollback, `${name}: a rollback step`);
+    assert.match(rollback.if ?? "", /failure\(\)/);
+    assert.match(rollback.if ?? "", /steps\.smoke\.outcome == 'failure'/);
+    const i = (s: Step | undefined) => job.steps.indexOf(s!);
+    assert.ok(i(promote) < i(smoke) && i(smoke) < i(rollback), "promote → smoke → rollback");
+    const commit = job.steps.find((s) => /git push/.test(s.run ?? ""));
+    assert.ok(commit && i(commit) > i(rollback), `${name}: commits the stack file after promote (and any rollback)`);
+    assert.match(commit.run!, /git add "Pulumi\.\$STACK\.yaml"/);
+    assert.match(commit.if ?? "", /always\(\)/);
+    assert.ok(secretsOf(job).includes("DOCKER_HOST_SSH_KEY"), `${name}: reaches the stack's dockerHost over SSH`);
+  }
+  assert.ok(needsOf(production).includes("staging"), "production needs staging");
+  assert.deepEqual(secretsOf(wf.env ?? {}), []);
+});
+
+test("actionlint (built by tools/toolchain.sh) is clean on every workflow", () => {
+  const actionlint = join(root, ".slipway", "toolchain", "bin", "actionlint");
+  assert.ok(existsSync(actionlint), `actionlint is missing at ${actionlint}: run \`bash tools/toolchain.sh\` (it builds actionlint from its Go module)`);
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  const r = spawnSync(actionlint, ["-no-color", ...files], { cwd: root, encoding: "utf8" });
+  assert.equal(r.error, undefined);
+  assert.equal(r.status, 0, `actionlint:\n${r.stdout}${r.stderr}`);
+});

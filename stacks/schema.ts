@@ -37,9 +37,11 @@ const healthcheckSchema = z.strictObject({
   /** Readiness path Docker's health check and the edge both probe (the API's /up; /health is the operators' report). */
   path: z.string().regex(/^\/[\w./-]*$/, "must be a plain absolute path such as /up").default("/up"),
   intervalMs: z.number().int().min(100).default(1000),
-  timeoutMs: z.number().int().min(100).default(2000),
+  // Generous: each probe starts a node process, which takes seconds on a loaded 2-core host. A success still
+  // counts at once, so a healthy replica is not slower to be ready; failures in the start period do not count.
+  timeoutMs: z.number().int().min(1000).default(5000),
   retries: z.number().int().min(1).default(3),
-  startPeriodMs: z.number().int().min(0).default(2000),
+  startPeriodMs: z.number().int().min(0).default(10_000),
 });
 
 const rolloutSchema = z.strictObject({

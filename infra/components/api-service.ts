@@ -45,7 +45,8 @@ export class ApiService extends pulumi.ComponentResource {
         restartPolicy: s.restartPolicy,
         // Docker's health check and the edge both probe the readiness path (api.healthcheck.path).
         healthcheck: {
-          test: ["CMD", "node", "dist/api/healthcheck.js", s.healthcheck.path],
+          // The probe's own request timeout sits inside Docker's, so a slow answer is reported, not killed.
+          test: ["CMD", "node", "dist/api/healthcheck.js", s.healthcheck.path, String(Math.max(1000, s.healthcheck.timeoutMs - 500))],
           intervalMs: s.healthcheck.intervalMs,
           timeoutMs: s.healthcheck.timeoutMs,
           retries: s.healthcheck.retries,

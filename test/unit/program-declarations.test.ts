@@ -74,7 +74,7 @@ for (const stack of ["staging", "production"]) {
     assert.ok(replicas.inputs.memoryMb > 0 && replicas.inputs.cpus > 0);
     assert.equal(replicas.inputs.restartPolicy, "unless-stopped");
     assert.ok(isSecret(replicas.inputs.env), "API env (with PGPASSWORD) is a secret");
-    assert.deepEqual(replicas.inputs.healthcheck.test, ["CMD", "node", "dist/api/healthcheck.js", "/up"], "Docker checks the readiness path");
+    assert.deepEqual(replicas.inputs.healthcheck.test, ["CMD", "node", "dist/api/healthcheck.js", "/up", String(replicas.inputs.healthcheck.timeoutMs - 500)], "Docker checks the readiness path, within its budget");
     assert.deepEqual(replicas.inputs.edge, { stack: prefix, backend: "api" });
 
     const migrate = byName(resources, "deploy-migrate");

@@ -52,11 +52,16 @@ function specOf(p: ReplicaSetInputs): ReplicaSpec {
 
 function contextOf(p: ReplicaSetInputs) {
   const e = engine();
+  // SLIPWAY_ROLLOUT_EVENTS=<file>: one JSON line per rollout step (replica, step, duration, outcome), for CI and
+  // monitoring. The provider process inherits the environment of the `pulumi` command.
+  const eventsFile = process.env.SLIPWAY_ROLLOUT_EVENTS;
+  const fs = require("node:fs") as typeof import("node:fs");
   return {
     docker: e.connectDocker(p.dockerHost),
     edge: p.edge,
     timeouts: p.rollout,
     log: (line: string) => process.stderr.write(`${line}\n`),
+    ...(eventsFile ? { onEvent: (event: object) => fs.appendFileSync(eventsFile, `${JSON.stringify(event)}\n`) } : {}),
   };
 }
 

@@ -20,6 +20,8 @@ export const TLS_PEM = "/usr/local/etc/haproxy/tls.pem";
 /** Where HAProxy listens inside the holder's namespace; the holder publishes them. */
 export const HTTP_PORT = 8080;
 export const HTTPS_PORT = 8443;
+/** HAProxy's built-in Prometheus exporter, inside the holder's namespace: reachable on the edge network, never published. */
+export const METRICS_PORT = 8405;
 // Mozilla "intermediate": TLS 1.2 with forward-secret AEAD ciphers, and TLS 1.3.
 const TLS12_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 const TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
@@ -158,7 +160,6 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "defaults",
     "  mode http",
     "  log global",
-    `  log-format '${logFormat}'`,
     "  option dontlognull",
     // Retry only when the connection could not be made: the request never reached a replica.
     "  retry-on conn-failure",
@@ -176,9 +177,16 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "",
     "frontend http",
     `  bind :${listenPort}`,
+    `  log-format '${logFormat}'`,
     ...(tls ? [`  bind :${HTTPS_PORT} ssl crt ${TLS_PEM} alpn h2,http/1.1`] : []),
     ...frontendRules,
     `  default_backend ${name}`,
+    "",
+    "frontend metrics",
+    `  bind :${METRICS_PORT}`,
+    "  no log",
+    "  http-request use-service prometheus-exporter if { path /metrics }",
+    "  http-request return status 404",
     "",
     `backend ${name}`,
     "  balance roundrobin",

@@ -34,6 +34,22 @@ export interface ExecutorContext {
   onContainerLogs?: (name: string, logs: string) => void;
   /** Told how long each step took (benchmarks compute the start+healthy floor from it). */
   onStep?: (step: Step, ms: number) => void;
+  /** One event per step, succeeded or failed (the provider writes them as JSON lines: SLIPWAY_ROLLOUT_EVENTS). */
+  onEvent?: (event: RolloutEvent) => void;
+}
+
+/** What CI and monitoring read about a rollout, one per step. */
+export interface RolloutEvent {
+  time: string;
+  stack: string;
+  service: string;
+  step: Step["kind"];
+  container: string;
+  /** The replica number, for steps on a new replica. */
+  replica?: number;
+  durationMs: number;
+  outcome: "ok" | "failed";
+  error?: string;
 }
 
 const MAX_MOVES_PER_REPLICA = 4;
@@ -121,8 +137,18 @@ class Run {
       const start = Date.now();
       // A replaced old replica has another name than its successor: it may shut down (its own grace period)
       // while the next replica starts. Other removals free a name or end the run, so they are awaited.
-      await this.step(step, spec, move.kind === "replace");
+      const event = (outcome: RolloutEvent["outcome"], error?: string): RolloutEvent => ({
+        time: new Date(start).toISOString(), stack: spec.stack, service: spec.service, step: step.kind, container: step.name,
+        ...("replica" in step ? { replica: step.replica } : {}), durationMs: Date.now() - start, outcome, ...(error ? { error } : {}),
+      });
+      try {
+        await this.step(step, spec, move.kind === "replace");
+      } catch (e) {
+        this.ctx.onEvent?.(event("failed", (e as Error).message));
+        throw e;
+      }
       this.ctx.onStep?.(step, Date.now() - start);
+      this.ctx.onEvent?.(event("ok"));
     }
   }
 

@@ -2,7 +2,7 @@
 // converge/remove/observe a replica set, and a dockerode client for a DOCKER_HOST-style address.
 export { converge, removeAll } from "./executor";
 export { observe } from "./replicas";
-export type { EdgeTarget, ExecutorContext, RolloutTimeouts } from "./executor";
+export type { EdgeTarget, ExecutorContext, RolloutEvent, RolloutTimeouts } from "./executor";
 export { revisionOfSpec, validateSpec } from "./spec";
 export type { Step } from "./planner";
 export type { ReplicaSpec, HealthcheckSpec, NetworkAttachment, RestartPolicy } from "./spec";

@@ -4,6 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Docker from "dockerode";
 import { ensureImages } from "../support/docker-images";
 import { engineAvailable } from "../support/pulumi";
@@ -65,6 +68,10 @@ test("staging stack: up, health through the edge, data survives a rolling second
   // Second up with a changed env: the replica set rolls, the data stays.
   const before = (up.outputs.apiContainers!.value as string[]).slice().sort();
   await ps.stack.setConfig("slipway:api.env.LOG_LEVEL", { value: "debug" }, true);
+  // The rollout also writes one JSON line per step where SLIPWAY_ROLLOUT_EVENTS says (the provider inherits it).
+  const events = join(mkdtempSync(join(tmpdir(), "slipway-events-")), "rollout.jsonl");
+  process.env.SLIPWAY_ROLLOUT_EVENTS = events;
+  t.after(() => delete process.env.SLIPWAY_ROLLOUT_EVENTS);
   const up2 = await ps.stack.up({ onOutput: (s) => process.stderr.write(s) });
   assert.equal(up2.summary.result, "succeeded");
   assert.equal(up2.summary.resourceChanges?.replace ?? 0, 0, "a routine deploy replaces no container (database, edge)");
@@ -72,6 +79,14 @@ test("staging stack: up, health through the edge, data survives a rolling second
   const after = (up2.outputs.apiContainers!.value as string[]).slice().sort();
   assert.equal(after.length, 2);
   assert.notDeepEqual(after, before, "replicas were replaced");
+  const steps = readFileSync(events, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: string; container: string; outcome: string; durationMs: number; replica?: number });
+  for (const name of after) {
+    assert.deepEqual(steps.filter((e) => e.container === name).map((e) => e.step), ["start-new", "wait-healthy", "wait-edge-up"], `events of ${name}`);
+  }
+  for (const name of before) {
+    assert.deepEqual(steps.filter((e) => e.container === name).map((e) => e.step), ["drain-old", "wait-drained", "remove-old"], `events of ${name}`);
+  }
+  assert.ok(steps.every((e) => e.outcome === "ok" && e.durationMs >= 0), "every step ok, with its duration");
   const items = await getJson(`${edgeUrl}/items`);
   assert.equal(items.status, 200);
   assert.ok(items.body.some((i: { name: string }) => i.name === `survivor-${name}`), "data survived the second up");

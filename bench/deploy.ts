@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       if (!failed) throw new Error("the broken image was deployed");
     });
     await record("roll back from history", async (s) => {
-      const { to } = rollbackTarget(s.ps.stackName, await history(s.ps.stack));
+      const { to } = rollbackTarget(s.ps.stackName, await history(s.ps.stack), { to: 1 });
       await set(s, "slipway:images.api", to.images.api);
       await up(s, `rollback to ${to.images.api}`);
     });

@@ -2,7 +2,8 @@
 // staging first, then the very same reference to production. Runs backup → migrate → rollout
 // through `pulumi up`; the image lands in Pulumi.<stack>.yaml and in the stack's history. The stack must
 // exist (`pulumi stack init <name>`): a typo in --stack is an error naming the stacks there are.
-import { checkPromotable } from "../release/history";
+import { checkPromotable, promoteMessage } from "../release/history";
+import { imageIdOnStackHost } from "../release/host";
 import { deploy, history, selectStack, setImages } from "../release/stack";
 import { runVerb, stringFlag, type VerbSpec } from "./args";
 
@@ -37,6 +38,8 @@ void runVerb(spec, async (values) => {
   }
   const stack = await selectStack(target);
   await setImages(stack, { api: image, edge: stringFlag(values, "edge-image") });
-  const outputs = await deploy(stack, `promote ${image}`, (s) => process.stdout.write(s));
+  // The release record: the image and, where the stack's Docker host has it, its ID (rollback checks it).
+  const message = promoteMessage(image, await imageIdOnStackHost(stack, image));
+  const outputs = await deploy(stack, message, (s) => process.stdout.write(s));
   console.log(`\npromoted ${image} to ${target}: ${String(outputs.edgeUrl)}/health`);
 });

@@ -68,7 +68,7 @@ test("production-shaped stack: every routine deploy under load drops nothing, an
   }));
 
   assertZeroDowntime(await run("roll back from history", async () => {
-    const { to } = rollbackTarget(s.ps.stackName, await history(stack));
+    const { to } = rollbackTarget(s.ps.stackName, await history(stack), { to: 1 });
     assert.equal(to.images.api, images.api, "the release before v2 ran the first image");
     await stack.setConfig("slipway:images.api", { value: to.images.api }, true);
     await s.up(`rollback to ${to.images.api}`);

@@ -86,7 +86,7 @@ void runVerb(spec, async (values) => {
       results.bareDump.push({ seconds: d.seconds, bytes: (await fs.stat(bare)).size });
 
       console.error(`run ${i + 1}/${runs}: slipway restore`);
-      const r = await time(() => restore({ prefix: "bench", dbContainer: pg.name, file: b.value.file, yes: true }));
+      const r = await time(() => restore({ prefix: "bench", dbContainer: pg.name, production: false, file: b.value.file, yes: true }));
       results.slipwayRestore.push({ seconds: r.seconds });
 
       console.error(`run ${i + 1}/${runs}: bare pg_restore (same flags)`);

@@ -119,10 +119,16 @@ const databaseSchema = z.strictObject({
   restartPolicy: restartPolicySchema.default("unless-stopped"),
 });
 
-const backupSchema = z.strictObject({
+/** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
+export const BACKUP_DEFAULTS = { keep: 7 } as const;
+
+export const backupSchema = z.strictObject({
   enabled: z.boolean(),
   dir: z.string().startsWith("/", "must be an absolute directory on the machine running pulumi"),
-  keep: z.number().int().min(1).default(7),
+  /** Keep at most this many backups of the stack (the newest)… */
+  keep: z.number().int().min(1).default(BACKUP_DEFAULTS.keep),
+  /** …and none older than this many days (unset: no age limit). The backup just taken is always kept. */
+  maxAgeDays: z.number().int().min(1).optional(),
 });
 
 /**

@@ -53,6 +53,7 @@ export class DeploySteps extends pulumi.ComponentResource {
                 dbContainer: db,
                 dir: b.dir,
                 keep: b.keep,
+                maxAgeDays: b.maxAgeDays,
                 imageTag: imageTag(image),
                 database: args.dbName,
                 user: args.dbUser,

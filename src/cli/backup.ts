@@ -1,44 +1,53 @@
 // `npm run backup` — take a verified backup of a stack's database now, then apply retention.
 // Prints the backup's path on stdout (progress goes to stderr), so scripts and the Pulumi
 // pre-deploy command can capture it.
-import { backup, DEFAULT_KEEP } from "../ops/backup";
+import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { connectDocker } from "../docker";
+import { backup } from "../ops/backup";
 import { stackTarget } from "../release/target";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const spec: VerbSpec = {
   name: "backup",
-  summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a directory, verified and checksummed.",
+  summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a private directory, verified and checksummed.",
   flags: {
     stack: { type: "string", value: "<stack>", description: "Pulumi stack (staging, production); with --db-container: any name to file the backups under", required: true },
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
-    dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir)" },
-    keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default ${DEFAULT_KEEP})` },
+    dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir); created 0700" },
+    keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default: the stack's backup.keep, else ${BACKUP_DEFAULTS.keep})` },
+    "max-age-days": { type: "string", value: "<n>", description: "also delete backups of this stack taken more than n days ago (default: the stack's backup.maxAgeDays, else no age limit)" },
     "image-tag": { type: "string", value: "<tag>", description: "API image tag running against this data (default 'untagged')" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
     user: { type: "string", value: "<role>", description: "role to dump as (default: the container's POSTGRES_USER)" },
   },
   notes: [
-    "Writes <dir>/<prefix>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256; <prefix> is the stack's Docker name",
-    "prefix (slipway-<stack>), or --stack as given with --db-container. A failed or interrupted run leaves",
-    "at most a .partial file, never a .dump. Docker is reached through DOCKER_HOST like the docker CLI.",
+    "Writes <dir>/<prefix>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256 (mode 0600); <prefix> is the stack's Docker",
+    "name prefix (slipway-<stack>), or --stack as given with --db-container. <dir> must not be open to other users.",
+    "A failed or interrupted run leaves at most a .partial file, never a .dump; the next backup removes this",
+    "stack's .partial files nobody has written for 10 minutes (a running backup touches its own every 30 s).",
+    "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
 
 void runVerb(spec, async (values) => {
   const stack = stringFlag(values, "stack")!;
   const explicit = stringFlag(values, "db-container");
-  // Without --db-container, --stack is a Pulumi stack: read its container and settings from it.
+  // Without --db-container, --stack is a Pulumi stack: read its container, engine and settings from it.
   const target = explicit ? undefined : await stackTarget(stack);
-  const dir = stringFlag(values, "dir") ?? target?.backup?.dir;
+  const settings = target?.backup;
+  const dir = stringFlag(values, "dir") ?? settings?.dir;
   if (!dir) throw new UsageError(`missing --dir <path> (stack "${stack}" sets no backup.dir)`);
+  const maxAgeDays = values["max-age-days"] === undefined ? settings?.maxAgeDays : intFlag(values, "max-age-days", 0, 1);
   const result = await backup({
     prefix: target?.prefix ?? stack,
     dbContainer: explicit ?? target!.dbContainer,
     dir,
-    keep: intFlag(values, "keep", target?.backup?.keep ?? DEFAULT_KEEP, 1),
+    keep: intFlag(values, "keep", settings?.keep ?? BACKUP_DEFAULTS.keep, 1),
+    ...(maxAgeDays === undefined ? {} : { maxAgeDays }),
     imageTag: stringFlag(values, "image-tag"),
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
+    docker: connectDocker(target?.dockerHost),
     log: (line) => console.error(line),
   });
   console.log(result.file);

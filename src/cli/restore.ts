@@ -1,10 +1,14 @@
 // `npm run restore` — restore a backup into a stack's running database, all or nothing, after
 // checking the file (exists, checksum, readable to the end, right stack) and, on production,
-// asking the operator to type the stack name (or --yes).
+// asking the operator to type the stack name (or --yes). Production is the stack's `environment`
+// (or, with --db-container, what --environment says), never guessed from a name.
 import * as readline from "node:readline/promises";
+import { connectDocker } from "../docker";
 import { restore } from "../ops/restore";
 import { stackTarget } from "../release/target";
-import { runVerb, stringFlag, VerbSpec } from "./args";
+import { runVerb, stringFlag, UsageError, VerbSpec } from "./args";
+
+const ENVIRONMENTS = ["production", "staging"];
 
 const spec: VerbSpec = {
   name: "restore",
@@ -12,29 +16,43 @@ const spec: VerbSpec = {
   flags: {
     stack: { type: "string", value: "<stack>", description: "Pulumi stack whose database is replaced; with --db-container: the name its backups are filed under", required: true },
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
+    environment: { type: "string", value: "<env>", description: "production or staging: required with --db-container (otherwise the stack's environment)" },
     file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it)", required: true },
     yes: { type: "boolean", description: "do not ask for confirmation on production (required without a terminal)" },
     force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
     user: { type: "string", value: "<role>", description: "role to restore as (default: the container's POSTGRES_USER)" },
   },
-  notes: ["Refuses, changing nothing, for a missing file, a checksum mismatch, a truncated or corrupt dump,", "another stack's dump (without --force) and production without confirmation."],
+  notes: [
+    "Refuses, changing nothing, for a missing file, a checksum mismatch, a truncated or corrupt dump,",
+    "another stack's dump (without --force) and production without confirmation.",
+    "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
+  ],
 };
 
 void runVerb(spec, async (values) => {
   const explicit = stringFlag(values, "db-container");
-  // Without --db-container, --stack is a Pulumi stack: read its container and environment from it.
+  const environment = stringFlag(values, "environment");
+  if (environment !== undefined && !ENVIRONMENTS.includes(environment)) throw new UsageError(`--environment must be production or staging, got '${environment}'`);
+  if (explicit && environment === undefined) {
+    throw new UsageError("with --db-container, pass --environment production|staging: restore must know whether it replaces production data, and never guesses it from a name");
+  }
+  // Without --db-container, --stack is a Pulumi stack: read its container, engine and environment from it.
   const target = explicit ? undefined : await stackTarget(stringFlag(values, "stack")!);
+  if (target && environment !== undefined && (environment === "production") !== target.production) {
+    throw new UsageError(`--environment ${environment} contradicts stack "${stringFlag(values, "stack")}", whose environment is ${target.production ? "production" : "not production"}; leave --environment out`);
+  }
   const prefix = target?.prefix ?? stringFlag(values, "stack")!;
   const result = await restore({
     prefix,
     dbContainer: explicit ?? target!.dbContainer,
-    ...(target ? { production: target.production } : {}),
+    production: target ? target.production : environment === "production",
     file: stringFlag(values, "file")!,
     yes: values.yes === true,
     force: values.force === true,
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
+    docker: connectDocker(target?.dockerHost),
     isTTY: !!process.stdin.isTTY && !!process.stderr.isTTY,
     confirm: async (question) => {
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });

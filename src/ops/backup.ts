@@ -1,16 +1,18 @@
-// backup(): dump a stack's database out of its running container into a directory on the machine
-// running this code, so that only a complete, verified dump ever carries a `.dump` name:
-//   pg_dump -Fc → <name>.partial (sha256 computed on the way) → fsync → read back in full by
-//   pg_restore and re-hashed from disk → <name>.sha256 → rename to <name> → fsync dir →
-//   retention (keep the N newest filed under the same prefix).
+// backup(): dump a stack's database out of its running container into a private directory on the
+// machine running this code, so that only a complete, verified dump ever carries a `.dump` name:
+//   remove this prefix's stale `.partial` files → pg_dump -Fc → <name>.partial (0600; sha256 computed
+//   on the way) → fsync → read back in full by pg_restore and re-hashed from disk → <name>.sha256 →
+//   rename to <name> → fsync dir → retention (keep the N newest filed under the same prefix, none
+//   older than maxAgeDays).
 // Any failure (pg_dump error, disk full, killed process) leaves at most a `.partial`, which
-// restore and retention never treat as a backup. Used by `npm run backup` and by the Pulumi
-// program's pre-deploy command resource.
+// restore and retention never treat as a backup and the next backup removes once it is stale.
+// Used by `npm run backup` and by the Pulumi program's pre-deploy command resource.
 import type Docker from "dockerode";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { Transform } from "node:stream";
+import { BACKUP_DEFAULTS } from "../../stacks/schema";
 import { checksumFileName, formatChecksumFile } from "./checksum";
 import { pgDump } from "./commands";
 import { resolveDatabase } from "./database";
@@ -18,18 +20,21 @@ import { sha256File } from "./hash";
 import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
-import { backupFileName, imageTagProblem, PARTIAL_SUFFIX, prefixProblem } from "./names";
-import { selectForDeletion } from "./retention";
+import { exists, fsyncPath, keepFresh, preparePrivateDir, PRIVATE_FILE_MODE, writeAtomically } from "./files";
+import { backupFileName, backupOfFile, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem } from "./names";
+import { selectForDeletion, selectStalePartials } from "./retention";
 import { verifyArchive } from "./verify";
 
 export interface BackupOptions {
   /** what the backup is filed under: the stack's Docker name prefix (slipway-<stack>), or any name (see names.ts) */
   prefix: string;
   dbContainer: string;
-  /** directory on this machine; created if missing */
+  /** directory on this machine; created (0700) if missing, refused if open to other users */
   dir: string;
-  /** keep this many newest backups filed under `prefix` (default 7) */
+  /** keep this many newest backups filed under `prefix` (default: stacks/schema.ts BACKUP_DEFAULTS.keep) */
   keep?: number;
+  /** and delete those taken more than this many days ago (default: no age limit) */
+  maxAgeDays?: number;
   /** image tag running (or about to run) against this data; part of the name (default 'untagged') */
   imageTag?: string;
   /** default: the container's POSTGRES_DB */
@@ -48,25 +53,25 @@ export interface BackupResult {
   sha256: string;
   /** dump files removed by retention (full paths) */
   deleted: string[];
+  /** stale `.partial` files removed before the dump (full paths) */
+  removedPartials: string[];
 }
 
-export const DEFAULT_KEEP = 7;
-
 export async function backup(opts: BackupOptions): Promise<BackupResult> {
-  const keep = opts.keep ?? DEFAULT_KEEP;
+  const keep = opts.keep ?? BACKUP_DEFAULTS.keep;
   const imageTag = opts.imageTag ?? "untagged";
-  const problem =
-    prefixProblem(opts.prefix) ??
-    imageTagProblem(imageTag) ??
-    (Number.isInteger(keep) && keep >= 1 ? undefined : `--keep must be a whole number ≥ 1, got ${keep}`);
+  const wholeAtLeastOne = (flag: string, n: number | undefined) => (n === undefined || (Number.isInteger(n) && n >= 1) ? undefined : `--${flag} must be a whole number ≥ 1, got ${n}`);
+  const problem = prefixProblem(opts.prefix) ?? imageTagProblem(imageTag) ?? wholeAtLeastOne("keep", keep) ?? wholeAtLeastOne("max-age-days", opts.maxAgeDays);
   if (problem) throw new OpsError("invalid-input", problem);
   const log = opts.log ?? (() => undefined);
   const docker = opts.docker ?? connectDocker();
-  const db = await resolveDatabase(docker, opts.dbContainer, opts);
+  const now = opts.now ?? new Date();
 
   const dir = path.resolve(opts.dir);
-  await fs.mkdir(dir, { recursive: true });
-  const name = backupFileName({ prefix: opts.prefix, takenAt: opts.now ?? new Date(), imageTag });
+  await preparePrivateDir(dir);
+  const removedPartials = await removeStalePartials(dir, opts.prefix, log);
+  const db = await resolveDatabase(docker, opts.dbContainer, opts);
+  const name = backupFileName({ prefix: opts.prefix, takenAt: now, imageTag });
   const file = path.join(dir, name);
   const partial = file + PARTIAL_SUFFIX;
   if (await exists(file)) {
@@ -76,6 +81,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   log(`dumping database '${db.database}' from container '${opts.dbContainer}' to ${partial}`);
   const checksumFile = path.join(dir, checksumFileName(name));
   let dumped: { bytes: number; sha256: string };
+  const stopHeartbeat = keepFresh([partial, checksumFile + PARTIAL_SUFFIX]);
   try {
     dumped = await dumpTo(docker, opts.dbContainer, db, partial);
     log(`verifying ${dumped.bytes} bytes by reading them back with pg_restore`);
@@ -84,7 +90,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     if (onDisk !== dumped.sha256) {
       throw new OpsError("write-failed", `the file written in ${dir} differs from what pg_dump sent (sha256 ${onDisk} ≠ ${dumped.sha256}); check the disk and retry`);
     }
-    await writeAtomically(checksumFile, formatChecksumFile(dumped.sha256, name));
+    await writeAtomically(checksumFile, formatChecksumFile(dumped.sha256, name), PARTIAL_SUFFIX);
     await fs.rename(partial, file);
     await fsyncPath(dir);
   } catch (err) {
@@ -96,18 +102,55 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     await fs.rm(partial, { force: true });
     if (!(await exists(file))) await fs.rm(checksumFile, { force: true });
     throw explainWriteError(err, dir);
+  } finally {
+    stopHeartbeat();
   }
   log(`backup ready: ${file}`);
 
-  const deleted: string[] = [];
-  for (const old of selectForDeletion(await fs.readdir(dir), keep, opts.prefix)) {
-    if (old === name) continue; // a clock running backwards must not cost us the backup just taken
-    await fs.rm(path.join(dir, old), { force: true });
-    await fs.rm(path.join(dir, checksumFileName(old)), { force: true });
-    deleted.push(path.join(dir, old));
-    log(`retention (keep ${keep}): deleted ${old}`);
+  const deleted = await applyRetention(dir, opts.prefix, name, { keep, maxAgeDays: opts.maxAgeDays, now }, log);
+  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials };
+}
+
+/** Deletes this prefix's `.partial` files that no running backup has touched for a while (retention.ts). */
+async function removeStalePartials(dir: string, prefix: string, log: (line: string) => void): Promise<string[]> {
+  const entries = [];
+  for (const name of await fs.readdir(dir)) {
+    if (!name.endsWith(PARTIAL_SUFFIX)) continue;
+    const stat = await fs.stat(path.join(dir, name)).catch(() => undefined);
+    if (stat?.isFile()) entries.push({ name, mtimeMs: stat.mtimeMs });
   }
-  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted };
+  const removed: string[] = [];
+  for (const name of selectStalePartials(entries, prefix, Date.now())) {
+    await fs.rm(path.join(dir, name), { force: true });
+    removed.push(path.join(dir, name));
+    log(`removed ${name}: a .partial nobody has written for minutes is what a killed or crashed run leaves behind`);
+  }
+  return removed;
+}
+
+/**
+ * Deletes this prefix's backups beyond `keep` or older than `maxAgeDays` (never `justTaken`), with their
+ * companions, and makes the remaining files of the prefix private (0600) — dumps written before files
+ * were created private stay readable by others otherwise.
+ */
+async function applyRetention(dir: string, prefix: string, justTaken: string, policy: Parameters<typeof selectForDeletion>[2], log: (line: string) => void): Promise<string[]> {
+  const names = await fs.readdir(dir);
+  const deleted: string[] = [];
+  const limits = `keep ${policy.keep}${policy.maxAgeDays === undefined ? "" : `, at most ${policy.maxAgeDays} days old`}`;
+  for (const old of selectForDeletion(names, prefix, policy)) {
+    if (old === justTaken) continue; // a clock running backwards must not cost us the backup just taken
+    await fs.rm(path.join(dir, old), { force: true });
+    for (const companion of companionFileNames(old)) await fs.rm(path.join(dir, companion), { force: true });
+    deleted.push(path.join(dir, old));
+    log(`retention (${limits}): deleted ${old}`);
+  }
+  for (const name of names) {
+    if (backupOfFile(name)?.prefix !== prefix) continue;
+    const file = path.join(dir, name);
+    const stat = await fs.lstat(file).catch(() => undefined);
+    if (stat?.isFile() && (stat.mode & 0o077) !== 0) await fs.chmod(file, PRIVATE_FILE_MODE).catch(() => undefined);
+  }
+  return deleted;
 }
 
 async function dumpTo(docker: Docker, container: string, db: { database: string; user: string }, partial: string) {
@@ -122,7 +165,7 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
   });
   // "wx": never overwrite — a same-named partial belongs to a backup still running. Opened before
   // the exec, so that refusal comes first; the stream owns (and closes) the handle from here on.
-  const out = (await fs.open(partial, "wx")).createWriteStream();
+  const out = (await fs.open(partial, "wx", PRIVATE_FILE_MODE)).createWriteStream();
   let result;
   try {
     result = await execInDb(docker, container, pgDump(db), { stdout: [tap, out] });
@@ -138,32 +181,6 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
   return { bytes, sha256: hash.digest("hex") };
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const tmp = file + PARTIAL_SUFFIX;
-  try {
-    const handle = await fs.open(tmp, "w");
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-async function fsyncPath(file: string): Promise<void> {
-  const handle = await fs.open(file, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 function explainWriteError(err: unknown, dir: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") {
@@ -173,11 +190,4 @@ function explainWriteError(err: unknown, dir: string): unknown {
     return new OpsError("write-failed", `cannot write the backup into ${dir} (${code}); pass a writable --dir`);
   }
   return err;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }

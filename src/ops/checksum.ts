@@ -1,7 +1,6 @@
 // The `<name>.sha256` file beside each dump, in `sha256sum` format so operators can run
 // `sha256sum -c <name>.sha256` by hand. Pure formatting and parsing; hashing happens at the edges.
-
-const CHECKSUM_SUFFIX = ".sha256";
+import { CHECKSUM_SUFFIX } from "./names";
 
 export function checksumFileName(dumpFileName: string): string {
   return `${dumpFileName}${CHECKSUM_SUFFIX}`;

@@ -62,6 +62,8 @@ export interface BackupVerbFlags {
   dir: string;
   /** --keep (the verb's default when absent) */
   keep?: number;
+  /** --max-age-days (no age limit when absent) */
+  maxAgeDays?: number;
   /** --image-tag */
   imageTag?: string;
   /** --database */
@@ -87,6 +89,7 @@ export function backupVerb(opts: BackupVerbFlags): string[] {
     "--dir",
     opts.dir,
     ...(opts.keep === undefined ? [] : ["--keep", String(opts.keep)]),
+    ...(opts.maxAgeDays === undefined ? [] : ["--max-age-days", String(opts.maxAgeDays)]),
     ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
     ...(opts.database === undefined ? [] : ["--database", opts.database]),
     ...(opts.user === undefined ? [] : ["--user", opts.user]),

@@ -7,6 +7,7 @@ export type OpsErrorKind =
   | "dump-failed"
   | "disk-full"
   | "write-failed"
+  | "unsafe-dir"
   | "already-exists"
   | "missing-file"
   | "unfinished-backup"

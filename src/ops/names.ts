@@ -11,7 +11,11 @@ export interface BackupName {
 }
 
 const DUMP_SUFFIX = ".dump";
+/** A file being written (a dump, a checksum, a verification record, a fetched copy): never a backup. */
 export const PARTIAL_SUFFIX = ".partial";
+/** Beside each dump: its sha256 (sha256sum format) and, when it was restored in a throwaway database, the record of that. */
+export const CHECKSUM_SUFFIX = ".sha256";
+export const VERIFIED_SUFFIX = ".verified.json";
 
 const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 // Docker name prefixes (or short stack names) and Docker tags; the timestamp is fixed-width, so a
@@ -58,4 +62,23 @@ export function parseBackupFileName(fileName: string): BackupName | undefined {
   if (!m) return undefined;
   const takenAt = parseTimestamp(m[2]);
   return takenAt ? { prefix: m[1], takenAt, imageTag: m[3] } : undefined;
+}
+
+/** The files that go with a dump: its checksum and its verification record (names only; they may not exist). */
+export function companionFileNames(dumpFileName: string): string[] {
+  return [`${dumpFileName}${CHECKSUM_SUFFIX}`, `${dumpFileName}${VERIFIED_SUFFIX}`];
+}
+
+/**
+ * The backup a file belongs to: a finished dump, one of its companions, or a `.partial` of either;
+ * undefined for anything else. `partial` says whether the file is an unfinished one.
+ */
+export function backupOfFile(fileName: string): (BackupName & { dump: string; partial: boolean }) | undefined {
+  const partial = fileName.endsWith(PARTIAL_SUFFIX);
+  let dump = partial ? fileName.slice(0, -PARTIAL_SUFFIX.length) : fileName;
+  for (const suffix of [CHECKSUM_SUFFIX, VERIFIED_SUFFIX]) {
+    if (dump.endsWith(suffix)) dump = dump.slice(0, -suffix.length);
+  }
+  const parsed = parseBackupFileName(dump);
+  return parsed ? { ...parsed, dump, partial } : undefined;
 }

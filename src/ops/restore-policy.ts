@@ -1,14 +1,7 @@
 // Pure decisions restore makes before touching anything: is the dump filed under this stack's prefix,
-// and may we go ahead without asking. Messages name the thing and say what to do next (in the words of
-// the --stack flag the prefix came from).
-
-/**
- * Fallback when the caller does not know the stack's `environment` (Pulumi.<stack>.yaml): the name
- * given as --stack alone. Callers that have the config pass `production` to restore() instead.
- */
-export function isProductionStack(name: string): boolean {
-  return /^prod(uction)?$/i.test(name);
-}
+// and may we go ahead without asking. Whether the target is production is an input (the stack's
+// `environment`, or the operator's --environment), never inferred from a name. Messages name the thing
+// and say what to do next (in the words of the --stack flag the prefix came from).
 
 export type Confirmation = "proceed" | "ask" | "refuse";
 

@@ -15,7 +15,7 @@ import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { sha256File } from "./hash";
 import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem } from "./names";
-import { confirmationNeeded, isProductionStack, prefixMismatchProblem } from "./restore-policy";
+import { confirmationNeeded, prefixMismatchProblem } from "./restore-policy";
 import { verifyArchive } from "./verify";
 
 export interface RestoreOptions {
@@ -29,8 +29,11 @@ export interface RestoreOptions {
   force?: boolean;
   database?: string;
   user?: string;
-  /** the stack's environment is production (default: guessed from `prefix`, see isProductionStack) */
-  production?: boolean;
+  /**
+   * The database is production data: from the stack's `environment` (output or config), or from what the
+   * operator states (--environment). Never guessed from a name.
+   */
+  production: boolean;
   /** whether `confirm` can ask a person; without it production needs `yes` */
   isTTY?: boolean;
   /** asks the operator; resolves true to go ahead */
@@ -51,7 +54,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   if (problem) throw new OpsError("invalid-input", problem);
   const log = opts.log ?? (() => undefined);
   const file = path.resolve(opts.file);
-  const confirmation = confirmationNeeded({ production: opts.production ?? isProductionStack(opts.prefix), yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
+  const confirmation = confirmationNeeded({ production: opts.production, yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
   if (confirmation === "refuse") {
     throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
   }

@@ -1,17 +1,51 @@
-// Retention: which finished backups filed under one prefix to delete so that only the N newest remain.
-// Pure; other prefixes' files (other stacks), `.partial` leftovers and foreign files are never selected.
-import { parseBackupFileName } from "./names";
+// What the next backup deletes in its directory, decided here (pure) and done by backup.ts:
+//   - retention: of the finished backups filed under one prefix, those beyond the `keep` newest and
+//     those older than `maxAgeDays` (both limits apply; the backup just taken is never selected);
+//   - stale `.partial` files of that prefix: left by a killed or crashed run. A running backup touches
+//     its `.partial` files every HEARTBEAT_MS (see backup.ts), so one untouched for STALE_PARTIAL_MS
+//     belongs to no running backup.
+// Other prefixes' files (other stacks) and foreign files are never selected.
+import { backupOfFile, parseBackupFileName } from "./names";
 
-/** Dump file names (base names) to delete, oldest first. Their `.sha256` goes with them. */
-export function selectForDeletion(files: readonly string[], keepN: number, prefix: string): string[] {
-  if (!Number.isInteger(keepN) || keepN < 1) throw new Error(`keep must be a whole number ≥ 1, got ${keepN}`);
+export interface RetentionPolicy {
+  /** keep at most this many (the newest) */
+  keep: number;
+  /** and none taken more than this many days before `now` (undefined: no age limit) */
+  maxAgeDays?: number;
+  now: Date;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Dump file names (base names) to delete, oldest first. Their companions (.sha256, .verified.json) go with them. */
+export function selectForDeletion(files: readonly string[], prefix: string, policy: RetentionPolicy): string[] {
+  const { keep, maxAgeDays } = policy;
+  if (!Number.isInteger(keep) || keep < 1) throw new Error(`keep must be a whole number ≥ 1, got ${keep}`);
+  if (maxAgeDays !== undefined && (!Number.isInteger(maxAgeDays) || maxAgeDays < 1)) throw new Error(`maxAgeDays must be a whole number ≥ 1, got ${maxAgeDays}`);
+  const oldestKept = maxAgeDays === undefined ? -Infinity : policy.now.getTime() - maxAgeDays * DAY_MS;
   const ours = files
     .map((file) => ({ file, parsed: parseBackupFileName(file) }))
     .filter((f) => f.parsed?.prefix === prefix)
     // newest first; same second → name order, so the choice is deterministic
     .sort((a, b) => b.parsed!.takenAt.getTime() - a.parsed!.takenAt.getTime() || (a.file < b.file ? 1 : -1));
   return ours
-    .slice(keepN)
+    .filter((f, i) => i >= keep || f.parsed!.takenAt.getTime() < oldestKept)
     .map((f) => f.file)
     .reverse();
+}
+
+/** How often a running backup touches its `.partial` files. */
+export const HEARTBEAT_MS = 30_000;
+/** A `.partial` untouched for this long belongs to no running backup (20 missed heartbeats). */
+export const STALE_PARTIAL_MS = 10 * 60_000;
+
+/** `.partial` files (base names) of `prefix` untouched for STALE_PARTIAL_MS before `nowMs`. */
+export function selectStalePartials(entries: readonly { name: string; mtimeMs: number }[], prefix: string, nowMs: number): string[] {
+  return entries
+    .filter((e) => {
+      const of = backupOfFile(e.name);
+      return of?.partial === true && of.prefix === prefix && nowMs - e.mtimeMs >= STALE_PARTIAL_MS;
+    })
+    .map((e) => e.name)
+    .sort();
 }

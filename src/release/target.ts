@@ -1,32 +1,58 @@
 // What the backup/restore verbs need to know about a deployed stack, read from its Pulumi outputs
-// and config: the database container, the Docker name prefix its backups are filed under, whether it
-// is production, and its backup settings.
+// and config: the database container, the Docker engine it runs on (`dockerHost`), the Docker name
+// prefix its backups are filed under, whether it is production (its `environment`, never its name),
+// and its backup settings with the defaults of stacks/schema.ts applied.
+import { backupSchema, type BackupSettings } from "../../stacks/schema";
 import { selectStack } from "./stack";
 
 export interface StackTarget {
   /** The stack's Docker name prefix (slipway-<stack>); its backups are filed under it. */
   prefix: string;
   dbContainer: string;
+  /** The `environment` output (what was deployed) or config says production; either one is enough. */
   production: boolean;
-  /** as written in the stack file: `keep` unset means the backup verb's default */
-  backup?: { dir: string; keep?: number };
+  /** `slipway:dockerHost`; undefined = the local engine / DOCKER_HOST, as the program does it */
+  dockerHost?: string;
+  /** `slipway:backup`, parsed (defaults applied); undefined when the stack has no backup section */
+  backup?: BackupSettings;
+}
+
+/** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
+export type Values = Record<string, { value: unknown } | undefined>;
+
+/** Pure: the target from a stack's outputs and config; errors say what to do. */
+export function targetFromStack(stackName: string, outputs: Values, config: Values): StackTarget {
+  const db = outputs.dbContainer?.value;
+  if (typeof db !== "string") {
+    throw new Error(`stack "${stackName}" has no dbContainer output: deploy it first (npm run promote -- --stack ${stackName} ...) or pass --db-container`);
+  }
+  const environments = [outputs.environment?.value, config["slipway:environment"]?.value].filter((v) => v !== undefined);
+  if (environments.length === 0) {
+    throw new Error(`stack "${stackName}" has neither an environment output nor slipway:environment in its config, so it is not known whether it is production; deploy it, or pass --db-container with --environment`);
+  }
+  const dockerHost = config["slipway:dockerHost"]?.value;
+  const backupRaw = config["slipway:backup"]?.value;
+  let backup: BackupSettings | undefined;
+  if (backupRaw !== undefined) {
+    const parsed = backupSchema.safeParse(typeof backupRaw === "string" ? JSON.parse(backupRaw) : backupRaw);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `slipway:backup${i.path.map((p) => `.${String(p)}`).join("")}: ${i.message}`);
+      throw new Error(`stack "${stackName}" has invalid backup settings: ${issues.join("; ")}`);
+    }
+    backup = parsed.data;
+  }
+  return {
+    prefix: db.replace(/-db$/, ""),
+    dbContainer: db,
+    production: environments.includes("production"),
+    ...(typeof dockerHost === "string" && dockerHost !== "" ? { dockerHost } : {}),
+    ...(backup ? { backup } : {}),
+  };
 }
 
 export async function stackTarget(stackName: string): Promise<StackTarget> {
   const stack = await selectStack(stackName).catch((err: Error) => {
     throw new Error(`no Pulumi stack "${stackName}" here (${err.message.split("\n")[0]}); pass --db-container to name the database yourself`);
   });
-  const outputs = await stack.outputs();
-  const db = outputs.dbContainer?.value;
-  if (typeof db !== "string") {
-    throw new Error(`stack "${stackName}" has no dbContainer output: deploy it first (npm run promote -- --stack ${stackName} ...) or pass --db-container`);
-  }
-  const backupRaw = await stack.getConfig("slipway:backup").catch(() => undefined);
-  const backup = backupRaw ? (JSON.parse(backupRaw.value) as { dir: string; keep?: number }) : undefined;
-  return {
-    prefix: db.replace(/-db$/, ""),
-    dbContainer: db,
-    production: outputs.environment?.value === "production",
-    ...(backup ? { backup: { dir: backup.dir, keep: backup.keep } } : {}),
-  };
+  return targetFromStack(stackName, await stack.outputs(), await stack.getAllConfig());
 }

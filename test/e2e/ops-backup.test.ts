@@ -1,5 +1,5 @@
-// backup() and restore() against a real PostgreSQL container: round trip, files it leaves,
-// retention, disk full, pg_dump failure, unknown container.
+// backup() and restore() against a real PostgreSQL container: round trip, files it leaves (private),
+// retention by count and age, stale .partial files, disk full, pg_dump failure, unknown container.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
@@ -42,7 +42,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
     assert.equal(await snapshot(pg), "2:alpha,after-backup");
 
-    await restore({ prefix: "staging", dbContainer: pg.name, file: made.file });
+    await restore({ prefix: "staging", dbContainer: pg.name, production: false, file: made.file });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
     // sequences come back too: the next id follows the restored rows
     assert.equal(await pg.sql("INSERT INTO items (name) VALUES ('delta') RETURNING id"), "4");
@@ -51,7 +51,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
 
   it("keeps the N newest backups of the stack and nothing of other stacks", async () => {
     const dir = path.join(root, "retention");
-    await fs.mkdir(dir);
+    await fs.mkdir(dir, { mode: 0o700 });
     const foreign = ["production-20200101T000000Z-old.dump", "production-20200101T000000Z-old.dump.sha256", "notes.txt", "staging-20200101T000000Z-x.dump.partial"];
     for (const f of foreign) await fs.writeFile(path.join(dir, f), "not ours");
     const made = [];
@@ -64,11 +64,86 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     assert.deepEqual((await fs.readdir(dir)).sort(), [...foreign, ...kept].sort());
   });
 
+  it("writes dumps and checksums 0600 into a directory it creates 0700, and refuses one open to others", async () => {
+    const dir = path.join(root, "private", "nested");
+    const made = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "modes" });
+    const mode = async (p: string) => ((await fs.stat(p)).mode & 0o777).toString(8);
+    assert.equal(await mode(dir), "700");
+    assert.equal(await mode(made.file), "600");
+    assert.equal(await mode(made.checksumFile), "600");
+
+    const open = path.join(root, "open");
+    await fs.mkdir(open, { mode: 0o755 });
+    await fs.chmod(open, 0o755);
+    await assert.rejects(backup({ prefix: "staging", dbContainer: pg.name, dir: open }), (err: Error) => {
+      assert.ok(err instanceof OpsError && err.kind === "unsafe-dir", String(err));
+      assert.match(err.message, new RegExp(`backup directory ${open} is open to other users \\(mode 0755\\).*chmod 700 ${open}`));
+      return true;
+    });
+    assert.deepEqual(await fs.readdir(open), [], "nothing written into it");
+  });
+
+  it("makes this stack's older files private when it runs (dumps written before files were 0600)", async () => {
+    const dir = path.join(root, "tighten");
+    await fs.mkdir(dir, { mode: 0o700 });
+    const old = path.join(dir, "staging-20200101T000000Z-old.dump");
+    const theirs = path.join(dir, "qa-20200101T000000Z-old.dump");
+    for (const f of [old, `${old}.sha256`, theirs]) {
+      await fs.writeFile(f, "x");
+      await fs.chmod(f, 0o644);
+    }
+    await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "t", keep: 5 });
+    assert.equal((await fs.stat(old)).mode & 0o777, 0o600);
+    assert.equal((await fs.stat(`${old}.sha256`)).mode & 0o777, 0o600);
+    assert.equal((await fs.stat(theirs)).mode & 0o777, 0o644, "another stack's file is not ours to change");
+  });
+
+  it("deletes backups older than maxAgeDays beside the count limit, with their companions", async () => {
+    const dir = path.join(root, "age");
+    await fs.mkdir(dir, { mode: 0o700 });
+    const now = new Date("2026-11-30T12:00:00Z");
+    const old = ["staging-20261101T120000Z-a.dump", "staging-20261120T120000Z-b.dump", "staging-20261129T120000Z-c.dump"];
+    for (const f of old) for (const g of [f, `${f}.sha256`, `${f}.verified.json`]) await fs.writeFile(path.join(dir, g), "x", { mode: 0o600 });
+    const made = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "now", keep: 10, maxAgeDays: 7, now });
+    assert.deepEqual(made.deleted, [path.join(dir, old[0]), path.join(dir, old[1])]);
+    assert.deepEqual((await fs.readdir(dir)).sort(), [old[2], `${old[2]}.sha256`, `${old[2]}.verified.json`, path.basename(made.file), path.basename(made.checksumFile)].sort());
+    // the backup just taken survives even an age limit its own timestamp would fail (a clock set wrong)
+    const past = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "past", keep: 10, maxAgeDays: 1, now: new Date("2026-01-01T00:00:00Z") });
+    assert.ok(!past.deleted.includes(past.file));
+    await fs.access(past.file);
+  });
+
+  it("removes this stack's stale .partial files, not a fresh one nor another stack's", async () => {
+    const dir = path.join(root, "stale");
+    await fs.mkdir(dir, { mode: 0o700 });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const stale = ["staging-20261122T030000Z-killed.dump.partial", "staging-20261122T030000Z-killed.dump.sha256.partial"];
+    const kept = ["staging-20261122T040000Z-running.dump.partial", "qa-20261122T030000Z-killed.dump.partial"];
+    for (const f of [...stale, ...kept]) await fs.writeFile(path.join(dir, f), "x", { mode: 0o600 });
+    for (const f of [...stale, kept[1]]) await fs.utimes(path.join(dir, f), hourAgo, hourAgo);
+    const made = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "next" });
+    assert.deepEqual(made.removedPartials.sort(), stale.map((f) => path.join(dir, f)).sort());
+    assert.deepEqual((await fs.readdir(dir)).sort(), [...kept, path.basename(made.file), path.basename(made.checksumFile)].sort());
+  });
+
+  it("takes over the name of a stale .partial left by a killed run in the same second", async () => {
+    const dir = path.join(root, "stale-same");
+    await fs.mkdir(dir, { mode: 0o700 });
+    const now = new Date("2026-11-22T05:00:00Z");
+    const leftover = path.join(dir, "staging-20261122T050000Z-same.dump.partial");
+    await fs.writeFile(leftover, "half a dump", { mode: 0o600 });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await fs.utimes(leftover, hourAgo, hourAgo);
+    const made = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "same", now });
+    assert.equal(made.file, leftover.replace(/\.partial$/, ""));
+    execFileSync("sha256sum", ["-c", "--quiet", path.basename(made.checksumFile)], { cwd: dir });
+  });
+
   it("fails clearly on a full disk and leaves no .dump behind", { skip: process.getuid?.() !== 0 && "needs root to mount tmpfs" }, async () => {
     await pg.sql("CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS junk FROM generate_series(1, 20000) g");
     const dir = path.join(root, "tiny");
     await fs.mkdir(dir);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dir]);
     try {
       await assert.rejects(backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "full" }), (err: Error) => {
         assert.ok(err instanceof OpsError, String(err));
@@ -95,7 +170,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
 
   it("leaves another backup's .partial alone and says so", async () => {
     const dir = path.join(root, "concurrent");
-    await fs.mkdir(dir);
+    await fs.mkdir(dir, { mode: 0o700 });
     const now = new Date("2026-11-22T03:00:00Z");
     const theirs = path.join(dir, "staging-20261122T030000Z-same.dump.partial");
     await fs.writeFile(theirs, "someone else's dump in progress");

@@ -65,14 +65,37 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     await fs.access(`${file}.sha256`);
 
     await pg.sql("DELETE FROM items");
-    const refused = verb("restore", ["--stack", "production", "--db-container", pg.name, "--file", file]);
+    const refused = verb("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /restore failed: stack 'production' is production and there is no terminal to confirm on; pass --yes/);
     assert.equal(await pg.sql("SELECT count(*) FROM items"), "0");
 
-    const r = verb("restore", ["--stack", "production", "--db-container", pg.name, "--file", file, "--yes"]);
+    const r = verb("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--yes"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await pg.sql("SELECT string_agg(name, ',') FROM items"), "alpha");
+  });
+
+  it("with --db-container, production is what --environment says, never the name (slipway-production included)", async () => {
+    const b = verb("backup", ["--stack", "slipway-production", "--db-container", pg.name, "--dir", dir, "--image-tag", "label"]);
+    assert.equal(b.code, 0, b.stderr);
+    const file = b.stdout.trim();
+    await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
+    const base = ["--stack", "slipway-production", "--db-container", pg.name, "--file", file];
+
+    const unstated = verb("restore", base);
+    assert.equal(unstated.code, 2, unstated.stderr);
+    assert.match(unstated.stderr, /restore: with --db-container, pass --environment production\|staging: .*never guesses it from a name/);
+    const refused = verb("restore", [...base, "--environment", "production"]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /stack 'slipway-production' is production and there is no terminal to confirm on; pass --yes/);
+    const bad = verb("restore", [...base, "--environment", "prod"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--environment must be production or staging, got 'prod'/);
+    assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,after-backup", "nothing restored");
+
+    const staging = verb("restore", [...base, "--environment", "staging"]);
+    assert.equal(staging.code, 0, staging.stderr);
+    assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
   });
 
   it("asks on a terminal for production and goes ahead only when the stack name is typed", { skip: !hasScript && "util-linux script not installed" }, async () => {
@@ -81,13 +104,13 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     const file = b.stdout.trim();
     await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
 
-    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--file", file], "nope\n");
+    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file], "nope\n");
     assert.equal(no.code, 1, no.output);
     assert.match(no.output, /Type the stack name to continue/);
     assert.match(no.output, /not confirmed; nothing was changed/);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,after-backup");
 
-    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--file", file], "production\n");
+    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file], "production\n");
     assert.equal(yes.code, 0, yes.output);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
   });
@@ -110,7 +133,7 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
       await exited;
       assert.deepEqual(await fs.readdir(killDir), [partial]);
 
-      const r = verb("restore", ["--stack", "staging", "--db-container", pg.name, "--file", path.join(killDir, partial)]);
+      const r = verb("restore", ["--stack", "staging", "--db-container", pg.name, "--environment", "staging", "--file", path.join(killDir, partial)]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /restore failed: .*\.dump\.partial is an unfinished backup/);
 
@@ -134,20 +157,23 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     await pg.sql("DELETE FROM filler WHERE id > 10; INSERT INTO items (name) VALUES ('after-backup')");
     const before = await pg.sql("SELECT (SELECT count(*) FROM filler) || ':' || (SELECT string_agg(name, ',' ORDER BY id) FROM items)");
 
-    // Hold a lock so the restore is provably mid-flight (its DROP waits) when we kill it.
-    const holder = pg.sql("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT");
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", "staging", "--db-container", pg.name, "--file", b.stdout.trim()], { cwd: repo, stdio: "ignore" });
+    // Hold a lock so the restore is provably mid-flight (its DROP waits) when we kill it; the holder
+    // waits as long as it takes the restore to get there (a loaded machine), and is cancelled after.
+    const holder = pg.sql("SET application_name = 'slipway-test-holder'; BEGIN; LOCK TABLE items IN ACCESS SHARE MODE; SELECT pg_sleep(300); COMMIT").catch(() => "cancelled");
+    const release = () => pg.sql("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = 'slipway-test-holder'");
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", "staging", "--db-container", pg.name, "--environment", "staging", "--file", b.stdout.trim()], { cwd: repo, stdio: "ignore" });
     const exited = new Promise((resolve) => child.on("exit", resolve));
     try {
       const waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore' AND wait_event_type = 'Lock'";
-      for (let i = 0; (await pg.sql(waiting)) !== "1"; i++) {
-        assert.ok(i < 300, "the restore never reached the database");
+      for (const deadline = Date.now() + 120_000; (await pg.sql(waiting)) !== "1"; ) {
+        assert.ok(Date.now() < deadline, "the restore never reached the database");
         await new Promise((r) => setTimeout(r, 20));
       }
       child.kill("SIGKILL");
       await exited;
     } finally {
       child.kill("SIGKILL");
+      await release();
       await holder;
     }
     for (let i = 0; (await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'")) !== "0"; i++) {

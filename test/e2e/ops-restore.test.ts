@@ -39,7 +39,7 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   const refuses = async (opts: Partial<RestoreOptions>, kind: OpsErrorKind, message: RegExp) => {
-    await assert.rejects(restore({ prefix: "staging", dbContainer: pg.name, file: good.file, ...opts }), (err: Error) => {
+    await assert.rejects(restore({ prefix: "staging", dbContainer: pg.name, production: false, file: good.file, ...opts }), (err: Error) => {
       assert.ok(err instanceof OpsError, String(err));
       assert.equal(err.kind, kind, err.message);
       assert.match(err.message, message);
@@ -97,17 +97,19 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   it("refuses production without a terminal and without --yes", async () => {
-    await refuses({ prefix: "production", force: true }, "needs-confirmation", /'production' is production.*pass --yes/);
+    await refuses({ prefix: "production", production: true, force: true }, "needs-confirmation", /'production' is production.*pass --yes/);
   });
 
-  it("treats a stack as production when the caller says so, whatever its name", async () => {
+  it("treats a stack as production when the caller says so, whatever its name — and never because of its name", async () => {
     await refuses({ production: true }, "needs-confirmation", /'staging' is production/);
+    await restore({ prefix: "slipway-production", dbContainer: pg.name, production: false, file: good.file, force: true });
+    assert.equal(await snapshot(pg), "3:alpha,beta,gamma", "not production: restored without a question");
   });
 
   it("refuses production when the operator does not confirm", async () => {
     let asked = "";
     const confirm = async (q: string) => ((asked = q), false);
-    await refuses({ prefix: "production", force: true, isTTY: true, confirm }, "not-confirmed", /not confirmed; nothing was changed/);
+    await refuses({ prefix: "production", production: true, force: true, isTTY: true, confirm }, "not-confirmed", /not confirmed; nothing was changed/);
     assert.match(asked, /Restore .*-good\.dump into database 'slipway' of stack 'production'.*Type the stack name/);
   });
 
@@ -123,10 +125,10 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
   });
 
   it("restores another stack's dump with --force, and production with --yes", async () => {
-    await restore({ prefix: "qa", dbContainer: pg.name, file: good.file, force: true });
+    await restore({ prefix: "qa", dbContainer: pg.name, production: false, file: good.file, force: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
     await pg.sql("INSERT INTO items (name) VALUES ('again')");
-    await restore({ prefix: "production", dbContainer: pg.name, file: good.file, force: true, yes: true });
+    await restore({ prefix: "production", dbContainer: pg.name, production: true, file: good.file, force: true, yes: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
   });
 });

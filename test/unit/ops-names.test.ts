@@ -1,7 +1,7 @@
 // Backup file names: exact format, round trip, and what the parser refuses.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupFileName, formatTimestamp, parseBackupFileName, parseTimestamp, prefixProblem } from "../../src/ops/names";
+import { backupFileName, backupOfFile, companionFileNames, formatTimestamp, parseBackupFileName, parseTimestamp, prefixProblem } from "../../src/ops/names";
 
 const at = new Date("2026-11-22T03:04:05.678Z");
 
@@ -48,5 +48,24 @@ describe("backup names", () => {
     assert.equal(prefixProblem("staging-eu"), undefined);
     assert.throws(() => backupFileName({ prefix: "a b", takenAt: at, imageTag: "t" }), /stack name 'a b'/);
     assert.throws(() => backupFileName({ prefix: "a", takenAt: at, imageTag: "-bad" }), /image tag '-bad'/);
+  });
+
+  it("knows a dump's companions and which backup any of its files (or their .partial) belongs to", () => {
+    const dump = "slipway-production-20261122T030405Z-3f2a9c1.dump";
+    assert.deepEqual(companionFileNames(dump), [`${dump}.sha256`, `${dump}.verified.json`]);
+    for (const [file, partial] of [
+      [dump, false],
+      [`${dump}.sha256`, false],
+      [`${dump}.verified.json`, false],
+      [`${dump}.partial`, true],
+      [`${dump}.sha256.partial`, true],
+      [`${dump}.verified.json.partial`, true],
+    ] as const) {
+      const of = backupOfFile(file);
+      assert.equal(of?.dump, dump, file);
+      assert.equal(of?.prefix, "slipway-production", file);
+      assert.equal(of?.partial, partial, file);
+    }
+    for (const file of ["notes.partial", `${dump}.bak`, "x.sha256", `${dump}.sha256.verified.json.sha256`]) assert.equal(backupOfFile(file), undefined, file);
   });
 });

@@ -2,23 +2,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { databaseFromEnv } from "../../src/ops/database";
-import { confirmationNeeded, isProductionStack, prefixMismatchProblem } from "../../src/ops/restore-policy";
+import { confirmationNeeded, prefixMismatchProblem } from "../../src/ops/restore-policy";
 
 describe("restore policy", () => {
   it("asks on production only, refuses without a terminal unless --yes", () => {
-    const table: Array<[string, boolean, boolean, string]> = [
-      ["staging", false, false, "proceed"],
-      ["production", true, false, "proceed"],
-      ["production", false, true, "ask"],
-      ["production", false, false, "refuse"],
-      ["prod", false, false, "refuse"],
-      ["production-eu", false, false, "proceed"],
+    const table: Array<[boolean, boolean, boolean, string]> = [
+      [false, false, false, "proceed"],
+      [true, true, false, "proceed"],
+      [true, false, true, "ask"],
+      [true, false, false, "refuse"],
     ];
-    for (const [stack, yes, isTTY, expected] of table) {
-      assert.equal(confirmationNeeded({ production: isProductionStack(stack), yes, isTTY }), expected, `${stack} yes=${yes} tty=${isTTY}`);
+    for (const [production, yes, isTTY, expected] of table) {
+      assert.equal(confirmationNeeded({ production, yes, isTTY }), expected, `production=${production} yes=${yes} tty=${isTTY}`);
     }
-    assert.equal(isProductionStack("Production"), true);
-    assert.equal(confirmationNeeded({ production: true, yes: false, isTTY: false }), "refuse", "an explicit environment wins over the name");
   });
 
   it("refuses another stack's dump unless forced, naming both stacks", () => {

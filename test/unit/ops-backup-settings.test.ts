@@ -1,0 +1,47 @@
+// The `backup` section of a stack's configuration: its defaults (one place: stacks/schema.ts) and its
+// refusals, named by key.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { loadStackConfig, StackConfigError } from "../../stacks/load";
+import { BACKUP_DEFAULTS } from "../../stacks/schema";
+
+const base = {
+  environment: "staging",
+  images: { api: "slipway/api:1", edge: "slipway/edge:1", postgres: "slipway-local/postgres:17" },
+  api: { replicas: 1 },
+  edge: { port: 18080 },
+  database: {},
+};
+const load = (backup: Record<string, unknown>) => loadStackConfig("s", structuredClone({ ...base, backup }));
+const violations = (backup: Record<string, unknown>) => {
+  try {
+    load(backup);
+  } catch (e) {
+    assert.ok(e instanceof StackConfigError, String(e));
+    return e.violations.map((v) => `${v.key}: ${v.message}`);
+  }
+  return [];
+};
+
+describe("backup settings", () => {
+  it("fills in the defaults: keep 7, no age limit", () => {
+    const b = load({ enabled: true, dir: "/var/backups/slipway" }).backup!;
+    assert.equal(b.keep, BACKUP_DEFAULTS.keep);
+    assert.equal(b.keep, 7);
+    assert.equal(b.maxAgeDays, undefined);
+  });
+
+  it("takes maxAgeDays beside keep", () => {
+    const b = load({ enabled: true, dir: "/b", keep: 30, maxAgeDays: 14 }).backup!;
+    assert.deepEqual([b.keep, b.maxAgeDays], [30, 14]);
+  });
+
+  it("refuses a zero, negative or fractional age, naming the key", () => {
+    for (const bad of [0, -1, 1.5]) {
+      const v = violations({ enabled: true, dir: "/b", maxAgeDays: bad });
+      assert.equal(v.length, 1, `${bad}: ${v.join("; ")}`);
+      assert.match(v[0], /^slipway:backup\.maxAgeDays: /);
+    }
+    assert.match(violations({ enabled: true, dir: "/b", maxAgeDay: 3 })[0], /slipway:backup\.maxAgeDay: unknown key; did you mean slipway:backup\.maxAgeDays\?/);
+  });
+});

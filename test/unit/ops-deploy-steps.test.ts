@@ -1,0 +1,29 @@
+// The pre-deploy backup the program declares (under Pulumi's mocks): the backup verb's exact command
+// line for the stack's backup settings.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+
+function backupCommand(backup: Record<string, unknown>): string {
+  const f = join(mkdtempSync(join(tmpdir(), "slipway-mock-")), "overrides.json");
+  writeFileSync(f, JSON.stringify({ "slipway:backup": backup }));
+  const out = execFileSync(process.execPath, ["--import", "tsx", join(__dirname, "..", "support", "mock-program.ts"), "production", f], { encoding: "utf8", timeout: 60_000 });
+  const { resources, error } = JSON.parse(out.trim().split("\n").pop()!) as { resources: { name: string; inputs: { create: string } }[]; error?: string };
+  assert.equal(error, undefined);
+  const step = resources.find((r) => r.name === "deploy-backup");
+  assert.ok(step, "production declares the pre-deploy backup");
+  return step.inputs.create;
+}
+
+const base = "node --import tsx src/cli/backup.ts --stack slipway-production --db-container slipway-production-db --dir /var/backups/slipway";
+const tail = "--image-tag 0000000000000 --database app --user app";
+
+describe("pre-deploy backup command", () => {
+  it("passes keep (the schema's default when unset) and, when set, the age limit", () => {
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway" }), `${base} --keep 7 ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, maxAgeDays: 30 }), `${base} --keep 14 --max-age-days 30 ${tail}`);
+  });
+});

@@ -1,0 +1,41 @@
+// What the verbs read from a stack: its database container, its engine (dockerHost), whether it is
+// production (its environment output or config — never its name) and its backup settings with the
+// schema's defaults.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { targetFromStack } from "../../src/release/target";
+
+const outputs = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [k, { value }]));
+const config = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [`slipway:${k}`, { value: typeof value === "string" ? value : JSON.stringify(value) }]));
+
+describe("stack target", () => {
+  it("reads the container, prefix, dockerHost and backup settings (defaults from the schema)", () => {
+    const t = targetFromStack("live", outputs({ dbContainer: "slipway-live-db", environment: "staging" }), config({ environment: "staging", dockerHost: "ssh://deploy@db1", backup: { enabled: true, dir: "/b" } }));
+    assert.deepEqual(t, {
+      prefix: "slipway-live",
+      dbContainer: "slipway-live-db",
+      production: false,
+      dockerHost: "ssh://deploy@db1",
+      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep },
+    });
+    assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
+  });
+
+  it("is production when the deployed environment output or the config says so, whatever the stack is called", () => {
+    const prod = (o: Record<string, unknown>, c: Record<string, unknown>, name = "anything") => targetFromStack(name, outputs({ dbContainer: "x-db", ...o }), config(c)).production;
+    assert.equal(prod({ environment: "production" }, {}), true);
+    assert.equal(prod({}, { environment: "production" }), true);
+    assert.equal(prod({ environment: "staging" }, { environment: "production" }), true, "either one is enough");
+    assert.equal(prod({ environment: "staging" }, {}, "production"), false, "the name means nothing");
+  });
+
+  it("refuses a stack without a database container or an environment, and bad backup settings", () => {
+    assert.throws(() => targetFromStack("s", {}, config({ environment: "staging" })), /no dbContainer output: deploy it first.*--db-container/);
+    assert.throws(() => targetFromStack("s", outputs({ dbContainer: "x-db" }), {}), /neither an environment output nor slipway:environment/);
+    assert.throws(
+      () => targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), config({ backup: { enabled: true, dir: "/b", maxAgeDays: 0 } })),
+      /stack "s" has invalid backup settings: slipway:backup\.maxAgeDays: /,
+    );
+  });
+});

@@ -144,7 +144,9 @@ export class Monitoring extends pulumi.ComponentResource {
         labels,
         stopTimeout: 30,
       },
-      { parent: this },
+      // A new config (uploads) replaces the container; it has a fixed name, so the old one goes first. The samples
+      // stay in the volume: monitoring pauses for the seconds the new server takes to start.
+      { parent: this, deleteBeforeReplace: true },
     );
     this.containerName = container.name;
     this.registerOutputs({ containerName: this.containerName });

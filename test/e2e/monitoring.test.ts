@@ -1,7 +1,8 @@
 // Monitoring under the real engine: a small staging-shaped stack with monitoring on. Prometheus is not published
 // (queried here through `docker exec … promtool query instant`), finds every API replica through the `api` DNS
 // alias, sees the requests sent through the edge as a request-rate series, has the alert rules and the stack's
-// expected replica count loaded, and a preview right after the up is empty.
+// expected replica count loaded, and a preview right after the up is empty; one more replica gives Prometheus a new
+// config (a replaced container under the same name) and it keeps its samples.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -100,5 +101,15 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   // The edge's exporter is scraped when the edge config has its `frontend metrics` (informational until then).
   log(`edge exporter up: ${String(query(prometheus, 'up{job="edge"}'))}\n`);
 
+  await ps.stack.preview({ expectNoChanges: true, onOutput: log });
+
+  // One more replica: a new config for Prometheus (a new container under the same name), the history kept.
+  const before = docker(["inspect", "-f", "{{.Id}}", prometheus]);
+  await ps.stack.setConfig("slipway:api.replicas", { value: String(REPLICAS + 1) }, true);
+  await ps.stack.up({ onOutput: log });
+  assert.notEqual(docker(["inspect", "-f", "{{.Id}}", prometheus]), before, "Prometheus replaced with the new config");
+  await until(`${REPLICAS + 1} api targets up`, 60_000, () => query(prometheus, 'count(up{job="api"} == 1)') === REPLICAS + 1);
+  assert.equal(query(prometheus, "slipway:api_expected_replicas"), REPLICAS + 1);
+  assert.ok((query(prometheus, 'max_over_time(sum(http_requests_total{job="api",route="/items"})[10m:5s])') ?? 0) >= REQUESTS, "samples from before the replacement kept");
   await ps.stack.preview({ expectNoChanges: true, onOutput: log });
 });

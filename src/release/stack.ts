@@ -6,7 +6,7 @@
 // of tools/toolchain.sh, PULUMI_HOME=.slipway/pulumi-home, the file backend in .slipway/state, no plugin
 // downloads, the passphrase `slipway-local`) apply only when that toolchain is in use — chooseEngine().
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import type { HistoryEntry, Images } from "./history";
@@ -24,6 +24,8 @@ export interface EngineFacts {
   projectDir: string;
   /** <projectDir>/.slipway/toolchain/bin/pulumi exists (tools/toolchain.sh ran) */
   toolchainBuilt: boolean;
+  /** a `pulumi` on PATH other than that toolchain's (e.g. the official CLI); default true */
+  otherPulumiOnPath?: boolean;
 }
 
 export interface EngineChoice {
@@ -39,8 +41,9 @@ export interface EngineChoice {
 /**
  * Pure: which Pulumi the verbs use and with which environment.
  * - air-gapped: SLIPWAY_TOOLCHAIN=air-gapped (what tools/env.sh exports), or the toolchain is built and the
- *   user set neither PULUMI_HOME nor PULUMI_BACKEND_URL (and not SLIPWAY_TOOLCHAIN=official). Then the
- *   project's defaults fill what the user left unset; the passphrase default only for a file backend.
+ *   user set neither PULUMI_HOME nor PULUMI_BACKEND_URL, or it is built and no other `pulumi` is on PATH
+ *   (and not SLIPWAY_TOOLCHAIN=official). Then the project's defaults fill only what the user left unset;
+ *   the passphrase default only for a file backend.
  * - official: everything else. `pulumi` from PATH; ~/.pulumi, the backend of `pulumi login` and automatic
  *   plugin acquisition stay as Pulumi has them. Nothing is added.
  */
@@ -48,7 +51,7 @@ export function chooseEngine(f: EngineFacts): EngineChoice {
   const e = f.env;
   const airGapped =
     e.SLIPWAY_TOOLCHAIN === "air-gapped" ||
-    (e.SLIPWAY_TOOLCHAIN !== "official" && f.toolchainBuilt && !e.PULUMI_HOME && !e.PULUMI_BACKEND_URL);
+    (e.SLIPWAY_TOOLCHAIN !== "official" && f.toolchainBuilt && ((!e.PULUMI_HOME && !e.PULUMI_BACKEND_URL) || f.otherPulumiOnPath === false));
   if (!airGapped) return { toolchain: "official", env: {} };
   const backendUrl = e.PULUMI_BACKEND_URL || `file://${join(f.projectDir, ".slipway", "state")}`;
   const env: Record<string, string> = {
@@ -119,6 +122,9 @@ function engine(): EngineChoice {
     env: process.env,
     projectDir,
     toolchainBuilt: existsSync(join(projectDir, ".slipway", "toolchain", "bin", "pulumi")),
+    otherPulumiOnPath: (process.env.PATH ?? "")
+      .split(delimiter)
+      .some((dir) => dir !== "" && resolve(dir) !== join(projectDir, ".slipway", "toolchain", "bin") && existsSync(join(dir, "pulumi"))),
   });
   return chosen;
 }

@@ -33,11 +33,21 @@ test("the official CLI: nothing is added — ~/.pulumi, `pulumi login` and plugi
   assert.deepEqual(c, { toolchain: "official", env: {} });
 });
 
-test("the user's PULUMI_HOME or PULUMI_BACKEND_URL means their own set-up, even with the toolchain built", () => {
+test("the user's PULUMI_HOME or PULUMI_BACKEND_URL and another pulumi on PATH mean their own set-up, even with the toolchain built", () => {
   for (const env of [{ PULUMI_HOME: "/home/me/.pulumi" }, { PULUMI_BACKEND_URL: "s3://bucket/slipway" }, { PULUMI_BACKEND_URL: "file:///srv/state" }]) {
-    const c = chooseEngine({ env, projectDir, toolchainBuilt: true });
+    const c = chooseEngine({ env, projectDir, toolchainBuilt: true, otherPulumiOnPath: true });
     assert.deepEqual(c, { toolchain: "official", env: {} }, JSON.stringify(env));
   }
+});
+
+test("the user's backend with only our toolchain around: still our toolchain (and its plugins), their backend kept", () => {
+  const c = chooseEngine({ env: { PULUMI_BACKEND_URL: "s3://bucket/slipway" }, projectDir, toolchainBuilt: true, otherPulumiOnPath: false });
+  assert.equal(c.toolchain, "air-gapped");
+  assert.equal(c.env.PULUMI_BACKEND_URL, "s3://bucket/slipway");
+  assert.equal(c.env.PULUMI_HOME, "/src/slipway/.slipway/pulumi-home");
+  assert.equal(c.env.PULUMI_CONFIG_PASSPHRASE, undefined, "no local passphrase for a remote backend");
+  const home = chooseEngine({ env: { PULUMI_HOME: "/srv/pulumi" }, projectDir, toolchainBuilt: true, otherPulumiOnPath: false });
+  assert.equal(home.env.PULUMI_HOME, "/srv/pulumi");
 });
 
 test("SLIPWAY_TOOLCHAIN forces either side", () => {

@@ -1,0 +1,94 @@
+// The verbs given a Pulumi stack (no --db-container) take the database container, the Docker engine
+// (`slipway:dockerHost`), the backup settings and whether it is production (`environment`) from the
+// stack — on a real Pulumi stack (file backend) whose state holds the outputs a deploy would have
+// written, a real PostgreSQL, and a DOCKER_HOST that leads nowhere, so only dockerHost can reach it.
+// (DOCKER_HOST is a missing unix socket here. With a tcp:// DOCKER_HOST, src/docker's connectDocker lets
+// docker-modem's defaults, read from DOCKER_HOST, win over a unix:// dockerHost — the todo test below.)
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { startPostgres, TestPostgres } from "../support/postgres";
+import { projectStack, ProjectStack } from "../support/project-stack";
+import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
+
+/** A stack whose state says the program deployed: the outputs `dbContainer` and `environment`. */
+async function deployedStack(name: string, config: Record<string, unknown>, outputs: Record<string, string>): Promise<ProjectStack> {
+  const ps = await projectStack(name, config);
+  const state = (await ps.stack.exportStack()) as { deployment: Record<string, unknown> };
+  state.deployment.resources = [{ urn: `urn:pulumi:${name}::slipway::pulumi:pulumi:Stack::slipway-${name}`, custom: false, type: "pulumi:pulumi:Stack", outputs }];
+  await ps.stack.importStack(state as never);
+  return ps;
+}
+
+describe("backup/restore --stack read the stack (real Pulumi state, real PostgreSQL)", { skip: !engineAvailable() && "the Pulumi toolchain is not built (bash tools/toolchain.sh)", timeout: 300_000 }, () => {
+  let pg: TestPostgres;
+  let root: string;
+  let prod: ProjectStack;
+  let nohost: ProjectStack;
+
+  const verb = (ps: ProjectStack, args: string[], dockerHostEnv = "unix:///nonexistent/docker.sock") => {
+    const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir, DOCKER_HOST: dockerHostEnv };
+    const r = spawnSync(process.execPath, ["--import", "tsx", ...args], { cwd: repoRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 180_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  before(async () => {
+    pg = await startPostgres({ prefix: "slipway-opsprod" });
+    await pg.sql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
+    await pg.sql("INSERT INTO items (name) VALUES ('alpha'), ('beta')");
+    root = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-ops-target-"));
+    const backup = { enabled: true, dir: path.join(root, "backups"), keep: 1, maxAgeDays: 30 };
+    prod = await deployedStack("opsprod", { environment: "production", dockerHost: "unix:///var/run/docker.sock", backup }, { dbContainer: pg.name, environment: "production" });
+    nohost = await deployedStack("opsnohost", { environment: "staging", backup }, { dbContainer: pg.name, environment: "staging" });
+  });
+  after(async () => {
+    await pg?.stop();
+    await prod?.cleanup();
+    await nohost?.cleanup();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it("backs up through the stack's dockerHost, into its backup.dir, with its retention — DOCKER_HOST unused", async () => {
+    const first = verb(prod, ["src/cli/backup.ts", "--stack", "opsprod", "--image-tag", "one"]);
+    assert.equal(first.code, 0, first.stderr);
+    await new Promise((r) => setTimeout(r, 1100)); // next second: another name
+    const second = verb(prod, ["src/cli/backup.ts", "--stack", "opsprod", "--image-tag", "two"]);
+    assert.equal(second.code, 0, second.stderr);
+    const file = second.stdout.trim();
+    assert.equal(path.dirname(file), path.join(root, "backups"));
+    assert.match(path.basename(file), new RegExp(`^${pg.name}-\\d{8}T\\d{6}Z-two\\.dump$`), "filed under the prefix of the stack's dbContainer");
+    assert.match(second.stderr, /retention \(keep 1, at most 30 days old\): deleted .*-one\.dump/);
+    assert.deepEqual((await fs.readdir(path.join(root, "backups"))).sort(), [path.basename(file), `${path.basename(file)}.sha256`]);
+  });
+
+  it("without a dockerHost the same verb goes to DOCKER_HOST (here: nowhere) — the control", () => {
+    const r = verb(nohost, ["src/cli/backup.ts", "--stack", "opsnohost"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /ENOENT \/nonexistent\/docker\.sock/);
+  });
+
+  it("a tcp:// DOCKER_HOST does not override the stack's unix:// dockerHost", { todo: "src/docker/connect.ts: docker-modem merges its DOCKER_HOST defaults over { socketPath } (needs host: undefined)" }, () => {
+    const r = verb(prod, ["src/cli/backup.ts", "--stack", "opsprod", "--image-tag", "tcp"], "tcp://127.0.0.1:9");
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it("restore treats the stack as production because its environment says so, and reaches it through dockerHost", async () => {
+    const [dump] = (await fs.readdir(path.join(root, "backups"))).filter((f) => f.endsWith(".dump"));
+    const file = path.join(root, "backups", dump);
+    await pg.sql("DELETE FROM items");
+    const refused = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--file", file]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`stack '${pg.name}' is production and there is no terminal to confirm on; pass --yes`));
+    const contradicted = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--environment", "staging", "--file", file, "--yes"]);
+    assert.equal(contradicted.code, 2, contradicted.stderr);
+    assert.match(contradicted.stderr, /--environment staging contradicts stack "opsprod", whose environment is production/);
+    assert.equal(await pg.sql("SELECT count(*) FROM items"), "0", "nothing restored yet");
+
+    const r = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--file", file, "--yes"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,beta");
+  });
+});

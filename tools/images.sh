@@ -16,9 +16,11 @@ Builds (skipping images whose recipe is unchanged):
   slipway-local/postgres:17     Debian postgresql-17, official-image interface  images/local/postgres
   slipway-local/haproxy:3.0     Debian haproxy, official-image paths            images/local/haproxy
   slipway-local/prometheus:2    Debian prometheus (+ promtool), official paths  images/local/prometheus
-  slipway/api:<tag>             images/api/Dockerfile
-  slipway/api:<tag>-abrupt      same, SHUTDOWN_MODE=abrupt (test-only: exits at once on SIGTERM)
-  slipway/edge:<tag>            images/edge/Dockerfile (HAProxy + socat)
+  slipway/api:<tag>             docker-bake.hcl target prod   (images/api/Dockerfile)
+  slipway/api:<tag>-abrupt      docker-bake.hcl target abrupt (prod, SHUTDOWN_MODE=abrupt: test-only, exits at once on SIGTERM)
+  slipway/edge:<tag>            docker-bake.hcl target edge   (images/edge/Dockerfile: HAProxy + socat)
+  Each also tagged sha-<full git sha> (with --tag T: sha-T), e.g. slipway/api:sha-<sha>-abrupt.
+  Targets, build args and tags come from docker-bake.hcl (read by tools/bake.ts: no buildx here).
 
 Options:
   --tag T            tag for project images (default: git rev-parse --short=12 HEAD)
@@ -133,14 +135,31 @@ build_local() {
     --build-arg BASE_IMAGE=slipway-local/debian:trixie "$ROOT/$dir"
 }
 
-# build_project REF DOCKERFILE PARENT_REF "INPUT PATHS" [--build-arg ...]: built from the repo root,
-# keyed by the parent image, the build args and the repository paths the Dockerfile copies.
-build_project() {
-  local ref="$1" dockerfile="$2" parent="$3" inputs; read -ra inputs <<<"$4"; shift 4
-  local hash; hash="$(recipe_hash "$(image_id "$parent")" "$*" .dockerignore "${inputs[@]}")"
-  if up_to_date "$ref" "$hash"; then log "$ref up to date ($hash)"; return; fi
-  log "$ref: building from $dockerfile"
-  docker_build "$ref" --network host --label "slipway.recipe=$hash" -f "$ROOT/$dockerfile" "$@" "$ROOT"
+# bake_build TARGET REF PARENT_REF "INPUT PATHS": a project image built from the repo root with the docker build
+# arguments (Dockerfile, --target, build args, tags) of TARGET in docker-bake.hcl, read by tools/bake.ts —
+# that file is the one description of targets and tags, for CI's `docker buildx bake` and for this legacy
+# builder alike. REF (what stdout reports) must be the target's first tag. Keyed by the parent image, the
+# resolved arguments and the repository paths the Dockerfile copies; an up-to-date image is re-tagged only.
+bake_build() {
+  local target="$1" ref="$2" parent="$3" inputs; read -ra inputs <<<"$4"
+  local argf; argf="$(mktemp "${TMPDIR:-/tmp}/slipway-bake.XXXXXX")"
+  if ! (cd "$ROOT" && node --import tsx tools/bake.ts --build-args "$target" "${BAKE_SET[@]}") >"$argf"; then
+    rm -f "$argf"; die "docker-bake.hcl: could not resolve target $target (tools/bake.ts)"
+  fi
+  local args=() tags=() untagged=() i
+  mapfile -d '' args <"$argf"; rm -f "$argf"
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    if [ "${args[i]}" = -t ]; then tags+=("${args[i + 1]}"); i=$((i + 1)); else untagged+=("${args[i]}"); fi
+  done
+  [ "${tags[0]:-}" = "$ref" ] || die "docker-bake.hcl: target $target's first tag is '${tags[0]:-none}', expected $ref"
+  # Tags are not part of the recipe: the same inputs under a new tag are the same image.
+  local hash; hash="$(recipe_hash "$(image_id "$parent")" "${untagged[*]}" .dockerignore docker-bake.hcl "${inputs[@]}")"
+  if up_to_date "$ref" "$hash"; then
+    for i in "${tags[@]:1}"; do docker tag "$ref" "$i"; done
+    log "$ref up to date ($hash)"; return
+  fi
+  log "$ref: building bake target $target"
+  docker_build "$ref" --network host --label "slipway.recipe=$hash" "${args[@]}"
 }
 
 build_debian
@@ -155,15 +174,16 @@ echo "HAPROXY_IMAGE=slipway-local/haproxy:3.0"
 echo "PROMETHEUS_IMAGE=slipway-local/prometheus:2"
 if [ "$BASE_ONLY" = 1 ]; then log "done (base only)"; exit 0; fi
 
-[ -n "$TAG" ] || TAG="$(git -C "$ROOT" rev-parse --short=12 HEAD)"
+# The sha-<git sha> tags: the commit's full SHA, or with --tag T, T itself (so a custom tag never moves
+# the commit's sha- tag).
+if [ -n "$TAG" ]; then GIT_SHA="$TAG"; else TAG="$(git -C "$ROOT" rev-parse --short=12 HEAD)"; GIT_SHA="$(git -C "$ROOT" rev-parse HEAD)"; fi
 [ -n "$API_VERSION" ] || API_VERSION="$TAG"
+BAKE_SET=(--set "TAG=$TAG" --set "GIT_SHA=$GIT_SHA" --set "APP_VERSION=$API_VERSION" --set API_REPO=slipway/api
+  --set EDGE_REPO=slipway/edge --set NODE_IMAGE=slipway-local/node:20 --set HAPROXY_IMAGE=slipway-local/haproxy:3.0)
 API_INPUTS="package.json package-lock.json tsconfig.json src/api images/api"
-build_project "slipway/api:$TAG" images/api/Dockerfile slipway-local/node:20 "$API_INPUTS" \
-  --build-arg NODE_IMAGE=slipway-local/node:20 --build-arg APP_VERSION="$API_VERSION"
-build_project "slipway/api:$TAG-abrupt" images/api/Dockerfile slipway-local/node:20 "$API_INPUTS" \
-  --build-arg NODE_IMAGE=slipway-local/node:20 --build-arg APP_VERSION="$API_VERSION" --build-arg SHUTDOWN_MODE=abrupt
-build_project "slipway/edge:$TAG" images/edge/Dockerfile slipway-local/haproxy:3.0 images/edge \
-  --build-arg HAPROXY_IMAGE=slipway-local/haproxy:3.0
+bake_build prod "slipway/api:$TAG" slipway-local/node:20 "$API_INPUTS"
+bake_build abrupt "slipway/api:$TAG-abrupt" slipway-local/node:20 "$API_INPUTS"
+bake_build edge "slipway/edge:$TAG" slipway-local/haproxy:3.0 images/edge
 echo "API_IMAGE=slipway/api:$TAG"
 echo "API_ABRUPT_IMAGE=slipway/api:$TAG-abrupt"
 echo "EDGE_IMAGE=slipway/edge:$TAG"

@@ -51,7 +51,7 @@ export function productionShape(opts: { images: { api: string; edge: string; pos
       restartPolicy: "unless-stopped",
       env: { LOG_LEVEL: "info", SHUTDOWN_DELAY_MS: "1000" },
       volumes: [{ source: opts.volume, target: "/srv/uploads", readOnly: false }],
-      healthcheck: { path: "/up", intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 3, startPeriodMs: 5000 },
+      healthcheck: { path: "/up", intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5, startPeriodMs: 10000 },
       rollout: { healthTimeoutMs: 120000, edgeUpTimeoutMs: 30000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },
     },
     edge: { port: opts.port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 1 }, restartPolicy: "unless-stopped", slots: 10 },

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { localStack, newBackendDir, repoRoot } from "./pulumi";
+import { HEALTHCHECK_TIMEOUT_MS, TEST_ROLLOUT_TIMEOUTS } from "./edge";
 
 export interface ProjectStack {
   stack: Stack;
@@ -69,7 +70,9 @@ export function smallStackConfig(opts: {
       replicas: opts.replicas,
       limits: { memoryMb: 256, cpus: 0.5 },
       ...(opts.apiEnv ? { env: opts.apiEnv } : {}),
-      rollout: { healthTimeoutMs: opts.healthTimeoutMs ?? 60000, drainTimeoutMs: 10000, stopGraceSeconds: 5 },
+      // Test budgets (configurable, generous: a loaded 2-core machine can take seconds per probe).
+      healthcheck: { timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5 },
+      rollout: { healthTimeoutMs: opts.healthTimeoutMs ?? TEST_ROLLOUT_TIMEOUTS.healthTimeoutMs, drainTimeoutMs: 10000, stopGraceSeconds: 5 },
     },
     edge: { port: opts.port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 0.5 } },
     database: { name: "app", user: "app", limits: { memoryMb: 256, cpus: 0.5 } },

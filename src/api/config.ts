@@ -25,7 +25,9 @@ function intFrom(env: Env, key: string, fallback: number): number {
 
 /** DATABASE_URL wins; otherwise the libpq-style PG* variables (unset ones fall back to pg's defaults). */
 export function dbConfigFrom(env: Env): PoolConfig {
-  const common = { connectionTimeoutMillis: 3000, max: intFrom(env, "PGPOOL_MAX", 10) };
+  // PGCONNECT_TIMEOUT (seconds, as libpq reads it; default 10): how long a new pool connection may take. A stopped or
+  // restarting database is refused or unresolvable at once, so this only bounds a slow handshake on a loaded host.
+  const common = { connectionTimeoutMillis: intFrom(env, "PGCONNECT_TIMEOUT", 10) * 1000, max: intFrom(env, "PGPOOL_MAX", 10) };
   if (env.DATABASE_URL) return { ...common, connectionString: env.DATABASE_URL };
   return {
     ...common,

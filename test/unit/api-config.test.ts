@@ -1,7 +1,7 @@
 // Unit tests for reading the API's environment (src/api/config.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { readConfig } from "../../src/api/config";
+import { dbConfigFrom, readConfig } from "../../src/api/config";
 
 test("defaults", () => {
   const config = readConfig({});
@@ -38,4 +38,10 @@ test("invalid values name the variable", () => {
   assert.throws(() => readConfig({ PORT: "http" }), /PORT/);
   assert.throws(() => readConfig({ SHUTDOWN_DELAY_MS: "-5" }), /SHUTDOWN_DELAY_MS/);
   assert.throws(() => readConfig({ SHUTDOWN_MODE: "polite" }), /SHUTDOWN_MODE/);
+});
+
+test("the database connect budget: PGCONNECT_TIMEOUT seconds, 10 by default", () => {
+  assert.equal(dbConfigFrom({}).connectionTimeoutMillis, 10_000);
+  assert.equal(dbConfigFrom({ PGCONNECT_TIMEOUT: "3" }).connectionTimeoutMillis, 3_000);
+  assert.throws(() => dbConfigFrom({ PGCONNECT_TIMEOUT: "soon" }), /PGCONNECT_TIMEOUT/);
 });

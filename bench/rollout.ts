@@ -114,7 +114,7 @@ export async function benchSwarm(
       "service", "create", "--detach=false", "--quiet", "--no-resolve-image", "--name", service,
       "--network", `name=${env.network},alias=api`, "--endpoint-mode", "dnsrr", "--replicas", "3",
       "--env", `DATABASE_URL=${env.databaseUrl}`, "--env", "PORT=3000", "--env", "APP_VERSION=v1",
-      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", `${HEALTHCHECK_TIMEOUT_MS / 1000}s`, "--health-retries", "3", "--health-start-period", "5s",
+      "--health-cmd", hc, "--health-interval", "1s", "--health-timeout", `${HEALTHCHECK_TIMEOUT_MS / 1000}s`, "--health-retries", "5", "--health-start-period", "10s",
       "--limit-memory", "256m", "--limit-cpu", "0.5", "--stop-grace-period", "10s", "--restart-condition", "on-failure",
       image,
     );

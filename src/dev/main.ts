@@ -1,4 +1,4 @@
-// `npm run dev [-- --env-file PATH]`: the development tier. No Pulumi: builds the `dev` target of
+// `npm run dev [-- --env PATH]`: the development tier. No Pulumi: builds the `dev` target of
 // docker-bake.hcl, starts PostgreSQL in a container with a named volume (or uses SLIPWAY_DEV_DATABASE_URL),
 // and runs the API from the dev image with src/api mounted read-only — the container applies the
 // migrations, then `tsx watch` restarts the server on every change. Ctrl-C stops and removes the
@@ -154,14 +154,15 @@ export async function startDev(env: DevEnv): Promise<number> {
   }
 }
 
+// `--env`, not `--env-file`: Node 20 reads a `--env-file` option even after the script name.
 function readEnv(argv: string[]): DevEnv {
   let file = path.join(ROOT, ".env");
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--env-file" && argv[i + 1]) file = path.resolve(argv[++i]);
+    if (argv[i] === "--env" && argv[i + 1]) file = path.resolve(argv[++i]);
     else if (argv[i] === "-h" || argv[i] === "--help") {
-      process.stdout.write("usage: npm run dev [-- --env-file PATH]   (default .env; see .env.example)\n");
+      process.stdout.write("usage: npm run dev [-- --env PATH]   (default .env; see .env.example)\n");
       process.exit(0);
-    } else throw new DevEnvError(`unknown argument ${argv[i]} (usage: npm run dev [-- --env-file PATH])`);
+    } else throw new DevEnvError(`unknown argument ${argv[i]} (usage: npm run dev [-- --env PATH])`);
   }
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new DevEnvError(`${file} not found: cp .env.example .env (every setting has a default; edit what you need)`);

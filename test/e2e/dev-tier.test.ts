@@ -102,7 +102,7 @@ test("npm run dev: API + PostgreSQL from .env, reload on edit, Ctrl-C leaves onl
   const bad = path.join(tmp, "bad.env");
   writeFileSync(bad, "SLIPWAY_DEV_PROT=1\n");
   const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/dev/main.ts", "--env-file", bad], { cwd: root }, (error, _out, stderr) =>
+    execFile(process.execPath, ["--import", "tsx", "src/dev/main.ts", "--env", bad], { cwd: root }, (error, _out, stderr) =>
       resolve({ code: error ? (error.code as number) : 0, stderr }));
   });
   assert.equal(refused.code, 2);
@@ -111,7 +111,7 @@ test("npm run dev: API + PostgreSQL from .env, reload on edit, Ctrl-C leaves onl
   // What `npm run dev` runs, in its own process group so that a "Ctrl-C" reaches the whole group.
   const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
   assert.equal(pkg.scripts.dev, "node --import tsx src/dev/main.ts");
-  dev = spawn(process.execPath, ["--import", "tsx", "src/dev/main.ts", "--env-file", path.join(tmp, ".env")],
+  dev = spawn(process.execPath, ["--import", "tsx", "src/dev/main.ts", "--env", path.join(tmp, ".env")],
     { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   dev.stdout!.on("data", (d: Buffer) => (output += d));
   dev.stderr!.on("data", (d: Buffer) => (output += d));

@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { connectDocker } from "../../src/docker";
 import { rollbackTarget } from "../../src/release/history";
 import { history } from "../../src/release/stack";
 import { testImages } from "../support/docker-images";
@@ -77,6 +78,19 @@ test("production-shaped stack: every routine deploy under load drops nothing, an
   // The database and the edge holder were never replaced by any of it.
   const outputs = await stack.outputs();
   assert.equal(outputs.dbContainer?.value, s.dbContainer);
+
+  // What the stack file says reaches the replicas: the named volume and the readiness probe with its budget.
+  const docker = connectDocker();
+  for (const name of outputs.apiContainers?.value as string[]) {
+    const info = await docker.getContainer(name).inspect();
+    assert.deepEqual(
+      (info.Mounts ?? []).map((m) => ({ type: m.Type, name: m.Name, target: m.Destination, rw: m.RW })),
+      [{ type: "volume", name: `slipway-${name.split("-")[1]}-uploads`, target: "/srv/uploads", rw: true }],
+      `${name}: api.volumes mounted`,
+    );
+    assert.deepEqual(info.Config.Healthcheck?.Test?.slice(0, 4), ["CMD", "node", "dist/api/healthcheck.js", "/up"], `${name}: Docker probes api.healthcheck.path`);
+    assert.equal(info.HostConfig.LogConfig?.Config?.["max-size"], "10m", `${name}: log rotation`);
+  }
 
   // A database restart: routes that need it fail fast with 503; the rest never fail; the edge keeps its servers.
   const db = await run("restart the database", () => restartDatabase(s));

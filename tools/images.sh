@@ -153,7 +153,7 @@ bake_build() {
   done
   [ "${tags[0]:-}" = "$ref" ] || die "docker-bake.hcl: target $target's first tag is '${tags[0]:-none}', expected $ref"
   # Tags are not part of the recipe: the same inputs under a new tag are the same image.
-  local hash; hash="$(recipe_hash "$(image_id "$parent")" "${untagged[*]}" .dockerignore docker-bake.hcl "${inputs[@]}")"
+  local hash; hash="$(recipe_hash "$(image_id "$parent")" "${untagged[*]//"$ROOT"/.}" .dockerignore docker-bake.hcl "${inputs[@]}")"
   if up_to_date "$ref" "$hash"; then
     for i in "${tags[@]:1}"; do docker tag "$ref" "$i"; done
     log "$ref up to date ($hash)"; return

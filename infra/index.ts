@@ -10,6 +10,7 @@ import { Edge } from "./components/edge";
 import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
 import { EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
+import { publishedHost } from "../src/docker/connect";
 
 const stack = pulumi.getStack();
 const project = pulumi.getProject();
@@ -131,7 +132,13 @@ const monitoring = cfg.monitoring.enabled
   }, dockerOpts)
   : undefined;
 
-export const edgeUrl = edge.url;
+// Where clients reach the edge: on a remote dockerHost, that host's address (or the specific edge.bindAddress).
+const edgeHost = publishedHost(cfg.dockerHost, cfg.edge.bindAddress);
+if (edgeHost.loopbackOnRemote) {
+  pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly`);
+}
+const urlHost = edgeHost.host.includes(":") ? `[${edgeHost.host}]` : edgeHost.host;
+export const edgeUrl = cfg.edge.tls.enabled ? `https://${urlHost}:${cfg.edge.tls.port}` : `http://${urlHost}:${cfg.edge.port}`;
 export const image = api.replicas.image;
 export const replicas = api.replicas.replicas;
 export const apiContainers = api.replicas.containers;

@@ -34,6 +34,8 @@ export interface LoadOptions {
    * writing one row with a unique name (count them with `countRows`); the GETs stay /slow.
    */
   mix?: "slow" | "items";
+  /** A non-loopback address of this machine the load may target too (the remote-host test's own veth address). */
+  allowHost?: string;
 }
 
 export interface LoadReport {
@@ -64,7 +66,7 @@ export interface RunningLoad {
 
 export function startLoad(opts: LoadOptions): RunningLoad {
   const target = new URL(opts.url);
-  if (!["127.0.0.1", "localhost", "[::1]"].includes(target.hostname)) throw new Error(`load: ${opts.url} is not loopback`);
+  if (!["127.0.0.1", "localhost", "[::1]", ...(opts.allowHost ? [opts.allowHost] : [])].includes(target.hostname)) throw new Error(`load: ${opts.url} is not loopback`);
   const autocannon = require("autocannon") as Autocannon;
   const idPrefix = `ld${randomBytes(4).toString("hex")}`;
   const slowShare = opts.slowShare ?? 0.2;

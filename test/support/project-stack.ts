@@ -31,8 +31,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** config: top-level `slipway:` keys (without the namespace) → values, written to Pulumi.<stack>.yaml. */
-export async function projectStack(stackName: string, config: Record<string, unknown>): Promise<ProjectStack> {
+/** config: top-level `slipway:` keys (without the namespace) → values, written to Pulumi.<stack>.yaml; env: more engine environment. */
+export async function projectStack(stackName: string, config: Record<string, unknown>, env?: Record<string, string>): Promise<ProjectStack> {
   const workDir = mkdtempSync(join(tmpdir(), `slipway-${stackName}-`));
   for (const entry of ["infra", "stacks", "src", "node_modules", "package.json", "tsconfig.json"]) {
     symlinkSync(join(repoRoot, entry), join(workDir, entry));
@@ -41,7 +41,7 @@ export async function projectStack(stackName: string, config: Record<string, unk
   const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`slipway:${k}`, v]));
   writeFileSync(join(workDir, `Pulumi.${stackName}.yaml`), stringify({ config: namespaced }));
   const backendDir = newBackendDir(stackName);
-  const stack = await localStack({ workDir, stackName, backendDir });
+  const stack = await localStack({ workDir, stackName, backendDir, ...(env ? { env } : {}) });
   return {
     stack,
     stackName,

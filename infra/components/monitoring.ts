@@ -7,11 +7,12 @@ import { readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { METRICS_PORT } from "../../src/edge/haproxy-config";
 import type { MonitoringSettings, StackConfig } from "../../stacks/schema";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 /** Port HAProxy's `frontend metrics` (prometheus-exporter service) binds inside the edge's namespace. */
-export const EDGE_METRICS_PORT = 8405;
+export const EDGE_METRICS_PORT = METRICS_PORT;
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
 const PROMETHEUS_DATA_DIR = "/prometheus";

@@ -1,6 +1,6 @@
 // Monitoring under the real engine: a small staging-shaped stack with monitoring on. Prometheus is not published
 // (queried here through `docker exec … promtool query instant`), finds every API replica through the `api` DNS
-// alias, sees the requests sent through the edge as a request-rate series, has the alert rules and the stack's
+// alias and the edge's exporter, sees the requests sent through the edge as a request-rate series, has the alert rules and the stack's
 // expected replica count loaded, and a preview right after the up is empty; one more replica gives Prometheus a new
 // config (a replaced container under the same name) and it keeps its samples.
 import { test } from "node:test";
@@ -98,8 +98,9 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   assert.equal(query(prometheus, 'count(http_requests_total{route="/metrics"})'), undefined);
   assert.ok((query(prometheus, 'max(http_request_duration_seconds_count{job="api",route="/items"})') ?? 0) > 0);
   assert.ok((query(prometheus, 'max(db_pool_clients{job="api"})') ?? 0) >= 1, "pool gauges scraped");
-  // The edge's exporter is scraped when the edge config has its `frontend metrics` (informational until then).
-  log(`edge exporter up: ${String(query(prometheus, 'up{job="edge"}'))}\n`);
+  // HAProxy's exporter (`frontend metrics`, in the holder's namespace), with the requests counted at the edge.
+  await until("the edge exporter up", 30_000, () => query(prometheus, 'up{job="edge"}') === 1);
+  assert.ok((query(prometheus, 'sum(haproxy_frontend_http_responses_total{job="edge",proxy="http",code="2xx"})') ?? 0) >= REQUESTS);
 
   await ps.stack.preview({ expectNoChanges: true, onOutput: log });
 

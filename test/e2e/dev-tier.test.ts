@@ -19,7 +19,9 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "slipway-e2e-dev-"));
 const src = path.join(tmp, "api");
 let port = 0;
 let dev: ChildProcess | undefined;
+const spawned: ChildProcess[] = [];
 let output = "";
+const external = `${project}-ext`; // the "existing server" of the second test
 
 function docker(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
@@ -62,8 +64,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function health(): Promise<{ status: string; checks: { db: string }; reloaded?: string } | undefined> {
-  const r = await http(`http://127.0.0.1:${port}/health`);
+async function health(p = port): Promise<{ status: string; checks: { db: string }; reloaded?: string } | undefined> {
+  const r = await http(`http://127.0.0.1:${p}/health`);
   return r.status === 200 ? ((await r.json()) as { status: string; checks: { db: string }; reloaded?: string }) : undefined;
 }
 
@@ -84,16 +86,20 @@ before(async () => {
 });
 
 after(async () => {
-  if (dev && dev.exitCode === null) {
+  for (const child of spawned) {
+    if (child.exitCode !== null) continue;
     try {
-      process.kill(-dev.pid!, "SIGKILL");
+      process.kill(-child.pid!, "SIGKILL");
     } catch {
       // already gone
     }
   }
-  await docker(["rm", "-f", "-v", `${project}-api`, `${project}-db`]);
-  await docker(["network", "rm", project]);
-  await docker(["volume", "rm", "-f", `${project}-pgdata`]);
+  for (const p of [project, `${project}x`]) {
+    await docker(["rm", "-f", "-v", `${p}-api`, `${p}-db`]);
+    await docker(["network", "rm", p]);
+    await docker(["volume", "rm", "-f", `${p}-pgdata`]);
+  }
+  await docker(["rm", "-f", "-v", external]);
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -113,6 +119,7 @@ test("npm run dev: API + PostgreSQL from .env, reload on edit, Ctrl-C leaves onl
   assert.equal(pkg.scripts.dev, "node --import tsx src/dev/main.ts");
   dev = spawn(process.execPath, ["--import", "tsx", "src/dev/main.ts", "--env", path.join(tmp, ".env")],
     { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  spawned.push(dev);
   dev.stdout!.on("data", (d: Buffer) => (output += d));
   dev.stderr!.on("data", (d: Buffer) => (output += d));
   const exited = new Promise<number | null>((resolve) => dev!.on("exit", (code) => resolve(code)));
@@ -156,4 +163,47 @@ test("npm run dev: API + PostgreSQL from .env, reload on edit, Ctrl-C leaves onl
   assert.equal((await docker(["volume", "inspect", "-f", "{{.Name}}", `${project}-pgdata`])).stdout, `${project}-pgdata`);
   assert.match(output, new RegExp(`volume ${project}-pgdata stays`));
   assert.equal((await docker(["volume", "rm", `${project}-pgdata`])).code, 0);
+});
+
+test("npm run dev with an existing server (SLIPWAY_DEV_DATABASE_URL): no database container, no volume", { timeout: 10 * 60_000 }, async () => {
+  const images = await ensureImages();
+  dev = undefined;
+  // The developer's own server, published on the host: the API container reaches it as host.docker.internal.
+  assert.equal((await docker(["run", "-d", "--name", external, "-p", "5432", "-e", "POSTGRES_PASSWORD=ext-secret",
+    "-e", "POSTGRES_DB=mine", images.postgres])).code, 0);
+  const hostPort = (await docker(["port", external, "5432/tcp"])).stdout.split("\n")[0].split(":").pop();
+  await until("external postgres ready", 60_000, async () =>
+    (await docker(["exec", external, "pg_isready", "-h", "127.0.0.1", "-U", "postgres"])).code === 0 ? true : undefined);
+
+  const devPort = await freePort();
+  const envFile = path.join(tmp, "external.env");
+  writeFileSync(envFile, [
+    `SLIPWAY_DEV_PROJECT=${project}x`,
+    `SLIPWAY_DEV_PORT=${devPort}`,
+    `SLIPWAY_DEV_API_SRC=${src}`,
+    `SLIPWAY_DEV_NODE_IMAGE=${images.node}`,
+    `SLIPWAY_DEV_DATABASE_URL=postgres://postgres:ext-secret@host.docker.internal:${hostPort}/mine`,
+    "",
+  ].join("\n"));
+  output = "";
+  dev = spawn(process.execPath, ["--import", "tsx", "src/dev/main.ts", "--env", envFile],
+    { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  spawned.push(dev);
+  dev.stdout!.on("data", (d: Buffer) => (output += d));
+  dev.stderr!.on("data", (d: Buffer) => (output += d));
+  const exited = new Promise<number | null>((resolve) => dev!.on("exit", (code) => resolve(code)));
+
+  await until("/health 200 with db ok", 5 * 60_000, async () => ((await health(devPort))?.checks.db === "ok" ? true : undefined));
+  assert.equal((await docker(["ps", "-a", "-q", "--filter", `name=${project}x-db`])).stdout, "", "a database container was started");
+  const applied = await docker(["exec", external, "psql", "-U", "postgres", "-d", "mine", "-tAc", "select count(*) from pgmigrations"]);
+  assert.equal(applied.stdout, "1", "migrations applied to the existing server");
+
+  process.kill(-dev.pid!, "SIGINT");
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), 60_000)))]);
+  clearTimeout(timer);
+  assert.equal(code, 0, `npm run dev exit: ${code}\n${output.slice(-3000)}`);
+  assert.equal((await docker(["ps", "-a", "-q", "--filter", `label=slipway.dev=${project}x`])).stdout, "");
+  assert.notEqual((await docker(["network", "inspect", `${project}x`])).code, 0, "the dev network is left");
+  assert.notEqual((await docker(["volume", "inspect", `${project}x-pgdata`])).code, 0, "a volume was created");
 });

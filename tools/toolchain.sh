@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provision everything slipway needs on this machine, reusing what is already there:
-#   1. a Docker engine (Debian's docker.io; dockerd started in the background if none answers),
+#   1. a Docker engine (Debian's docker.io; dockerd started in the background if none answers), and the
+#      Debian tools the tests use (promtool, rclone, sshd, openssl, ip),
 #   2. node_modules (npm ci, when package-lock.json changed),
 #   3. the Pulumi CLI and pulumi-language-nodejs, built from Go modules (see tools/toolchain/README.md),
 #      plus the pulumi-resource-pulumi-nodejs launcher for dynamic providers,
@@ -75,6 +76,32 @@ ensure_docker() {
     sleep 1
   done
   die "dockerd did not answer within 60 s; see .slipway/logs/dockerd.log"
+}
+
+# --- 1b. Debian tools the tests and verbs use -------------------------------------------------------
+# promtool (alert-rule tests), rclone (off-host backup copies), sshd/ssh (the SFTP target and the remote Docker
+# host the tests start), openssl (test certificates), ip (network namespaces). Installed when missing; services
+# that a package would start (sshd, prometheus) are kept from starting: the tests start their own.
+DEBIAN_TOOLS="promtool:prometheus rclone:rclone sshd:openssh-server ssh:openssh-client openssl:openssl ip:iproute2"
+ensure_debian_tools() {
+  local wanted="" pair
+  for pair in $DEBIAN_TOOLS; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || wanted="$wanted ${pair#*:}"
+  done
+  if [ -z "$wanted" ]; then step "debian tools: present"; return; fi
+  if [ "$check_only" = 1 ]; then step "debian tools: MISSING$wanted"; missing=1; return; fi
+  [ "$(id -u)" = 0 ] || die "missing Debian packages:$wanted; as root run: apt-get install$wanted"
+  step "debian tools: installing$wanted"
+  local policy=/usr/sbin/policy-rc.d had_policy=0
+  [ -e "$policy" ] && had_policy=1
+  [ "$had_policy" = 1 ] || printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy" 2>/dev/null || true
+  local rc=0
+  # shellcheck disable=SC2086
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $wanted) \
+    >"$root/.slipway/logs/apt-tools.log" 2>&1 || rc=$?
+  [ "$had_policy" = 1 ] || rm -f "$policy"
+  [ "$rc" = 0 ] || die "apt-get install$wanted failed; see .slipway/logs/apt-tools.log"
 }
 
 # --- 2. node_modules ----------------------------------------------------------------------------
@@ -207,6 +234,7 @@ ensure_actionlint() {
 ensure_docker_if_wanted() { [ "$docker_wanted" = 1 ] && ensure_docker || step "docker: skipped (--no-docker)"; }
 
 ensure_docker_if_wanted
+ensure_debian_tools
 ensure_node_modules
 ensure_engine
 ensure_plugins

@@ -104,6 +104,8 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "  http-request set-var(txn.request_id) uuid(4) unless { var(txn.request_id) -m found }",
     "  http-request set-header X-Request-ID %[var(txn.request_id)]",
     "  http-response set-header X-Request-ID %[var(txn.request_id)]",
+    // The API's /metrics is for Prometheus on the internal network (it scrapes the replicas directly), not the public.
+    "  http-request return status 404 if { path /metrics }",
     `  acl maintenance str(on),map(${MAINTENANCE_MAP}) -m found`,
     `  http-request return status 503 content-type application/json lf-string "{\\"error\\":\\"maintenance\\",\\"message\\":\\"%[str(on),map(${MAINTENANCE_MAP}),json(utf8s)]\\"}" hdr retry-after 60 if maintenance`,
     ...(rate > 0

@@ -57,6 +57,10 @@ describe("edge features in haproxy.cfg", () => {
     assert.throws(() => render({ corsOrigins: ["app.example.com"] }), /scheme:\/\/host/);
   });
 
+  it("the API's /metrics is not served to the public (Prometheus scrapes the replicas directly)", () => {
+    assert.ok(lines(render({})).includes("http-request return status 404 if { path /metrics }"));
+  });
+
   it("security headers on by default, off when asked", () => {
     const l = lines(render({}));
     for (const h of ["X-Content-Type-Options nosniff", "X-Frame-Options DENY", "Referrer-Policy strict-origin-when-cross-origin", `Content-Security-Policy "frame-ancestors 'none'"`]) {

@@ -349,7 +349,9 @@ export function isLockedError(message: string): boolean {
 }
 
 export function lockedMessage(stack: string, pulumiMessage: string): string {
-  const detail = pulumiMessage.split("\n").map((l) => l.trim()).filter((l) => /currently locked|created by|in progress/i.test(l)).slice(0, 4);
+  // Pulumi's own lines (who holds the lock), once each: the Automation API's error repeats stdout and stderr.
+  const lines = pulumiMessage.split("\n").map((l) => l.trim().replace(/^stderr:\s*/, ""));
+  const detail = [...new Set(lines.filter((l) => /currently locked|created by|in progress/i.test(l)))].slice(0, 4);
   return (
     `stack "${stack}" is locked: an update is running, or a killed one left its lock; the rollback was not started and nothing was changed.\n` +
     (detail.length ? `  pulumi: ${detail.join("\n  ")}\n` : "") +

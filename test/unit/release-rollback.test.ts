@@ -107,7 +107,8 @@ test("a locked stack: Pulumi's messages are recognised; the refusal says how to 
   assert.ok(isLockedError(pulumi));
   assert.ok(isLockedError("[409] Conflict: Another update is currently in progress."));
   assert.ok(!isLockedError("error: update failed"));
-  const m = lockedMessage("production", pulumi);
+  const m = lockedMessage("production", `code: 255\n stdout: ${pulumi}\n stderr: ${pulumi}`);
+  assert.equal(m.match(/created by/g)?.length, 1, "each line of Pulumi's once");
   assert.match(m, /stack "production" is locked: an update is running.*nothing was changed/);
   assert.match(m, /created by ci@build \(pid 42\)/);
   assert.match(m, /pulumi stack --stack production --show-urns/);

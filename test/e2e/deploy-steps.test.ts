@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,9 +19,28 @@ import { freePort, projectStack, smallStackConfig } from "../support/project-sta
 import { rollbackTarget } from "../../src/release/history";
 import { history, setImages } from "../../src/release/stack";
 
-async function get(url: string, init?: RequestInit): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  return { status: res.status, body: await res.json() };
+/**
+ * One request on a fresh connection: the verbs below run with execFileSync, which blocks this event loop for longer
+ * than the edge keeps an idle keep-alive connection, so a pooled socket could be reused just after the edge closed it.
+ */
+function get(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? "GET", headers: init.headers, agent: false, timeout: 10_000 }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`${url}: no answer within 10 s`)));
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 test("backup → migrate → rollout: ordering, a failing migration touches no replica, expand/contract rollback", { timeout: 1_200_000 }, async (t) => {

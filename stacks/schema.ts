@@ -120,7 +120,7 @@ const databaseSchema = z.strictObject({
 });
 
 /** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
-export const BACKUP_DEFAULTS = { keep: 7 } as const;
+export const BACKUP_DEFAULTS = { keep: 7, verify: false } as const;
 
 export const backupSchema = z.strictObject({
   enabled: z.boolean(),
@@ -129,6 +129,8 @@ export const backupSchema = z.strictObject({
   keep: z.number().int().min(1).default(BACKUP_DEFAULTS.keep),
   /** …and none older than this many days (unset: no age limit). The backup just taken is always kept. */
   maxAgeDays: z.number().int().min(1).optional(),
+  /** Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. */
+  verify: z.boolean().default(BACKUP_DEFAULTS.verify),
 });
 
 /**

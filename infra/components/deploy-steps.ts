@@ -54,6 +54,7 @@ export class DeploySteps extends pulumi.ComponentResource {
                 dir: b.dir,
                 keep: b.keep,
                 maxAgeDays: b.maxAgeDays,
+                verify: b.verify,
                 imageTag: imageTag(image),
                 database: args.dbName,
                 user: args.dbUser,

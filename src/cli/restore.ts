@@ -19,13 +19,15 @@ const spec: VerbSpec = {
     environment: { type: "string", value: "<env>", description: "production or staging: required with --db-container (otherwise the stack's environment)" },
     file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it)", required: true },
     yes: { type: "boolean", description: "do not ask for confirmation on production (required without a terminal)" },
-    force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup" },
+    force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup, or (production) it was never verified" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
     user: { type: "string", value: "<role>", description: "role to restore as (default: the container's POSTGRES_USER)" },
   },
   notes: [
     "Refuses, changing nothing, for a missing file, a checksum mismatch, a truncated or corrupt dump,",
-    "another stack's dump (without --force) and production without confirmation.",
+    "another stack's dump (without --force) and production without confirmation. A dump without an ok",
+    "<dump>.verified.json for its bytes (npm run backup -- --verify) is refused in production without --force,",
+    "and restored with a warning elsewhere.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };

@@ -4,6 +4,10 @@
 //   on the way) → fsync → read back in full by pg_restore and re-hashed from disk → <name>.sha256 →
 //   rename to <name> → fsync dir → retention (keep the N newest filed under the same prefix, none
 //   older than maxAgeDays).
+// With `verify`, the counts of every table's rows are taken in pg_dump's own snapshot, and once the
+// dump has its name it is restored into a throwaway PostgreSQL and checked against them
+// (verify-by-restore.ts); the result is kept as <name>.verified.json. A failed verification fails
+// the backup (the dump and its failed record stay, for the operator; retention does not run).
 // Any failure (pg_dump error, disk full, killed process) leaves at most a `.partial`, which
 // restore and retention never treat as a backup and the next backup removes once it is stale.
 // Used by `npm run backup` and by the Pulumi program's pre-deploy command resource.
@@ -13,17 +17,20 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { Transform } from "node:stream";
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { Readable } from "node:stream";
 import { checksumFileName, formatChecksumFile } from "./checksum";
-import { pgDump } from "./commands";
+import { countedDumpScript, COUNTS_MARKER, DUMP_EXIT_MARKER, parseCounts, pgDump, psqlScript, type Database } from "./commands";
 import { resolveDatabase } from "./database";
 import { sha256File } from "./hash";
 import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { exists, fsyncPath, keepFresh, preparePrivateDir, PRIVATE_FILE_MODE, writeAtomically } from "./files";
-import { backupFileName, backupOfFile, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem } from "./names";
+import { backupFileName, backupOfFile, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem, VERIFIED_SUFFIX } from "./names";
 import { selectForDeletion, selectStalePartials } from "./retention";
+import { formatRecord, type VerificationRecord } from "./verification";
 import { verifyArchive } from "./verify";
+import { verifyByRestore } from "./verify-by-restore";
 
 export interface BackupOptions {
   /** what the backup is filed under: the stack's Docker name prefix (slipway-<stack>), or any name (see names.ts) */
@@ -35,6 +42,8 @@ export interface BackupOptions {
   keep?: number;
   /** and delete those taken more than this many days ago (default: no age limit) */
   maxAgeDays?: number;
+  /** prove the dump by restoring it into a throwaway PostgreSQL and comparing row counts (default false) */
+  verify?: boolean;
   /** image tag running (or about to run) against this data; part of the name (default 'untagged') */
   imageTag?: string;
   /** default: the container's POSTGRES_DB */
@@ -55,6 +64,9 @@ export interface BackupResult {
   deleted: string[];
   /** stale `.partial` files removed before the dump (full paths) */
   removedPartials: string[];
+  /** with `verify`: the record written to `verificationFile` (always ok here: a failed one throws) */
+  verification?: VerificationRecord;
+  verificationFile?: string;
 }
 
 export async function backup(opts: BackupOptions): Promise<BackupResult> {
@@ -80,10 +92,10 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
 
   log(`dumping database '${db.database}' from container '${opts.dbContainer}' to ${partial}`);
   const checksumFile = path.join(dir, checksumFileName(name));
-  let dumped: { bytes: number; sha256: string };
+  let dumped: Dumped;
   const stopHeartbeat = keepFresh([partial, checksumFile + PARTIAL_SUFFIX]);
   try {
-    dumped = await dumpTo(docker, opts.dbContainer, db, partial);
+    dumped = await dumpTo(docker, opts.dbContainer, db, partial, !!opts.verify);
     log(`verifying ${dumped.bytes} bytes by reading them back with pg_restore`);
     await verifyArchive(docker, opts.dbContainer, partial);
     const onDisk = await sha256File(partial);
@@ -97,18 +109,51 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EEXIST" && e.path === partial) {
       // another backup of this stack started in the same second owns that .partial: leave it alone
-      throw new OpsError("already-exists", `${partial} exists: another backup of stack '${opts.prefix}' is running (or was killed; then delete it) — retry in a second`);
+      throw new OpsError("already-exists", `${partial} exists: another backup of stack '${opts.prefix}' is running (a killed run's is removed by the next backup once nobody has written it for 10 minutes) — retry in a second`);
     }
     await fs.rm(partial, { force: true });
     if (!(await exists(file))) await fs.rm(checksumFile, { force: true });
     throw explainWriteError(err, dir);
   } finally {
-    stopHeartbeat();
+    await stopHeartbeat();
   }
   log(`backup ready: ${file}`);
 
+  let verified: Pick<BackupResult, "verification" | "verificationFile"> = {};
+  if (dumped.counts) verified = await verifyAndRecord({ docker, dbContainer: opts.dbContainer, db, prefix: opts.prefix, file, sha256: dumped.sha256, sourceCounts: dumped.counts, log });
+
   const deleted = await applyRetention(dir, opts.prefix, name, { keep, maxAgeDays: opts.maxAgeDays, now }, log);
-  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials };
+  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials, ...verified };
+}
+
+/** Restores the finished dump into a throwaway database, writes <dump>.verified.json (0600), and throws when it failed. */
+export async function verifyAndRecord(opts: Parameters<typeof verifyByRestore>[0]): Promise<{ verification: VerificationRecord; verificationFile: string }> {
+  const log = opts.log ?? (() => undefined);
+  const verificationFile = opts.file + VERIFIED_SUFFIX;
+  const stopHeartbeat = keepFresh([verificationFile + PARTIAL_SUFFIX]);
+  let verification: VerificationRecord;
+  try {
+    verification = await verifyByRestore(opts);
+    await writeAtomically(verificationFile, formatRecord(verification), PARTIAL_SUFFIX);
+  } finally {
+    await stopHeartbeat();
+  }
+  const tables = Object.keys(verification.sourceCounts).length;
+  if (!verification.ok) {
+    throw new OpsError(
+      "verify-failed",
+      `verification of ${opts.file} FAILED — ${verification.problems.join("; ")}. The dump is kept beside its record ${verificationFile} (restore refuses it in production without --force); older backups were not deleted`,
+    );
+  }
+  log(`verified: restored into a throwaway database in ${verification.restoreSeconds.toFixed(1)} s, ${tables} table(s) with the same row counts as at dump time → ${path.basename(verificationFile)}`);
+  return { verification, verificationFile };
+}
+
+interface Dumped {
+  bytes: number;
+  sha256: string;
+  /** rows per table in the dump's snapshot (only for a dump to be verified) */
+  counts?: Record<string, number>;
 }
 
 /** Deletes this prefix's `.partial` files that no running backup has touched for a while (retention.ts). */
@@ -153,7 +198,7 @@ async function applyRetention(dir: string, prefix: string, justTaken: string, po
   return deleted;
 }
 
-async function dumpTo(docker: Docker, container: string, db: { database: string; user: string }, partial: string) {
+async function dumpTo(docker: Docker, container: string, db: Database, partial: string, counted: boolean): Promise<Dumped> {
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({
@@ -168,17 +213,33 @@ async function dumpTo(docker: Docker, container: string, db: { database: string;
   const out = (await fs.open(partial, "wx", PRIVATE_FILE_MODE)).createWriteStream();
   let result;
   try {
-    result = await execInDb(docker, container, pgDump(db), { stdout: [tap, out] });
+    // counted: psql counts the rows and runs pg_dump in one exported snapshot (commands.ts countedDumpScript)
+    result = counted
+      ? await execInDb(docker, container, psqlScript(db), { stdin: Readable.from([countedDumpScript(db)]), stdout: [tap, out] })
+      : await execInDb(docker, container, pgDump(db), { stdout: [tap, out] });
   } catch (err) {
     out.destroy();
     throw err;
   }
-  if (result.exitCode !== 0) {
+  let counts: Record<string, number> | undefined;
+  if (counted) {
+    const dumpExit = new RegExp(`^${DUMP_EXIT_MARKER}(\\d+)$`, "m").exec(result.stderr)?.[1];
+    const stderr = result.stderr
+      .split("\n")
+      .filter((l) => !l.startsWith(DUMP_EXIT_MARKER) && !l.startsWith(COUNTS_MARKER))
+      .join("\n")
+      .trim();
+    counts = parseCounts(result.stderr);
+    if (result.exitCode !== 0 || dumpExit !== "0" || !counts) {
+      const what = result.exitCode !== 0 ? `psql exit ${result.exitCode}` : dumpExit === undefined ? "pg_dump did not run" : dumpExit !== "0" ? `exit ${dumpExit}` : "no row counts";
+      throw new OpsError("dump-failed", `pg_dump of database '${db.database}' in container '${container}' (rows counted in its snapshot) failed (${what}): ${stderr}`);
+    }
+  } else if (result.exitCode !== 0) {
     throw new OpsError("dump-failed", `pg_dump of database '${db.database}' in container '${container}' failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   }
   if (bytes === 0) throw new OpsError("dump-failed", `pg_dump in container '${container}' produced no output`);
   await fsyncPath(partial);
-  return { bytes, sha256: hash.digest("hex") };
+  return { bytes, sha256: hash.digest("hex"), ...(counts ? { counts } : {}) };
 }
 
 function explainWriteError(err: unknown, dir: string): unknown {

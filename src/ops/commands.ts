@@ -17,6 +17,69 @@ export function pgDump(db: Database): string[] {
 }
 
 /**
+ * SQL that writes the SQL counting every table pg_dump dumps the data of: ordinary tables and
+ * partitions (relkind 'r'; a partitioned parent has no rows of its own) outside the system schemas and
+ * not owned by an extension. Materialized views are left out (restore refreshes them from the
+ * restored tables, which may differ from their stale contents), so are foreign tables (no data
+ * dumped). The counting query (run by psql's \gexec) prints one line, COUNTS_MARKER followed by a JSON
+ * object `{"<schema>.<table>" (quoted like SQL identifiers): rows}`; `{}` without tables.
+ */
+export const COUNT_ROWS_SQL = [
+  "SELECT 'SELECT ''" + "slipway-counts " + "'' || coalesce(json_object_agg(t, n ORDER BY t), ''{}'') FROM (' ||",
+  "  coalesce(string_agg(format('SELECT %L AS t, count(*) AS n FROM %I.%I', format('%I.%I', n.nspname, c.relname), n.nspname, c.relname), ' UNION ALL '),",
+  "           'SELECT NULL::text AS t, NULL::bigint AS n WHERE false') || ') s'",
+  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
+  "WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'",
+  "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')",
+].join("\n");
+export const COUNTS_MARKER = "slipway-counts ";
+export const DUMP_EXIT_MARKER = "slipway-pg_dump-exit=";
+
+/** psql reading a script from stdin: no psqlrc, tuples only, unaligned, stop at the first error. */
+export function psqlScript(db: Database): string[] {
+  return ["psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1", "--username", db.user, "--dbname", db.database];
+}
+
+/**
+ * The psql script (for psqlScript's stdin) that counts every table's rows and dumps the database in
+ * ONE snapshot: a REPEATABLE READ transaction exports its snapshot, counts in it, and keeps it open
+ * while `pg_dump --snapshot` — started by psql's \! in the same container — dumps exactly that
+ * state. Writes committed meanwhile are in neither. stdout carries the dump only (psql's own output
+ * goes to stderr via \o); stderr carries the counts line and pg_dump's exit code (DUMP_EXIT_MARKER;
+ * \! does not fail psql when its command fails).
+ */
+export function countedDumpScript(db: Database): string {
+  return [
+    "\\o /dev/stderr",
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+    "SELECT pg_export_snapshot() AS slipway_snapshot \\gset",
+    `${COUNT_ROWS_SQL} \\gexec`,
+    "\\setenv SLIPWAY_SNAPSHOT :slipway_snapshot",
+    `\\! ${shellJoin(pgDump(db))} --snapshot="$SLIPWAY_SNAPSHOT"; echo "${DUMP_EXIT_MARKER}$?" >&2`,
+    "COMMIT;",
+    "",
+  ].join("\n");
+}
+
+/** The psql script that prints the COUNTS_MARKER line for the database as it is now (stdout). */
+export function countRowsScript(): string {
+  return `${COUNT_ROWS_SQL} \\gexec\n`;
+}
+
+/** The table counts in a psql output, or undefined when the COUNTS_MARKER line is missing or not JSON. */
+export function parseCounts(output: string): Record<string, number> | undefined {
+  const line = output.split("\n").find((l) => l.startsWith(COUNTS_MARKER));
+  if (line === undefined) return undefined;
+  try {
+    const counts = JSON.parse(line.slice(COUNTS_MARKER.length)) as unknown;
+    if (typeof counts !== "object" || counts === null || Array.isArray(counts)) return undefined;
+    return Object.values(counts).every((n) => Number.isInteger(n)) ? (counts as Record<string, number>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Reads the *whole* dump from stdin and renders it as SQL into /dev/null. Unlike `--list`, which
  * stops after the table of contents (written first when pg_dump streams to a pipe), this reads and
  * decompresses every data block, so truncated or corrupted data is caught before anything is touched.
@@ -64,6 +127,8 @@ export interface BackupVerbFlags {
   keep?: number;
   /** --max-age-days (no age limit when absent) */
   maxAgeDays?: number;
+  /** --verify */
+  verify?: boolean;
   /** --image-tag */
   imageTag?: string;
   /** --database */
@@ -90,6 +155,7 @@ export function backupVerb(opts: BackupVerbFlags): string[] {
     opts.dir,
     ...(opts.keep === undefined ? [] : ["--keep", String(opts.keep)]),
     ...(opts.maxAgeDays === undefined ? [] : ["--max-age-days", String(opts.maxAgeDays)]),
+    ...(opts.verify ? ["--verify"] : []),
     ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
     ...(opts.database === undefined ? [] : ["--database", opts.database]),
     ...(opts.user === undefined ? [] : ["--user", opts.user]),

@@ -17,7 +17,9 @@ export type OpsErrorKind =
   | "other-stack"
   | "needs-confirmation"
   | "not-confirmed"
-  | "restore-failed";
+  | "restore-failed"
+  | "verify-failed"
+  | "unverified";
 
 export class OpsError extends Error {
   constructor(

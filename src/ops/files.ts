@@ -70,11 +70,16 @@ export async function exists(file: string): Promise<boolean> {
  * writer is silent for a while (pg_dump waiting for a lock, a long read-back) is not taken for a
  * leftover of a killed run (retention.ts: STALE_PARTIAL_MS). Files that do not exist (yet) are skipped.
  */
-export function keepFresh(files: readonly string[], intervalMs = HEARTBEAT_MS): () => void {
+export function keepFresh(files: readonly string[], intervalMs = HEARTBEAT_MS): () => Promise<void> {
+  let touching: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     const now = new Date();
-    for (const f of files) void fs.utimes(f, now, now).catch(() => undefined);
+    touching = Promise.all(files.map((f) => fs.utimes(f, now, now).catch(() => undefined)));
   }, intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  // resolves once a touch already under way has landed: nothing is touched after that
+  return async () => {
+    clearInterval(timer);
+    await touching;
+  };
 }

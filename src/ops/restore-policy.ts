@@ -18,3 +18,24 @@ export function prefixMismatchProblem(input: { dumpPrefix: string | undefined; p
   }
   return `the file is a backup of stack '${input.dumpPrefix}', not '${input.prefix}'; pass --force to restore it into '${input.prefix}' anyway`;
 }
+
+/**
+ * A dump never proven by a restore (no record, or one for other bytes) or one that failed its
+ * verification: production refuses it unless forced; elsewhere, and when forced, a warning.
+ */
+export function verificationDecision(input: {
+  state: { state: "verified" } | { state: "failed"; record: { verifiedAt: string; problems: string[] } } | { state: "never"; why: string };
+  production: boolean;
+  force: boolean;
+}): { refuse?: string; warn?: string } {
+  const { state } = input;
+  if (state.state === "verified") return {};
+  const what =
+    state.state === "failed"
+      ? `it FAILED its verification on ${state.record.verifiedAt}: ${state.record.problems.join("; ")}`
+      : `it was never verified by a restore: ${state.why}`;
+  if (input.production && !input.force) {
+    return { refuse: `${what}. Restore a verified backup (npm run backup -- --verify takes one), or pass --force to restore this one into production anyway` };
+  }
+  return { warn: `warning: ${what}${input.production ? " (restoring into production because of --force)" : ""}` };
+}

@@ -1,8 +1,10 @@
 // restore(): put a backup back into a stack's running database container, all or nothing.
 // Before anything touches the database it refuses — with the reason and what to do — a missing
 // file, a missing or mismatching checksum, an archive pg_restore cannot read to the end, a dump of
-// another stack (unless force), and a production restore nobody confirmed. Then one pg_restore
-// --single-transaction --exit-on-error: any error rolls the whole restore back.
+// another stack (unless force), a production restore nobody confirmed, and — in production, unless
+// forced — a dump never proven by a restore (no ok <dump>.verified.json for these bytes; elsewhere a
+// warning). Then one pg_restore --single-transaction --exit-on-error: any error rolls the whole
+// restore back.
 import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -14,8 +16,9 @@ import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { sha256File } from "./hash";
-import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem } from "./names";
-import { confirmationNeeded, prefixMismatchProblem } from "./restore-policy";
+import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem, VERIFIED_SUFFIX } from "./names";
+import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./restore-policy";
+import { verificationState } from "./verification";
 import { verifyArchive } from "./verify";
 
 export interface RestoreOptions {
@@ -25,7 +28,7 @@ export interface RestoreOptions {
   file: string;
   /** production: skip the confirmation question */
   yes?: boolean;
-  /** restore a dump whose name says it belongs to another prefix (or to none) */
+  /** restore a dump whose name says it belongs to another prefix (or to none), or, in production, one never verified */
   force?: boolean;
   database?: string;
   user?: string;
@@ -59,10 +62,14 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
   }
 
-  await verifyChecksum(file);
+  const sha256 = await verifyChecksum(file);
   const dumpPrefix = parseBackupFileName(path.basename(file))?.prefix;
   const mismatch = prefixMismatchProblem({ dumpPrefix, prefix: opts.prefix, force: !!opts.force });
   if (mismatch) throw new OpsError("other-stack", `refusing to restore ${file}: ${mismatch}`);
+  const recordText = await fs.readFile(file + VERIFIED_SUFFIX, "utf8").catch(() => undefined);
+  const verification = verificationDecision({ state: verificationState(recordText, path.basename(file), sha256), production: opts.production, force: !!opts.force });
+  if (verification.refuse) throw new OpsError("unverified", `refusing to restore ${file} into production stack '${opts.prefix}': ${verification.refuse}`);
+  if (verification.warn) log(verification.warn);
 
   const docker = opts.docker ?? connectDocker();
   const db = await resolveDatabase(docker, opts.dbContainer, opts);
@@ -87,7 +94,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer };
 }
 
-async function verifyChecksum(file: string): Promise<void> {
+/** Checks `file` against its .sha256 and returns the digest. */
+async function verifyChecksum(file: string): Promise<string> {
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat?.isFile()) {
     throw new OpsError("missing-file", `backup file ${file} does not exist; list the backup directory and pass an existing <stack>-<timestamp>-<tag>.dump as --file`);
@@ -109,4 +117,5 @@ async function verifyChecksum(file: string): Promise<void> {
   if (actual !== expected.sha256) {
     throw new OpsError("checksum-mismatch", `${file} does not match its checksum (expected ${expected.sha256}, got ${actual}): the file changed since the backup was taken; use another backup`);
   }
+  return actual;
 }

@@ -57,12 +57,14 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     assert.match(r.stderr, /no Pulumi stack "no-such-stack-here" here .*pass --db-container/);
   });
 
-  it("backs up (path on stdout), refuses production restore without --yes, restores with it", async () => {
-    const b = verb("backup", ["--stack", "production", "--db-container", pg.name, "--dir", dir, "--keep", "2", "--image-tag", "cli1"]);
+  it("backs up verified (path on stdout), refuses production restore without --yes, restores with it", async () => {
+    const b = verb("backup", ["--stack", "production", "--db-container", pg.name, "--dir", dir, "--keep", "2", "--image-tag", "cli1", "--verify"]);
     assert.equal(b.code, 0, b.stderr);
     const file = b.stdout.trim();
     assert.match(file, new RegExp(`^${dir}/production-\\d{8}T\\d{6}Z-cli1\\.dump$`));
     await fs.access(`${file}.sha256`);
+    assert.match(b.stderr, /verified: restored into a throwaway database .* 1 table\(s\) with the same row counts/);
+    assert.equal(JSON.parse(await fs.readFile(`${file}.verified.json`, "utf8")).ok, true);
 
     await pg.sql("DELETE FROM items");
     const refused = verb("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file]);
@@ -104,13 +106,19 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     const file = b.stdout.trim();
     await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
 
-    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file], "nope\n");
+    // an unverified dump is refused in production before anything is asked; --force lets it through to the question
+    const unverified = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file], "production\n");
+    assert.equal(unverified.code, 1, unverified.output);
+    assert.match(unverified.output, /never verified by a restore.*pass --force/s);
+    assert.doesNotMatch(unverified.output, /Type the stack name/);
+
+    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--force"], "nope\n");
     assert.equal(no.code, 1, no.output);
     assert.match(no.output, /Type the stack name to continue/);
     assert.match(no.output, /not confirmed; nothing was changed/);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,after-backup");
 
-    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file], "production\n");
+    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--force"], "production\n");
     assert.equal(yes.code, 0, yes.output);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
   });

@@ -41,7 +41,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     await pg.sql("INSERT INTO items (name) VALUES ('alpha'), ('beta')");
     root = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-ops-target-"));
     const backup = { enabled: true, dir: path.join(root, "backups"), keep: 1, maxAgeDays: 30 };
-    prod = await deployedStack("opsprod", { environment: "production", dockerHost: "unix:///var/run/docker.sock", backup }, { dbContainer: pg.name, environment: "production" });
+    prod = await deployedStack("opsprod", { environment: "production", dockerHost: "unix:///var/run/docker.sock", backup: { ...backup, verify: true } }, { dbContainer: pg.name, environment: "production" });
     nohost = await deployedStack("opsnohost", { environment: "staging", backup }, { dbContainer: pg.name, environment: "staging" });
   });
   after(async () => {
@@ -51,7 +51,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
 
-  it("backs up through the stack's dockerHost, into its backup.dir, with its retention — DOCKER_HOST unused", async () => {
+  it("backs up through the stack's dockerHost, into its backup.dir, verified, with its retention — DOCKER_HOST unused", async () => {
     const first = verb(prod, ["src/cli/backup.ts", "--stack", "opsprod", "--image-tag", "one"]);
     assert.equal(first.code, 0, first.stderr);
     await new Promise((r) => setTimeout(r, 1100)); // next second: another name
@@ -61,7 +61,8 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     assert.equal(path.dirname(file), path.join(root, "backups"));
     assert.match(path.basename(file), new RegExp(`^${pg.name}-\\d{8}T\\d{6}Z-two\\.dump$`), "filed under the prefix of the stack's dbContainer");
     assert.match(second.stderr, /retention \(keep 1, at most 30 days old\): deleted .*-one\.dump/);
-    assert.deepEqual((await fs.readdir(path.join(root, "backups"))).sort(), [path.basename(file), `${path.basename(file)}.sha256`]);
+    assert.match(second.stderr, /verified: restored into a throwaway database/, "backup.verify: true in the stack");
+    assert.deepEqual((await fs.readdir(path.join(root, "backups"))).sort(), [path.basename(file), `${path.basename(file)}.sha256`, `${path.basename(file)}.verified.json`]);
   });
 
   it("without a dockerHost the same verb goes to DOCKER_HOST (here: nowhere) — the control", () => {

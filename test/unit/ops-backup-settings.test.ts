@@ -24,11 +24,17 @@ const violations = (backup: Record<string, unknown>) => {
 };
 
 describe("backup settings", () => {
-  it("fills in the defaults: keep 7, no age limit", () => {
+  it("fills in the defaults: keep 7, no age limit, no verification by restore", () => {
     const b = load({ enabled: true, dir: "/var/backups/slipway" }).backup!;
     assert.equal(b.keep, BACKUP_DEFAULTS.keep);
     assert.equal(b.keep, 7);
     assert.equal(b.maxAgeDays, undefined);
+    assert.equal(b.verify, false);
+  });
+
+  it("takes verify as a boolean only", () => {
+    assert.equal(load({ enabled: true, dir: "/b", verify: true }).backup!.verify, true);
+    assert.match(violations({ enabled: true, dir: "/b", verify: "yes" })[0], /^slipway:backup\.verify: /);
   });
 
   it("takes maxAgeDays beside keep", () => {

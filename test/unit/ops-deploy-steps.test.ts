@@ -26,4 +26,9 @@ describe("pre-deploy backup command", () => {
     assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway" }), `${base} --keep 7 ${tail}`);
     assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, maxAgeDays: 30 }), `${base} --keep 14 --max-age-days 30 ${tail}`);
   });
+
+  it("asks for the proof by restore when backup.verify is on", () => {
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: true }), `${base} --keep 14 --verify ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: false }), `${base} --keep 14 ${tail}`);
+  });
 });

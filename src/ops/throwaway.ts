@@ -1,0 +1,137 @@
+// A throwaway PostgreSQL to restore a dump into: the database container's own image (by ID: nothing is
+// pulled), entrypoint, command and settings, no network (the restore streams over the Docker API), a
+// random name, labelled slipway.role=backup-verify, with the database container's memory/CPU limits so
+// it cannot take more from a production host than the database itself. Removed (with its data volume)
+// however the work ends: normally, on an error, on SIGINT/SIGTERM; one left by a killed process
+// (SIGKILL) is removed by the next verification on the same machine.
+import type Docker from "dockerode";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { containerLogs, execInContainer, tail } from "../docker";
+import type { Database } from "./commands";
+import { OpsError } from "./errors";
+
+export const VERIFY_ROLE = "backup-verify";
+const LABEL_ROLE = "slipway.role";
+const LABEL_STACK = "slipway.stack";
+/** `<hostname>/<pid>` of the process that made it: whether that process is gone can be told on that machine only */
+const LABEL_OWNER = "slipway.verify.owner";
+const LABEL_DUMP = "slipway.verify.dump";
+/** Durability is worthless in a database that is dropped minutes later; these make the restore faster. */
+const SPEED_SETTINGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+const SECRET_ENV = /^(POSTGRES_PASSWORD|POSTGRES_PASSWORD_FILE|POSTGRES_USER|POSTGRES_DB|PGPASSWORD)=/;
+
+export interface Throwaway {
+  name: string;
+  image: string;
+  imageName: string;
+}
+
+/**
+ * Runs `work` against a fresh PostgreSQL made from `source`'s image with database and role `db`, and
+ * removes that container whatever happens. `readyTimeoutMs` bounds initdb + start.
+ */
+export async function withThrowawayPostgres<T>(
+  docker: Docker,
+  opts: { source: string; db: Database; prefix: string; dump: string; readyTimeoutMs?: number; log?: (line: string) => void },
+  work: (t: Throwaway) => Promise<T>,
+): Promise<T> {
+  const log = opts.log ?? (() => undefined);
+  await removeAbandoned(docker, log);
+  const source = await docker
+    .getContainer(opts.source)
+    .inspect()
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode === 404) throw new OpsError("container-not-found", `database container '${opts.source}' not found; pass it as --db-container`);
+      throw err;
+    });
+  const name = `slipway-backup-verify-${randomBytes(6).toString("hex")}`;
+  const cmd = source.Config.Cmd ?? ["postgres"];
+  const hc = source.HostConfig;
+  let removed: Promise<void> | undefined;
+  const remove = () => (removed ??= docker.getContainer(name).remove({ force: true, v: true }).then(() => log(`removed throwaway container ${name}`), (err: { statusCode?: number }) => {
+    if (err.statusCode !== 404) log(`could not remove throwaway container ${name}: ${String(err)}`);
+  }));
+  // SIGINT/SIGTERM (Ctrl-C, a cancelled `pulumi up`): remove it, then die of the same signal.
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    void remove().finally(() => process.kill(process.pid, signal));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    log(`starting throwaway PostgreSQL ${name} (image ${source.Config.Image}, no network)`);
+    const container = await docker.createContainer({
+      name,
+      Image: source.Image,
+      Entrypoint: source.Config.Entrypoint ?? undefined,
+      Cmd: cmd[0] === "postgres" || cmd[0]?.startsWith("-") ? [...cmd, ...SPEED_SETTINGS] : cmd,
+      Env: [
+        ...(source.Config.Env ?? []).filter((e) => !SECRET_ENV.test(e)),
+        `POSTGRES_PASSWORD=${randomBytes(18).toString("hex")}`,
+        `POSTGRES_USER=${opts.db.user}`,
+        `POSTGRES_DB=${opts.db.database}`,
+      ],
+      Labels: { [LABEL_ROLE]: VERIFY_ROLE, [LABEL_STACK]: opts.prefix, [LABEL_OWNER]: `${hostname()}/${process.pid}`, [LABEL_DUMP]: opts.dump },
+      HostConfig: {
+        NetworkMode: "none",
+        AutoRemove: false,
+        ...(hc.Memory ? { Memory: hc.Memory, MemorySwap: hc.MemorySwap } : {}),
+        ...(hc.NanoCpus ? { NanoCpus: hc.NanoCpus } : {}),
+        ...(hc.CpuQuota ? { CpuQuota: hc.CpuQuota, CpuPeriod: hc.CpuPeriod } : {}),
+        ...(hc.ShmSize ? { ShmSize: hc.ShmSize } : {}),
+      },
+    });
+    await container.start();
+    await waitReady(docker, name, opts.db, opts.readyTimeoutMs ?? 120_000);
+    return await work({ name, image: source.Image, imageName: source.Config.Image });
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    await remove();
+  }
+}
+
+/** Ready over TCP on its loopback: the image's init server listens on the socket only, so this means initdb is over. */
+async function waitReady(docker: Docker, name: string, db: Database, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await docker.getContainer(name).inspect()).State;
+    if (!state.Running) {
+      throw new OpsError("verify-failed", `the throwaway PostgreSQL ${name} stopped before it was ready (exit ${state.ExitCode}):\n${tail(await containerLogs(docker, name), 20)}`);
+    }
+    const ready = await execInContainer(docker, name, ["pg_isready", "--host", "127.0.0.1", "--username", db.user, "--dbname", db.database]).catch(() => undefined);
+    if (ready?.exitCode === 0) return;
+    if (Date.now() > deadline) {
+      throw new OpsError("verify-failed", `the throwaway PostgreSQL ${name} was not ready after ${timeoutMs} ms:\n${tail(await containerLogs(docker, name), 20)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Whether process `pid` on this machine is gone (a live one, or one we may not signal, is not). */
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/** Throwaway containers made on this machine by a process that no longer runs (killed with SIGKILL). */
+async function removeAbandoned(docker: Docker, log: (line: string) => void): Promise<void> {
+  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${VERIFY_ROLE}`] } });
+  for (const c of leftovers) {
+    const [host, pid] = (c.Labels[LABEL_OWNER] ?? "").split("/");
+    if (host !== hostname() || !/^\d+$/.test(pid ?? "") || Number(pid) === process.pid || !isGone(Number(pid))) continue;
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .then(
+        () => log(`removed throwaway container ${c.Names[0]?.replace(/^\//, "")} left by a verification that was killed (pid ${pid})`),
+        () => undefined,
+      );
+  }
+}

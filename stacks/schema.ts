@@ -131,6 +131,15 @@ export const backupSchema = z.strictObject({
   maxAgeDays: z.number().int().min(1).optional(),
   /** Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. */
   verify: z.boolean().default(BACKUP_DEFAULTS.verify),
+  /**
+   * Copy each backup (with its checksum and verification record) off the host with rclone, to this remote
+   * path (`<remote>:<path>`, the remote defined in rclone's config or RCLONE_CONFIG_<NAME>_* variables) or
+   * absolute path (a mounted disk). Unset: no copy.
+   */
+  copyTo: z
+    .string()
+    .regex(/^(\/[^\n]*|:?[\w.+@-][\w.+@ -]*(,[^:\n]*)?:[^\n]*)$/, "must be an rclone remote path such as sftp:backups/slipway, or an absolute path")
+    .optional(),
 });
 
 /**

@@ -55,6 +55,7 @@ export class DeploySteps extends pulumi.ComponentResource {
                 keep: b.keep,
                 maxAgeDays: b.maxAgeDays,
                 verify: b.verify,
+                copyTo: b.copyTo,
                 imageTag: imageTag(image),
                 database: args.dbName,
                 user: args.dbUser,

@@ -1,9 +1,11 @@
 // `npm run restore` — restore a backup into a stack's running database, all or nothing, after
-// checking the file (exists, checksum, readable to the end, right stack) and, on production,
-// asking the operator to type the stack name (or --yes). Production is the stack's `environment`
-// (or, with --db-container, what --environment says), never guessed from a name.
+// checking the file (exists, checksum, readable to the end, right stack, proven by a restore) and, on
+// production, asking the operator to type the stack name (or --yes). Production is the stack's
+// `environment` (or, with --db-container, what --environment says), never guessed from a name.
+// --from fetches the backup from its off-host copy (rclone) first.
 import * as readline from "node:readline/promises";
 import { connectDocker } from "../docker";
+import { fetchBackup, resolveFrom } from "../ops/offhost";
 import { restore } from "../ops/restore";
 import { stackTarget } from "../release/target";
 import { runVerb, stringFlag, UsageError, VerbSpec } from "./args";
@@ -17,7 +19,9 @@ const spec: VerbSpec = {
     stack: { type: "string", value: "<stack>", description: "Pulumi stack whose database is replaced; with --db-container: the name its backups are filed under", required: true },
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
     environment: { type: "string", value: "<env>", description: "production or staging: required with --db-container (otherwise the stack's environment)" },
-    file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it)", required: true },
+    file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it); or --from" },
+    from: { type: "string", value: "<remote>", description: "fetch the backup with rclone first: a remote path (sftp:backups/slipway/<name>.dump) or, with a stack, a file name in its backup.copyTo" },
+    dir: { type: "string", value: "<path>", description: "with --from: the local directory to fetch into (default: the stack's backup.dir)" },
     yes: { type: "boolean", description: "do not ask for confirmation on production (required without a terminal)" },
     force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup, or (production) it was never verified" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
@@ -28,6 +32,8 @@ const spec: VerbSpec = {
     "another stack's dump (without --force) and production without confirmation. A dump without an ok",
     "<dump>.verified.json for its bytes (npm run backup -- --verify) is refused in production without --force,",
     "and restored with a warning elsewhere.",
+    "--from fetches <name>.dump, .dump.sha256 and (if there) .dump.verified.json into --dir (0600 files, 0700 dir),",
+    "checks the checksum (a damaged copy is refused and not kept), then restores it like a local file.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -35,6 +41,9 @@ const spec: VerbSpec = {
 void runVerb(spec, async (values) => {
   const explicit = stringFlag(values, "db-container");
   const environment = stringFlag(values, "environment");
+  const fileFlag = stringFlag(values, "file");
+  const from = stringFlag(values, "from");
+  if ((fileFlag === undefined) === (from === undefined)) throw new UsageError("give exactly one of --file <path> and --from <remote>");
   if (environment !== undefined && !ENVIRONMENTS.includes(environment)) throw new UsageError(`--environment must be production or staging, got '${environment}'`);
   if (explicit && environment === undefined) {
     throw new UsageError("with --db-container, pass --environment production|staging: restore must know whether it replaces production data, and never guesses it from a name");
@@ -44,12 +53,19 @@ void runVerb(spec, async (values) => {
   if (target && environment !== undefined && (environment === "production") !== target.production) {
     throw new UsageError(`--environment ${environment} contradicts stack "${stringFlag(values, "stack")}", whose environment is ${target.production ? "production" : "not production"}; leave --environment out`);
   }
+  const log = (line: string) => console.error(line);
+  let file = fileFlag;
+  if (from !== undefined) {
+    const dir = stringFlag(values, "dir") ?? target?.backup?.dir;
+    if (!dir) throw new UsageError("with --from, pass --dir <path>: the local directory to fetch the backup into");
+    file = await fetchBackup({ from: resolveFrom(from, target?.backup?.copyTo), dir, log });
+  }
   const prefix = target?.prefix ?? stringFlag(values, "stack")!;
   const result = await restore({
     prefix,
     dbContainer: explicit ?? target!.dbContainer,
     production: target ? target.production : environment === "production",
-    file: stringFlag(values, "file")!,
+    file: file!,
     yes: values.yes === true,
     force: values.force === true,
     database: stringFlag(values, "database"),
@@ -64,7 +80,7 @@ void runVerb(spec, async (values) => {
         rl.close();
       }
     },
-    log: (line) => console.error(line),
+    log,
   });
   console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'`);
 });

@@ -8,6 +8,8 @@
 // dump has its name it is restored into a throwaway PostgreSQL and checked against them
 // (verify-by-restore.ts); the result is kept as <name>.verified.json. A failed verification fails
 // the backup (the dump and its failed record stay, for the operator; retention does not run).
+// With `copyTo`, the finished (and, with `verify`, proven) dump, its record and its checksum are then
+// copied off the host with rclone (offhost.ts); retention runs only after that succeeded.
 // Any failure (pg_dump error, disk full, killed process) leaves at most a `.partial`, which
 // restore and retention never treat as a backup and the next backup removes once it is stale.
 // Used by `npm run backup` and by the Pulumi program's pre-deploy command resource.
@@ -31,6 +33,7 @@ import { selectForDeletion, selectStalePartials } from "./retention";
 import { formatRecord, type VerificationRecord } from "./verification";
 import { verifyArchive } from "./verify";
 import { verifyByRestore } from "./verify-by-restore";
+import { copyOffHost } from "./offhost";
 
 export interface BackupOptions {
   /** what the backup is filed under: the stack's Docker name prefix (slipway-<stack>), or any name (see names.ts) */
@@ -44,6 +47,8 @@ export interface BackupOptions {
   maxAgeDays?: number;
   /** prove the dump by restoring it into a throwaway PostgreSQL and comparing row counts (default false) */
   verify?: boolean;
+  /** rclone destination (`remote:path`, or a local path) to copy the backup to (default: none) */
+  copyTo?: string;
   /** image tag running (or about to run) against this data; part of the name (default 'untagged') */
   imageTag?: string;
   /** default: the container's POSTGRES_DB */
@@ -67,6 +72,8 @@ export interface BackupResult {
   /** with `verify`: the record written to `verificationFile` (always ok here: a failed one throws) */
   verification?: VerificationRecord;
   verificationFile?: string;
+  /** with `copyTo`: the remote paths written (dump, record, checksum) */
+  copiedTo?: string[];
 }
 
 export async function backup(opts: BackupOptions): Promise<BackupResult> {
@@ -122,8 +129,10 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   let verified: Pick<BackupResult, "verification" | "verificationFile"> = {};
   if (dumped.counts) verified = await verifyAndRecord({ docker, dbContainer: opts.dbContainer, db, prefix: opts.prefix, file, sha256: dumped.sha256, sourceCounts: dumped.counts, log });
 
+  const copied = opts.copyTo ? { copiedTo: await copyOffHost({ file, copyTo: opts.copyTo, log }) } : {};
+
   const deleted = await applyRetention(dir, opts.prefix, name, { keep, maxAgeDays: opts.maxAgeDays, now }, log);
-  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials, ...verified };
+  return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials, ...verified, ...copied };
 }
 
 /** Restores the finished dump into a throwaway database, writes <dump>.verified.json (0600), and throws when it failed. */

@@ -129,6 +129,8 @@ export interface BackupVerbFlags {
   maxAgeDays?: number;
   /** --verify */
   verify?: boolean;
+  /** --copy-to */
+  copyTo?: string;
   /** --image-tag */
   imageTag?: string;
   /** --database */
@@ -156,10 +158,25 @@ export function backupVerb(opts: BackupVerbFlags): string[] {
     ...(opts.keep === undefined ? [] : ["--keep", String(opts.keep)]),
     ...(opts.maxAgeDays === undefined ? [] : ["--max-age-days", String(opts.maxAgeDays)]),
     ...(opts.verify ? ["--verify"] : []),
+    ...(opts.copyTo === undefined ? [] : ["--copy-to", opts.copyTo]),
     ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
     ...(opts.database === undefined ? [] : ["--database", opts.database]),
     ...(opts.user === undefined ? [] : ["--user", opts.user]),
   ];
+}
+
+/**
+ * rclone (Debian's package; remotes from rclone's own config file or RCLONE_CONFIG_<NAME>_* variables):
+ * copy one file to exactly `to` (a remote path such as `sftp:backups/slipway/<name>`, or a local path).
+ * rclone checks the size, and the hash when both ends can compute the same one.
+ */
+export function rcloneCopyTo(from: string, to: string): string[] {
+  return ["rclone", "copyto", from, to];
+}
+
+/** The names of the files directly in a remote directory, one a line. */
+export function rcloneList(dir: string): string[] {
+  return ["rclone", "lsf", "--files-only", "--max-depth", "1", dir];
 }
 
 /** POSIX-shell quoting: words of safe characters stay bare, everything else is single-quoted. */

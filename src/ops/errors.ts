@@ -19,7 +19,8 @@ export type OpsErrorKind =
   | "not-confirmed"
   | "restore-failed"
   | "verify-failed"
-  | "unverified";
+  | "unverified"
+  | "copy-failed";
 
 export class OpsError extends Error {
   constructor(

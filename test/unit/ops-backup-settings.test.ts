@@ -32,6 +32,18 @@ describe("backup settings", () => {
     assert.equal(b.verify, false);
   });
 
+  it("takes copyTo as an rclone remote path or an absolute path, nothing else", () => {
+    for (const ok of ["sftp:backups/slipway", "s3:bucket", "my remote:dir/x", ":sftp,host=backup.example.com:slipway", "/mnt/offsite/slipway"]) {
+      assert.equal(load({ enabled: true, dir: "/b", copyTo: ok }).backup!.copyTo, ok);
+    }
+    assert.equal(load({ enabled: true, dir: "/b" }).backup!.copyTo, undefined, "no default: no copy");
+    for (const bad of ["backups/slipway", "", "sftp:a\nb", 3]) {
+      const v = violations({ enabled: true, dir: "/b", copyTo: bad });
+      assert.equal(v.length, 1, String(bad));
+      assert.match(v[0], /^slipway:backup\.copyTo: /);
+    }
+  });
+
   it("takes verify as a boolean only", () => {
     assert.equal(load({ enabled: true, dir: "/b", verify: true }).backup!.verify, true);
     assert.match(violations({ enabled: true, dir: "/b", verify: "yes" })[0], /^slipway:backup\.verify: /);

@@ -39,7 +39,7 @@ describe("ops commands", () => {
       "node --import tsx src/cli/backup.ts --stack production --db-container slipway-production-db --dir /var/backups/slipway --keep 14 --image-tag 3f2a9c1",
     );
     assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d" }).slice(4), ["--stack", "s", "--db-container", "c", "--dir", "/d"]);
-    assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d", keep: 3, maxAgeDays: 30, verify: true }).slice(10), ["--keep", "3", "--max-age-days", "30", "--verify"]);
+    assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d", keep: 3, maxAgeDays: 30, verify: true, copyTo: "sftp:b" }).slice(10), ["--keep", "3", "--max-age-days", "30", "--verify", "--copy-to", "sftp:b"]);
   });
 
   it("quotes shell words that need it", () => {

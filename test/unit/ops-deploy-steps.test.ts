@@ -31,4 +31,11 @@ describe("pre-deploy backup command", () => {
     assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: true }), `${base} --keep 14 --verify ${tail}`);
     assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: false }), `${base} --keep 14 ${tail}`);
   });
+
+  it("copies off the host when backup.copyTo is set", () => {
+    assert.equal(
+      backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: true, copyTo: "offsite:backups/slipway prod" }),
+      `${base} --keep 14 --verify --copy-to 'offsite:backups/slipway prod' ${tail}`,
+    );
+  });
 });

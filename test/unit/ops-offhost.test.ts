@@ -1,0 +1,37 @@
+// Off-host copies, the pure parts: rclone's command lines and remote paths, and what --from points at.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { rcloneCopyTo, rcloneList } from "../../src/ops/commands";
+import { OpsError } from "../../src/ops/errors";
+import { remoteFile, resolveFrom, splitRemote } from "../../src/ops/offhost";
+
+const name = "slipway-production-20261122T030405Z-3f2a9c1.dump";
+
+describe("off-host paths", () => {
+  it("copies one file to an exact remote path, lists one remote directory", () => {
+    assert.deepEqual(rcloneCopyTo("/b/x.dump", "sftp:backups/x.dump"), ["rclone", "copyto", "/b/x.dump", "sftp:backups/x.dump"]);
+    assert.deepEqual(rcloneList("sftp:backups"), ["rclone", "lsf", "--files-only", "--max-depth", "1", "sftp:backups"]);
+  });
+
+  it("joins remote paths the way rclone reads them", () => {
+    assert.equal(remoteFile("sftp:backups/slipway", name), `sftp:backups/slipway/${name}`);
+    assert.equal(remoteFile("sftp:backups/slipway/", name), `sftp:backups/slipway/${name}`);
+    assert.equal(remoteFile("s3:", name), `s3:${name}`);
+    assert.equal(remoteFile("/mnt/offsite", name), `/mnt/offsite/${name}`);
+  });
+
+  it("splits a remote file into the directory to list and the name", () => {
+    assert.deepEqual(splitRemote(`sftp:backups/slipway/${name}`), { dir: "sftp:backups/slipway", name });
+    assert.deepEqual(splitRemote(`sftp:${name}`), { dir: "sftp:", name });
+    assert.deepEqual(splitRemote(`sftp:/abs/${name}`), { dir: "sftp:/abs", name });
+    assert.deepEqual(splitRemote(`/mnt/offsite/${name}`), { dir: "/mnt/offsite", name });
+    assert.deepEqual(splitRemote(`:sftp,host=h:dir/${name}`), { dir: ":sftp,host=h:dir", name });
+  });
+
+  it("takes --from as a remote path, or as a name in the stack's copyTo", () => {
+    assert.equal(resolveFrom(`sftp:b/${name}`, "other:x"), `sftp:b/${name}`);
+    assert.equal(resolveFrom(`/mnt/${name}`, undefined), `/mnt/${name}`);
+    assert.equal(resolveFrom(name, "sftp:backups/slipway"), `sftp:backups/slipway/${name}`);
+    assert.throws(() => resolveFrom(name, undefined), (e: Error) => e instanceof OpsError && /no backup\.copyTo to look it up in; give the whole remote path/.test(e.message));
+  });
+});

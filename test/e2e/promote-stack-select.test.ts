@@ -26,7 +26,7 @@ test("promote --stack <typo> names the existing stacks and `pulumi stack init`, 
   ] as const) {
     const r = verb(name, [...args]);
     assert.equal(r.status, 1, `${name}: ${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, /stack "stagign" does not exist\. Existing stacks \(pulumi stack ls\): staging\. Create it on purpose with: pulumi stack init stagign/, name);
+    assert.match(r.stderr, /stack "stagign" does not exist\. Existing stacks \(pulumi stack ls\): staging\. Create it on purpose with: (\. tools\/env\.sh && )?pulumi stack init stagign/, name);
   }
   const stacks = readdirSync(join(ps.backendDir, ".pulumi", "stacks"), { recursive: true }).map(String);
   assert.ok(!stacks.some((f) => f.includes("stagign")), `no stack was created: ${stacks.join(", ")}`);

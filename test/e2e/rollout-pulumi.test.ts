@@ -10,7 +10,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { observe } from "../../src/rollout";
 import { ensureImages, ImageRefs } from "../support/docker-images";
-import { EdgeEnvironment, startEdgeEnvironment } from "../support/edge";
+import { EdgeEnvironment, startEdgeEnvironment, HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PULUMI = path.join(ROOT, ".slipway", "toolchain", "bin", "pulumi");
@@ -34,7 +34,7 @@ const rs = new ReplicaSet("api", {
   env: { DATABASE_URL: cfg.requireSecret("databaseUrl"), PORT: "3000", APP_VERSION: cfg.require("version") },
   networks: [{ name: e.T_NETWORK!, aliases: ["api"] }],
   memoryMb: 256, cpus: 0.5, restartPolicy: "no",
-  healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js"], intervalMs: 1000, timeoutMs: 3000, retries: 3, startPeriodMs: 0 },
+  healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js", "/up", String(Number(e.T_HC_TIMEOUT_MS) - 500)], intervalMs: 1000, timeoutMs: Number(e.T_HC_TIMEOUT_MS), retries: 5, startPeriodMs: 10000 },
   volumes: [],
   edge: { stack: e.T_STACK!, backend: "api" },
   rollout: { healthTimeoutMs: 60000, edgeUpTimeoutMs: 20000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },
@@ -72,6 +72,7 @@ describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, ()
       T_STACK: env.stack,
       T_NETWORK: env.network,
       T_EDGE: env.edgeContainer,
+      T_HC_TIMEOUT_MS: String(HEALTHCHECK_TIMEOUT_MS),
     };
     run = (...args) =>
       new Promise((resolve, reject) =>

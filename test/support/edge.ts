@@ -38,12 +38,14 @@ export interface EdgeEnvironment {
   cleanup(): Promise<void>;
 }
 
-export const API_HEALTHCHECK = ["CMD", "node", "dist/api/healthcheck.js"];
+
 
 /** Budgets for tests and benchmarks: generous (a 2-core machine under load is slow), and configurable. */
 const budget = (name: string, fallback: number) => Number(process.env[name] ?? "") || fallback;
 /** Docker's per-probe health-check timeout (SLIPWAY_HEALTHCHECK_TIMEOUT_MS). */
 export const HEALTHCHECK_TIMEOUT_MS = budget("SLIPWAY_HEALTHCHECK_TIMEOUT_MS", 10_000);
+/** The API image's readiness probe, its own request timeout inside Docker's. */
+export const API_HEALTHCHECK = ["CMD", "node", "dist/api/healthcheck.js", "/up", String(HEALTHCHECK_TIMEOUT_MS - 500)];
 /** Rollout budgets (SLIPWAY_HEALTH_TIMEOUT_MS: from start until healthy). */
 export const TEST_ROLLOUT_TIMEOUTS = {
   healthTimeoutMs: budget("SLIPWAY_HEALTH_TIMEOUT_MS", 120_000),
@@ -145,7 +147,7 @@ export async function startEdgeEnvironment(opts: {
         restartPolicy: "no",
         // Generous timeout and start period: the machine is shared and loaded, and a check that times out
         // while the app boots must not fail a healthy replica. A success still counts at once.
-        healthcheck: { test: API_HEALTHCHECK, intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 3, startPeriodMs: 5000 },
+        healthcheck: { test: API_HEALTHCHECK, intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5, startPeriodMs: 10_000 },
         ...extra,
       }),
       retag: async (image, suffix) => {

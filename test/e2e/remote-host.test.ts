@@ -4,12 +4,13 @@
 // own SSH client, host key checked against known_hosts), the backup and migrate steps (DOCKER_HOST) all go over SSH.
 // `pulumi up`, a rolling update under load through the edge published on the remote engine with zero failed
 // requests, a backup whose dump lands here (the pre-deploy step, then the verb with the stack's dockerHost), a
-// restore, `pulumi destroy` leaving no container or network behind; an unknown or changed host key is refused.
+// restore, `pulumi destroy` leaving no container or network behind; an unknown or changed host key is refused, and
+// the same engine on tcp://…:2376 is reached with TLS (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH) by slipway's client.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectDocker, HostKeyError, processConnectEnv } from "../../src/docker/connect";
@@ -51,6 +52,16 @@ test("a stack on a remote Docker host over SSH: up, a rolling update under load,
   const viaSsh = connectDocker(remote.dockerHost, { ...base, home: remote.home, env: {} });
   const info = (await viaSsh.info()) as { DockerRootDir: string };
   assert.ok(info.DockerRootDir.startsWith("/tmp/slipway-rh-"), `over SSH: the remote engine (${info.DockerRootDir})`);
+
+  // tcp://…:2376: the same engine over TLS with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH; never plain HTTP on the TLS
+  // port, and the engine turns away a client without its certificate.
+  const viaTls = connectDocker(remote.tlsHost, { ...base, env: { DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: remote.certDir } });
+  assert.equal(((await viaTls.info()) as { DockerRootDir: string }).DockerRootDir, info.DockerRootDir, "over TLS: the remote engine");
+  assert.throws(() => connectDocker(remote.tlsHost, { ...base, home: bare, env: {} }), /port 2376 is Docker's TLS port/);
+  const caOnly = join(bare, "ca-only");
+  mkdirSync(caOnly);
+  copyFileSync(join(remote.certDir, "ca.pem"), join(caOnly, "ca.pem"));
+  await assert.rejects(connectDocker(remote.tlsHost, { ...base, env: { DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: caOnly } }).ping(), "no client certificate: refused");
 
   const name = `rh${randomBytes(3).toString("hex")}`;
   const backupDir = mkdtempSync(join(tmpdir(), `slipway-${name}-backups-`));

@@ -23,6 +23,10 @@ export interface RemoteHost {
   docker: Docker;
   /** The temp HOME of the machine running Pulumi (.ssh/known_hosts, id_ed25519, config). */
   home: string;
+  /** tcp://<address>:2376, the same engine over TLS (client certificates required). */
+  tlsHost: string;
+  /** DOCKER_CERT_PATH for tlsHost: ca.pem, cert.pem, key.pem. */
+  certDir: string;
   /** The sshd's host public key line ("ssh-ed25519 AAAA…"). */
   hostKey: string;
   /** Environment for everything that reaches the host: HOME, PATH with the ssh wrapper first, no agent. */
@@ -39,7 +43,8 @@ function sh(cmd: string, args: string[], input?: string): string {
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await Promise.resolve(check()).catch(() => false)) return;
+    // A check that throws (not listening yet) is a "not yet", like false.
+    if (await (async () => check())().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${what} not ready after ${timeoutMs} ms:\n${log().slice(-3000)}`);
@@ -120,6 +125,19 @@ export async function startRemoteHost(log: (line: string) => void = (l) => proce
     // nsenter --net, not `ip netns exec`: the latter remounts /sys and dockerd then finds no cgroups.
     const inNs = ["--net=/var/run/netns/" + ns];
 
+    // TLS for tcp://<address>:2376: a CA, the engine's certificate (its address as SAN), a client certificate.
+    const certDir = join(dir, "certs");
+    mkdirSync(certDir);
+    const ossl = (...args: string[]) => sh("openssl", args);
+    const c = (f: string) => join(certDir, f);
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=slipway-test-ca", "-keyout", c("ca-key.pem"), "-out", c("ca.pem"));
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${address}`, "-keyout", c("server-key.pem"), "-out", c("server.csr"));
+    writeFileSync(c("server.ext"), `subjectAltName=IP:${address}\nextendedKeyUsage=serverAuth\n`);
+    ossl("x509", "-req", "-in", c("server.csr"), "-CA", c("ca.pem"), "-CAkey", c("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", c("server.ext"), "-out", c("server-cert.pem"));
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=slipway-test-client", "-keyout", c("key.pem"), "-out", c("client.csr"));
+    writeFileSync(c("client.ext"), "extendedKeyUsage=clientAuth\n");
+    ossl("x509", "-req", "-in", c("client.csr"), "-CA", c("ca.pem"), "-CAkey", c("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", c("client.ext"), "-out", c("cert.pem"));
+
     // The engine.
     writeFileSync(join(dir, "daemon.json"), "{}\n");
     const dockerdArgs = [
@@ -129,6 +147,8 @@ export async function startRemoteHost(log: (line: string) => void = (l) => proce
       "--exec-root", join(dir, "exec"),
       "--pidfile", join(dir, "dockerd.pid"),
       "--host", `unix://${socket}`,
+      "--host", `tcp://${address}:2376`,
+      "--tlsverify", "--tlscacert", c("ca.pem"), "--tlscert", c("server-cert.pem"), "--tlskey", c("server-key.pem"),
       "--cgroup-parent", cgroupParent,
     ];
     const dockerdLog = join(dir, "dockerd.log");
@@ -211,6 +231,8 @@ export async function startRemoteHost(log: (line: string) => void = (l) => proce
       socket,
       docker,
       home,
+      tlsHost: `tcp://${address}:2376`,
+      certDir,
       hostKey,
       env,
       loadImages(refs) {

@@ -145,5 +145,5 @@ export const apiContainers = api.replicas.containers;
 export const dbContainer = db.containerName;
 export const edgeContainer = edge.containerName;
 export const environment = cfg.environment;
-/** The Prometheus container (monitoring.enabled), queried with `docker exec`; undefined without monitoring. */
-export const prometheusContainer = monitoring?.containerName;
+/** The Prometheus container (monitoring.enabled), queried with `docker exec`; null without monitoring. */
+export const prometheusContainer = monitoring?.containerName ?? null; // null, not undefined: no "will not show" warning

@@ -3,6 +3,8 @@
 // database = user). Connections go over the container's local socket, so no password is needed.
 import type Docker from "dockerode";
 import type { Database } from "./commands";
+import { engineName } from "./db-exec";
+import { OpsError } from "./errors";
 
 export function databaseFromEnv(env: readonly string[], explicit: Partial<Database>): Database {
   const vars = new Map(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as const));
@@ -15,8 +17,11 @@ export async function resolveDatabase(docker: Docker, containerName: string, exp
   let env: string[] = [];
   try {
     env = (await docker.getContainer(containerName).inspect()).Config.Env ?? [];
-  } catch {
-    // a missing container is reported, with advice, by the first exec
+  } catch (err) {
+    // a missing container is reported, with advice, by the first exec; an engine that does not answer, here
+    if ((err as { statusCode?: number }).statusCode === undefined) {
+      throw new OpsError("container-not-found", `cannot reach the Docker engine${engineName(docker)} to find container '${containerName}': ${(err as Error).message}`);
+    }
   }
   return databaseFromEnv(env, explicit);
 }

@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { startPostgres, TestPostgres } from "../support/postgres";
 import { projectStack, ProjectStack } from "../support/project-stack";
 import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
+import { sftpAvailable, SftpServer, startSftpServer } from "../support/sftp";
 
 /** A stack whose state says the program deployed: the outputs `dbContainer` and `environment`. */
 async function deployedStack(name: string, config: Record<string, unknown>, outputs: Record<string, string>): Promise<ProjectStack> {
@@ -28,9 +29,10 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
   let root: string;
   let prod: ProjectStack;
   let nohost: ProjectStack;
+  let sftp: SftpServer | undefined;
 
   const verb = (ps: ProjectStack, args: string[], dockerHostEnv = "unix:///nonexistent/docker.sock") => {
-    const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir, DOCKER_HOST: dockerHostEnv };
+    const env = { ...process.env, ...engineEnv(ps.backendDir), ...sftp?.env, SLIPWAY_PROJECT_DIR: ps.workDir, DOCKER_HOST: dockerHostEnv };
     const r = spawnSync(process.execPath, ["--import", "tsx", ...args], { cwd: repoRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 180_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
@@ -40,14 +42,17 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     await pg.sql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
     await pg.sql("INSERT INTO items (name) VALUES ('alpha'), ('beta')");
     root = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-ops-target-"));
+    if (!sftpAvailable()) sftp = await startSftpServer();
     const backup = { enabled: true, dir: path.join(root, "backups"), keep: 1, maxAgeDays: 30 };
-    prod = await deployedStack("opsprod", { environment: "production", dockerHost: "unix:///var/run/docker.sock", backup: { ...backup, verify: true } }, { dbContainer: pg.name, environment: "production" });
+    const copyTo = sftp ? { copyTo: `${sftp.remote}:${sftp.root}/opsprod` } : {};
+    prod = await deployedStack("opsprod", { environment: "production", dockerHost: "unix:///var/run/docker.sock", backup: { ...backup, verify: true, ...copyTo } }, { dbContainer: pg.name, environment: "production" });
     nohost = await deployedStack("opsnohost", { environment: "staging", backup }, { dbContainer: pg.name, environment: "staging" });
   });
   after(async () => {
     await pg?.stop();
     await prod?.cleanup();
     await nohost?.cleanup();
+    await sftp?.stop();
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
 
@@ -91,5 +96,20 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     const r = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--file", file, "--yes"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,beta");
+  });
+
+  it("restore --from <name> fetches it from the stack's backup.copyTo into its backup.dir", { skip: sftpAvailable() }, async () => {
+    const dir = path.join(root, "backups");
+    const [dump] = (await fs.readdir(dir)).filter((f) => f.endsWith(".dump"));
+    const remote = (await fs.readdir(path.join(sftp!.root, "opsprod"))).sort();
+    assert.deepEqual(remote.filter((f) => f.startsWith(dump)), [dump, `${dump}.sha256`, `${dump}.verified.json`], "copied with the stack's backup.copyTo");
+    assert.ok(remote.some((f) => f.endsWith("-one.dump")), "retention deletes local backups only");
+    await fs.rm(dir, { recursive: true });
+    await pg.sql("DELETE FROM items");
+    const r = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--from", dump, "--yes"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`fetching ${sftp!.remote}:${sftp!.root}/opsprod/${dump.replace(/\./g, "\\.")}`));
+    assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,beta");
+    assert.deepEqual((await fs.readdir(dir)).sort(), [dump, `${dump}.sha256`, `${dump}.verified.json`]);
   });
 });

@@ -251,7 +251,9 @@ export function dockerodeOptions(c: DockerConnection, onRefused: (e: HostKeyErro
     case "default":
       return undefined;
     case "socket":
-      return { socketPath: c.socketPath };
+      // docker-modem lays these options over its own defaults from DOCKER_HOST / DOCKER_CERT_PATH, and a `host`
+      // there would win over socketPath: the stack's unix:// dockerHost must not be overridden by the shell's.
+      return { socketPath: c.socketPath, host: undefined, port: undefined, ca: undefined, cert: undefined, key: undefined, protocol: "http" };
     case "http":
       return { host: c.host, port: c.port, protocol: "http" };
     case "https":

@@ -2,8 +2,8 @@
 // (`slipway:dockerHost`), the backup settings and whether it is production (`environment`) from the
 // stack — on a real Pulumi stack (file backend) whose state holds the outputs a deploy would have
 // written, a real PostgreSQL, and a DOCKER_HOST that leads nowhere, so only dockerHost can reach it.
-// (DOCKER_HOST is a missing unix socket here. With a tcp:// DOCKER_HOST, src/docker's connectDocker lets
-// docker-modem's defaults, read from DOCKER_HOST, win over a unix:// dockerHost — the todo test below.)
+// (DOCKER_HOST is a missing unix socket here; a tcp:// DOCKER_HOST must not win over a unix:// dockerHost either,
+// which docker-modem's defaults would do unless connectDocker overrides them — tested below.)
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
@@ -76,7 +76,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     assert.match(r.stderr, /ENOENT \/nonexistent\/docker\.sock/);
   });
 
-  it("a tcp:// DOCKER_HOST does not override the stack's unix:// dockerHost", { todo: "src/docker/connect.ts: docker-modem merges its DOCKER_HOST defaults over { socketPath } (needs host: undefined)" }, () => {
+  it("a tcp:// DOCKER_HOST does not override the stack's unix:// dockerHost", () => {
     const r = verb(prod, ["src/cli/backup.ts", "--stack", "opsprod", "--image-tag", "tcp"], "tcp://127.0.0.1:9");
     assert.equal(r.code, 0, r.stderr);
   });

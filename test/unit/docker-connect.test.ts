@@ -158,3 +158,19 @@ describe("publishedHost (edgeUrl)", () => {
     assert.deepEqual(publishedHost("ssh://root@10.203.0.2:2222", "10.203.0.2"), { host: "10.203.0.2", loopbackOnRemote: false });
   });
 });
+
+it("a unix socket's options override docker-modem's DOCKER_HOST defaults (host, TLS material), and dockerode then uses the socket", () => {
+  const opts = dockerodeOptions({ kind: "socket", socketPath: "/run/d.sock" }) as Record<string, unknown>;
+  for (const key of ["host", "port", "ca", "cert", "key"]) assert.ok(key in opts && opts[key] === undefined, `${key} explicitly unset`);
+  const saved = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = "tcp://127.0.0.1:9";
+  try {
+    const DockerCtor = require("dockerode") as typeof import("dockerode");
+    const modem = (new DockerCtor(opts) as unknown as { modem: { socketPath?: string; host?: string } }).modem;
+    assert.equal(modem.socketPath, "/run/d.sock");
+    assert.equal(modem.host, undefined);
+  } finally {
+    if (saved === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = saved;
+  }
+});

@@ -49,9 +49,19 @@ export async function withThrowawayPostgres<T>(
   const cmd = source.Config.Cmd ?? ["postgres"];
   const hc = source.HostConfig;
   let removed: Promise<void> | undefined;
-  const remove = () => (removed ??= docker.getContainer(name).remove({ force: true, v: true }).then(() => log(`removed throwaway container ${name}`), (err: { statusCode?: number }) => {
-    if (err.statusCode !== 404) log(`could not remove throwaway container ${name}: ${String(err)}`);
-  }));
+  // A busy engine can refuse a removal for a moment (409 "removal already in progress", a timeout): try again.
+  const removeOnce = async (attempt: number): Promise<void> => {
+    try {
+      await docker.getContainer(name).remove({ force: true, v: true });
+      log(`removed throwaway container ${name}`);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      if (attempt >= 5) return log(`could not remove throwaway container ${name} (the next verification removes it): ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+      return removeOnce(attempt + 1);
+    }
+  };
+  const remove = () => (removed ??= removeOnce(1));
   // SIGINT/SIGTERM (Ctrl-C, a cancelled `pulumi up`): remove it, then die of the same signal.
   const onSignal = (signal: NodeJS.Signals) => {
     process.removeListener("SIGINT", onSignal);

@@ -156,8 +156,10 @@ async function serversState(ctx: EdgeContext, container: string): Promise<string
 async function reload(ctx: EdgeContext, container: string, spec: EdgeProxySpec): Promise<void> {
   const start = Date.now();
   await checkConfig(ctx, container, spec);
-  const before = upAddresses(await serversState(ctx, container));
-  await putFile(ctx.docker, container, SERVER_STATE_FILE, await serversState(ctx, container));
+  // One snapshot: what the new worker starts from is also what must still be UP after the reload.
+  const state = await serversState(ctx, container);
+  const before = upAddresses(state);
+  await putFile(ctx.docker, container, SERVER_STATE_FILE, state);
   if (spec.tlsPem !== undefined) await putFile(ctx.docker, container, TLS_PEM, spec.tlsPem);
   await putFile(ctx.docker, container, CONFIG_PATH, spec.config);
   const answer = await execText(ctx.docker, container, ["socat", "stdio", `unix-connect:${MASTER_SOCKET}`], "reload\n", 60_000);

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { ensureImages } from "../support/docker-images";
-import { engineAvailable, pulumiHome, repoRoot, toolchainRoot } from "../support/pulumi";
+import { engineAvailable, pulumiBinary, pulumiHome, repoRoot } from "../support/pulumi";
 
 // The official CLI finds `~` from the passwd entry of its uid (Go's os/user), not from $HOME; so the layout
 // belongs to a user with no passwd entry (then $HOME and $USER count), in the docker group for the engine.
@@ -29,7 +29,9 @@ test("official layout (~/.pulumi/bin, ~/.pulumi/plugins, no .slipway): promote, 
   // What the official installer lays down: the CLI and its bundled language host / dynamic-provider launcher.
   const bin = join(home, ".pulumi", "bin");
   mkdirSync(bin, { recursive: true });
-  for (const f of readdirSync(join(toolchainRoot, "bin")).filter((f) => f.startsWith("pulumi"))) copyFileSync(join(toolchainRoot, "bin", f), join(bin, f));
+  // From the engine in use: our toolchain's bin, or (SLIPWAY_TOOLCHAIN=official) the directory of the `pulumi` on PATH.
+  const from = dirname(pulumiBinary()!);
+  for (const f of readdirSync(from).filter((f) => f.startsWith("pulumi"))) copyFileSync(join(from, f), join(bin, f));
   for (const f of readdirSync(bin)) chmodSync(join(bin, f), 0o755);
 
   // Provider binaries to install (ours, at the npm packages' versions), where that user can read them.

@@ -8,10 +8,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { ensureImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
-import { engineAvailable, engineEnv, toolchainRoot } from "../support/pulumi";
+import { engineAvailable, engineEnv, pulumiBinary } from "../support/pulumi";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
 import { setImages } from "../../src/release/stack";
 
@@ -57,7 +56,7 @@ test("killed up converges; a failing health check fails up, keeps the old versio
 
   // Start the rollout to v2 as an operator would, and kill everything once the first old replica drains.
   await setImages(ps.stack, { api: v2 });
-  const child = spawn(join(toolchainRoot, "bin", "pulumi"), ["up", "--yes", "--skip-preview", "--stack", name], {
+  const child = spawn(pulumiBinary()!, ["up", "--yes", "--skip-preview", "--stack", name], {
     cwd: ps.workDir,
     env: { ...process.env, ...engineEnv(ps.backendDir) },
     detached: true,

@@ -2,13 +2,15 @@
 // checking the file (exists, checksum, readable to the end, right stack, proven by a restore) and, on
 // production, asking the operator to type the stack name (or --yes). Production is the stack's
 // `environment` (or, with --db-container, what --environment says), never guessed from a name.
-// --from fetches the backup from its off-host copy (rclone) first.
+// --from fetches the backup from its off-host copy (rclone) first. For a database in a deployed stack it drives
+// maintenance mode at the stack's edge and runs the running API image's migrations (src/ops/restore.ts).
 import * as readline from "node:readline/promises";
 import { connectDocker } from "../docker";
 import { fetchBackup, resolveFrom } from "../ops/offhost";
-import { restore } from "../ops/restore";
+import { DEFAULT_LOCK_TIMEOUT_MS } from "../ops/commands";
+import { restore, RESTORE_MAINTENANCE_MESSAGE } from "../ops/restore";
 import { stackTarget } from "../release/target";
-import { runVerb, stringFlag, UsageError, VerbSpec } from "./args";
+import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const ENVIRONMENTS = ["production", "staging"];
 
@@ -26,6 +28,10 @@ const spec: VerbSpec = {
     force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup, or (production) it was never verified" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
     user: { type: "string", value: "<role>", description: "role to restore as (default: the container's POSTGRES_USER)" },
+    "no-maintenance": { type: "boolean", description: "leave the edge alone: clients keep reaching the API during the restore" },
+    "maintenance-message": { type: "string", value: "<text>", description: `what clients get with the 503 meanwhile (default: "${RESTORE_MAINTENANCE_MESSAGE}")` },
+    "no-migrate": { type: "boolean", description: "do not run the running API image's migrations after the restore" },
+    "lock-timeout": { type: "string", value: "<ms>", description: `give up (changing nothing) when a lock on the existing data is not granted within ms (default ${DEFAULT_LOCK_TIMEOUT_MS})` },
   },
   notes: [
     "Refuses, changing nothing, for a missing file, a checksum mismatch, a truncated or corrupt dump,",
@@ -34,6 +40,14 @@ const spec: VerbSpec = {
     "and restored with a warning elsewhere.",
     "--from fetches <name>.dump, .dump.sha256 and (if there) .dump.verified.json into --dir (0600 files, 0700 dir),",
     "checks the checksum (a damaged copy is refused and not kept), then restores it like a local file.",
+    "Steps, each logged, for a database in a deployed stack (its container's slipway.stack label): maintenance ON",
+    "at the stack's edge (503 + Retry-After; skipped with --no-maintenance, without a running edge, or left as it",
+    "is when already on) → the restore: ONE transaction that drops every schema of the database (tables added",
+    "after the dump too) and recreates them from the dump, waiting at most --lock-timeout for each lock → the",
+    "running API image's migrations in a one-off container on the database's network (as the deploy runs them;",
+    "--no-migrate skips) → maintenance off, only if restore turned it on.",
+    "A failed restore changes nothing and turns maintenance off again (if restore turned it on); failed migrations",
+    "leave the restored data and maintenance ON. The last line on stderr says what state the edge is in.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -68,6 +82,11 @@ void runVerb(spec, async (values) => {
     file: file!,
     yes: values.yes === true,
     force: values.force === true,
+    stackName: stringFlag(values, "stack")!,
+    maintenance: values["no-maintenance"] !== true,
+    maintenanceMessage: stringFlag(values, "maintenance-message"),
+    migrate: values["no-migrate"] !== true,
+    lockTimeoutMs: intFlag(values, "lock-timeout", DEFAULT_LOCK_TIMEOUT_MS, 1),
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
     docker: connectDocker(target?.dockerHost),
@@ -82,5 +101,5 @@ void runVerb(spec, async (values) => {
     },
     log,
   });
-  console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'`);
+  console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'; ${result.edge}`);
 });

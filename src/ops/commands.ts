@@ -88,26 +88,82 @@ export function pgRestoreReadAll(): string[] {
   return ["pg_restore", "--file=/dev/null"];
 }
 
+/** How long the restore waits for a lock on the existing data before it gives up (and changes nothing): `--lock-timeout`. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/** What the restore script writes to stderr when pg_restore itself failed (the transaction was then rolled back). */
+export const RESTORE_EXIT_MARKER = "slipway-pg_restore-exit=";
+
 /**
- * All-or-nothing restore from stdin into an existing database: one transaction, stop at the first
- * error (which rolls everything back), drop each object before recreating it. Ownership and grants
- * are not restored: the stack's own user owns everything, and a dump from a stack with other role
- * names (restored with --force) would otherwise fail on roles that do not exist here.
+ * The SQL the restore runs first, in its transaction: wait at most `lockTimeoutMs` for each lock, then drop every
+ * schema of the database (all but pg_* and information_schema, with everything in them: tables added after the
+ * dump too) and recreate an empty `public` as initdb makes it (owned by pg_database_owner, USAGE for everyone;
+ * pg_dump never creates `public` itself). The drop takes every lock the restore needs on existing objects, so
+ * lock_timeout bounds the whole wait (pg_restore's own output later sets lock_timeout = 0, harmlessly: nothing
+ * it touches is visible to other sessions). The result: the database holds exactly what the dump holds.
  */
-export function pgRestore(db: Database): string[] {
+export function replaceSchemasSql(lockTimeoutMs: number): string {
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1) throw new Error(`lock timeout must be a whole number of ms ≥ 1, got ${lockTimeoutMs}`);
   return [
-    "pg_restore",
-    "--single-transaction",
-    "--exit-on-error",
-    "--clean",
-    "--if-exists",
-    "--no-owner",
-    "--no-privileges",
-    "--username",
-    db.user,
-    "--dbname",
-    db.database,
-  ];
+    "BEGIN;",
+    "SET client_min_messages = warning;",
+    `SET lock_timeout = '${lockTimeoutMs}ms';`,
+    "DO $slipway$",
+    "DECLARE s name;",
+    "BEGIN",
+    "  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%' ORDER BY nspname LOOP",
+    "    EXECUTE format('DROP SCHEMA %I CASCADE', s);",
+    "  END LOOP;",
+    "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_database_owner') THEN",
+    "    CREATE SCHEMA public AUTHORIZATION pg_database_owner;",
+    "    GRANT USAGE ON SCHEMA public TO PUBLIC;",
+    "  ELSE",
+    "    CREATE SCHEMA public;",
+    "    GRANT ALL ON SCHEMA public TO PUBLIC;",
+    "  END IF;",
+    "  COMMENT ON SCHEMA public IS 'standard public schema';",
+    "END",
+    "$slipway$;",
+    "",
+  ].join("\n");
+}
+
+// $1 user, $2 database, $3 the SQL that opens the transaction. The dump arrives on stdin; pg_restore turns it into
+// SQL (no connection of its own) and psql runs prelude + that SQL in ONE transaction, stopping at the first error
+// (which rolls everything back). COMMIT is sent only when pg_restore read the whole archive; otherwise ROLLBACK
+// and RESTORE_EXIT_MARKER on stderr (psql then exits 0: the marker is what tells).
+const RESTORE_SCRIPT = [
+  "set -u",
+  "{",
+  '  printf \'%s\\n\' "$3"',
+  "  pg_restore --file=- --no-owner --no-privileges",
+  "  rc=$?",
+  `  if [ "$rc" -eq 0 ]; then printf 'COMMIT;\\n'; else printf 'ROLLBACK;\\n'; printf '${RESTORE_EXIT_MARKER}%s\\n' "$rc" >&2; fi`,
+  '} | psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$1" --dbname "$2" >/dev/null',
+].join("\n");
+
+/**
+ * All-or-nothing restore from stdin into an existing database: the database's schemas are replaced wholesale by
+ * the dump's (replaceSchemasSql), in one transaction with the dump's SQL, so any error — a lock not granted within
+ * `lockTimeoutMs`, a failing statement, an unreadable archive — rolls everything back. Ownership and grants are
+ * not restored: the stack's own user owns everything, and a dump from a stack with other role names (restored
+ * with --force) would otherwise fail on roles that do not exist here. Judge the result with restoreProblem.
+ */
+export function pgRestoreReplace(db: Database, lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS): string[] {
+  return ["sh", "-c", RESTORE_SCRIPT, "slipway-restore", db.user, db.database, replaceSchemasSql(lockTimeoutMs)];
+}
+
+/** Why a pgRestoreReplace run failed (and was rolled back), from its exit code and stderr; undefined when it committed. */
+export function restoreProblem(result: { exitCode: number; stderr: string }): string | undefined {
+  const lines = result.stderr.split("\n");
+  const marker = lines.find((l) => l.startsWith(RESTORE_EXIT_MARKER));
+  const said = lines.filter((l) => !l.startsWith(RESTORE_EXIT_MARKER) && l.trim() !== "").join("\n").trim();
+  if (result.exitCode === 0 && marker === undefined) return undefined;
+  if (/canceling statement due to lock timeout/.test(said)) {
+    return `another session held a lock on the existing data longer than the lock timeout (${said}); stop what holds it (maintenance mode stops the API's traffic) or raise --lock-timeout`;
+  }
+  if (marker !== undefined) return `pg_restore could not read the archive (exit ${marker.slice(RESTORE_EXIT_MARKER.length)}): ${said}`;
+  return said || `exit ${result.exitCode}`;
 }
 
 /** The `docker exec` equivalent of running `argv` in `container` (with `-i` when it reads stdin). */

@@ -20,7 +20,9 @@ export type OpsErrorKind =
   | "restore-failed"
   | "verify-failed"
   | "unverified"
-  | "copy-failed";
+  | "copy-failed"
+  | "migrate-failed"
+  | "maintenance-failed";
 
 export class OpsError extends Error {
   constructor(

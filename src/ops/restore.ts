@@ -3,20 +3,27 @@
 // file, a missing or mismatching checksum, an archive pg_restore cannot read to the end, a dump of
 // another stack (unless force), a production restore nobody confirmed, and — in production, unless
 // forced — a dump never proven by a restore (no ok <dump>.verified.json for these bytes; elsewhere a
-// warning). Then one pg_restore --single-transaction --exit-on-error: any error rolls the whole
-// restore back.
+// warning). Then, for a database in a deployed stack: maintenance ON at the stack's edge (unless told not to, or
+// already on) → the restore, one transaction that replaces the database's schemas wholesale with the dump's,
+// waiting at most the lock timeout for locks → the running API image's migrations → maintenance off (only if
+// restore turned it on). Any error in the restore rolls all of it back; every step and the edge's final state are
+// logged. Decisions: restore-plan.ts; what the engine shows about the stack: stack-state.ts.
 import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { checksumFileName, parseChecksumFile } from "./checksum";
-import { pgRestore } from "./commands";
+import { DEFAULT_LOCK_TIMEOUT_MS, pgRestoreReplace, restoreProblem } from "./commands";
 import { resolveDatabase } from "./database";
 import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
 import { OpsError } from "./errors";
 import { sha256File } from "./hash";
 import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem, VERIFIED_SUFFIX } from "./names";
+import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
+import { runMigrations } from "./migrate";
+import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./restore-plan";
+import { observeStack } from "./stack-state";
 import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./restore-policy";
 import { verificationState } from "./verification";
 import { verifyArchive } from "./verify";
@@ -43,6 +50,16 @@ export interface RestoreOptions {
   confirm?: (question: string) => Promise<boolean>;
   docker?: Docker;
   log?: (line: string) => void;
+  /** turn maintenance on at the stack's edge for the restore (default true; --no-maintenance) */
+  maintenance?: boolean;
+  /** the message clients get while it is on */
+  maintenanceMessage?: string;
+  /** run the running API image's migrations after the restore (default true; --no-migrate) */
+  migrate?: boolean;
+  /** how long to wait for each lock on the existing data (default DEFAULT_LOCK_TIMEOUT_MS; --lock-timeout) */
+  lockTimeoutMs?: number;
+  /** the --stack the operator gave, for the hints (npm run maintenance -- --stack …) */
+  stackName?: string;
 }
 
 export interface RestoreResult {
@@ -50,6 +67,9 @@ export interface RestoreResult {
   prefix: string;
   database: string;
   dbContainer: string;
+  plan: RestorePlan;
+  /** the state the edge is left in, in words */
+  edge: string;
 }
 
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
@@ -83,16 +103,88 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     }
   }
 
-  log(`restoring into database '${db.database}' in one transaction`);
-  const result = await execInDb(docker, opts.dbContainer, pgRestore(db), { stdin: createReadStream(file) });
-  if (result.exitCode !== 0) {
-    throw new OpsError(
-      "restore-failed",
-      `pg_restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
+  let plan: RestorePlan;
+  let stack: string | undefined;
+  try {
+    const state = await observeStack(docker, opts.dbContainer);
+    stack = state.stack;
+    plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer: opts.dbContainer });
+  } catch (err) {
+    if (err instanceof PlanRefusal) throw new OpsError("invalid-input", `refusing to restore ${file}: ${err.message}; nothing was changed`);
+    throw err;
+  }
+  for (const line of describePlan(plan, stack)) log(line);
+  const stackName = opts.stackName ?? opts.prefix;
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+
+  // Ends a failed step: maintenance off again if restore turned it on (and the step allows), and the error says
+  // what state the edge is in.
+  const fail = async (failed: Failed, error: OpsError): Promise<never> => {
+    const after = maintenanceAfter(plan, stackName, failed);
+    let edge = after.edge;
+    if (after.turnOff) {
+      try {
+        await setMaintenance(docker, stack!, false);
+        log("maintenance: turned OFF");
+      } catch (err) {
+        edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
+      }
+    }
+    log(`edge: ${edge}`);
+    throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
+  };
+
+  if (plan.maintenance.action === "turn-on") {
+    try {
+      const edges = await setMaintenance(docker, stack!, true, opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
+      log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
+    } catch (err) {
+      // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
+      await setMaintenance(docker, stack!, false).catch(() => undefined);
+      throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
+    }
+  }
+
+  log(`restoring into database '${db.database}' in one transaction (replacing its schemas; lock timeout ${lockTimeoutMs} ms)`);
+  const started = Date.now();
+  const result = await execInDb(docker, opts.dbContainer, pgRestoreReplace(db, lockTimeoutMs), { stdin: createReadStream(file) });
+  const failure = restoreProblem(result);
+  if (failure !== undefined) {
+    await fail(
+      "restore",
+      new OpsError("restore-failed", `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`),
     );
   }
-  return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer };
+  log(`restored in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  if (plan.migrate.action === "run") {
+    try {
+      const output = await runMigrations(docker, { stack: stack!, dbContainer: opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log });
+      const done = output.split("\n").find((l) => l.includes("migrations complete"));
+      log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
+    } catch (err) {
+      const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
+      await fail("migrate", new OpsError(error.kind, `the backup was restored (committed), but ${error.message}`));
+    }
+  }
+
+  const after = maintenanceAfter(plan, stackName);
+  let edge = after.edge;
+  if (after.turnOff) {
+    try {
+      await setMaintenance(docker, stack!, false);
+      log("maintenance: turned OFF");
+    } catch (err) {
+      edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
+      throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
+    }
+  }
+  log(`edge: ${edge}`);
+  return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
 }
+
+/** What clients see while restore holds maintenance on (unless --maintenance-message). */
+export const RESTORE_MAINTENANCE_MESSAGE = `${DEFAULT_MAINTENANCE_MESSAGE.replace(/;.*$/, "")} (restoring data); back shortly.`;
 
 /** Checks `file` against its .sha256 and returns the digest. */
 async function verifyChecksum(file: string): Promise<string> {

@@ -7,7 +7,7 @@ import { createReadStream } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { execInContainer, tail } from "../docker";
-import { countRowsScript, type Database, parseCounts, pgRestore, psqlScript } from "./commands";
+import { countRowsScript, type Database, parseCounts, pgRestoreReplace, psqlScript, restoreProblem } from "./commands";
 import { OpsError } from "./errors";
 import { withThrowawayPostgres } from "./throwaway";
 import { compareCounts, type VerificationRecord } from "./verification";
@@ -44,10 +44,11 @@ export async function verifyByRestore(opts: VerifyByRestoreOptions): Promise<Ver
     });
     log(`restoring ${dump} into ${t.name} with the restore verb's pg_restore command`);
     const restoreStarted = Date.now();
-    const restored = await execInContainer(opts.docker, t.name, pgRestore(opts.db), { stdin: createReadStream(opts.file) });
+    const restored = await execInContainer(opts.docker, t.name, pgRestoreReplace(opts.db), { stdin: createReadStream(opts.file) });
     const restoreSeconds = (Date.now() - restoreStarted) / 1000;
-    if (restored.exitCode !== 0) {
-      const why = tail(restored.stderr.trim(), 20) || `exit ${restored.exitCode}`;
+    const problem = restoreProblem(restored);
+    if (problem !== undefined) {
+      const why = tail(problem, 20);
       return record({ ok: false, restoredCounts: null, problems: [`pg_restore into a fresh database failed: ${why}`], restoreSeconds });
     }
     const counted = await execInContainer(opts.docker, t.name, psqlScript(opts.db), { stdin: Readable.from([countRowsScript()]) });

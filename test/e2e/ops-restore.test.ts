@@ -1,5 +1,6 @@
-// restore() refusals against a real PostgreSQL container: every refusal leaves the data exactly
-// as it was, and a restore that fails halfway is rolled back.
+// restore() against a real PostgreSQL container: every refusal leaves the data exactly as it was; a restore
+// replaces the schema wholesale (tables added after the dump are gone); a restore that fails halfway — or waits
+// longer than its lock timeout — is rolled back whole.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
@@ -113,14 +114,62 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
     assert.match(asked, /Restore .*-good\.dump into database 'slipway' of stack 'production'.*Type the stack name/);
   });
 
-  it("rolls back a restore that fails halfway", async () => {
-    // a view the dump does not know about makes `DROP TABLE items` fail after other objects were dropped
-    await pg.sql("CREATE VIEW item_names AS SELECT name FROM items");
+  it("replaces the schema wholesale: tables, views and schemas added after the dump are gone", async () => {
+    await pg.sql("CREATE TABLE added_later (id int PRIMARY KEY, note text); INSERT INTO added_later SELECT g, 'n' || g FROM generate_series(1, 10) g");
+    await pg.sql("CREATE VIEW item_names AS SELECT name FROM items"); // blocked `pg_restore --clean`'s DROP TABLE items before
+    await pg.sql("CREATE SCHEMA extra; CREATE TABLE extra.t (x int)");
+    const logs: string[] = [];
+    const result = await restore({ prefix: "staging", dbContainer: pg.name, production: false, file: good.file, log: (l) => logs.push(l) });
+    assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
+    assert.equal(await pg.sql("SELECT count(*) FROM filler"), "5000");
+    assert.equal(await pg.sql("SELECT string_agg(nspname || '.' || relname, ',' ORDER BY nspname, relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE relkind IN ('r', 'v') AND nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"), "public.filler,public.items");
+    assert.equal(await pg.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'extra'"), "0");
+    // public is back as initdb makes it, so the next dump of this database restores the same way
+    assert.equal(await pg.sql("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'"), "pg_database_owner");
+    // a plain database: nothing around it to put in maintenance or migrate, and restore says so
+    assert.match(logs.join("\n"), /maintenance: skipped — database container '.*' carries no slipway.stack label/);
+    assert.match(logs.join("\n"), /migrations: skipped — database container '.*' carries no slipway.stack label/);
+    assert.equal(result.edge, "the edge was not touched (maintenance skipped)");
+  });
+
+  it("a restore that fails after the drop is rolled back whole: what was added after the dump is still there", async () => {
+    // A dump that cannot be restored although pg_restore reads it fine: aa_items' CHECK calls a function that reads
+    // zz_allowed, whose rows are loaded after aa_items' (pg_dump does not see dependencies inside function bodies).
+    await pg.sql(`CREATE TABLE zz_allowed (name text PRIMARY KEY); INSERT INTO zz_allowed VALUES ('ok');
+      CREATE FUNCTION is_allowed(n text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN EXISTS (SELECT 1 FROM public.zz_allowed WHERE name = n); END $$;
+      CREATE TABLE aa_items (name text CHECK (public.is_allowed(name))); INSERT INTO aa_items VALUES ('ok')`);
+    const broken = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "order" });
+    await pg.sql("DROP TABLE aa_items, zz_allowed; DROP FUNCTION is_allowed(text)");
+    await pg.sql("CREATE TABLE added_later (id int PRIMARY KEY); INSERT INTO added_later SELECT generate_series(1, 7)");
     try {
-      await refuses({}, "restore-failed", /failed and was rolled back, so the data is as it was/);
+      await refuses({ file: broken.file }, "restore-failed", /failed and was rolled back, so the data is as it was: .*check constraint "aa_items_name_check"/s);
+      assert.equal(await pg.sql("SELECT count(*) FROM added_later"), "7", "the table added after the dump survived the failed run");
+      assert.equal(await pg.sql("SELECT count(*) FROM filler"), "5000");
+      assert.equal(await pg.sql("SELECT count(*) FROM pg_class WHERE relname IN ('aa_items', 'zz_allowed')"), "0", "nothing of the failed run is left");
+    } finally {
+      await pg.sql("DROP TABLE added_later");
+    }
+  });
+
+  it("gives up after --lock-timeout when another session holds a lock, and leaves the data intact", async () => {
+    await pg.sql("CREATE TABLE added_later (id int); INSERT INTO added_later VALUES (1)");
+    // another session reads items in a long transaction (an API request that takes its time, a report)
+    const holder = pg.sql("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE; SELECT pg_sleep(20); COMMIT;");
+    try {
+      for (let i = 0; ; i++) {
+        if ((await pg.sql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'items' AND l.granted AND l.pid <> pg_backend_pid()")) !== "0") break;
+        assert.ok(i < 100, "the other session took its lock");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const started = Date.now();
+      await refuses({ lockTimeoutMs: 1500 }, "restore-failed", /rolled back, so the data is as it was: another session held a lock on the existing data longer than the lock timeout .*canceling statement due to lock timeout.*raise --lock-timeout/s);
+      const waited = Date.now() - started;
+      assert.ok(waited < 12_000, `gave up after the lock timeout, not when the holder finished (${waited} ms)`);
+      assert.equal(await pg.sql("SELECT count(*) FROM added_later"), "1");
       assert.equal(await pg.sql("SELECT count(*) FROM filler"), "5000");
     } finally {
-      await pg.sql("DROP VIEW item_names");
+      await holder;
+      await pg.sql("DROP TABLE added_later");
     }
   });
 

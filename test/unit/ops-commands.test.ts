@@ -1,7 +1,7 @@
 // Exact command lines for backup and restore.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupVerb, dockerExec, shellJoin, pgDump, pgRestore, pgRestoreReadAll } from "../../src/ops/commands";
+import { backupVerb, dockerExec, shellJoin, pgDump, pgRestoreReadAll, pgRestoreReplace, replaceSchemasSql, restoreProblem, DEFAULT_LOCK_TIMEOUT_MS } from "../../src/ops/commands";
 
 const db = { database: "slipway", user: "slipway" };
 
@@ -16,20 +16,28 @@ describe("ops commands", () => {
     assert.deepEqual(dockerExec("db", pgRestoreReadAll(), { stdin: true }), ["docker", "exec", "-i", "db", "pg_restore", "--file=/dev/null"]);
   });
 
-  it("restores in one transaction, stopping at the first error", () => {
-    assert.deepEqual(pgRestore(db), [
-      "pg_restore",
-      "--single-transaction",
-      "--exit-on-error",
-      "--clean",
-      "--if-exists",
-      "--no-owner",
-      "--no-privileges",
-      "--username",
-      "slipway",
-      "--dbname",
-      "slipway",
-    ]);
+  it("restores in one transaction that first replaces the database's schemas, with the lock timeout, COMMIT only after pg_restore read everything", () => {
+    const argv = pgRestoreReplace(db, 1500);
+    assert.deepEqual(argv.slice(0, 2), ["sh", "-c"]);
+    assert.deepEqual(argv.slice(3, 6), ["slipway-restore", "slipway", "slipway"], "user and database are arguments, never spliced into the script");
+    assert.match(argv[2]!, /pg_restore --file=- --no-owner --no-privileges\n {2}rc=\$\?/);
+    assert.match(argv[2]!, /if \[ "\$rc" -eq 0 \]; then printf 'COMMIT;\\n'; else printf 'ROLLBACK;\\n'; printf 'slipway-pg_restore-exit=%s\\n'/);
+    assert.match(argv[2]!, /psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "\$1" --dbname "\$2"/);
+    const sql = argv[6]!;
+    assert.ok(sql.startsWith("BEGIN;\n"), "one transaction, opened before the drop");
+    assert.match(sql, /SET lock_timeout = '1500ms';[\s\S]*DROP SCHEMA %I CASCADE[\s\S]*CREATE SCHEMA public AUTHORIZATION pg_database_owner/);
+    assert.ok(!/COMMIT/.test(sql), "the prelude never commits");
+    assert.equal(pgRestoreReplace(db)[6], replaceSchemasSql(DEFAULT_LOCK_TIMEOUT_MS), "one default");
+    assert.throws(() => pgRestoreReplace(db, 0), /lock timeout must be a whole number/);
+    assert.throws(() => replaceSchemasSql(1.5), /lock timeout/);
+  });
+
+  it("judges a restore run by exit code and the pg_restore marker", () => {
+    assert.equal(restoreProblem({ exitCode: 0, stderr: "" }), undefined);
+    assert.match(restoreProblem({ exitCode: 0, stderr: "pg_restore: error: could not read from input file: end of file\nslipway-pg_restore-exit=1\n" })!, /^pg_restore could not read the archive \(exit 1\): pg_restore: error: could not read/);
+    assert.match(restoreProblem({ exitCode: 3, stderr: "ERROR:  canceling statement due to lock timeout\n" })!, /held a lock .* longer than the lock timeout.*raise --lock-timeout/);
+    assert.equal(restoreProblem({ exitCode: 3, stderr: "ERROR:  relation \"x\" already exists\n" }), 'ERROR:  relation "x" already exists');
+    assert.equal(restoreProblem({ exitCode: 2, stderr: "" }), "exit 2");
   });
 
   it("builds the backup verb's command line for the Pulumi command resource", () => {
@@ -40,6 +48,7 @@ describe("ops commands", () => {
     );
     assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d" }).slice(4), ["--stack", "s", "--db-container", "c", "--dir", "/d"]);
     assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d", keep: 3, maxAgeDays: 30, verify: true, copyTo: "sftp:b" }).slice(10), ["--keep", "3", "--max-age-days", "30", "--verify", "--copy-to", "sftp:b"]);
+    assert.deepEqual(backupVerb({ stack: "s", dbContainer: "c", dir: "/d", pushgateway: "s-pushgateway" }).slice(10), ["--pushgateway", "s-pushgateway"]);
   });
 
   it("quotes shell words that need it", () => {

@@ -142,6 +142,8 @@ export const edgeUrl = cfg.edge.tls.enabled ? `https://${urlHost}:${cfg.edge.tls
 export const image = api.replicas.image;
 export const replicas = api.replicas.replicas;
 export const apiContainers = api.replicas.containers;
+/** blue-green: the previous set, running idle for a switch back (`npm run rollback` inside the window), or null. */
+export const apiStandby = api.replicas.standby.apply((s) => s ?? null);
 export const dbContainer = db.containerName;
 export const edgeContainer = edge.containerName;
 export const environment = cfg.environment;

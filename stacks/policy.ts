@@ -43,6 +43,26 @@ function written(input: unknown, path: readonly string[]): boolean {
 }
 
 /**
+ * Rollout rules of every stack: blue-green settings only with that strategy, and enough edge slots for the
+ * replicas a rollout runs at once (rolling: N + 1 new; blue-green: the serving set, the standby and the new set).
+ */
+export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
+  const out: Violation[] = [];
+  const { strategy, blueGreen } = cfg.api.rollout;
+  if (strategy !== "blue-green" && written(input, ["api", "rollout", "blueGreen"])) {
+    out.push({ key: "slipway:api.rollout.blueGreen", message: `applies only with api.rollout.strategy blue-green (the strategy is ${strategy}); remove it or set the strategy` });
+  }
+  const n = cfg.api.replicas;
+  const sets = strategy === "blue-green" ? (blueGreen.keepOldMinutes > 0 ? 3 : 2) : 1;
+  const needed = sets * n + 1;
+  if (cfg.edge.slots < needed) {
+    const why = strategy === "blue-green" ? `${sets} sets of ${n} replicas${sets === 3 ? " (serving, standby, new)" : " (serving, new)"} and one spare` : `${n} replicas and one new beside them`;
+    out.push({ key: "slipway:edge.slots", message: `is ${cfg.edge.slots}; ${strategy} with ${n} replicas needs at least ${needed} (${why})` });
+  }
+  return out;
+}
+
+/**
  * @param cfg    the parsed config (defaults applied)
  * @param input  what the stack wrote (the loader's raw input), for rules about values that must be written
  *               explicitly even though the schema has a default — `api.limits`

@@ -53,6 +53,18 @@ const rolloutSchema = z.strictObject({
   drainTimeoutMs: z.number().int().min(0).default(30_000),
   /** SIGTERM → SIGKILL grace when an old replica is stopped. */
   stopGraceSeconds: z.number().int().min(0).default(10),
+  /**
+   * rolling: replace one replica at a time (new first). blue-green: start a full second set idle, switch all
+   * traffic to it at once, keep the previous set idle for a switch back (README "Release strategies").
+   */
+  strategy: z.enum(["rolling", "blue-green"]).default("rolling"),
+  /** Only with strategy blue-green (stacks/policy.ts refuses it otherwise). */
+  blueGreen: z
+    .strictObject({
+      /** How long the previous set stays running, idle, so that going back to it is a switch; 0: removed at once. */
+      keepOldMinutes: z.number().int().min(0).max(7 * 24 * 60).default(15),
+    })
+    .prefault({}),
 });
 
 /** HAProxy `timeout …` settings of the edge, in milliseconds. */
@@ -156,6 +168,12 @@ const monitoringSchema = z.strictObject({
   scrapeIntervalSeconds: z.number().int().min(1).max(300).default(15),
   limits: limitsSchema.default(() => ({ memoryMb: 512, cpus: 0.5 })),
   restartPolicy: restartPolicySchema.default("unless-stopped"),
+  /**
+   * The stack's Pushgateway (same network, never published), which Prometheus scrapes with honor_labels and the
+   * backup verb pushes slipway_backup_* to. Local stand-in: slipway-local/pushgateway:1 (tools/images.sh).
+   */
+  pushgatewayImage: imageRef.default("prom/pushgateway:v1.11.0"),
+  pushgatewayLimits: limitsSchema.default(() => ({ memoryMb: 64, cpus: 0.25 })),
 });
 
 export const stackConfigSchema = z.strictObject({

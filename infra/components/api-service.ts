@@ -60,6 +60,6 @@ export class ApiService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ containers: this.replicas.containers });
+    this.registerOutputs({ containers: this.replicas.containers, standby: this.replicas.standby });
   }
 }

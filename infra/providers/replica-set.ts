@@ -6,12 +6,12 @@
 // properties derive from it, and `diff` walks its keys so a preview names every setting that changed.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { EdgeTarget, ReplicaSpec, RolloutTimeouts } from "../../src/rollout";
+import type { EdgeTarget, ReplicaSpec, RolloutPolicy, RolloutTimeouts, Standby, StrategySettings } from "../../src/rollout";
 
 /** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine. */
 export interface ReplicaSetInputs extends ReplicaSpec {
   edge?: EdgeTarget;
-  rollout: RolloutTimeouts;
+  rollout: RolloutTimeouts & StrategySettings;
   /** unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
   dockerHost?: string;
 }
@@ -22,6 +22,8 @@ export interface ReplicaSetProps extends ReplicaSetInputs {
   containers?: string[];
   /** Hash of everything that needs new containers when it changes (not the replica count). */
   revision?: string;
+  /** blue-green: the previous set, running idle until `until` for a switch back. */
+  standby?: Standby;
 }
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
@@ -29,7 +31,7 @@ export type ReplicaSetArgs = Inputs<ReplicaSetInputs>;
 
 /** Inputs whose change makes it another replica set (a replacement); every other input is a rolling update. */
 const IDENTITY: (keyof ReplicaSetInputs)[] = ["stack", "service"];
-const OUTPUTS: (keyof ReplicaSetProps)[] = ["containers", "revision"];
+const OUTPUTS: (keyof ReplicaSetProps)[] = ["containers", "revision", "standby"];
 
 const ENGINE = path.resolve(__dirname, "..", "..", "src", "rollout", "index.ts");
 
@@ -46,8 +48,14 @@ function engine(): typeof import("../../src/rollout") {
 }
 
 function specOf(p: ReplicaSetInputs): ReplicaSpec {
-  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, containers: _c, revision: _r, ...spec } = p as ReplicaSetProps;
+  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, containers: _c, revision: _r, standby: _s, ...spec } = p as ReplicaSetProps;
   return spec;
+}
+
+/** The strategy of `p`, with the standby an earlier run left (`olds`). */
+function policyOf(p: ReplicaSetInputs, olds?: ReplicaSetProps): RolloutPolicy {
+  // Stacks written before the strategy existed have neither key: rolling.
+  return { strategy: p.rollout.strategy ?? "rolling", keepOldMinutes: p.rollout.blueGreen?.keepOldMinutes ?? 0, ...(olds?.standby ? { standby: olds.standby } : {}) };
 }
 
 function contextOf(p: ReplicaSetInputs) {
@@ -65,8 +73,8 @@ function contextOf(p: ReplicaSetInputs) {
   };
 }
 
-function outsOf(p: ReplicaSetInputs, containers: string[]): ReplicaSetProps {
-  return { ...p, containers, revision: engine().revisionOfSpec(specOf(p)) };
+function outsOf(p: ReplicaSetInputs, result: { containers: string[]; standby?: Standby }): ReplicaSetProps {
+  return { ...p, containers: result.containers, revision: engine().revisionOfSpec(specOf(p)), ...(result.standby ? { standby: result.standby } : {}) };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -79,7 +87,7 @@ export type ReplicaSetDiff = pulumi.dynamic.DiffResult & { detailedDiff: Record<
  * @pulumi/pulumi 3.259 forwards only changes/replaces to the engine (the engine then names the changed inputs
  * in the preview itself); `detailedDiff` is returned for the hosts that forward it, and for tests.
  */
-export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs): ReplicaSetDiff {
+export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs, now = Date.now()): ReplicaSetDiff {
   const keys = new Set([...Object.keys(olds), ...Object.keys(news)].filter((k) => !OUTPUTS.includes(k as keyof ReplicaSetProps))) as Set<keyof ReplicaSetInputs>;
   const changed = [...keys].filter((k) => !same(olds[k], news[k])).sort();
   const replaces = changed.filter((k) => IDENTITY.includes(k));
@@ -88,7 +96,10 @@ export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs): R
   // Containers that vanished or multiplied outside Pulumi (found by read) also call for an update.
   const drifted = olds.containers !== undefined && olds.containers.length !== olds.replicas;
   if (drifted) detailedDiff.containers = { kind: "update", inputDiff: false };
-  return { changes: changed.length > 0 || drifted, replaces, detailedDiff, deleteBeforeReplace: false };
+  // A blue-green standby whose window has passed is work left: the next update removes it.
+  const expired = olds.standby !== undefined && Date.parse(olds.standby.until) <= now;
+  if (expired) detailedDiff.standby = { kind: "update", inputDiff: false };
+  return { changes: changed.length > 0 || drifted || expired, replaces, detailedDiff, deleteBeforeReplace: false };
 }
 
 export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
@@ -106,8 +117,8 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ReplicaSetInputs) {
-    const containers = await engine().converge(contextOf(inputs), specOf(inputs));
-    return { id: `${inputs.stack}/${inputs.service}`, outs: outsOf(inputs, containers) };
+    const result = await engine().converge(contextOf(inputs), specOf(inputs), undefined, policyOf(inputs));
+    return { id: `${inputs.stack}/${inputs.service}`, outs: outsOf(inputs, result) };
   },
 
   async diff(_id: string, olds: ReplicaSetProps, news: ReplicaSetInputs) {
@@ -115,8 +126,8 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: ReplicaSetProps, news: ReplicaSetInputs) {
-    const containers = await engine().converge(contextOf(news), specOf(news), specOf(olds));
-    return { outs: outsOf(news, containers) };
+    const result = await engine().converge(contextOf(news), specOf(news), specOf(olds), policyOf(news, olds));
+    return { outs: outsOf(news, result) };
   },
 
   async delete(_id: string, props: ReplicaSetProps) {
@@ -125,8 +136,12 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id: string, props: ReplicaSetProps) {
     const e = engine();
-    const observed = await e.observe(e.connectDocker(props.dockerHost), props.stack, props.service);
-    return { id, props: { ...props, containers: observed.filter((c) => c.running).map((c) => c.name).sort() } };
+    const observed = (await e.observe(e.connectDocker(props.dockerHost), props.stack, props.service)).filter((c) => c.running);
+    const names = (revision?: string) => observed.filter((c) => revision === undefined || c.revision === revision).map((c) => c.name).sort();
+    // The serving set is the stored revision's; a standby's replicas are its own (gone: no standby).
+    const { standby: _standby, ...rest } = props;
+    const standby = props.standby && names(props.standby.revision).length > 0 ? { ...props.standby, containers: names(props.standby.revision) } : undefined;
+    return { id, props: { ...rest, containers: names(props.revision), ...(standby ? { standby } : {}) } };
   },
 };
 
@@ -140,13 +155,15 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
   declare readonly containers: pulumi.Output<string[]>;
   /** Hash of everything that needs new containers when it changes (not the replica count). */
   declare readonly revision: pulumi.Output<string>;
+  /** blue-green: the previous set, running idle for a switch back, and until when. */
+  declare readonly standby: pulumi.Output<Standby | undefined>;
 
   constructor(name: string, args: ReplicaSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       replicaSetProvider,
       name,
       // env is secret in the stored inputs too, not only in the outputs.
-      { ...args, env: pulumi.secret(args.env), containers: undefined, revision: undefined },
+      { ...args, env: pulumi.secret(args.env), containers: undefined, revision: undefined, standby: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env"] },
       "slipway",
       "ReplicaSet",

@@ -16,6 +16,8 @@ export interface ServerState {
   opState: number;
   /** Bit field: 0x01 forced maint, 0x08 forced drain, 0x20 maint (resolution)... */
   adminState: number;
+  /** Current (user) weight: 0 = sent no new requests. */
+  weight: number;
   port: number;
 }
 
@@ -49,7 +51,7 @@ export function parseServersState(text: string): ServerState[] {
   };
   const idx = {
     be: at("be_name"), id: at("srv_id"), name: at("srv_name"), addr: at("srv_addr"),
-    op: at("srv_op_state"), admin: at("srv_admin_state"), port: at("srv_port"),
+    op: at("srv_op_state"), admin: at("srv_admin_state"), weight: at("srv_uweight"), port: at("srv_port"),
   };
   return lines
     .filter((l) => l !== "1" && !l.startsWith("#"))
@@ -62,6 +64,7 @@ export function parseServersState(text: string): ServerState[] {
         addr: f[idx.addr] === "-" ? null : f[idx.addr],
         opState: Number(f[idx.op]),
         adminState: Number(f[idx.admin]),
+        weight: Number(f[idx.weight]),
         port: Number(f[idx.port]),
       };
     });
@@ -103,6 +106,22 @@ export function setServerStateCommand(backend: string, slot: string, state: Slot
   return `set server ${backend}/${slot} state ${state}`;
 }
 
+/** A slot's weight: none (idle: no new requests) or its configured weight. */
+export type SlotWeight = "idle" | "full";
+
+/** One command line setting several slots' weights, `full` ones first (never a moment with none routed). */
+export function setWeightsCommand(backend: string, weights: { slot: string; weight: SlotWeight }[]): string {
+  const ordered = [...weights.filter((w) => w.weight === "full"), ...weights.filter((w) => w.weight === "idle")];
+  return ordered
+    .map(({ slot, weight }) => {
+      for (const [what, v] of [["backend", backend], ["slot", slot]]) {
+        if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new Error(`runtime API: invalid ${what} name "${v}"`);
+      }
+      return `set weight ${backend}/${slot} ${weight === "full" ? "100%" : "0"}`;
+    })
+    .join("; ");
+}
+
 export interface EdgeRuntime {
   /** The HAProxy container this client talks to. */
   container: string;
@@ -110,6 +129,8 @@ export interface EdgeRuntime {
   serversState(backend: string): Promise<ServerState[]>;
   stat(backend: string): Promise<ServerStat[]>;
   setServerState(backend: string, slot: string, state: SlotState): Promise<void>;
+  /** Sets the weights in one command line (one round trip: a switch takes effect at once). */
+  setWeights(backend: string, weights: { slot: string; weight: SlotWeight }[]): Promise<void>;
 }
 
 /** A runtime-API client for the edge container `container`, reached through `docker exec`. */
@@ -123,6 +144,12 @@ export function edgeRuntime(docker: Docker, container: string, socket = ADMIN_SO
     setServerState: async (backend, slot, state) => {
       const out = (await command(setServerStateCommand(backend, slot, state))).trim();
       if (out !== "") throw new Error(`edge ${container}: "set server ${backend}/${slot} state ${state}" answered "${out}"`);
+    },
+    setWeights: async (backend, weights) => {
+      if (weights.length === 0) return;
+      const line = setWeightsCommand(backend, weights);
+      const out = (await command(line)).trim();
+      if (out !== "") throw new Error(`edge ${container}: "${line}" answered "${out}"`);
     },
   };
 }

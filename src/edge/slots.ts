@@ -1,11 +1,12 @@
 // The replicas' places at the edge: HAProxy `server-template` slots, filled by Docker DNS. The rollout asks
 // this module to wait until a new replica is UP, to drain an old one, to wait until it has no requests left, and
-// to release its slot once it is gone. It owns which slots it drained (kamal-proxy's Target owns its draining
+// to release its slot once it is gone; for blue-green, which replicas get traffic (weights: a free slot is given
+// weight 0 before a staged replica starts, so it lands idle; a switch sets all weights in one command line). It owns which slots it drained (kamal-proxy's Target owns its draining
 // state the same way). Every running HAProxy of the stack is addressed — one normally, two during a handover.
 import type Docker from "dockerode";
 import { pollUntil } from "../rollout/wait";
 import { runningEdges } from "./proxy";
-import { ADMIN_FORCED_DRAIN, ADMIN_FORCED_MAINT, edgeRuntime, type EdgeRuntime, OP_RUNNING } from "./runtime-api";
+import { ADMIN_FORCED_DRAIN, ADMIN_FORCED_MAINT, edgeRuntime, type EdgeRuntime, OP_RUNNING, type SlotWeight } from "./runtime-api";
 
 export interface EdgeTarget {
   /** `slipway.stack` label of the stack's edge containers. */
@@ -37,7 +38,61 @@ export class EdgeSlots {
     readonly target: EdgeTarget,
     private readonly t: SlotTimeouts,
     private readonly log: (line: string) => void,
+    /** The weight a freed slot gets back: "full" (rolling: a new replica is live once UP) or "idle" (blue-green). */
+    private readonly freeWeight: SlotWeight = "full",
   ) {}
+
+  /** Address → weight, for every slot with an address on any running edge (the highest weight across edges). */
+  async weights(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const edge of await this.edges()) {
+      for (const s of await edge.serversState(this.target.backend)) {
+        if (s.addr !== null) out.set(s.addr, Math.max(out.get(s.addr) ?? 0, s.weight));
+      }
+    }
+    return out;
+  }
+
+  /** Gives every slot without an address the free weight (before a replica starts: where it lands, it gets that). */
+  async setFreeSlots(): Promise<void> {
+    const { backend } = this.target;
+    for (const edge of await this.edges()) {
+      const free = (await edge.serversState(backend)).filter((s) => s.addr === null && (this.freeWeight === "idle") !== (s.weight === 0));
+      await edge.setWeights(backend, free.map((s) => ({ slot: s.name, weight: this.freeWeight })));
+    }
+  }
+
+  /**
+   * Sends all new requests to `live` and none to `idle` (containers), on every edge, each edge in one command
+   * line; then checks the weights took. Throws if a container has no slot on an edge.
+   */
+  async route(live: string[], idle: string[]): Promise<void> {
+    const edges = await this.edges();
+    if (edges.length === 0) return;
+    const { backend } = this.target;
+    const want = new Map<string, SlotWeight>();
+    for (const [names, weight] of [[live, "full"], [idle, "idle"]] as const) {
+      for (const name of names) {
+        const addr = await this.addressOf(name, edges[0].container);
+        if (!addr) throw new Error(`${name} shares no network with the edge ${edges[0].container}`);
+        want.set(addr, weight);
+      }
+    }
+    for (const edge of edges) {
+      const state = await edge.serversState(backend);
+      const weights = [...want].map(([addr, weight]) => {
+        const slot = state.find((s) => s.addr === addr);
+        if (!slot) throw new Error(`edge ${edge.container}: no slot of ${backend} has address ${addr}`);
+        return { slot: slot.name, weight };
+      });
+      await edge.setWeights(backend, weights);
+      const after = await edge.serversState(backend);
+      for (const w of weights) {
+        const now = after.find((s) => s.name === w.slot)?.weight;
+        if ((w.weight === "idle") !== (now === 0)) throw new Error(`edge ${edge.container}: ${backend}/${w.slot} has weight ${now} after the switch`);
+      }
+    }
+  }
 
   /** Waits until every running edge has `replica` UP and usable; returns its slot(s), e.g. "api/api3". */
   async waitUp(replica: string): Promise<string> {
@@ -119,6 +174,7 @@ export class EdgeSlots {
         { timeoutMs: 10_000, onTimeout: () => new Error("slot still UP") },
       ).catch(() => this.log(`edge: slot ${backend}/${d.slot} still UP at ${d.addr} 10 s after removal; setting it ready anyway`));
       await d.edge.setServerState(backend, d.slot, "ready").catch((e: Error) => this.log(`edge ${d.edge.container}: could not reset ${backend}/${d.slot}: ${e.message}`));
+      await d.edge.setWeights(backend, [{ slot: d.slot, weight: this.freeWeight }]).catch((e: Error) => this.log(`edge ${d.edge.container}: could not reset the weight of ${backend}/${d.slot}: ${e.message}`));
     }
     this.drained.delete(replica);
   }

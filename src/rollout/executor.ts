@@ -1,11 +1,13 @@
 // The story of a rollout: ask the planner for the next move, carry it out step by step, look again — until
-// the service is exactly N healthy replicas of one revision. The replicas module talks to Docker, EdgeSlots to
-// HAProxy. On a failed new replica it removes it, converges back to the previous spec (or to nothing, on a
-// first create) and throws an error that names the replica and says why.
+// the service is exactly N healthy replicas of one revision taking all traffic. The replicas module talks to
+// Docker, EdgeSlots to HAProxy. On a failed new replica it removes it, converges back to the previous spec (or
+// to nothing, on a first create) and throws an error that names the replica and says why. Blue-green: the set
+// that served before a switch stays idle as the standby for `keepOldMinutes`, so that converging back to its
+// revision inside that window is a switch, not a rollout.
 import type Docker from "dockerode";
 import { EdgeSlots, type EdgeTarget } from "../edge/slots";
 import { LABEL_STACK, revisionShort } from "./naming";
-import { Move, plan, Step, stepsOf } from "./planner";
+import { Move, ObservedContainer, plan, Step, stepsOf, type Strategy } from "./planner";
 import { diagnose, observe, ReplicaFailure, removeReplica, startReplica, waitHealthy } from "./replicas";
 import { ReplicaSpec, revisionOfSpec, validateSpec } from "./spec";
 import { since } from "./wait";
@@ -52,17 +54,50 @@ export interface RolloutEvent {
   error?: string;
 }
 
+/** The strategy settings of a stack (api.rollout.strategy, api.rollout.blueGreen; defaults in stacks/schema.ts). */
+export interface StrategySettings {
+  strategy: Strategy;
+  blueGreen: { keepOldMinutes: number };
+}
+
+/** How a rollout moves traffic; the settings' defaults live in stacks/schema.ts (api.rollout). */
+export interface RolloutPolicy {
+  /** Default "rolling". */
+  strategy?: Strategy;
+  /** blue-green: how long the set that served before a switch stays idle for a switch back; 0: removed at once. */
+  keepOldMinutes?: number;
+  /** The standby set an earlier run left (kept in the provider's state). */
+  standby?: Standby;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/** A blue-green standby: the previous set, running idle until `until`, for a switch back. */
+export interface Standby {
+  revision: string;
+  containers: string[];
+  /** ISO time after which the next run removes it. */
+  until: string;
+}
+
+export interface RolloutResult {
+  /** The replicas that serve (of the spec's revision). */
+  containers: string[];
+  standby?: Standby;
+}
+
 const MAX_MOVES_PER_REPLICA = 4;
 
 /**
  * Brings `spec.stack/spec.service` to exactly `spec.replicas` healthy replicas of `spec`'s revision.
  * On failure of a new replica, goes back to `previous` (or removes everything when there is none) and throws.
- * Returns the names of the running replicas.
+ * Returns the names of the serving replicas, and the standby set (blue-green) if one stays.
  */
-export async function converge(ctx: ExecutorContext, spec: ReplicaSpec, previous?: ReplicaSpec): Promise<string[]> {
+export async function converge(ctx: ExecutorContext, spec: ReplicaSpec, previous?: ReplicaSpec, policy: RolloutPolicy = {}): Promise<RolloutResult> {
   validateSpec(spec);
-  const run = new Run(ctx);
+  const run = new Run(ctx, policy);
   await run.slots?.resetLeftovers();
+  await run.slots?.setFreeSlots();
   try {
     return await run.reach(spec);
   } catch (err) {
@@ -93,7 +128,7 @@ export async function converge(ctx: ExecutorContext, spec: ReplicaSpec, previous
 
 /** Drains and removes every replica of `stack/service`. */
 export async function removeAll(ctx: ExecutorContext, spec: ReplicaSpec): Promise<void> {
-  const run = new Run(ctx);
+  const run = new Run(ctx, {});
   await run.reach({ ...spec, replicas: 0 });
 }
 
@@ -102,8 +137,39 @@ class Run {
   /** Drained replicas being stopped and removed while the rollout goes on. */
   private readonly stopping = new Map<string, Promise<void>>();
 
-  constructor(private readonly ctx: ExecutorContext) {
-    if (ctx.edge) this.slots = new EdgeSlots(ctx.docker, ctx.edge, ctx.timeouts, (l) => this.log(l));
+  private readonly strategy: Strategy;
+  private readonly now: () => number;
+  /** The standby set as it stands now: from the last run, then replaced by the set a switch made idle. */
+  private standby?: Standby;
+  /** What the last look saw, by name (a switch records the revision it made idle). */
+  private seen = new Map<string, ObservedContainer>();
+
+  constructor(
+    private readonly ctx: ExecutorContext,
+    private readonly policy: RolloutPolicy,
+  ) {
+    this.strategy = policy.strategy ?? "rolling";
+    this.now = policy.now ?? Date.now;
+    this.standby = this.strategy === "blue-green" ? policy.standby : undefined;
+    if (ctx.edge) this.slots = new EdgeSlots(ctx.docker, ctx.edge, ctx.timeouts, (l) => this.log(l), this.strategy === "blue-green" ? "idle" : "full");
+  }
+
+  /** The standby's revision while its window lasts. */
+  private keep(): string | undefined {
+    return this.standby && Date.parse(this.standby.until) > this.now() ? this.standby.revision : undefined;
+  }
+
+  /** Docker's containers of the set (not those being stopped), with what the edge sends each. */
+  private async look(spec: ReplicaSpec): Promise<ObservedContainer[]> {
+    const listed = (await observe(this.ctx.docker, spec.stack, spec.service)).filter((c) => !this.stopping.has(c.name));
+    const weights = await this.slots?.weights();
+    const observed = listed.map(({ addresses, ...c }): ObservedContainer => {
+      if (!weights) return c;
+      const routing = addresses.some((a) => (weights.get(a) ?? 0) > 0) ? "live" : addresses.some((a) => weights.has(a)) ? "idle" : "absent";
+      return { ...c, routing };
+    });
+    this.seen = new Map(observed.map((c) => [c.name, c]));
+    return observed;
   }
 
   log(line: string): void {
@@ -111,15 +177,16 @@ class Run {
   }
 
   /** Runs plan → first move → observe again, until nothing is left to do. */
-  async reach(spec: ReplicaSpec): Promise<string[]> {
-    const desired = { stack: spec.stack, service: spec.service, revision: revisionOfSpec(spec), replicas: spec.replicas };
+  async reach(spec: ReplicaSpec): Promise<RolloutResult> {
+    const revision = revisionOfSpec(spec);
     const limit = MAX_MOVES_PER_REPLICA * (spec.replicas + 4);
     let expected: string | undefined;
     for (let i = 0; i < limit; i++) {
-      const observed = (await observe(this.ctx.docker, spec.stack, spec.service)).filter((c) => !this.stopping.has(c.name));
+      const desired = { stack: spec.stack, service: spec.service, revision, replicas: spec.replicas, strategy: this.strategy, keep: this.keep() };
+      const observed = await this.look(spec);
       const moves = plan(desired, observed);
       if (moves.length === 0) {
-        if (this.stopping.size === 0) return observed.map((c) => c.name).sort();
+        if (this.stopping.size === 0) return this.result(revision, observed);
         await Promise.all(this.stopping.values());
         continue; // look again: a removal that failed shows up as a leftover to retire
       }
@@ -130,6 +197,14 @@ class Run {
       await this.execute(moves[0], spec);
     }
     throw new Error(`${spec.stack}/${spec.service}: still not converged after ${limit} moves; inspect with "docker ps -a --filter label=${LABEL_STACK}=${spec.stack}"`);
+  }
+
+  private result(revision: string, observed: ObservedContainer[]): RolloutResult {
+    const names = (rev: string) => observed.filter((c) => c.running && c.revision === rev).map((c) => c.name).sort();
+    const keep = this.keep();
+    const standby = keep !== undefined && keep !== revision && names(keep).length > 0 ? { ...this.standby!, containers: names(keep) } : undefined;
+    if (standby) this.log(`${names(keep!).length} replica(s) of revision ${revisionShort(keep!)} stay idle until ${standby.until} for a switch back`);
+    return { containers: names(revision), ...(standby ? { standby } : {}) };
   }
 
   async execute(move: Move, spec: ReplicaSpec): Promise<void> {
@@ -184,6 +259,21 @@ class Run {
         if (!this.slots?.isDrained(step.name)) return;
         this.log(`${step.name}: ${(await this.slots.waitDrained(step.name)) ? "drained" : "still busy at drain timeout, stopping anyway"} (${since(start)})`);
         return;
+      case "idle-free-slots":
+        await this.slots?.setFreeSlots();
+        return;
+      case "switch": {
+        // The revision that served until now becomes the standby (blue-green with a window).
+        const before = step.idle.map((n) => this.seen.get(n)?.revision).filter((r): r is string => !!r);
+        await this.slots?.route(step.live, step.idle);
+        this.log(`switched: ${step.live.join(", ")} live${step.idle.length ? `; ${step.idle.join(", ")} idle` : ""} (${since(start)})`);
+        const previous = mostCommon(before);
+        const minutes = this.policy.keepOldMinutes ?? 0;
+        if (this.strategy === "blue-green" && previous !== undefined) {
+          this.standby = minutes > 0 ? { revision: previous, containers: [], until: new Date(this.now() + minutes * 60_000).toISOString() } : undefined;
+        }
+        return;
+      }
       case "remove-old": {
         const removal = removeReplica(this.ctx.docker, step.name, t.stopGraceSeconds, this.ctx.onContainerLogs)
           .then(() => this.slots?.release(step.name))
@@ -207,5 +297,13 @@ function describe(m: Move): string {
     case "adopt": return `wait for ${m.name}`;
     case "retire": return `retire ${m.name}${m.reason ? ` (${m.reason})` : ""}`;
     case "discard": return `discard stopped ${m.name}`;
+    case "stage": return `stage ${m.start} (idle)`;
+    case "switch": return `switch traffic to ${m.live.join(", ")}`;
   }
+}
+
+function mostCommon(values: string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
 }

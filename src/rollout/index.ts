@@ -2,9 +2,9 @@
 // converge/remove/observe a replica set, and a dockerode client for a DOCKER_HOST-style address.
 export { converge, removeAll } from "./executor";
 export { observe } from "./replicas";
-export type { EdgeTarget, ExecutorContext, RolloutEvent, RolloutTimeouts } from "./executor";
+export type { EdgeTarget, ExecutorContext, RolloutEvent, RolloutPolicy, RolloutResult, RolloutTimeouts, Standby, StrategySettings } from "./executor";
 export { revisionOfSpec, validateSpec } from "./spec";
-export type { Step } from "./planner";
+export type { Step, Strategy } from "./planner";
 export type { ReplicaSpec, HealthcheckSpec, NetworkAttachment, RestartPolicy } from "./spec";
 
 export { connectDocker } from "../docker";

@@ -1,6 +1,8 @@
-// The rollout planner: given what should run and what Docker reports, what moves bring the service to exactly
-// `replicas` healthy containers of ONE revision, and in which order. Pure; the executor carries the moves out
-// one at a time and asks again after each, so a run interrupted anywhere converges on the next run.
+// The rollout planner: given what should run and what Docker and the edge report, what moves bring the service
+// to exactly `replicas` healthy containers of ONE revision serving all traffic, and in which order. Two
+// strategies: rolling (replace one replica at a time) and blue-green (start a full idle set, switch all traffic
+// at once, keep the previous set idle for a switch back). Pure; the executor carries the moves out one at a
+// time and asks again after each, so a run interrupted anywhere converges on the next run.
 import { containerName } from "./naming";
 
 export type Health = "healthy" | "unhealthy" | "starting" | "none";
@@ -13,13 +15,23 @@ export interface ObservedContainer {
   replica: number;
   running: boolean;
   health: Health;
+  /** What the edge sends it: all its share ("live"), nothing ("idle", weight 0), or it has no slot ("absent"). */
+  routing?: Routing;
 }
+
+export type Routing = "live" | "idle" | "absent";
+
+export type Strategy = "rolling" | "blue-green";
 
 export interface Desired {
   stack: string;
   service: string;
   revision: string;
   replicas: number;
+  /** Default "rolling". */
+  strategy?: Strategy;
+  /** blue-green: another revision whose running replicas stay, idle, for a switch back (the standby set). */
+  keep?: string;
 }
 
 /** One unit of work; the executor expands it into steps (see `stepsOf`). */
@@ -33,7 +45,11 @@ export type Move =
   /** Start a replica that has no counterpart. */
   | { kind: "scale-up"; replica: number; start: string }
   /** Drain and remove a running container that is not wanted (surplus, unhealthy, or of a stray revision). */
-  | { kind: "retire"; name: string; reason?: string };
+  | { kind: "retire"; name: string; reason?: string }
+  /** blue-green: start a replica the edge health-checks but sends nothing to (weight 0) until the switch. */
+  | { kind: "stage"; replica: number; start: string }
+  /** Send all traffic to `live` and none to `idle`, at once, on every edge. */
+  | { kind: "switch"; live: string[]; idle: string[] };
 
 export type Step =
   | { kind: "start-new"; replica: number; name: string }
@@ -41,7 +57,11 @@ export type Step =
   | { kind: "wait-edge-up"; replica: number; name: string }
   | { kind: "drain-old"; name: string }
   | { kind: "wait-drained"; name: string }
-  | { kind: "remove-old"; name: string };
+  | { kind: "remove-old"; name: string }
+  /** Free edge slots get weight 0, so the replica about to start (`name`) lands idle. */
+  | { kind: "idle-free-slots"; name: string }
+  /** `name` says what switches, e.g. "3 live, 3 idle". */
+  | { kind: "switch"; name: string; live: string[]; idle: string[] };
 
 export function stepsOf(move: Move): Step[] {
   switch (move.kind) {
@@ -69,6 +89,15 @@ export function stepsOf(move: Move): Step[] {
         { kind: "wait-drained", name: move.name },
         { kind: "remove-old", name: move.name },
       ];
+    case "stage":
+      return [
+        { kind: "idle-free-slots", name: move.start },
+        { kind: "start-new", replica: move.replica, name: move.start },
+        { kind: "wait-healthy", replica: move.replica, name: move.start },
+        { kind: "wait-edge-up", replica: move.replica, name: move.start },
+      ];
+    case "switch":
+      return [{ kind: "switch", name: `${move.live.length} live, ${move.idle.length} idle`, live: move.live, idle: move.idle }];
   }
 }
 
@@ -77,14 +106,20 @@ export function stepsOf(move: Move): Step[] {
  * 1. discard stopped containers; retire unhealthy ones of the wanted revision (their name is needed; an
  *    unhealthy OLD replica is replaced like any other, new one first, so capacity does not dip);
  * 2. adopt wanted containers still starting;
- * 3. per replica slot 1..N without a wanted container: replace its old container, or scale up;
- * 4. retire whatever is left (surplus slots, duplicates, stray revisions) — last, so capacity never dips.
- * Returns [] when the service already is exactly N healthy containers of the wanted revision.
+ * 3. per replica slot 1..N without a wanted container —
+ *    rolling: replace its old container (new first), or scale up;
+ *    blue-green: stage a new replica, idle; the old set keeps all traffic;
+ * 4. switch: once every wanted replica runs, all traffic goes to them at once (blue-green; rolling only when an
+ *    earlier blue-green run left wanted replicas idle, or another revision live);
+ * 5. retire whatever is left (surplus slots, duplicates, stray revisions) — last, so capacity never dips —
+ *    except, in blue-green, the `keep` revision's replicas (the standby set), which stay idle.
+ * Returns [] when the service already is exactly N healthy containers of the wanted revision taking the traffic.
  */
 export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   if (!Number.isInteger(desired.replicas) || desired.replicas < 0) {
     throw new Error(`planner: replicas must be a whole number >= 0, got ${desired.replicas}`);
   }
+  const blueGreen = desired.strategy === "blue-green";
   const byName = [...observed].sort((a, b) => a.replica - b.replica || a.name.localeCompare(b.name));
   const wanted = (c: ObservedContainer) => c.revision === desired.revision;
   const moves: Move[] = [];
@@ -105,20 +140,38 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
 
   const keptNames = new Set([...kept.values()].map((c) => c.name));
   const leftovers = live.filter((c) => !keptNames.has(c.name));
+  const standby = (c: ObservedContainer) => blueGreen && desired.keep !== undefined && desired.keep !== desired.revision && c.revision === desired.keep && c.health !== "unhealthy";
   const paired = new Set<string>();
+  const starts: Move[] = [];
   for (let replica = 1; replica <= desired.replicas; replica++) {
     if (kept.has(replica)) continue;
     const start = containerName(desired.stack, desired.service, desired.revision, replica);
-    const old = leftovers.find((c) => c.replica === replica && !wanted(c) && !paired.has(c.name));
-    if (old) {
+    const old = blueGreen ? undefined : leftovers.find((c) => c.replica === replica && !wanted(c) && !paired.has(c.name));
+    if (blueGreen) {
+      starts.push({ kind: "stage", replica, start });
+    } else if (old) {
       paired.add(old.name);
-      moves.push({ kind: "replace", replica, start, retire: old.name });
+      starts.push({ kind: "replace", replica, start, retire: old.name });
     } else {
-      moves.push({ kind: "scale-up", replica, start });
+      starts.push({ kind: "scale-up", replica, start });
     }
   }
-  for (const c of leftovers) {
-    if (paired.has(c.name)) continue;
+  // Rolling: re-route first (a wanted replica left idle serves nothing), then replace. Blue-green: stage, then switch.
+  const others = leftovers.filter((c) => !paired.has(c.name));
+  const idleWanted = [...kept.values()].filter((c) => c.routing === "idle").map((c) => c.name);
+  const liveOthers = others.filter((c) => c.routing === "live").map((c) => c.name);
+  const newSet = [...keptNames, ...starts.map((m) => (m as { start: string }).start)].sort();
+  let switchMove: Move[] = [];
+  // (Staged replicas land idle: a plan that stages also switches.)
+  if (blueGreen && newSet.length > 0 && (starts.length > 0 || idleWanted.length > 0 || liveOthers.length > 0)) {
+    switchMove = [{ kind: "switch", live: newSet, idle: liveOthers }];
+  } else if (!blueGreen && idleWanted.length > 0) {
+    // Only the idle ones: the others keep serving until their own replacement drains them.
+    switchMove = [{ kind: "switch", live: idleWanted, idle: [] }];
+  }
+  moves.push(...(blueGreen ? [...starts, ...switchMove] : [...switchMove, ...starts]));
+  for (const c of others) {
+    if (standby(c)) continue;
     const reason = !wanted(c) ? "other revision" : c.replica >= 1 && c.replica <= desired.replicas ? "duplicate" : "surplus";
     moves.push({ kind: "retire", name: c.name, reason });
   }

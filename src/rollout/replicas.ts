@@ -14,7 +14,10 @@ export class ReplicaFailure extends Error {
   }
 }
 
-export async function observe(docker: Docker, stack: string, service: string): Promise<ObservedContainer[]> {
+/** A replica as Docker lists it, with its addresses (how the edge knows it). */
+export type ListedContainer = ObservedContainer & { addresses: string[] };
+
+export async function observe(docker: Docker, stack: string, service: string): Promise<ListedContainer[]> {
   const list = await docker.listContainers({
     all: true,
     filters: { label: [`${LABEL_STACK}=${stack}`, `${LABEL_RESOURCE}=${service}`] },
@@ -25,6 +28,7 @@ export async function observe(docker: Docker, stack: string, service: string): P
     replica: Number(c.Labels[LABEL_REPLICA]) || 0,
     running: c.State === "running",
     health: healthFromStatus(c.Status),
+    addresses: Object.values(c.NetworkSettings?.Networks ?? {}).map((n) => n.IPAddress).filter((a) => !!a),
   }));
 }
 

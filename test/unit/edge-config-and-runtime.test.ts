@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
-import { parseServersState, parseStat, setServerStateCommand } from "../../src/edge/runtime-api";
+import { parseServersState, parseStat, setServerStateCommand, setWeightsCommand } from "../../src/edge/runtime-api";
 import { tarOneFile } from "../../src/docker";
 
 const SERVERS_STATE = `1
@@ -63,7 +63,7 @@ describe("parseServersState", () => {
   const rows = parseServersState(SERVERS_STATE);
   it("reads every slot", () => assert.deepEqual(rows.map((r) => r.name), ["api1", "static1", "static2"]));
   it("a slot without address has addr null and resolution maint", () => {
-    assert.deepEqual(rows[0], { backend: "api", id: 1, name: "api1", addr: null, opState: 0, adminState: 32, port: 3999 });
+    assert.deepEqual(rows[0], { backend: "api", id: 1, name: "api1", addr: null, opState: 0, adminState: 32, weight: 1, port: 3999 });
   });
   it("a drained UP server: op 2, admin 8", () => {
     assert.equal(rows[1].addr, "127.0.0.1");
@@ -72,6 +72,18 @@ describe("parseServersState", () => {
   });
   it("errors on an answer that is not the state dump", () => {
     assert.throws(() => parseServersState("Can't find backend.\n"), /unexpected answer/);
+  });
+});
+
+describe("setWeightsCommand", () => {
+  it("one line, full weights first so there is never a moment with no server routed", () => {
+    assert.equal(
+      setWeightsCommand("api", [{ slot: "api1", weight: "idle" }, { slot: "api4", weight: "full" }]),
+      "set weight api/api4 100%; set weight api/api1 0",
+    );
+  });
+  it("refuses names that could carry another command", () => {
+    assert.throws(() => setWeightsCommand("api", [{ slot: "api1; shutdown", weight: "idle" }]), /invalid slot name/);
   });
 });
 

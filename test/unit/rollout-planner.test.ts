@@ -178,8 +178,137 @@ function apply(observed: ObservedContainer[], m: Move): ObservedContainer[] {
       return [...observed, c(NEW, m.replica)];
     case "replace":
       return [...observed.filter((x) => x.name !== m.retire), c(NEW, m.replica)];
+    case "stage":
+      return [...observed, c(NEW, m.replica, { routing: "idle" })];
+    case "switch":
+      return observed.map((x) => (m.live.includes(x.name) ? { ...x, routing: "live" } : m.idle.includes(x.name) ? { ...x, routing: "idle" } : x));
   }
 }
+
+describe("plan: blue-green", () => {
+  const bg = (replicas: number, keep?: string) => ({ ...desired(replicas), strategy: "blue-green" as const, ...(keep ? { keep } : {}) });
+  const live = { routing: "live" as const };
+  const idle = { routing: "idle" as const };
+  const cases: { name: string; desired: ReturnType<typeof bg>; observed: ObservedContainer[]; moves: Move[] }[] = [
+    {
+      name: "first deploy: stage N, then switch them live",
+      desired: bg(2),
+      observed: [],
+      moves: [
+        { kind: "stage", replica: 1, start: n(1) },
+        { kind: "stage", replica: 2, start: n(2) },
+        { kind: "switch", live: [n(1), n(2)], idle: [] },
+      ],
+    },
+    {
+      name: "new revision: stage a full set beside the old one, switch, then retire the old (no window)",
+      desired: bg(2),
+      observed: [c(OLD, 1, live), c(OLD, 2, live)],
+      moves: [
+        { kind: "stage", replica: 1, start: n(1) },
+        { kind: "stage", replica: 2, start: n(2) },
+        { kind: "switch", live: [n(1), n(2)], idle: [o(1), o(2)] },
+        { kind: "retire", name: o(1), reason: "other revision" },
+        { kind: "retire", name: o(2), reason: "other revision" },
+      ],
+    },
+    {
+      name: "never drains the serving set before the switch (no replace moves)",
+      desired: bg(2),
+      observed: [c(OLD, 1, live), c(OLD, 2, live), c(NEW, 1, idle)],
+      moves: [
+        { kind: "stage", replica: 2, start: n(2) },
+        { kind: "switch", live: [n(1), n(2)], idle: [o(1), o(2)] },
+        { kind: "retire", name: o(1), reason: "other revision" },
+        { kind: "retire", name: o(2), reason: "other revision" },
+      ],
+    },
+    {
+      name: "switched, with a window: the old set stays as the standby",
+      desired: bg(2, OLD),
+      observed: [c(OLD, 1, idle), c(OLD, 2, idle), c(NEW, 1, live), c(NEW, 2, live)],
+      moves: [],
+    },
+    {
+      name: "switch back inside the window: nothing starts, the standby takes the traffic, the bad set stays idle",
+      desired: { ...bg(2, NEW), revision: OLD },
+      observed: [c(OLD, 1, idle), c(OLD, 2, idle), c(NEW, 1, live), c(NEW, 2, live)],
+      moves: [{ kind: "switch", live: [o(1), o(2)], idle: [n(1), n(2)] }],
+    },
+    {
+      name: "a third revision while a standby exists: stage, switch, retire the older standby",
+      desired: { ...bg(1, NEW), revision: ODD },
+      observed: [c(OLD, 1, idle), c(NEW, 1, live)],
+      moves: [
+        { kind: "stage", replica: 1, start: "demo-api-cccccccc-1" },
+        { kind: "switch", live: ["demo-api-cccccccc-1"], idle: [n(1)] },
+        { kind: "retire", name: o(1), reason: "other revision" },
+      ],
+    },
+    {
+      name: "an edge that lost its weights (a new edge): the standby is made idle again",
+      desired: bg(1, OLD),
+      observed: [c(OLD, 1, live), c(NEW, 1, live)],
+      moves: [{ kind: "switch", live: [n(1)], idle: [o(1)] }],
+    },
+    {
+      name: "interrupted before the switch: adopt the staged replica still starting, then switch",
+      desired: bg(2),
+      observed: [c(OLD, 1, live), c(OLD, 2, live), c(NEW, 1, { ...idle, health: "starting" }), c(NEW, 2, idle)],
+      moves: [
+        { kind: "adopt", replica: 1, name: n(1) },
+        { kind: "switch", live: [n(1), n(2)], idle: [o(1), o(2)] },
+        { kind: "retire", name: o(1), reason: "other revision" },
+        { kind: "retire", name: o(2), reason: "other revision" },
+      ],
+    },
+    {
+      name: "no edge (routing absent): no switch; the old set is retired once the new one runs",
+      desired: bg(1),
+      observed: [c(OLD, 1), c(NEW, 1)],
+      moves: [{ kind: "retire", name: o(1), reason: "other revision" }],
+    },
+    {
+      name: "removing the set (0 replicas): everything retires, nothing switches, the standby too",
+      desired: bg(0),
+      observed: [c(OLD, 1, idle), c(NEW, 1, live)],
+      moves: [
+        { kind: "retire", name: o(1), reason: "other revision" },
+        { kind: "retire", name: n(1), reason: "surplus" },
+      ],
+    },
+  ];
+  for (const t of cases) {
+    it(t.name, () => assert.deepEqual(plan(t.desired, t.observed), t.moves));
+  }
+  it("rolling: a wanted replica left idle by a blue-green run is routed first, the others keep serving", () => {
+    assert.deepEqual(plan(desired(2), [c(NEW, 1, idle), c(OLD, 2, live)]), [
+      { kind: "switch", live: [n(1)], idle: [] },
+      { kind: "replace", replica: 2, start: n(2), retire: o(2) },
+    ]);
+  });
+  it("rolling ignores a standby: another revision is retired", () => {
+    assert.deepEqual(plan({ ...desired(1), keep: OLD }, [c(OLD, 1, idle), c(NEW, 1, live)]), [{ kind: "retire", name: o(1), reason: "other revision" }]);
+  });
+  it("applying the plan's effects: N live of the new revision, the standby idle, and nothing else", () => {
+    let observed = [c(OLD, 1, live), c(OLD, 2, live), c(OLD, 3, live), c(ODD, 1, idle)];
+    for (let i = 0; i < 20; i++) {
+      const moves = plan(bg(3, OLD), observed);
+      if (moves.length === 0) break;
+      // The serving set never has fewer than 3 live replicas at any step.
+      assert.ok(observed.filter((x) => x.routing === "live").length >= 3, `step ${i}: capacity`);
+      observed = apply(observed, moves[0]!);
+    }
+    assert.deepEqual(observed.filter((x) => x.routing === "live").map((x) => x.name).sort(), [n(1), n(2), n(3)]);
+    assert.deepEqual(observed.filter((x) => x.routing === "idle").map((x) => x.name).sort(), [o(1), o(2), o(3)]);
+  });
+});
+
+describe("stepsOf: blue-green", () => {
+  it("stage = free slots idle, start, healthy, edge up (no drain: the serving set is untouched)", () => {
+    assert.deepEqual(stepsOf({ kind: "stage", replica: 1, start: n(1) }).map((s) => s.kind), ["idle-free-slots", "start-new", "wait-healthy", "wait-edge-up"]);
+  });
+});
 
 describe("stepsOf", () => {
   it("replace = start, healthy, edge up, then drain, drained, remove", () => {

@@ -38,7 +38,7 @@ describe("ReplicaSet provider", () => {
       healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped",
       edge: { stack: "demo", backend: "api" },
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10 },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green", blueGreen: { keepOldMinutes: 15 } },
     });
     const id = await new Promise((resolve) => rs.id.apply(resolve));
     assert.equal(id, "demo/api");
@@ -51,7 +51,7 @@ describe("ReplicaSet provider", () => {
       stack: "demo", service: "api", image: "slipway/api:1", replicas: 3, env: { A: "1" }, networks: [{ name: "net", aliases: ["api"] }],
       memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped" as const, edge: { stack: "demo", backend: "api" },
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10 },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "rolling" as const, blueGreen: { keepOldMinutes: 15 } },
     };
     const olds = { ...base, containers: ["a", "b", "c"], revision: "r" };
     const diff = async (news: object) => {
@@ -73,5 +73,23 @@ describe("ReplicaSet provider", () => {
     // Containers that vanished outside Pulumi (read found 2 of 3) call for an update that converges them.
     const drifted = await replicaSetProvider.diff!("demo/api", { ...olds, containers: ["a", "b"] }, base);
     assert.equal(drifted.changes, true);
+    // A strategy change is a rolling update of the same containers (the revision excludes it).
+    assert.deepEqual((await diff({ rollout: { ...base.rollout, strategy: "blue-green" } })).detailedDiff, { rollout: update });
+  });
+
+  it("diff: a blue-green standby is no change inside its window, and an update once it has passed (the next up removes it)", async () => {
+    const { diffReplicaSet } = await import("../../infra/providers/replica-set");
+    const base = {
+      stack: "demo", service: "api", image: "slipway/api:1", replicas: 2, env: {}, networks: [{ name: "net" }],
+      memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
+      restartPolicy: "unless-stopped" as const,
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green" as const, blueGreen: { keepOldMinutes: 15 } },
+    };
+    const until = "2026-11-23T12:15:00.000Z";
+    const olds = { ...base, containers: ["a", "b"], revision: "r", standby: { revision: "q", containers: ["c", "d"], until } };
+    assert.equal(diffReplicaSet(olds, base, Date.parse(until) - 1).changes, false);
+    const after = diffReplicaSet(olds, base, Date.parse(until));
+    assert.equal(after.changes, true);
+    assert.deepEqual(after.detailedDiff, { standby: { kind: "update", inputDiff: false } });
   });
 });

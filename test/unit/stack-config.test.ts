@@ -110,3 +110,30 @@ test("image reference mutability", () => {
   assert.equal(isMutableImageRef("localhost:5000/app:3f2c1a9"), false);
   assert.equal(isMutableImageRef("app@sha256:" + "a".repeat(64)), false);
 });
+
+test("rollout strategy: rolling by default; blue-green settings only with blue-green; enough edge slots for the sets a rollout runs", () => {
+  const cfg = load("production", stackFile("production"));
+  assert.equal(cfg.api.rollout.strategy, "rolling");
+  const bg = stackFile("production") as Record<string, any>;
+  bg.api.rollout = { ...(bg.api.rollout ?? {}), strategy: "blue-green" };
+  assert.deepEqual(load("production", bg).api.rollout.blueGreen, { keepOldMinutes: 15 });
+
+  const stray = stackFile("staging") as Record<string, any>;
+  stray.api.rollout = { ...(stray.api.rollout ?? {}), blueGreen: { keepOldMinutes: 5 } };
+  assert.deepEqual(violationsOf("staging", stray), [
+    "slipway:api.rollout.blueGreen: applies only with api.rollout.strategy blue-green (the strategy is rolling); remove it or set the strategy",
+  ]);
+
+  const crowded = stackFile("production") as Record<string, any>;
+  crowded.api.replicas = 4;
+  crowded.api.rollout = { ...(crowded.api.rollout ?? {}), strategy: "blue-green" };
+  assert.deepEqual(violationsOf("production", crowded), [
+    "slipway:edge.slots: is 10; blue-green with 4 replicas needs at least 13 (3 sets of 4 replicas (serving, standby, new) and one spare)",
+  ]);
+  crowded.api.rollout.blueGreen = { keepOldMinutes: 0 };
+  assert.deepEqual(violationsOf("production", crowded), [], "without a standby window, 2 sets + 1 fit in 10 slots");
+
+  const rolling = stackFile("staging") as Record<string, any>;
+  rolling.api.replicas = 12;
+  assert.match(violationsOf("staging", rolling).join("\n"), /^slipway:edge\.slots: is 10; rolling with 12 replicas needs at least 13/);
+});

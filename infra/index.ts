@@ -76,6 +76,19 @@ const edge = new Edge("edge", {
   ...(tlsPem ? { tlsPem } : {}),
   ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
 }, dockerOpts);
+// Prometheus and a Pushgateway (monitoring.enabled): scrapes the replicas, the edge's exporter and what backups
+// pushed, on the edge network, not published. Declared before the deploy steps: their backup pushes to it.
+const monitoring = cfg.monitoring.enabled
+  ? new Monitoring("monitoring", {
+    prefix,
+    settings: cfg.monitoring,
+    network: networks.edge.name,
+    api: { alias: API_ALIAS, port: cfg.api.port, replicas: cfg.api.replicas },
+    edge: { host: edge.holderName, metricsPort: EDGE_METRICS_PORT },
+    labels,
+    logs: cfg.logs,
+  }, dockerOpts)
+  : undefined;
 const steps = new DeploySteps(
   "deploy",
   {
@@ -87,6 +100,7 @@ const steps = new DeploySteps(
     dbName: db.database,
     dbPassword: db.password,
     backup: cfg.backup,
+    ...(monitoring ? { pushgateway: monitoring.pushgatewayName } : {}),
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
     // The repository root (the program runs with infra/ as its working directory).
     projectDir: path.resolve(__dirname, ".."),
@@ -119,19 +133,6 @@ const api = new ApiService(
   { dependsOn: [steps.done, edge] },
 );
 
-// Prometheus (monitoring.enabled): scrapes the replicas and the edge's exporter on the edge network, not published.
-const monitoring = cfg.monitoring.enabled
-  ? new Monitoring("monitoring", {
-    prefix,
-    settings: cfg.monitoring,
-    network: networks.edge.name,
-    api: { alias: API_ALIAS, port: cfg.api.port, replicas: cfg.api.replicas },
-    edge: { host: edge.holderName, metricsPort: EDGE_METRICS_PORT },
-    labels,
-    logs: cfg.logs,
-  }, dockerOpts)
-  : undefined;
-
 // Where clients reach the edge: on a remote dockerHost, that host's address (or the specific edge.bindAddress).
 const edgeHost = publishedHost(cfg.dockerHost, cfg.edge.bindAddress);
 if (edgeHost.loopbackOnRemote) {
@@ -149,3 +150,5 @@ export const edgeContainer = edge.containerName;
 export const environment = cfg.environment;
 /** The Prometheus container (monitoring.enabled), queried with `docker exec`; null without monitoring. */
 export const prometheusContainer = monitoring?.containerName ?? null; // null, not undefined: no "will not show" warning
+/** The Pushgateway container (monitoring.enabled) the backup verb pushes slipway_backup_* to; null without monitoring. */
+export const pushgatewayContainer = monitoring?.pushgatewayName ?? null;

@@ -16,6 +16,7 @@ Builds (skipping images whose recipe is unchanged):
   slipway-local/postgres:17     Debian postgresql-17, official-image interface  images/local/postgres
   slipway-local/haproxy:3.0     Debian haproxy, official-image paths            images/local/haproxy
   slipway-local/prometheus:2    Debian prometheus (+ promtool), official paths  images/local/prometheus
+  slipway-local/pushgateway:1   Debian prometheus-pushgateway + busybox wget    images/local/pushgateway
   slipway/api:<tag>             docker-bake.hcl target prod   (images/api/Dockerfile)
   slipway/api:<tag>-abrupt      docker-bake.hcl target abrupt (prod, SHUTDOWN_MODE=abrupt: test-only, exits at once on SIGTERM)
   slipway/edge:<tag>            docker-bake.hcl target edge   (images/edge/Dockerfile: HAProxy + socat)
@@ -34,7 +35,8 @@ Options:
   -h, --help         this text
 
 Output (stdout), one per line:
-  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= PROMETHEUS_IMAGE= API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
+  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= PROMETHEUS_IMAGE= PUSHGATEWAY_IMAGE=
+  API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
 EOF
 }
 
@@ -167,11 +169,13 @@ build_local slipway-local/node:20 images/local/node
 build_local slipway-local/postgres:17 images/local/postgres
 build_local slipway-local/haproxy:3.0 images/local/haproxy
 build_local slipway-local/prometheus:2 images/local/prometheus
+build_local slipway-local/pushgateway:1 images/local/pushgateway
 echo "DEBIAN_IMAGE=slipway-local/debian:trixie"
 echo "NODE_IMAGE=slipway-local/node:20"
 echo "POSTGRES_IMAGE=slipway-local/postgres:17"
 echo "HAPROXY_IMAGE=slipway-local/haproxy:3.0"
 echo "PROMETHEUS_IMAGE=slipway-local/prometheus:2"
+echo "PUSHGATEWAY_IMAGE=slipway-local/pushgateway:1"
 if [ "$BASE_ONLY" = 1 ]; then log "done (base only)"; exit 0; fi
 
 # The sha-<git sha> tags: the commit's full SHA, or with --tag T, T itself (so a custom tag never moves

@@ -1,6 +1,7 @@
 // The steps that run before a rollout, as @pulumi/command resources so they are part of the plan
 // and of the history: a backup of the database (per-stack setting), then the NEW image's
-// migrations in a short-lived container on the backend network. Both re-run only when the image
+// migrations in a short-lived container on the backend network. With monitoring on, the backup verb pushes its
+// figures to the stack's Pushgateway (--pushgateway). Both re-run only when the image
 // reference changes (triggers), and nothing runs during preview.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -17,6 +18,8 @@ export interface DeployStepsArgs {
   dbName: string;
   dbPassword: pulumi.Input<string>;
   backup: StackConfig["backup"];
+  /** The stack's Pushgateway container (monitoring on): the backup verb pushes slipway_backup_* there. */
+  pushgateway?: pulumi.Input<string>;
   dockerHost?: string;
   /** Directory holding this repository (the backup verb runs from it). */
   projectDir: string;
@@ -46,7 +49,7 @@ export class DeploySteps extends pulumi.ComponentResource {
       this.backup = new command.local.Command(
         `${name}-backup`,
         {
-          create: pulumi.all([args.dbContainer, args.image]).apply(([db, image]) =>
+          create: pulumi.all([args.dbContainer, args.image, args.pushgateway]).apply(([db, image, pushgateway]) =>
             shellJoin(
               backupVerb({
                 stack: args.stack,
@@ -59,6 +62,7 @@ export class DeploySteps extends pulumi.ComponentResource {
                 imageTag: imageTag(image),
                 database: args.dbName,
                 user: args.dbUser,
+                ...(pushgateway ? { pushgateway } : {}),
               }),
             ),
           ),

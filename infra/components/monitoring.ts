@@ -3,11 +3,16 @@
 // published to the host. Its config (monitoring/prometheus.yml rendered), the alert rules (monitoring/alerts.yml,
 // as tested by promtool) and the stack's own rules (the declared replica count) are uploaded into the container;
 // samples live in a named volume, so a new config (a replaced container) keeps the history.
+// Beside it a Pushgateway (same network, never published), scraped with honor_labels: the backup verb pushes
+// slipway_backup_* there after each successful backup (src/ops/backup-metrics.ts), which BackupTooOld reads; it
+// keeps what was pushed in its own volume (--persistence.file), so a replaced container does not forget the last
+// backup.
 import { readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { METRICS_PORT } from "../../src/edge/haproxy-config";
+import { PUSHGATEWAY_PORT } from "../../src/ops/backup-metrics";
 import type { MonitoringSettings, StackConfig } from "../../stacks/schema";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
@@ -16,6 +21,9 @@ export const EDGE_METRICS_PORT = METRICS_PORT;
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
 const PROMETHEUS_DATA_DIR = "/prometheus";
+export { PUSHGATEWAY_PORT };
+/** The official image's working directory (owned by its user); the persistence file lives there, on a volume. */
+const PUSHGATEWAY_DATA_DIR = "/pushgateway";
 
 /**
  * The repository's monitoring/ directory. Through the real path of this file: a test stack's work directory links
@@ -31,6 +39,9 @@ export interface PrometheusConfigValues {
   apiPort: number;
   edgeHost: string;
   edgeMetricsPort: number;
+  /** The Pushgateway container's name (resolves on the network) and port. */
+  pushgatewayHost: string;
+  pushgatewayPort: number;
 }
 
 /** Fills monitoring/prometheus.yml's {{name}} placeholders; an unknown or unfilled one is an error. */
@@ -44,6 +55,8 @@ export function renderPrometheusConfig(template: string, values: PrometheusConfi
     apiPort: String(requireInt("apiPort", values.apiPort)),
     edgeHost: requireName("edgeHost", values.edgeHost),
     edgeMetricsPort: String(requireInt("edgeMetricsPort", values.edgeMetricsPort)),
+    pushgatewayHost: requireName("pushgatewayHost", values.pushgatewayHost),
+    pushgatewayPort: String(requireInt("pushgatewayPort", values.pushgatewayPort)),
   };
   return template.replace(/\{\{(\w*)\}\}/g, (_match, key: string) => {
     const value = filled[key];
@@ -84,6 +97,11 @@ export function prometheusCommand(settings: Pick<MonitoringSettings, "retentionH
   ];
 }
 
+/** The Pushgateway's arguments: pushed groups kept in the volume (written every minute and on shutdown). */
+export function pushgatewayCommand(): string[] {
+  return [`--web.listen-address=:${PUSHGATEWAY_PORT}`, `--persistence.file=${PUSHGATEWAY_DATA_DIR}/metrics`, "--persistence.interval=1m"];
+}
+
 export interface MonitoringArgs {
   prefix: string;
   settings: MonitoringSettings;
@@ -99,6 +117,7 @@ export interface MonitoringArgs {
 
 export class Monitoring extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;
+  readonly pushgatewayName: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Monitoring", name, {}, opts);
@@ -106,7 +125,8 @@ export class Monitoring extends pulumi.ComponentResource {
     const labels = dockerLabels({ ...args.labels, "slipway.role": "prometheus" });
     const image = new docker.RemoteImage(`${name}-image`, { name: s.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-data`, { name: `${args.prefix}-prometheus`, labels }, { parent: this });
-    const files = pulumi.output(args.edge.host).apply((edgeHost) =>
+    const pushgateway = this.pushgateway(name, args);
+    const files = pulumi.all([args.edge.host, pushgateway.name]).apply(([edgeHost, pushgatewayHost]) =>
       prometheusFiles({
         stack: args.prefix,
         scrapeIntervalSeconds: s.scrapeIntervalSeconds,
@@ -114,6 +134,8 @@ export class Monitoring extends pulumi.ComponentResource {
         apiPort: args.api.port,
         edgeHost,
         edgeMetricsPort: args.edge.metricsPort,
+        pushgatewayHost,
+        pushgatewayPort: PUSHGATEWAY_PORT,
         expectedReplicas: args.api.replicas,
       }),
     );
@@ -150,7 +172,41 @@ export class Monitoring extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
     this.containerName = container.name;
-    this.registerOutputs({ containerName: this.containerName });
+    this.pushgatewayName = pushgateway.name;
+    this.registerOutputs({ containerName: this.containerName, pushgatewayName: this.pushgatewayName });
+  }
+
+  private pushgateway(name: string, args: MonitoringArgs): docker.Container {
+    const s = args.settings;
+    const labels = dockerLabels({ ...args.labels, "slipway.role": "pushgateway" });
+    const image = new docker.RemoteImage(`${name}-pushgateway-image`, { name: s.pushgatewayImage, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-pushgateway-data`, { name: `${args.prefix}-pushgateway`, labels }, { parent: this });
+    return new docker.Container(
+      `${name}-pushgateway`,
+      {
+        name: `${args.prefix}-pushgateway`,
+        image: image.imageId,
+        command: pushgatewayCommand(),
+        volumes: [{ volumeName: volume.name, containerPath: PUSHGATEWAY_DATA_DIR }],
+        // Not published: the backup verb pushes through `docker exec` (busybox wget against 127.0.0.1).
+        networksAdvanced: [{ name: args.network }],
+        healthcheck: {
+          tests: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${PUSHGATEWAY_PORT}/-/ready`],
+          interval: "2s",
+          timeout: "3s",
+          retries: 30,
+          startPeriod: "2s",
+        },
+        wait: true,
+        waitTimeout: 120,
+        restart: s.restartPolicy,
+        ...containerLimits(s.pushgatewayLimits),
+        ...logRotation(args.logs),
+        labels,
+        stopTimeout: 10,
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
   }
 }
 

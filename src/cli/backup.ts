@@ -1,9 +1,11 @@
-// `npm run backup` — take a verified backup of a stack's database now, then apply retention.
+// `npm run backup` — take a verified backup of a stack's database now, then apply retention; with monitoring on,
+// push its figures to the stack's Pushgateway (what the BackupTooOld alert reads).
 // Prints the backup's path on stdout (progress goes to stderr), so scripts and the Pulumi
 // pre-deploy command can capture it.
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
 import { connectDocker } from "../docker";
 import { backup } from "../ops/backup";
+import { reportBackupMetrics } from "../ops/backup-metrics";
 import { stackTarget } from "../release/target";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
@@ -18,6 +20,7 @@ const spec: VerbSpec = {
     "max-age-days": { type: "string", value: "<n>", description: "also delete backups of this stack taken more than n days ago (default: the stack's backup.maxAgeDays, else no age limit)" },
     verify: { type: "boolean", description: "prove the dump: restore it into a throwaway PostgreSQL (the database's image) and compare every table's rows (default: the stack's backup.verify)" },
     "copy-to": { type: "string", value: "<remote>", description: "copy the backup (dump, record, checksum) there with rclone, e.g. sftp:backups/slipway (default: the stack's backup.copyTo)" },
+    pushgateway: { type: "string", value: "<container>", description: "Pushgateway container to push slipway_backup_* to afterwards (default: the stack's pushgatewayContainer output, set with monitoring on)" },
     "image-tag": { type: "string", value: "<tag>", description: "API image tag running against this data (default 'untagged')" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
     user: { type: "string", value: "<role>", description: "role to dump as (default: the container's POSTGRES_USER)" },
@@ -34,6 +37,9 @@ const spec: VerbSpec = {
     "With --copy-to, rclone (on this machine, with this environment: rclone's config or RCLONE_CONFIG_<NAME>_*)",
     "copies the dump, its record and then its checksum there; if that fails, the backup fails (the local one stays)",
     "and no older backup is deleted. Nothing is ever deleted on the remote.",
+    "Then, with a Pushgateway (monitoring on), slipway_backup_last_success_timestamp_seconds, _last_size_bytes and",
+    "_last_verified are pushed under job=\"slipway_backup\", stack=<prefix>, by `docker exec <pushgateway> wget`",
+    "(so a remote engine works too); without one, or if the push fails, one line says so and the backup still succeeds.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -47,18 +53,28 @@ void runVerb(spec, async (values) => {
   const dir = stringFlag(values, "dir") ?? settings?.dir;
   if (!dir) throw new UsageError(`missing --dir <path> (stack "${stack}" sets no backup.dir)`);
   const maxAgeDays = values["max-age-days"] === undefined ? settings?.maxAgeDays : intFlag(values, "max-age-days", 0, 1);
+  const docker = connectDocker(target?.dockerHost);
+  const prefix = target?.prefix ?? stack;
+  const verify = values.verify === true || settings?.verify === true;
   const result = await backup({
-    prefix: target?.prefix ?? stack,
+    prefix,
     dbContainer: explicit ?? target!.dbContainer,
     dir,
     keep: intFlag(values, "keep", settings?.keep ?? BACKUP_DEFAULTS.keep, 1),
     ...(maxAgeDays === undefined ? {} : { maxAgeDays }),
-    verify: values.verify === true || settings?.verify === true,
+    verify,
     copyTo: stringFlag(values, "copy-to") ?? settings?.copyTo,
     imageTag: stringFlag(values, "image-tag"),
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
-    docker: connectDocker(target?.dockerHost),
+    docker,
+    log: (line) => console.error(line),
+  });
+  await reportBackupMetrics({
+    docker,
+    pushgateway: stringFlag(values, "pushgateway") ?? target?.pushgateway,
+    stack: prefix,
+    figures: { finishedAt: new Date(), bytes: result.bytes, verified: result.verification !== undefined },
     log: (line) => console.error(line),
   });
   console.log(result.file);

@@ -189,6 +189,8 @@ export interface BackupVerbFlags {
   copyTo?: string;
   /** --image-tag */
   imageTag?: string;
+  /** --pushgateway: the container slipway_backup_* are pushed to after the backup (none: not pushed) */
+  pushgateway?: string;
   /** --database */
   database?: string;
   /** --user */
@@ -216,6 +218,7 @@ export function backupVerb(opts: BackupVerbFlags): string[] {
     ...(opts.verify ? ["--verify"] : []),
     ...(opts.copyTo === undefined ? [] : ["--copy-to", opts.copyTo]),
     ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
+    ...(opts.pushgateway === undefined ? [] : ["--pushgateway", opts.pushgateway]),
     ...(opts.database === undefined ? [] : ["--database", opts.database]),
     ...(opts.user === undefined ? [] : ["--user", opts.user]),
   ];

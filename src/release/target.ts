@@ -15,6 +15,8 @@ export interface StackTarget {
   dockerHost?: string;
   /** `slipway:backup`, parsed (defaults applied); undefined when the stack has no backup section */
   backup?: BackupSettings;
+  /** The `pushgatewayContainer` output (monitoring on): where the backup verb pushes its figures */
+  pushgateway?: string;
 }
 
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
@@ -31,6 +33,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     throw new Error(`stack "${stackName}" has neither an environment output nor slipway:environment in its config, so it is not known whether it is production; deploy it, or pass --db-container with --environment`);
   }
   const dockerHost = config["slipway:dockerHost"]?.value;
+  const pushgateway = outputs.pushgatewayContainer?.value;
   const backupRaw = config["slipway:backup"]?.value;
   let backup: BackupSettings | undefined;
   if (backupRaw !== undefined) {
@@ -47,6 +50,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     production: environments.includes("production"),
     ...(typeof dockerHost === "string" && dockerHost !== "" ? { dockerHost } : {}),
     ...(backup ? { backup } : {}),
+    ...(typeof pushgateway === "string" && pushgateway !== "" ? { pushgateway } : {}),
   };
 }
 

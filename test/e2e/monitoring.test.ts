@@ -2,17 +2,24 @@
 // (queried here through `docker exec … promtool query instant`), finds every API replica through the `api` DNS
 // alias and the edge's exporter, sees the requests sent through the edge as a request-rate series, has the alert rules and the stack's
 // expected replica count loaded, and a preview right after the up is empty; one more replica gives Prometheus a new
-// config (a replaced container under the same name) and it keeps its samples.
+// config (a replaced container under the same name) and it keeps its samples. Backups (verified) push their figures to
+// the stack's Pushgateway — the pre-deploy backup of the up and `npm run backup` by stack name — so Prometheus has
+// slipway_backup_last_success_timestamp_seconds{stack} and BackupTooOld stays silent; with the Pushgateway stopped,
+// the backup still succeeds and says so in one line.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ensureImages } from "../support/docker-images";
-import { engineAvailable } from "../support/pulumi";
+import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
 
 /** Built by tools/images.sh (ensureImages runs it). */
 const PROMETHEUS_IMAGE = "slipway-local/prometheus:2";
+const PUSHGATEWAY_IMAGE = "slipway-local/pushgateway:1";
 const REPLICAS = 2;
 const REQUESTS = 30;
 
@@ -44,13 +51,16 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   const images = await ensureImages();
   const suffix = randomBytes(3).toString("hex");
   const port = await freePort();
+  const backupDir = mkdtempSync(join(tmpdir(), "slipway-mon-backups-"));
   const ps = await projectStack(`mon${suffix}`, {
     ...smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, replicas: REPLICAS }),
-    monitoring: { enabled: true, image: PROMETHEUS_IMAGE, scrapeIntervalSeconds: 1, retentionHours: 1, limits: { memoryMb: 256, cpus: 0.5 } },
+    monitoring: { enabled: true, image: PROMETHEUS_IMAGE, pushgatewayImage: PUSHGATEWAY_IMAGE, scrapeIntervalSeconds: 1, retentionHours: 1, limits: { memoryMb: 256, cpus: 0.5 } },
+    backup: { enabled: true, dir: backupDir, keep: 5, verify: true },
   });
   t.after(async () => {
     await ps.stack.destroy().catch(() => undefined);
     await ps.cleanup();
+    rmSync(backupDir, { recursive: true, force: true });
   });
   const log = (s: string) => process.stderr.write(s);
 
@@ -102,6 +112,47 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   await until("the edge exporter up", 30_000, () => query(prometheus, 'up{job="edge"}') === 1);
   assert.ok((query(prometheus, 'sum(haproxy_frontend_http_responses_total{job="edge",proxy="http",code="2xx"})') ?? 0) >= REQUESTS);
 
+  // The pre-deploy backup of the up pushed its figures; Prometheus scraped them with the labels they were pushed with.
+  const pushgateway = outputs.pushgatewayContainer?.value as string;
+  assert.equal(pushgateway, `${ps.prefix}-pushgateway`);
+  assert.deepEqual(JSON.parse(docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", pushgateway])) ?? {}, {}, "the Pushgateway is never published");
+  assert.deepEqual(Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", pushgateway]))), [`${ps.prefix}-edge`]);
+  const lastBackup = `slipway_backup_last_success_timestamp_seconds{job="slipway_backup",stack="${ps.prefix}"}`;
+  await until("the pre-deploy backup's timestamp in Prometheus", 60_000, () => query(prometheus, lastBackup) !== undefined);
+  const first = query(prometheus, lastBackup)!;
+  assert.ok(Math.abs(Date.now() / 1000 - first) < 900, `a recent timestamp: ${first}`);
+  assert.equal(query(prometheus, `slipway_backup_last_verified{stack="${ps.prefix}"}`), 1, "a verified backup");
+  assert.ok((query(prometheus, `slipway_backup_last_size_bytes{stack="${ps.prefix}"}`) ?? 0) > 0);
+  // BackupTooOld's own expression is well below its threshold, and the alert is neither pending nor firing.
+  assert.ok(query(prometheus, "time() - max by (stack) (slipway_backup_last_success_timestamp_seconds)")! < 26 * 3600);
+  assert.equal(query(prometheus, 'ALERTS{alertname="BackupTooOld"}'), undefined);
+
+  // The verb by stack name finds the Pushgateway in the stack's outputs and pushes a newer timestamp.
+  const verb = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", "src/cli/backup.ts", "--stack", ps.stackName, ...args], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      timeout: 300_000,
+      env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
+    });
+  await sleep(1100); // a later second than the pre-deploy backup
+  const run = verb([]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, new RegExp(`metrics: slipway_backup_last_success_timestamp_seconds\\{stack="${ps.prefix}"\\} pushed to ${pushgateway}`));
+  await until("the verb's newer timestamp in Prometheus", 60_000, () => (query(prometheus, lastBackup) ?? 0) > first);
+
+  // A stopped Pushgateway: the backup still succeeds, one line says the figures were not pushed.
+  docker(["stop", "-t", "5", pushgateway]);
+  try {
+    const without = verb([]);
+    assert.equal(without.status, 0, without.stderr);
+    assert.match(without.stdout.trim(), /\.dump$/);
+    assert.match(without.stderr, new RegExp(`metrics: not pushed to ${pushgateway} \\(container '${pushgateway}' is not running\\); the backup itself succeeded`));
+  } finally {
+    docker(["start", pushgateway]);
+  }
+  await until("the Pushgateway healthy again", 60_000, () => docker(["inspect", "-f", "{{.State.Health.Status}}", pushgateway]) === "healthy");
+
   await ps.stack.preview({ expectNoChanges: true, onOutput: log });
 
   // One more replica: a new config for Prometheus (a new container under the same name), the history kept.
@@ -112,5 +163,7 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   await until(`${REPLICAS + 1} api targets up`, 60_000, () => query(prometheus, 'count(up{job="api"} == 1)') === REPLICAS + 1);
   assert.equal(query(prometheus, "slipway:api_expected_replicas"), REPLICAS + 1);
   assert.ok((query(prometheus, 'max_over_time(sum(http_requests_total{job="api",route="/items"})[10m:5s])') ?? 0) >= REQUESTS, "samples from before the replacement kept");
+  // The Pushgateway kept what was pushed (its volume survives the stop/start), and the new Prometheus scrapes it.
+  await until("the last backup's timestamp after the replacement", 60_000, () => (query(prometheus, lastBackup) ?? 0) > first);
   await ps.stack.preview({ expectNoChanges: true, onOutput: log });
 });

@@ -12,6 +12,8 @@ import {
   MONITORING_DIR,
   prometheusCommand,
   prometheusFiles,
+  PUSHGATEWAY_PORT,
+  pushgatewayCommand,
   renderPrometheusConfig,
   renderStackRules,
 } from "../../infra/components/monitoring";
@@ -37,6 +39,8 @@ const values = {
   apiPort: 3000,
   edgeHost: "slipway-staging-edge",
   edgeMetricsPort: EDGE_METRICS_PORT,
+  pushgatewayHost: "slipway-staging-pushgateway",
+  pushgatewayPort: PUSHGATEWAY_PORT,
   expectedReplicas: 2,
 };
 
@@ -64,6 +68,8 @@ test("the rendered config: replicas by DNS A records of the api alias, the edge 
   assert.match(config, /stack: slipway-staging/);
   assert.match(config, /dns_sd_configs:\n\s+- names: \[api\]\n\s+type: A\n\s+port: 3000/);
   assert.match(config, /targets: \["slipway-staging-edge:8405"\]/);
+  // The Pushgateway's series keep the job and stack they were pushed with (job="slipway_backup").
+  assert.match(config, /- job_name: pushgateway\n\s+honor_labels: true\n\s+static_configs:\n\s+- targets: \["slipway-staging-pushgateway:9091"\]/);
   assert.match(files["stack-rules.yml"], /record: slipway:api_expected_replicas\n\s+expr: vector\(2\)/);
 
   const dir = mkdtempSync(join(tmpdir(), "slipway-prometheus-"));
@@ -83,6 +89,8 @@ test("renderPrometheusConfig: a short interval caps the scrape timeout; bad valu
   assert.equal(renderPrometheusConfig("{{scrapeTimeoutSeconds}}", { ...values, scrapeIntervalSeconds: 5 }), "5");
   assert.throws(() => renderPrometheusConfig("{{nope}}", values), /unknown placeholder \{\{nope\}\}/);
   assert.throws(() => renderPrometheusConfig("x", { ...values, edgeHost: "a b" }), /edgeHost "a b"/);
+  assert.throws(() => renderPrometheusConfig("x", { ...values, pushgatewayHost: "" }), /pushgatewayHost ""/);
+  assert.deepEqual(pushgatewayCommand(), ["--web.listen-address=:9091", "--persistence.file=/pushgateway/metrics", "--persistence.interval=1m"]);
   assert.throws(() => renderStackRules(0), /expectedReplicas 0/);
   assert.deepEqual(prometheusCommand({ retentionHours: 48 }), [
     "--config.file=/etc/prometheus/prometheus.yml",
@@ -109,6 +117,8 @@ test("stack config: monitoring is off by default, its defaults live in the schem
     scrapeIntervalSeconds: 15,
     limits: { memoryMb: 512, cpus: 0.5 },
     restartPolicy: "unless-stopped",
+    pushgatewayImage: "prom/pushgateway:v1.11.0",
+    pushgatewayLimits: { memoryMb: 64, cpus: 0.25 },
   });
   const on = loadStackConfig("staging", { ...baseConfig, monitoring: { enabled: true, retentionHours: 24 } });
   assert.equal(on.monitoring.enabled, true);
@@ -177,4 +187,32 @@ test("program with monitoring on: Prometheus on the edge network, unpublished, c
   assert.equal(i.volumes[0].containerPath, "/prometheus");
   assert.ok(!i.volumes[0].hostPath, "named volume");
   assert.match(i.healthcheck.tests.join(" "), /promtool check ready/);
+  assert.match(config, /targets: \["slipway-staging-pushgateway:9091"\]/);
+
+  // The Pushgateway beside it: same network, never published, pushed groups kept in a volume.
+  const pg = resources.find((r) => r.name === "monitoring-pushgateway");
+  assert.ok(pg, "monitoring-pushgateway declared");
+  assert.equal(pg.inputs.name, "slipway-staging-pushgateway");
+  assert.equal(pg.inputs.ports, undefined, "the Pushgateway is never published");
+  assert.deepEqual(pg.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge"]);
+  assert.ok(pg.inputs.command.includes("--persistence.file=/pushgateway/metrics"));
+  assert.equal(pg.inputs.volumes[0].containerPath, "/pushgateway");
+  assert.equal(pg.inputs.memory, 64);
+  assert.equal(pg.inputs.logDriver, "json-file");
+  assert.match(pg.inputs.healthcheck.tests.join(" "), /wget .*\/-\/ready/);
+  const image = resources.find((r) => r.name === "monitoring-pushgateway-image");
+  assert.equal(image?.inputs.name, "prom/pushgateway:v1.11.0", "the official image by default");
+});
+
+test("program with monitoring and backups on: the pre-deploy backup pushes to the stack's Pushgateway", () => {
+  const { resources, error } = declare("staging", {
+    "slipway:monitoring": { enabled: true },
+    "slipway:backup": { enabled: true, dir: "/var/backups/slipway" },
+  });
+  assert.equal(error, undefined);
+  const backup = resources.find((r) => r.name === "deploy-backup");
+  assert.ok(backup, "deploy-backup declared");
+  assert.match(backup.inputs.create as string, /--pushgateway slipway-staging-pushgateway( |$)/);
+  const off = declare("staging", { "slipway:backup": { enabled: true, dir: "/var/backups/slipway" } });
+  assert.doesNotMatch(off.resources.find((r) => r.name === "deploy-backup")?.inputs.create as string, /--pushgateway/, "no Pushgateway without monitoring");
 });

@@ -22,6 +22,13 @@ describe("stack target", () => {
     assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
   });
 
+  it("reads the Pushgateway container (monitoring on); none when the output is null (monitoring off)", () => {
+    const t = (pushgatewayContainer: unknown) => targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging", pushgatewayContainer }), {}).pushgateway;
+    assert.equal(t("x-pushgateway"), "x-pushgateway");
+    assert.equal(t(null), undefined);
+    assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).pushgateway, undefined);
+  });
+
   it("is production when the deployed environment output or the config says so, whatever the stack is called", () => {
     const prod = (o: Record<string, unknown>, c: Record<string, unknown>, name = "anything") => targetFromStack(name, outputs({ dbContainer: "x-db", ...o }), config(c)).production;
     assert.equal(prod({ environment: "production" }, {}), true);

@@ -5,23 +5,28 @@
 // (then restore the config), roll back from history, restart the database container. Per step: failed requests
 // by kind and route, rows written vs 2xx POSTs, rows written twice, p50/p99, wall time of the deploy, and whether
 // the preview right after it was empty. Same run: Docker Swarm doing the same image update behind the same edge,
-// under the same load, as the baseline. Figures, no verdicts; a failed step is reported, not thrown.
+// under the same load, as the baseline. With --tls, the same steps run a second time, same run, on a second stack whose
+// edge serves HTTPS (a self-signed certificate made with openssl now, given as the stack's Pulumi secrets
+// tlsCertificate/tlsKey, edge.tls.enabled), the load going over HTTPS through the edge; one table for both.
+// Figures, no verdicts; a failed step is reported (what failed, one line), not thrown.
 // JSON to bench/results/deploy-<time>.json.
-//   npm run bench:deploy [-- --connections 100]      (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+//   npm run bench:deploy [-- --connections 100] [-- --tls]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { rollbackTarget } from "../src/release/history";
 import { history } from "../src/release/stack";
-import { testImages } from "../test/support/docker-images";
+import { type ImageRefs, testImages } from "../test/support/docker-images";
 import { deriveApiImage } from "../test/support/derived-images";
-import { describeStep, restartDatabase, type Scenario, startScenario, type StepFigures } from "../test/support/deploy-scenario";
+import { describeStep, type LoadShape, restartDatabase, type Scenario, type ScenarioOptions, selfSignedCertificate, startScenario, type StepFigures } from "../test/support/deploy-scenario";
 import { countRows, type RowCheck } from "../test/support/load";
 import { benchSwarm, type Figures, inSwarm } from "./rollout";
 
 interface Row {
   system: "slipway" | "swarm";
+  /** how the load reached the edge */
+  edge: "http" | "https";
   figures?: StepFigures;
   swarm?: Figures & { rows?: RowCheck };
   failure?: string;
@@ -29,30 +34,76 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connections: { type: "string", default: "100" } } });
+  const { values } = parseArgs({ options: { connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false } } });
   const connections = Number(values.connections);
+  if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${values.connections}`);
   const load = { connections, settleS: 5 };
   const refs = await testImages();
   const rows: Row[] = [];
+
+  await deploySteps(rows, "http", refs, load);
+  if (values.tls) {
+    let tls: ScenarioOptions["tls"];
+    try {
+      tls = selfSignedCertificate("bench-deploy");
+    } catch (e) {
+      const failure = `openssl could not make the bench certificate: ${(e as Error).message.split("\n")[0]}`;
+      console.log(`\n== slipway over HTTPS: ${failure}`);
+      rows.push({ system: "slipway", edge: "https", step: "initial up", failure });
+    }
+    if (tls) await deploySteps(rows, "https", refs, load, { tls });
+  }
+
+  console.log("\n== swarm: the same image update behind the same edge, same load");
+  await inSwarm(async () => {
+    try {
+      let rowCheck: RowCheck | undefined;
+      const f = await benchSwarm(refs, "graceful", NaN, { connections, maxSeconds: 600, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 }, async (report, idPrefix, env) => {
+        rowCheck = await countRows(report, idPrefix, env.sql);
+      });
+      rows.push({ system: "swarm", edge: "http", step: "promote a new image", swarm: { ...f, rows: rowCheck } });
+    } catch (e) {
+      rows.push({ system: "swarm", edge: "http", step: "promote a new image", failure: (e as Error).message.slice(0, 2000) });
+    }
+  }).catch((e: Error) => rows.push({ system: "swarm", edge: "http", step: "swarm mode", failure: e.message }));
+
+  console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms)` +
+    `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
+  console.log(table(rows));
+  const failedSteps = rows.filter((r) => r.failure);
+  if (failedSteps.length) console.log(`\n${failedSteps.length} step(s) could not be measured: ${failedSteps.map((r) => `${r.system}/${r.edge} "${r.step}"`).join(", ")}`);
+  const dir = path.join(__dirname, "results");
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, results: rows }, null, 2));
+  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
+}
+
+/** The operator's deploy steps, each under load, on one production-shaped stack (over HTTPS with `options.tls`). */
+async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load: LoadShape, options: ScenarioOptions = {}): Promise<void> {
   const name = `bd${randomBytes(3).toString("hex")}`;
+  const label = edge === "https" ? "slipway over HTTPS" : "slipway";
   let scenario: Scenario | undefined;
   const record = async (step: string, deploy: (s: Scenario) => Promise<unknown>) => {
-    if (!scenario) return rows.push({ system: "slipway", step, failure: "the stack did not come up" });
-    console.log(`\n== slipway: ${step}`);
+    if (!scenario) return rows.push({ system: "slipway", edge, step, failure: "the stack did not come up" });
+    console.log(`\n== ${label}: ${step}`);
     try {
       const f = await scenario.measure(step, load, () => deploy(scenario!));
       console.log(describeStep(f));
-      rows.push({ system: "slipway", step, figures: f });
+      rows.push({ system: "slipway", edge, step, figures: f });
     } catch (e) {
-      rows.push({ system: "slipway", step, failure: (e as Error).message.slice(0, 2000) });
+      const failure = (e as Error).message.slice(0, 2000);
+      console.log(`FAILED: ${failure.split("\n")[0]}`);
+      rows.push({ system: "slipway", edge, step, failure });
     }
     return undefined;
   };
 
   try {
-    console.log(`bringing up a production-shaped stack ${name} with pulumi up …`);
-    scenario = await startScenario(name, refs, () => undefined).catch((e: Error) => {
-      rows.push({ system: "slipway", step: "initial up", failure: e.message.slice(0, 2000) });
+    console.log(`\nbringing up a production-shaped stack ${name}${edge === "https" ? " with TLS at the edge" : ""} with pulumi up …`);
+    scenario = await startScenario(name, refs, () => undefined, options).catch((e: Error) => {
+      console.log(`FAILED: the initial up: ${e.message.split("\n")[0]}`);
+      rows.push({ system: "slipway", edge, step: "initial up", failure: e.message.slice(0, 2000) });
       return undefined;
     });
     const up = (s: Scenario, msg: string) => s.up(msg);
@@ -92,40 +143,19 @@ async function main(): Promise<void> {
   } finally {
     await scenario?.cleanup();
   }
-
-  console.log("\n== swarm: the same image update behind the same edge, same load");
-  await inSwarm(async () => {
-    try {
-      let rowCheck: RowCheck | undefined;
-      const f = await benchSwarm(refs, "graceful", NaN, { connections, maxSeconds: 600, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 }, async (report, idPrefix, env) => {
-        rowCheck = await countRows(report, idPrefix, env.sql);
-      });
-      rows.push({ system: "swarm", step: "promote a new image", swarm: { ...f, rows: rowCheck } });
-    } catch (e) {
-      rows.push({ system: "swarm", step: "promote a new image", failure: (e as Error).message.slice(0, 2000) });
-    }
-  }).catch((e: Error) => rows.push({ system: "swarm", step: "swarm mode", failure: e.message }));
-
-  console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms).\n`);
-  console.log(table(rows));
-  const dir = path.join(__dirname, "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ images: refs, load, results: rows }, null, 2));
-  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
 }
 
 function table(rows: Row[]): string {
-  const head = ["system", "step", "requests", "failed", "non-2xx", "errors", "2xx POSTs", "rows", "twice", "lost", "p50 ms", "p99 ms", "deploy s", "preview after"];
+  const head = ["system", "edge", "step", "requests", "failed", "non-2xx", "errors", "2xx POSTs", "rows", "twice", "lost", "p50 ms", "p99 ms", "deploy s", "preview after"];
   const body = rows.map((r) => {
-    if (r.failure) return [r.system, r.step, `FAILED: ${r.failure.split("\n")[0].slice(0, 100)}`, "", "", "", "", "", "", "", "", "", "", ""];
+    if (r.failure) return [r.system, r.edge, r.step, `FAILED: ${r.failure.split("\n")[0].slice(0, 100)}`, "", "", "", "", "", "", "", "", "", "", ""];
     if (r.figures) {
       const f = r.figures;
-      return [r.system, r.step + (f.error ? " (up failed)" : ""), String(f.requests), String(f.failed), JSON.stringify(f.non2xx), JSON.stringify(f.errors),
+      return [r.system, r.edge, r.step + (f.error ? " (up failed)" : ""), String(f.requests), String(f.failed), JSON.stringify(f.non2xx), JSON.stringify(f.errors),
         String(f.rows.postsOk), String(f.rows.rows), String(f.rows.rowsTwice), String(f.rows.lost), String(f.p50Ms), String(f.p99Ms), f.deployS.toFixed(1), f.perpetualDiff ? "CHANGES" : "empty"];
     }
     const w = r.swarm!;
-    return [r.system, r.step, String(w.requests), String(w.failed), JSON.stringify(w.non2xx), JSON.stringify(w.errors),
+    return [r.system, r.edge, r.step, String(w.requests), String(w.failed), JSON.stringify(w.non2xx), JSON.stringify(w.errors),
       String(w.rows?.postsOk ?? "?"), String(w.rows?.rows ?? "?"), String(w.rows?.rowsTwice ?? "?"), String(w.rows?.lost ?? "?"), String(w.p50Ms), String(w.p99Ms), w.rolloutS.toFixed(1), "n/a"];
   });
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

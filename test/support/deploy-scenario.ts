@@ -2,7 +2,9 @@
 // rows with unique names, 300 ms and 3 s GETs), measured the same way for the zero-downtime test and for
 // `npm run bench:deploy`: requests failed by kind and by route, rows written vs 2xx POSTs, rows written twice,
 // latency, and the wall time of the deploy. A step that fails is recorded with its error, never thrown.
-import { mkdtempSync } from "node:fs";
+// With `tls`, the stack's edge serves HTTPS (the certificate and key as the stack's Pulumi secrets) and the load goes
+// over HTTPS; plain HTTP on the edge port then only redirects.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
@@ -40,7 +42,7 @@ export interface LoadShape {
 }
 
 /** The config of a production-shaped stack: 3 replicas, backups on, integer and fractional cpus, every optional setting in use. */
-export function productionShape(opts: { images: { api: string; edge: string; postgres: string }; port: number; backupDir: string; volume: string }): Record<string, unknown> {
+export function productionShape(opts: { images: { api: string; edge: string; postgres: string }; port: number; backupDir: string; volume: string; tlsPort?: number }): Record<string, unknown> {
   return {
     environment: "production",
     images: opts.images,
@@ -54,7 +56,10 @@ export function productionShape(opts: { images: { api: string; edge: string; pos
       healthcheck: { path: "/up", intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5, startPeriodMs: 10000 },
       rollout: { healthTimeoutMs: 120000, edgeUpTimeoutMs: 30000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },
     },
-    edge: { port: opts.port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 1 }, restartPolicy: "unless-stopped", slots: 10 },
+    edge: {
+      port: opts.port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 1 }, restartPolicy: "unless-stopped", slots: 10,
+      ...(opts.tlsPort ? { tls: { enabled: true, port: opts.tlsPort } } : {}),
+    },
     database: { name: "app", user: "app", limits: { memoryMb: 512, cpus: 1 }, restartPolicy: "unless-stopped" },
     backup: { enabled: true, dir: opts.backupDir, keep: 3 },
   };
@@ -74,15 +79,41 @@ export interface Scenario {
   cleanup(): Promise<void>;
 }
 
+/**
+ * A self-signed certificate for 127.0.0.1 made with openssl (Debian's package on every machine here), as PEM text:
+ * what a stack's `tlsCertificate` / `tlsKey` secrets hold.
+ */
+export function selfSignedCertificate(name: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), `slipway-${name}-tls-`));
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+      "-days", "2", "-subj", `/CN=slipway-${name}`, "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: ["ignore", "ignore", "pipe"] });
+    return { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ScenarioOptions {
+  /** HTTPS at the edge with this certificate and key (set as the stack's Pulumi secrets); the load goes over HTTPS. */
+  tls?: { cert: string; key: string };
+}
+
 /** Brings up a production-shaped stack of the real program with `pulumi up` (the file backend) and returns the scenario. */
-export async function startScenario(name: string, images: ImageRefs, log: (s: string) => void = (s) => process.stderr.write(s)): Promise<Scenario> {
+export async function startScenario(name: string, images: ImageRefs, log: (s: string) => void = (s) => process.stderr.write(s), options: ScenarioOptions = {}): Promise<Scenario> {
   const docker = connectDocker();
   const built: string[] = [];
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
   const backupDir = mkdtempSync(join(tmpdir(), `slipway-${name}-backups-`));
   const volume = `slipway-${name}-uploads`;
-  const ps = await projectStack(name, productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir, volume }));
-  const url = `http://127.0.0.1:${port}`;
+  const ps = await projectStack(name, productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir, volume, ...(tlsPort ? { tlsPort } : {}) }));
+  if (options.tls) {
+    await ps.stack.setConfig("slipway:tlsCertificate", { value: options.tls.cert, secret: true });
+    await ps.stack.setConfig("slipway:tlsKey", { value: options.tls.key, secret: true });
+  }
+  // autocannon does not verify the server's certificate (it connects with rejectUnauthorized: false): loopback only.
+  const url = tlsPort ? `https://127.0.0.1:${tlsPort}` : `http://127.0.0.1:${port}`;
   const dbContainer = `${ps.prefix}-db`;
   const sql = (query: string) => execText(docker, dbContainer, ["psql", "-U", "app", "-d", "app", "-Atc", query], undefined, 30_000);
 
@@ -99,7 +130,22 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
     }
   };
 
-  await up("initial");
+  const cleanup = async () => {
+    // Production protects the database and the edge holder: a test stack is let go deliberately, as the RUNBOOK says.
+    await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
+    await ps.stack.destroy({ color: "never" }).catch((e: Error) => log(`destroy: ${e.message}\n`));
+    await docker.getVolume(`${ps.prefix}-pgdata`).remove().catch(() => undefined);
+    await docker.getVolume(volume).remove().catch(() => undefined);
+    for (const ref of built) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+    await ps.cleanup();
+    rmSync(backupDir, { recursive: true, force: true });
+  };
+
+  // A stack whose first up failed is let go too: the caller only gets the error.
+  await up("initial").catch(async (e: unknown) => {
+    await cleanup();
+    throw e;
+  });
   return {
     ps,
     url,
@@ -136,15 +182,7 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
         rows, p50Ms: report.latencyP50Ms, p99Ms: report.latencyP99Ms, deployS, perpetualDiff: await perpetualDiff(),
       };
     },
-    async cleanup() {
-      // Production protects the database and the edge holder: a test stack is let go deliberately, as the RUNBOOK says.
-      await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
-      await ps.stack.destroy({ color: "never" }).catch((e: Error) => log(`destroy: ${e.message}\n`));
-      await docker.getVolume(`${ps.prefix}-pgdata`).remove().catch(() => undefined);
-      await docker.getVolume(volume).remove().catch(() => undefined);
-      for (const ref of built) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
-      await ps.cleanup();
-    },
+    cleanup,
   };
 }
 

@@ -83,6 +83,7 @@ void runVerb(spec, async (values) => {
     yes: values.yes === true,
     force: values.force === true,
     stackName: stringFlag(values, "stack")!,
+    deployedImage: target?.image,
     maintenance: values["no-maintenance"] !== true,
     maintenanceMessage: stringFlag(values, "maintenance-message"),
     migrate: values["no-migrate"] !== true,

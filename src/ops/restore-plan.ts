@@ -37,7 +37,14 @@ export interface RestorePlan {
   migrate: MigrateStep;
 }
 
-export function planRestore(input: { state: StackState; maintenance: boolean; migrate: boolean; dbContainer: string }): RestorePlan {
+export function planRestore(input: {
+  state: StackState;
+  maintenance: boolean;
+  migrate: boolean;
+  dbContainer: string;
+  /** the image the stack's last update deployed (its `image` output), when known: picks the serving replicas when others run too */
+  deployedImage?: string;
+}): RestorePlan {
   const { state } = input;
   const noStack = `database container '${input.dbContainer}' carries no slipway.stack label, so it is not part of a deployed stack`;
   let maintenance: MaintenanceStep;
@@ -48,17 +55,23 @@ export function planRestore(input: { state: StackState; maintenance: boolean; mi
   else maintenance = { action: "turn-on" };
 
   let migrate: MigrateStep;
-  const images = [...new Set(state.api.map((a) => a.imageId))];
+  // Replicas of more than one image: a rollout in progress, or a blue-green standby set kept idle. The image the
+  // stack deployed is the code that serves; without it (or when it is not among them) nobody can tell.
+  const deployed = state.api.filter((a) => a.image === input.deployedImage);
+  const api = new Set(state.api.map((a) => a.imageId)).size > 1 && new Set(deployed.map((a) => a.imageId)).size === 1 ? deployed : state.api;
+  const images = [...new Set(api.map((a) => a.imageId))];
   if (!input.migrate) migrate = { action: "skip", why: "--no-migrate: the schema stays as the dump has it" };
   else if (state.stack === undefined) migrate = { action: "skip", why: `${noStack} (no running API whose migrations to run)` };
   else if (images.length === 0) migrate = { action: "skip", why: `stack '${state.stack}' has no running API replica, so no image says which migrations the code expects; the next deploy runs them` };
   else if (images.length > 1) {
     const which = state.api.map((a) => `${a.name} (${a.image})`).join(", ");
-    throw new PlanRefusal(`the API replicas of stack '${state.stack}' run different images (${which}), so it is not known which migrations to run: let the rollout finish, or pass --no-migrate`);
+    throw new PlanRefusal(
+      `the API replicas of stack '${state.stack}' run different images (${which}) and none is the image the stack deployed, so it is not known which migrations to run: let the rollout finish, or pass --no-migrate`,
+    );
   } else if (state.dbNetworks.length === 0) {
     throw new PlanRefusal(`database container '${input.dbContainer}' is on no user-defined network, so a migration container cannot reach it: pass --no-migrate`);
   } else {
-    const replica = state.api[0]!;
+    const replica = api[0]!;
     migrate = { action: "run", imageId: replica.imageId, image: replica.image, network: state.dbNetworks[0]! };
   }
   return { maintenance, migrate };

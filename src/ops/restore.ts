@@ -60,6 +60,8 @@ export interface RestoreOptions {
   lockTimeoutMs?: number;
   /** the --stack the operator gave, for the hints (npm run maintenance -- --stack …) */
   stackName?: string;
+  /** the image the stack's last update deployed (its `image` output), when the verb read a Pulumi stack */
+  deployedImage?: string;
 }
 
 export interface RestoreResult {
@@ -108,7 +110,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   try {
     const state = await observeStack(docker, opts.dbContainer);
     stack = state.stack;
-    plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer: opts.dbContainer });
+    plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer: opts.dbContainer, deployedImage: opts.deployedImage });
   } catch (err) {
     if (err instanceof PlanRefusal) throw new OpsError("invalid-input", `refusing to restore ${file}: ${err.message}; nothing was changed`);
     throw err;
@@ -125,7 +127,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     if (after.turnOff) {
       try {
         await setMaintenance(docker, stack!, false);
-        log("maintenance: turned OFF");
+        log(offLine());
       } catch (err) {
         edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
       }
@@ -134,7 +136,10 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
   };
 
+  let onSince = 0;
+  const offLine = () => `maintenance: turned OFF (it was on for ${((Date.now() - onSince) / 1000).toFixed(1)} s)`;
   if (plan.maintenance.action === "turn-on") {
+    onSince = Date.now();
     try {
       const edges = await setMaintenance(docker, stack!, true, opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
       log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
@@ -173,7 +178,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   if (after.turnOff) {
     try {
       await setMaintenance(docker, stack!, false);
-      log("maintenance: turned OFF");
+      log(offLine());
     } catch (err) {
       edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
       throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);

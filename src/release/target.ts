@@ -17,6 +17,8 @@ export interface StackTarget {
   backup?: BackupSettings;
   /** The `pushgatewayContainer` output (monitoring on): where the backup verb pushes its figures */
   pushgateway?: string;
+  /** The `image` output: the API image the last update deployed (restore runs its migrations); undefined before a deploy */
+  image?: string;
 }
 
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
@@ -51,6 +53,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     ...(typeof dockerHost === "string" && dockerHost !== "" ? { dockerHost } : {}),
     ...(backup ? { backup } : {}),
     ...(typeof pushgateway === "string" && pushgateway !== "" ? { pushgateway } : {}),
+    ...(typeof outputs.image?.value === "string" ? { image: outputs.image.value } : {}),
   };
 }
 

@@ -70,9 +70,18 @@ describe("restore plan", () => {
 
   it("refuses, before anything changes, when it cannot know which migrations to run", () => {
     const mixed = { api: [deployed.api[0]!, { name: "slipway-staging-api-bbbb-1", image: "app:v3", imageId: "sha256:" + "3".repeat(64) }] };
-    assert.throws(() => plan(mixed), (e: Error) => e instanceof PlanRefusal && /run different images \(slipway-staging-api-aaaa-1 \(app:v2\), slipway-staging-api-bbbb-1 \(app:v3\)\).*let the rollout finish, or pass --no-migrate/.test(e.message));
+    assert.throws(() => plan(mixed), (e: Error) => e instanceof PlanRefusal && /run different images \(slipway-staging-api-aaaa-1 \(app:v2\), slipway-staging-api-bbbb-1 \(app:v3\)\) and none is the image the stack deployed.*let the rollout finish, or pass --no-migrate/.test(e.message));
+    assert.throws(() => planRestore({ state: { ...deployed, ...mixed }, maintenance: true, migrate: true, dbContainer: "db", deployedImage: "app:v9" }), PlanRefusal);
     assert.equal(plan(mixed, { migrate: false }).migrate.action, "skip");
     assert.throws(() => plan({ dbNetworks: [] }), /on no user-defined network.*--no-migrate/);
+  });
+
+  it("a blue-green standby (or a rollout) runs another image beside the deployed one: the deployed image's migrations run", () => {
+    const standby = { name: "slipway-staging-api-bbbb-1", image: "app:v1", imageId: "sha256:" + "1".repeat(64) };
+    const p = planRestore({ state: { ...deployed, api: [...deployed.api, standby] }, maintenance: true, migrate: true, dbContainer: "db", deployedImage: "app:v2" });
+    assert.deepEqual(p.migrate, { action: "run", imageId: "sha256:" + "2".repeat(64), image: "app:v2", network: "slipway-staging-backend" });
+    const back = planRestore({ state: { ...deployed, api: [...deployed.api, standby] }, maintenance: true, migrate: true, dbContainer: "db", deployedImage: "app:v1" });
+    assert.equal((back.migrate as { imageId: string }).imageId, standby.imageId, "after a switch back, the standby is what serves");
   });
 
   it("the migration container reaches the database by name, as the stack's role", () => {

@@ -22,6 +22,11 @@ describe("stack target", () => {
     assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
   });
 
+  it("reads the image the last update deployed (restore runs its migrations); none before a deploy", () => {
+    assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging", image: "app:v2" }), {}).image, "app:v2");
+    assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).image, undefined);
+  });
+
   it("reads the Pushgateway container (monitoring on); none when the output is null (monitoring off)", () => {
     const t = (pushgatewayContainer: unknown) => targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging", pushgatewayContainer }), {}).pushgateway;
     assert.equal(t("x-pushgateway"), "x-pushgateway");

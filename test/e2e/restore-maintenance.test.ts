@@ -1,0 +1,187 @@
+// `npm run restore` on a real stack (`pulumi up`: PostgreSQL, two API replicas, HAProxy), the verb run as the
+// operator runs it, with load through the edge: by default it turns maintenance on at the edge (clients get only
+// 503 + Retry-After, never a 500 or a broken connection), replaces the database with an OLDER dump (a schema
+// before the API's migration, no tables added since), runs the running API image's migrations so the schema
+// matches the code, and turns maintenance off (200s again) — no container restarted. `--no-maintenance` leaves
+// the edge alone and says so; a restore that fails (a lock held past --lock-timeout) changes nothing and turns
+// maintenance off again; maintenance the operator had on stays on.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { connectDocker, execText } from "../../src/docker";
+import { maintenanceState, setMaintenance } from "../../src/edge/maintenance";
+import { backup } from "../../src/ops/backup";
+import { testImages } from "../support/docker-images";
+import { startLoad } from "../support/load";
+import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
+import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
+
+/** Every container of the stack with its id, creation time and restart count: any restart or replacement shows. */
+async function containerIds(prefix: string): Promise<Map<string, string>> {
+  const docker = connectDocker();
+  const list = await docker.listContainers({ filters: { label: [`slipway.stack=${prefix}`] } });
+  const entries = await Promise.all(list.map(async (c) => [c.Names[0]!, `${c.Id}@${c.Created}#${(await docker.getContainer(c.Id).inspect()).RestartCount}`] as const));
+  return new Map(entries);
+}
+
+/** Polls `url` until stopped: every status seen, and whether each 503 was the maintenance answer (Retry-After, JSON body). */
+function sampler(url: string) {
+  const seen: Array<{ status: number; maintenance: boolean }> = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+        const body = await r.text();
+        seen.push({ status: r.status, maintenance: r.status === 503 && r.headers.get("retry-after") === "60" && body.includes('"error":"maintenance"') });
+      } catch {
+        seen.push({ status: 0, maintenance: false });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+test("restore drives maintenance mode and the running image's migrations under load; --no-maintenance leaves the edge alone", { timeout: 30 * 60_000 }, async (t) => {
+  assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
+  const images = await testImages();
+  const port = await freePort();
+  const name = `rm${randomBytes(3).toString("hex")}`;
+  const ps = await projectStack(name, smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, replicas: 2 }));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-restore-maint-"));
+  const docker = connectDocker();
+  t.after(async () => {
+    await ps.stack.destroy({ color: "never" }).catch(() => undefined);
+    await docker.getVolume(`${ps.prefix}-pgdata`).remove().catch(() => undefined);
+    await ps.cleanup();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const up = await ps.stack.up({ onOutput: (s) => process.stderr.write(s) });
+  assert.equal(up.summary.result, "succeeded");
+  const url = up.outputs.edgeUrl!.value as string;
+  const dbContainer = up.outputs.dbContainer!.value as string;
+  const sql = (q: string) => execText(docker, dbContainer, ["psql", "-U", "app", "-d", "app", "-Atc", q], undefined, 30_000).then((s) => s.trim());
+  const tables = () => sql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
+
+  /** The verb as the operator runs it (asynchronously: the load and the sampler keep running meanwhile). */
+  const verb = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", name, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+
+  // Dump "current": the schema as deployed (items, migrated), with rows.
+  for (const n of ["one", "two"]) assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: n }) })).status, 201);
+  assert.equal(await tables(), "items,pgmigrations");
+  const current = await backup({ prefix: ps.prefix, dbContainer, dir, imageTag: "current" });
+  // Dump "old": as before the API's migration — no items table, no migration recorded — with a table of its own.
+  await sql("DROP TABLE items; DELETE FROM pgmigrations; CREATE TABLE legacy (id int PRIMARY KEY); INSERT INTO legacy SELECT generate_series(1, 3)");
+  await new Promise((r) => setTimeout(r, 1100)); // another second, another file name
+  const old = await backup({ prefix: ps.prefix, dbContainer, dir, imageTag: "old" });
+
+  // --no-maintenance: the edge is not touched (no maintenance answer ever), and the data is "current" again.
+  const quiet = sampler(`${url}/health`);
+  const r1 = await verb(["--file", current.file, "--no-maintenance"]);
+  const quietSeen = await quiet.stop();
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stderr, /maintenance: skipped — --no-maintenance/);
+  assert.match(r1.stderr, /migrations: will run those of the running API image/);
+  assert.match(r1.stderr, /edge: the edge was not touched \(maintenance skipped\)/);
+  assert.equal(quietSeen.filter((s) => s.maintenance).length, 0, "no maintenance answer with --no-maintenance");
+  assert.ok(quietSeen.length > 0);
+  assert.equal(await tables(), "items,pgmigrations", "legacy (added after this dump) is gone");
+  assert.equal(await sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "one,two");
+  assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "three" }) })).status, 201);
+  await sql("CREATE TABLE added_later (x int); INSERT INTO added_later VALUES (1)");
+
+  // The default: restore the OLD dump under load through the edge.
+  const before = await containerIds(ps.prefix);
+  const load = startLoad({ url, connections: 12, maxSeconds: 600, mix: "items", postShare: 0.3, slowShare: 0.1, slowMs: 500, fastMs: 50 });
+  t.after(() => load.stop()); // a failed assertion must not leave the load running
+  await new Promise((r) => setTimeout(r, 3000));
+  const watch = sampler(`${url}/health`);
+  const r2 = await verb(["--file", old.file, "--maintenance-message", "Restoring; back in a minute"]);
+  const seen = await watch.stop();
+  await new Promise((r) => setTimeout(r, 3000));
+  const report = await load.stop();
+  console.log(`restore under load: ${report.requests} requests, non-2xx ${JSON.stringify(report.non2xx)}, errors ${JSON.stringify(report.errors)}\n${r2.stderr}`);
+  assert.equal(r2.code, 0, r2.stderr);
+
+  // Each step said, in order: plan, maintenance on, restore, migrations, maintenance off, the edge's state.
+  const steps = [
+    /maintenance: will turn ON at the edge of 'slipway-rm\w+' for the restore, and off after it/,
+    /migrations: will run those of the running API image /,
+    /maintenance: turned ON at slipway-rm\w+-haproxy-\w+ \(clients get 503 with Retry-After\)/,
+    /restoring into database 'app' in one transaction \(replacing its schemas; lock timeout 30000 ms\)/,
+    /restored in [\d.]+ s/,
+    /migrating: node dist\/api\/migrate\.js in slipway-rm\w+-restore-migrate-\w+ on network /,
+    /migrations: done .*"applied":\["1732240000000_create-items"\]/,
+    /maintenance: turned OFF/,
+    /edge: maintenance turned off again: the edge serves traffic/,
+  ];
+  let at = 0;
+  for (const step of steps) {
+    const i = r2.stderr.slice(at).search(step);
+    assert.ok(i >= 0, `step ${String(step)} (in order) in:\n${r2.stderr}`);
+    at += i;
+  }
+  assert.match(r2.stdout, /^restored .*-old\.dump into database 'app' of stack 'slipway-rm\w+'; maintenance turned off again/);
+
+  // The data is the old dump's, migrated up to what the running code expects.
+  assert.equal(await tables(), "items,legacy,pgmigrations", "added_later is gone; items is back by migration");
+  assert.equal(await sql("SELECT count(*) FROM legacy"), "3");
+  assert.equal(await sql("SELECT string_agg(name, ',') FROM pgmigrations"), "1732240000000_create-items");
+  assert.equal(await maintenanceState(docker, ps.prefix), undefined, "maintenance is off");
+  assert.equal(await docker.listContainers({ all: true, filters: { label: [`slipway.stack=${ps.prefix}`, "slipway.role=migrate"] } }).then((l) => l.length), 0, "the migration container is gone");
+
+  // Clients: the maintenance answer while it was on, 200s before and after — never a 500 or a broken connection.
+  const maintenanceAnswers = seen.filter((s) => s.maintenance).length;
+  assert.ok(maintenanceAnswers > 0, "the sampler saw the maintenance answer");
+  assert.deepEqual(seen.filter((s) => s.status !== 200 && !s.maintenance), [], "every answer a 200 or the maintenance 503");
+  assert.ok((report.non2xx["503"] ?? 0) > 0, "the load saw the maintenance answer");
+  assert.deepEqual(Object.keys(report.non2xx).filter((c) => c !== "503"), [], `only 503s: ${JSON.stringify(report.non2xx)}`);
+  assert.deepEqual(report.errors, {}, "no connection errors");
+  assert.ok(seen.at(-1)?.status === 200, "200 again at the end");
+  const post = await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "after" }) });
+  assert.equal(post.status, 201, "the API writes to the migrated table");
+  assert.deepEqual(await containerIds(ps.prefix), before, "no container was restarted or replaced");
+
+  // A failed restore (a lock held past --lock-timeout) changes nothing and turns maintenance off again.
+  const holder = sql("BEGIN; LOCK TABLE legacy IN ACCESS SHARE MODE; SELECT pg_sleep(15); COMMIT;");
+  await new Promise((r) => setTimeout(r, 1000));
+  const r3 = await verb(["--file", current.file, "--lock-timeout", "1500"]);
+  await holder;
+  assert.equal(r3.code, 1, r3.stderr);
+  assert.match(r3.stderr, /maintenance: turned ON[\s\S]*failed and was rolled back, so the data is as it was: another session held a lock .*lock timeout/);
+  assert.match(r3.stderr, /Edge: maintenance turned off again: the edge serves traffic\s*$/, "the last line says the edge's state");
+  assert.equal(await maintenanceState(docker, ps.prefix), undefined);
+  assert.equal(await tables(), "items,legacy,pgmigrations", "the data is as it was");
+  assert.equal((await fetch(`${url}/health`)).status, 200);
+
+  // Maintenance the operator turned on stays on, with the operator's message, whatever restore does.
+  await setMaintenance(docker, ps.prefix, true, "Planned work until 14:00");
+  const r4 = await verb(["--file", current.file, "--no-migrate"]);
+  assert.equal(r4.code, 0, r4.stderr);
+  assert.match(r4.stderr, /maintenance: already ON at the edge of 'slipway-rm\w+' \("Planned work until 14:00"\); restore leaves it on/);
+  assert.match(r4.stderr, /migrations: skipped — --no-migrate/);
+  assert.match(r4.stderr, new RegExp(`edge: maintenance stays ON, as it was before the restore; turn it off with \`npm run maintenance -- --stack ${name} off\``));
+  assert.equal(await maintenanceState(docker, ps.prefix), "Planned work until 14:00");
+  assert.equal(await tables(), "items,pgmigrations");
+  await setMaintenance(docker, ps.prefix, false);
+});

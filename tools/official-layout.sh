@@ -114,7 +114,14 @@ if [ "$REMOVE" = 1 ]; then
 fi
 
 # --- lay out ----------------------------------------------------------------------------------------
-if [ -x "$SRC_BIN/pulumi" ]; then
+# A usable source: the CLI (not a link to the layout itself: tools/toolchain.sh links a `pulumi` it finds on
+# PATH), the language host and at least one registered plugin.
+have_toolchain=0
+if [ -x "$SRC_BIN/pulumi" ] && [ -x "$SRC_BIN/pulumi-language-nodejs" ] && compgen -G "$SRC_PLUGINS/resource-*-v*/pulumi-resource-*" >/dev/null \
+  && [ "$(readlink -f "$SRC_BIN/pulumi")" != "$(readlink -f "$P/bin/pulumi" 2>/dev/null)" ]; then
+  have_toolchain=1
+fi
+if [ "$have_toolchain" = 1 ]; then
   if [ -d "$P" ] && [ ! -f "$MARKER" ]; then
     others=$(find "$P" -mindepth 1 -maxdepth 1 ! -name logs -printf '%f ' 2>/dev/null)
     [ -z "$others" ] || [ "$FORCE" = 1 ] \
@@ -141,15 +148,15 @@ if [ -x "$SRC_BIN/pulumi" ]; then
   log "CLI: $P/bin ($(cd "$P/bin" && echo pulumi*)), $("$P/bin/pulumi" version)"
   for p in "${plugins[@]}"; do
     read -r name version <<<"$p"
-    in_layout "$P/bin/pulumi" plugin install resource "$name" "$version" --file "$SRC_PLUGINS/resource-$name-v$version/pulumi-resource-$name" --reinstall >/dev/null 2>&1 \
-      || die "pulumi plugin install resource $name $version failed"
+    out=$(in_layout "$P/bin/pulumi" plugin install resource "$name" "$version" --file "$SRC_PLUGINS/resource-$name-v$version/pulumi-resource-$name" --reinstall 2>&1) \
+      || die "pulumi plugin install resource $name $version failed: $out"
     [ -x "$P/plugins/resource-$name-v$version/pulumi-resource-$name" ] || die "plugin $name $version did not land in $P/plugins"
     log "plugin: $name $version -> $P/plugins/resource-$name-v$version"
   done
 elif [ -f "$MARKER" ] && [ -x "$P/bin/pulumi" ]; then
   log "no built toolchain at $SRC_BIN: using the layout already in $P ($("$P/bin/pulumi" version))"
 else
-  die "no built toolchain at $SRC_BIN (bash tools/toolchain.sh, or --toolchain DIR) and no layout of this script in $P"
+  die "no built toolchain at $SRC_BIN with plugins in $SRC_PLUGINS (bash tools/toolchain.sh, or --toolchain/--plugins) and no layout of this script in $P"
 fi
 
 [ "$RUN" = 1 ] || exit 0

@@ -1,19 +1,19 @@
-// The ReplicaSet dynamic provider under the real Pulumi engine (toolchain from tools/toolchain.sh):
+// The ReplicaSet dynamic provider under the real Pulumi engine (the one test/support/pulumi.ts picks: our toolchain,
+// or with SLIPWAY_TOOLCHAIN=official the `pulumi` on PATH and ~/.pulumi):
 // `pulumi up` creates 3 replicas behind the edge, a config change rolls them, `pulumi refresh` reads them,
 // `pulumi destroy` drains and removes them — and `env` never appears in plain text in the state.
 // A throwaway program and a throwaway file backend live under .slipway/tmp (gitignored), removed afterwards.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { observe } from "../../src/rollout";
 import { ensureImages, ImageRefs } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment, HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
+import { engineAvailable, engineEnv, pulumiBinary } from "../support/pulumi";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const PULUMI = path.join(ROOT, ".slipway", "toolchain", "bin", "pulumi");
 
 function imageRefs(): Promise<ImageRefs> {
   const tag = process.env.SLIPWAY_IMAGE_TAG;
@@ -51,7 +51,8 @@ describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, ()
   let run: (...args: string[]) => Promise<string>;
 
   before(async () => {
-    assert.ok(existsSync(PULUMI), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
+    assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
+    const pulumi = pulumiBinary()!;
     refs = await imageRefs();
     env = await startEdgeEnvironment({ edgeImage: refs.edge, apiImage: refs.api, postgresImage: refs.postgres, prefix: "pu" });
     dir = path.join(ROOT, ".slipway", "tmp", env.stack);
@@ -63,20 +64,16 @@ describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, ()
     );
     const childEnv = {
       ...process.env,
-      PATH: `${path.dirname(PULUMI)}:${process.env.PATH}`,
-      PULUMI_HOME: path.join(ROOT, ".slipway", "pulumi-home"),
-      PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-      PULUMI_CONFIG_PASSPHRASE: "e2e",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      T_STACK: env.stack,
-      T_NETWORK: env.network,
-      T_EDGE: env.edgeContainer,
-      T_HC_TIMEOUT_MS: String(HEALTHCHECK_TIMEOUT_MS),
+      ...engineEnv(path.join(dir, "state"), {
+        T_STACK: env.stack,
+        T_NETWORK: env.network,
+        T_EDGE: env.edgeContainer,
+        T_HC_TIMEOUT_MS: String(HEALTHCHECK_TIMEOUT_MS),
+      }),
     };
     run = (...args) =>
       new Promise((resolve, reject) =>
-        execFile(PULUMI, [...args, "--non-interactive", "--cwd", dir], { env: childEnv, maxBuffer: 64 << 20, timeout: 10 * 60_000 }, (err, stdout, stderr) => {
+        execFile(pulumi, [...args, "--non-interactive", "--cwd", dir], { env: childEnv, maxBuffer: 64 << 20, timeout: 10 * 60_000 }, (err, stdout, stderr) => {
           if (process.env.SLIPWAY_E2E_VERBOSE) console.log(stdout, stderr);
           if (err) reject(new Error(`pulumi ${args.join(" ")} failed: ${err.message}\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`));
           else resolve(stdout);

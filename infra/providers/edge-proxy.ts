@@ -36,6 +36,8 @@ function specOf(p: EdgeProxyInputs): EdgeProxySpec {
 
 function contextOf(p: EdgeProxyInputs) {
   const e = engine();
+  // A killed `pulumi up` must not leave this process handing over edges behind the next one.
+  e.exitWhenOrphaned();
   return { docker: e.connectDocker(p.dockerHost), timeouts: p.timeouts, log: (line: string) => process.stderr.write(`[edge] ${line}\n`) };
 }
 

@@ -8,9 +8,13 @@
 // under the same load, as the baseline. With --tls, the same steps run a second time, same run, on a second stack whose
 // edge serves HTTPS (a self-signed certificate made with openssl now, given as the stack's Pulumi secrets
 // tlsCertificate/tlsKey, edge.tls.enabled), the load going over HTTPS through the edge; one table for both.
+// Then (unless --no-strategies), on a third stack: blue-green promote (one switch: the versions a client saw, the
+// switch time), a rollback inside the blue-green window (a switch back) beside the rolling rollback above, a canary
+// promote (gates passed at 10 and 50 %), and a canary of an image failing half its requests (how many requests
+// users saw fail before the gate took it out).
 // Figures, no verdicts; a failed step is reported (what failed, one line), not thrown.
 // JSON to bench/results/deploy-<time>.json.
-//   npm run bench:deploy [-- --connections 100] [-- --tls]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+//   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -18,13 +22,18 @@ import { randomBytes } from "node:crypto";
 import { rollbackTarget } from "../src/release/history";
 import { history } from "../src/release/stack";
 import { type ImageRefs, testImages } from "../test/support/docker-images";
-import { deriveApiImage } from "../test/support/derived-images";
+import { deriveApiImage, FAULT_HALF_OF_REQUESTS } from "../test/support/derived-images";
 import { describeStep, type LoadShape, restartDatabase, type Scenario, type ScenarioOptions, selfSignedCertificate, startScenario, type StepFigures } from "../test/support/deploy-scenario";
 import { countRows, type RowCheck } from "../test/support/load";
+import { switches, versionTimeline } from "../test/support/versions";
 import { benchSwarm, type Figures, inSwarm } from "./rollout";
 
 interface Row {
   system: "slipway" | "swarm";
+  /** how the replicas were replaced */
+  strategy?: "rolling" | "blue-green" | "canary";
+  /** what else was measured: versions seen, switch time, the canary's verdict */
+  note?: string;
   /** how the load reached the edge */
   edge: "http" | "https";
   figures?: StepFigures;
@@ -34,7 +43,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false }, "no-strategies": { type: "boolean", default: false } } });
   const connections = Number(values.connections);
   if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${values.connections}`);
   const load = { connections, settleS: 5 };
@@ -42,6 +51,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
 
   await deploySteps(rows, "http", refs, load);
+  if (!values["no-strategies"]) await strategySteps(rows, refs, load);
   if (values.tls) {
     let tls: ScenarioOptions["tls"];
     try {
@@ -79,6 +89,86 @@ async function main(): Promise<void> {
   console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
 }
 
+/**
+ * Blue-green and canary on one production-shaped stack, same load: blue-green promote (one switch), a rollback
+ * inside the window (a switch back, beside the rolling "roll back from history" row of the same run), canary promote
+ * (gates passed), and a canary of an image failing half its requests (how many requests users saw fail).
+ */
+async function strategySteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promise<void> {
+  const name = `bs${randomBytes(3).toString("hex")}`;
+  let output = "";
+  let scenario: Scenario | undefined;
+  const record = async (strategy: Row["strategy"], step: string, deploy: (s: Scenario) => Promise<unknown>, note: (f: StepFigures, sw: ReturnType<typeof switches>, out: string) => string) => {
+    if (!scenario) return rows.push({ system: "slipway", edge: "http", strategy, step, failure: "the stack did not come up" });
+    console.log(`\n== slipway ${strategy}: ${step}`);
+    output = "";
+    const timeline = versionTimeline(scenario.url);
+    try {
+      const f = await scenario.measure(step, load, () => deploy(scenario!));
+      const sw = switches(await timeline.stop());
+      const n = note(f, sw, output);
+      console.log(`${describeStep(f)}; ${n}`);
+      rows.push({ system: "slipway", edge: "http", strategy, step, figures: f, note: n });
+    } catch (e) {
+      await timeline.stop();
+      const failure = (e as Error).message.slice(0, 2000);
+      console.log(`FAILED: ${failure.split("\n")[0]}`);
+      rows.push({ system: "slipway", edge: "http", strategy, step, failure });
+    }
+    return undefined;
+  };
+  const switched = (out: string) => [...out.matchAll(/switched: .*? \((\d+\.\d)s\)/g)].map((m) => `${m[1]} s`).join(", ") || "none";
+  const versions = (sw: ReturnType<typeof switches>) => `versions ${sw.order.join(" → ")}, flips back ${sw.flips}`;
+  try {
+    console.log(`\nbringing up a production-shaped stack ${name} for blue-green and canary with pulumi up …`);
+    scenario = await startScenario(name, refs, (o) => { output += o; }).catch((e: Error) => {
+      rows.push({ system: "slipway", edge: "http", step: "initial up (strategies)", failure: e.message.slice(0, 2000) });
+      return undefined;
+    });
+    const set = (s: Scenario, key: string, value: string) => s.ps.stack.setConfig(key, { value }, true);
+    if (scenario) {
+      await set(scenario, "slipway:api.rollout.strategy", "blue-green");
+      await set(scenario, "slipway:api.rollout.blueGreen.keepOldMinutes", "10");
+      await scenario.up("blue-green");
+    }
+    let good = refs.api;
+    await record("blue-green", "promote a new image", async (s) => {
+      good = s.apiImage("bg2");
+      await set(s, "slipway:images.api", good);
+      await s.up(`promote ${good}`);
+    }, (_f, sw, out) => `${versions(sw)}; switch ${switched(out)}`);
+    await record("blue-green", "roll back inside the window (switch back)", async (s) => {
+      const { to } = rollbackTarget(s.ps.stackName, await history(s.ps.stack), {});
+      await set(s, "slipway:images.api", to.images.api);
+      good = to.images.api;
+      await s.up(`rollback to ${to.images.api}`);
+    }, (_f, sw, out) => `${versions(sw)}; switch ${switched(out)}; containers started: ${(out.match(/: started \(/g) ?? []).length}`);
+    if (scenario) {
+      await set(scenario, "slipway:api.rollout.strategy", "canary");
+      await scenario.ps.stack.removeConfig("slipway:api.rollout.blueGreen", true);
+      await set(scenario, "slipway:api.rollout.canary.steps[0]", "10");
+      await set(scenario, "slipway:api.rollout.canary.steps[1]", "50");
+      await set(scenario, "slipway:api.rollout.canary.stepSeconds", "20");
+      await scenario.up("canary");
+    }
+    const gates = (out: string) => (out.match(/canary gate (passed|failed) at \d+ %: canary \d+ requests, \d+ × 5xx \([\d.]+ %\)/g) ?? []).join("; ") || "no gate line";
+    await record("canary", "promote a new image (10 → 50 %, 20 s each)", async (s) => {
+      good = s.apiImage("cn2");
+      await set(s, "slipway:images.api", good);
+      await s.up(`promote ${good}`);
+    }, (_f, sw, out) => `${versions(sw)}; ${gates(out)}`);
+    await record("canary", "promote an image failing 50 % of its requests (restored)", async (s) => {
+      const faulty = deriveApiImage({ from: refs.api, ref: `${refs.api}-${name}-faulty`, version: "faulty", preload: FAULT_HALF_OF_REQUESTS });
+      await set(s, "slipway:images.api", faulty);
+      const failed = await s.up(`promote ${faulty}`).then(() => "", (e: Error) => e.message);
+      await set(s, "slipway:images.api", good);
+      if (!failed) throw new Error("the faulty image passed its canary gates");
+    }, (f, _sw, out) => `${gates(out)}; users saw ${f.failed} failed of ${f.requests}`);
+  } finally {
+    await scenario?.cleanup();
+  }
+}
+
 /** The operator's deploy steps, each under load, on one production-shaped stack (over HTTPS with `options.tls`). */
 async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load: LoadShape, options: ScenarioOptions = {}): Promise<void> {
   const name = `bd${randomBytes(3).toString("hex")}`;
@@ -90,7 +180,7 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
     try {
       const f = await scenario.measure(step, load, () => deploy(scenario!));
       console.log(describeStep(f));
-      rows.push({ system: "slipway", edge, step, figures: f });
+      rows.push({ system: "slipway", edge, strategy: "rolling", step, figures: f });
     } catch (e) {
       const failure = (e as Error).message.slice(0, 2000);
       console.log(`FAILED: ${failure.split("\n")[0]}`);
@@ -146,20 +236,21 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
 }
 
 function table(rows: Row[]): string {
-  const head = ["system", "edge", "step", "requests", "failed", "non-2xx", "errors", "2xx POSTs", "rows", "twice", "lost", "p50 ms", "p99 ms", "deploy s", "preview after"];
+  const head = ["system", "edge", "strategy", "step", "requests", "failed", "non-2xx", "errors", "2xx POSTs", "rows", "twice", "lost", "p50 ms", "p99 ms", "deploy s", "preview after"];
   const body = rows.map((r) => {
-    if (r.failure) return [r.system, r.edge, r.step, `FAILED: ${r.failure.split("\n")[0].slice(0, 100)}`, "", "", "", "", "", "", "", "", "", "", ""];
+    if (r.failure) return [r.system, r.edge, r.strategy ?? "", r.step, `FAILED: ${r.failure.split("\n")[0].slice(0, 100)}`, "", "", "", "", "", "", "", "", "", "", ""];
     if (r.figures) {
       const f = r.figures;
-      return [r.system, r.edge, r.step + (f.error ? " (up failed)" : ""), String(f.requests), String(f.failed), JSON.stringify(f.non2xx), JSON.stringify(f.errors),
+      return [r.system, r.edge, r.strategy ?? "", r.step + (f.error ? " (up failed)" : ""), String(f.requests), String(f.failed), JSON.stringify(f.non2xx), JSON.stringify(f.errors),
         String(f.rows.postsOk), String(f.rows.rows), String(f.rows.rowsTwice), String(f.rows.lost), String(f.p50Ms), String(f.p99Ms), f.deployS.toFixed(1), f.perpetualDiff ? "CHANGES" : "empty"];
     }
     const w = r.swarm!;
-    return [r.system, r.edge, r.step, String(w.requests), String(w.failed), JSON.stringify(w.non2xx), JSON.stringify(w.errors),
+    return [r.system, r.edge, "start-first", r.step, String(w.requests), String(w.failed), JSON.stringify(w.non2xx), JSON.stringify(w.errors),
       String(w.rows?.postsOk ?? "?"), String(w.rows?.rows ?? "?"), String(w.rows?.rowsTwice ?? "?"), String(w.rows?.lost ?? "?"), String(w.p50Ms), String(w.p99Ms), w.rolloutS.toFixed(1), "n/a"];
   });
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i])).join("  ")).join("\n");
+  const notes = rows.filter((r) => r.note).map((r) => `  ${r.strategy}: ${r.step}: ${r.note}`);
+  return [[head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i])).join("  ")).join("\n"), ...(notes.length ? ["", "Notes:", ...notes] : [])].join("\n");
 }
 
 main().catch((e: Error) => {

@@ -106,7 +106,10 @@ function unknownKeyMessage(parent: readonly PropertyKey[], name: string): string
     return `unknown key; to set ${name.slice(dot + 1)} inside ${keyPath([name.slice(0, dot)])} use \`pulumi config set --path '${name}' VALUE\``;
   }
   // The right name one level too high, e.g. api.drainTimeoutMs for api.rollout.drainTimeoutMs.
-  const nested = nestedMatches(shape, name);
+  // The shallowest matches only: `replicas` means api.replicas, not also api.rollout.canary.replicas.
+  const all = nestedMatches(shape, name);
+  const depth = Math.min(...all.map((m) => m.length));
+  const nested = all.filter((m) => m.length === depth);
   if (nested.length === 1) return `unknown key; did you mean ${keyPath([...parent, ...nested[0]!])}?`;
   return "unknown key";
 }

@@ -48,15 +48,23 @@ function written(input: unknown, path: readonly string[]): boolean {
  */
 export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
   const out: Violation[] = [];
-  const { strategy, blueGreen } = cfg.api.rollout;
-  if (strategy !== "blue-green" && written(input, ["api", "rollout", "blueGreen"])) {
-    out.push({ key: "slipway:api.rollout.blueGreen", message: `applies only with api.rollout.strategy blue-green (the strategy is ${strategy}); remove it or set the strategy` });
+  const { strategy, blueGreen, canary } = cfg.api.rollout;
+  for (const [key, owner] of [["blueGreen", "blue-green"], ["canary", "canary"]] as const) {
+    if (strategy !== owner && written(input, ["api", "rollout", key])) {
+      out.push({ key: `slipway:api.rollout.${key}`, message: `applies only with api.rollout.strategy ${owner} (the strategy is ${strategy}); remove it or set the strategy` });
+    }
   }
   const n = cfg.api.replicas;
+  if (strategy === "canary" && canary.replicas > n) {
+    out.push({ key: "slipway:api.rollout.canary.replicas", message: `is ${canary.replicas}; at most api.replicas (${n})` });
+  }
   const sets = strategy === "blue-green" ? (blueGreen.keepOldMinutes > 0 ? 3 : 2) : 1;
-  const needed = sets * n + 1;
+  const needed = strategy === "canary" ? n + Math.min(canary.replicas, n) + 1 : sets * n + 1;
   if (cfg.edge.slots < needed) {
-    const why = strategy === "blue-green" ? `${sets} sets of ${n} replicas${sets === 3 ? " (serving, standby, new)" : " (serving, new)"} and one spare` : `${n} replicas and one new beside them`;
+    const why =
+      strategy === "blue-green" ? `${sets} sets of ${n} replicas${sets === 3 ? " (serving, standby, new)" : " (serving, new)"} and one spare`
+      : strategy === "canary" ? `${n} replicas, ${Math.min(canary.replicas, n)} canary and one spare`
+      : `${n} replicas and one new beside them`;
     out.push({ key: "slipway:edge.slots", message: `is ${cfg.edge.slots}; ${strategy} with ${n} replicas needs at least ${needed} (${why})` });
   }
   return out;

@@ -57,12 +57,33 @@ const rolloutSchema = z.strictObject({
    * rolling: replace one replica at a time (new first). blue-green: start a full second set idle, switch all
    * traffic to it at once, keep the previous set idle for a switch back (README "Release strategies").
    */
-  strategy: z.enum(["rolling", "blue-green"]).default("rolling"),
+  strategy: z.enum(["rolling", "blue-green", "canary"]).default("rolling"),
   /** Only with strategy blue-green (stacks/policy.ts refuses it otherwise). */
   blueGreen: z
     .strictObject({
       /** How long the previous set stays running, idle, so that going back to it is a switch; 0: removed at once. */
       keepOldMinutes: z.number().int().min(0).max(7 * 24 * 60).default(15),
+    })
+    .prefault({}),
+  /** Only with strategy canary (stacks/policy.ts refuses it otherwise). */
+  canary: z
+    .strictObject({
+      /** New replicas that take the canary shares (then become ordinary replicas). */
+      replicas: z.number().int().min(1).default(1),
+      /** Shares of requests in percent, held in turn; each must pass the gate. */
+      steps: z
+        .array(z.number().int().min(1).max(99))
+        .min(1)
+        .refine((a) => a.every((x, i) => i === 0 || x > a[i - 1]!), "must increase, e.g. [5, 25, 50]")
+        .default(() => [10, 50]),
+      /** How long each share is held before the edge's access log is judged. */
+      stepSeconds: z.number().int().min(5).max(3600).default(60),
+      /** The canary's 5xx rate may exceed the stable set's by at most this many percentage points. */
+      maxErrorRateIncrease: z.number().min(0).max(100).default(1),
+      /** The canary's p99 may be at most this multiple of the stable set's. */
+      maxP99Ratio: z.number().min(1).default(2),
+      /** Below this many canary requests in a step, latency is not judged (5xx still is). */
+      minRequests: z.number().int().min(1).default(20),
     })
     .prefault({}),
 });

@@ -55,11 +55,18 @@ function specOf(p: ReplicaSetInputs): ReplicaSpec {
 /** The strategy of `p`, with the standby an earlier run left (`olds`). */
 function policyOf(p: ReplicaSetInputs, olds?: ReplicaSetProps): RolloutPolicy {
   // Stacks written before the strategy existed have neither key: rolling.
-  return { strategy: p.rollout.strategy ?? "rolling", keepOldMinutes: p.rollout.blueGreen?.keepOldMinutes ?? 0, ...(olds?.standby ? { standby: olds.standby } : {}) };
+  return {
+    strategy: p.rollout.strategy ?? "rolling",
+    keepOldMinutes: p.rollout.blueGreen?.keepOldMinutes ?? 0,
+    ...(p.rollout.canary ? { canary: p.rollout.canary } : {}),
+    ...(olds?.standby ? { standby: olds.standby } : {}),
+  };
 }
 
 function contextOf(p: ReplicaSetInputs) {
   const e = engine();
+  // A killed `pulumi up` must not leave this process rolling replicas behind the next one.
+  e.exitWhenOrphaned();
   // SLIPWAY_ROLLOUT_EVENTS=<file>: one JSON line per rollout step (replica, step, duration, outcome), for CI and
   // monitoring. The provider process inherits the environment of the `pulumi` command.
   const eventsFile = process.env.SLIPWAY_ROLLOUT_EVENTS;

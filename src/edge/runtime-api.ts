@@ -18,6 +18,8 @@ export interface ServerState {
   adminState: number;
   /** Current (user) weight: 0 = sent no new requests. */
   weight: number;
+  /** The configured (initial) weight: what "100%" restores. */
+  fullWeight: number;
   port: number;
 }
 
@@ -51,7 +53,7 @@ export function parseServersState(text: string): ServerState[] {
   };
   const idx = {
     be: at("be_name"), id: at("srv_id"), name: at("srv_name"), addr: at("srv_addr"),
-    op: at("srv_op_state"), admin: at("srv_admin_state"), weight: at("srv_uweight"), port: at("srv_port"),
+    op: at("srv_op_state"), admin: at("srv_admin_state"), weight: at("srv_uweight"), full: at("srv_iweight"), port: at("srv_port"),
   };
   return lines
     .filter((l) => l !== "1" && !l.startsWith("#"))
@@ -65,6 +67,7 @@ export function parseServersState(text: string): ServerState[] {
         opState: Number(f[idx.op]),
         adminState: Number(f[idx.admin]),
         weight: Number(f[idx.weight]),
+        fullWeight: Number(f[idx.full]),
         port: Number(f[idx.port]),
       };
     });
@@ -106,18 +109,20 @@ export function setServerStateCommand(backend: string, slot: string, state: Slot
   return `set server ${backend}/${slot} state ${state}`;
 }
 
-/** A slot's weight: none (idle: no new requests) or its configured weight. */
-export type SlotWeight = "idle" | "full";
+/** A slot's weight: none (idle: no new requests), its configured weight ("full"), or an absolute weight 1..256. */
+export type SlotWeight = "idle" | "full" | number;
 
-/** One command line setting several slots' weights, `full` ones first (never a moment with none routed). */
+/** One command line setting several slots' weights, heaviest first (never a moment with none routed). */
 export function setWeightsCommand(backend: string, weights: { slot: string; weight: SlotWeight }[]): string {
-  const ordered = [...weights.filter((w) => w.weight === "full"), ...weights.filter((w) => w.weight === "idle")];
-  return ordered
+  const rank = (w: SlotWeight) => (w === "full" ? 1000 : w === "idle" ? -1 : w);
+  return [...weights]
+    .sort((a, b) => rank(b.weight) - rank(a.weight))
     .map(({ slot, weight }) => {
       for (const [what, v] of [["backend", backend], ["slot", slot]]) {
         if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new Error(`runtime API: invalid ${what} name "${v}"`);
       }
-      return `set weight ${backend}/${slot} ${weight === "full" ? "100%" : "0"}`;
+      if (typeof weight === "number" && (!Number.isInteger(weight) || weight < 1 || weight > 256)) throw new Error(`runtime API: weight ${weight} is not 1..256`);
+      return `set weight ${backend}/${slot} ${weight === "full" ? "100%" : weight === "idle" ? "0" : String(weight)}`;
     })
     .join("; ");
 }

@@ -4,6 +4,7 @@
 // weight 0 before a staged replica starts, so it lands idle; a switch sets all weights in one command line). It owns which slots it drained (kamal-proxy's Target owns its draining
 // state the same way). Every running HAProxy of the stack is addressed — one normally, two during a handover.
 import type Docker from "dockerode";
+import { demuxLogs } from "../docker";
 import { pollUntil } from "../rollout/wait";
 import { runningEdges } from "./proxy";
 import { ADMIN_FORCED_DRAIN, ADMIN_FORCED_MAINT, edgeRuntime, type EdgeRuntime, OP_RUNNING, type SlotWeight } from "./runtime-api";
@@ -39,59 +40,84 @@ export class EdgeSlots {
     private readonly t: SlotTimeouts,
     private readonly log: (line: string) => void,
     /** The weight a freed slot gets back: "full" (rolling: a new replica is live once UP) or "idle" (blue-green). */
-    private readonly freeWeight: SlotWeight = "full",
+    private readonly freeWeight: "idle" | "full" = "full",
   ) {}
 
-  /** Address → weight, for every slot with an address on any running edge (the highest weight across edges). */
-  async weights(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  /** Address → weight and configured weight, for every slot with an address on any running edge (the highest across edges). */
+  async weights(): Promise<Map<string, { weight: number; full: number }>> {
+    const out = new Map<string, { weight: number; full: number }>();
     for (const edge of await this.edges()) {
       for (const s of await edge.serversState(this.target.backend)) {
-        if (s.addr !== null) out.set(s.addr, Math.max(out.get(s.addr) ?? 0, s.weight));
+        if (s.addr !== null && s.weight >= (out.get(s.addr)?.weight ?? 0)) out.set(s.addr, { weight: s.weight, full: s.fullWeight });
       }
     }
     return out;
   }
 
-  /** Gives every slot without an address the free weight (before a replica starts: where it lands, it gets that). */
-  async setFreeSlots(): Promise<void> {
+  /** Gives every slot without an address `weight` (before a replica starts: where it lands, it gets that). */
+  async setFreeSlots(weight: "idle" | "full" = this.freeWeight): Promise<void> {
     const { backend } = this.target;
     for (const edge of await this.edges()) {
-      const free = (await edge.serversState(backend)).filter((s) => s.addr === null && (this.freeWeight === "idle") !== (s.weight === 0));
-      await edge.setWeights(backend, free.map((s) => ({ slot: s.name, weight: this.freeWeight })));
+      const free = (await edge.serversState(backend)).filter((s) => s.addr === null && (weight === "idle") !== (s.weight === 0));
+      await edge.setWeights(backend, free.map((s) => ({ slot: s.name, weight })));
     }
   }
 
-  /**
-   * Sends all new requests to `live` and none to `idle` (containers), on every edge, each edge in one command
-   * line; then checks the weights took. Throws if a container has no slot on an edge.
-   */
+  /** Sends all new requests to `live` and none to `idle` (containers), on every edge at once. */
   async route(live: string[], idle: string[]): Promise<void> {
+    await this.setWeights([...live.map((c) => ({ container: c, weight: "full" as const })), ...idle.map((c) => ({ container: c, weight: "idle" as const }))]);
+  }
+
+  /**
+   * Sets containers' weights on every edge, each edge in one command line; then checks they took. Throws if a
+   * container has no slot on an edge.
+   */
+  async setWeights(assignments: { container: string; weight: SlotWeight }[]): Promise<void> {
     const edges = await this.edges();
     if (edges.length === 0) return;
     const { backend } = this.target;
     const want = new Map<string, SlotWeight>();
-    for (const [names, weight] of [[live, "full"], [idle, "idle"]] as const) {
-      for (const name of names) {
-        const addr = await this.addressOf(name, edges[0].container);
-        if (!addr) throw new Error(`${name} shares no network with the edge ${edges[0].container}`);
-        want.set(addr, weight);
-      }
+    for (const { container, weight } of assignments) {
+      const addr = await this.addressOf(container, edges[0].container);
+      if (!addr) throw new Error(`${container} shares no network with the edge ${edges[0].container}`);
+      want.set(addr, weight);
     }
     for (const edge of edges) {
       const state = await edge.serversState(backend);
       const weights = [...want].map(([addr, weight]) => {
         const slot = state.find((s) => s.addr === addr);
         if (!slot) throw new Error(`edge ${edge.container}: no slot of ${backend} has address ${addr}`);
-        return { slot: slot.name, weight };
+        return { slot, weight };
       });
-      await edge.setWeights(backend, weights);
+      await edge.setWeights(backend, weights.map((w) => ({ slot: w.slot.name, weight: w.weight })));
       const after = await edge.serversState(backend);
-      for (const w of weights) {
-        const now = after.find((s) => s.name === w.slot)?.weight;
-        if ((w.weight === "idle") !== (now === 0)) throw new Error(`edge ${edge.container}: ${backend}/${w.slot} has weight ${now} after the switch`);
+      for (const { slot, weight } of weights) {
+        const now = after.find((s) => s.name === slot.name)?.weight;
+        const expected = weight === "idle" ? 0 : weight === "full" ? slot.fullWeight : weight;
+        if (now !== expected) throw new Error(`edge ${edge.container}: ${backend}/${slot.name} has weight ${now}, not ${expected}`);
       }
     }
+  }
+
+  /**
+   * The access-log lines every running edge wrote since `sinceSeconds` (Unix time), with, per edge, which
+   * container each slot name stood for — so a line's `server` can be told canary or stable.
+   */
+  async accessLog(sinceSeconds: number, containers: string[]): Promise<{ text: string; slotOf: Map<string, string> }[]> {
+    const edges = await this.edges();
+    const out: { text: string; slotOf: Map<string, string> }[] = [];
+    for (const edge of edges) {
+      const state = await edge.serversState(this.target.backend);
+      const slotOf = new Map<string, string>();
+      for (const c of containers) {
+        const addr = await this.addressOf(c, edge.container);
+        const slot = state.find((s) => s.addr === addr);
+        if (slot) slotOf.set(slot.name, c);
+      }
+      const raw = (await this.docker.getContainer(edge.container).logs({ stdout: true, stderr: false, follow: false, since: sinceSeconds })) as unknown as Buffer;
+      out.push({ text: demuxLogs(raw), slotOf });
+    }
+    return out;
   }
 
   /** Waits until every running edge has `replica` UP and usable; returns its slot(s), e.g. "api/api3". */

@@ -7,10 +7,11 @@
 import type Docker from "dockerode";
 import { EdgeSlots, type EdgeTarget } from "../edge/slots";
 import { LABEL_STACK, revisionShort } from "./naming";
+import { type CanarySettings, canaryWeights, figuresOf, judgeCanary, parseAccessLog, type AccessRecord } from "./canary";
 import { Move, ObservedContainer, plan, Step, stepsOf, type Strategy } from "./planner";
 import { diagnose, observe, ReplicaFailure, removeReplica, startReplica, waitHealthy } from "./replicas";
 import { ReplicaSpec, revisionOfSpec, validateSpec } from "./spec";
-import { since } from "./wait";
+import { since, sleep } from "./wait";
 
 export type { EdgeTarget };
 
@@ -58,6 +59,7 @@ export interface RolloutEvent {
 export interface StrategySettings {
   strategy: Strategy;
   blueGreen: { keepOldMinutes: number };
+  canary: CanarySettings;
 }
 
 /** How a rollout moves traffic; the settings' defaults live in stacks/schema.ts (api.rollout). */
@@ -68,6 +70,8 @@ export interface RolloutPolicy {
   keepOldMinutes?: number;
   /** The standby set an earlier run left (kept in the provider's state). */
   standby?: Standby;
+  /** canary: replicas, shares, hold time and gate thresholds. */
+  canary?: CanarySettings;
   /** The clock (tests). */
   now?: () => number;
 }
@@ -165,7 +169,8 @@ class Run {
     const weights = await this.slots?.weights();
     const observed = listed.map(({ addresses, ...c }): ObservedContainer => {
       if (!weights) return c;
-      const routing = addresses.some((a) => (weights.get(a) ?? 0) > 0) ? "live" : addresses.some((a) => weights.has(a)) ? "idle" : "absent";
+      const w = addresses.map((a) => weights.get(a)).find((x) => x !== undefined);
+      const routing = !w ? "absent" : w.weight === 0 ? "idle" : w.weight === w.full ? "live" : "partial";
       return { ...c, routing };
     });
     this.seen = new Map(observed.map((c) => [c.name, c]));
@@ -182,7 +187,8 @@ class Run {
     const limit = MAX_MOVES_PER_REPLICA * (spec.replicas + 4);
     let expected: string | undefined;
     for (let i = 0; i < limit; i++) {
-      const desired = { stack: spec.stack, service: spec.service, revision, replicas: spec.replicas, strategy: this.strategy, keep: this.keep() };
+      const canary = this.policy.canary ? { canary: { replicas: this.policy.canary.replicas, steps: this.policy.canary.steps } } : {};
+      const desired = { stack: spec.stack, service: spec.service, revision, replicas: spec.replicas, strategy: this.strategy, keep: this.keep(), ...canary };
       const observed = await this.look(spec);
       const moves = plan(desired, observed);
       if (moves.length === 0) {
@@ -197,6 +203,41 @@ class Run {
       await this.execute(moves[0], spec);
     }
     throw new Error(`${spec.stack}/${spec.service}: still not converged after ${limit} moves; inspect with "docker ps -a --filter label=${LABEL_STACK}=${spec.stack}"`);
+  }
+
+  /**
+   * Holds the canaries at their share for `stepSeconds`, then judges them on the edge's access log against the
+   * stable set; on a failed gate the canaries get weight 0 (the stable set its full weight) and the run fails
+   * quoting the figures.
+   */
+  private async canaryStep(step: Extract<Step, { kind: "canary-step" }>): Promise<void> {
+    const settings = this.policy.canary;
+    if (!this.slots || !settings) return;
+    const w = canaryWeights(step.share, step.stable.length, step.canaries.length);
+    await this.slots.setWeights([
+      ...step.stable.map((container) => ({ container, weight: w.stable })),
+      ...step.canaries.map((container) => ({ container, weight: w.canary })),
+    ]);
+    this.log(`canary ${step.canaries.join(", ")}: ${step.share} % of requests (weight ${w.canary} vs ${w.stable} per stable replica: ${w.actual.toFixed(1)} %), held ${settings.stepSeconds} s`);
+    const from = Math.floor(this.now() / 1000);
+    await sleep(settings.stepSeconds * 1000);
+    const canary: AccessRecord[] = [];
+    const stable: AccessRecord[] = [];
+    for (const { text, slotOf } of await this.slots.accessLog(from, [...step.canaries, ...step.stable])) {
+      for (const r of parseAccessLog(text, this.slots.target.backend)) {
+        const container = slotOf.get(r.server);
+        if (container && step.canaries.includes(container)) canary.push(r);
+        else if (container) stable.push(r);
+      }
+    }
+    const verdict = judgeCanary(step.share, figuresOf(canary), figuresOf(stable), settings);
+    if (verdict.pass) {
+      this.log(verdict.summary);
+      return;
+    }
+    await this.slots.route(step.stable, step.canaries);
+    const first = step.canaries[0]!;
+    throw new ReplicaFailure(first, this.seen.get(first)?.replica ?? 1, verdict.summary);
   }
 
   private result(revision: string, observed: ObservedContainer[]): RolloutResult {
@@ -260,12 +301,14 @@ class Run {
         this.log(`${step.name}: ${(await this.slots.waitDrained(step.name)) ? "drained" : "still busy at drain timeout, stopping anyway"} (${since(start)})`);
         return;
       case "idle-free-slots":
-        await this.slots?.setFreeSlots();
+        await this.slots?.setFreeSlots("idle");
         return;
       case "switch": {
         // The revision that served until now becomes the standby (blue-green with a window).
         const before = step.idle.map((n) => this.seen.get(n)?.revision).filter((r): r is string => !!r);
         await this.slots?.route(step.live, step.idle);
+        // Rolling from here on (a canary that passed): a replica started next must land with its full weight.
+        if (this.strategy !== "blue-green") await this.slots?.setFreeSlots("full");
         this.log(`switched: ${step.live.join(", ")} live${step.idle.length ? `; ${step.idle.join(", ")} idle` : ""} (${since(start)})`);
         const previous = mostCommon(before);
         const minutes = this.policy.keepOldMinutes ?? 0;
@@ -274,6 +317,9 @@ class Run {
         }
         return;
       }
+      case "canary-step":
+        await this.canaryStep(step);
+        return;
       case "remove-old": {
         const removal = removeReplica(this.ctx.docker, step.name, t.stopGraceSeconds, this.ctx.onContainerLogs)
           .then(() => this.slots?.release(step.name))
@@ -299,6 +345,7 @@ function describe(m: Move): string {
     case "discard": return `discard stopped ${m.name}`;
     case "stage": return `stage ${m.start} (idle)`;
     case "switch": return `switch traffic to ${m.live.join(", ")}`;
+    case "canary": return `canary ${m.canaries.join(", ")} at ${m.steps.join(" → ")} %`;
   }
 }
 

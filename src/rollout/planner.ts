@@ -15,13 +15,16 @@ export interface ObservedContainer {
   replica: number;
   running: boolean;
   health: Health;
-  /** What the edge sends it: all its share ("live"), nothing ("idle", weight 0), or it has no slot ("absent"). */
+  /**
+   * What the edge sends it: its full share ("live"), a share set by hand ("partial": a canary step's weights),
+   * nothing ("idle", weight 0), or it has no slot ("absent").
+   */
   routing?: Routing;
 }
 
-export type Routing = "live" | "idle" | "absent";
+export type Routing = "live" | "partial" | "idle" | "absent";
 
-export type Strategy = "rolling" | "blue-green";
+export type Strategy = "rolling" | "blue-green" | "canary";
 
 export interface Desired {
   stack: string;
@@ -32,6 +35,8 @@ export interface Desired {
   strategy?: Strategy;
   /** blue-green: another revision whose running replicas stay, idle, for a switch back (the standby set). */
   keep?: string;
+  /** canary: how many new replicas take the canary shares, and the shares in percent. */
+  canary?: { replicas: number; steps: number[] };
 }
 
 /** One unit of work; the executor expands it into steps (see `stepsOf`). */
@@ -49,7 +54,9 @@ export type Move =
   /** blue-green: start a replica the edge health-checks but sends nothing to (weight 0) until the switch. */
   | { kind: "stage"; replica: number; start: string }
   /** Send all traffic to `live` and none to `idle`, at once, on every edge. */
-  | { kind: "switch"; live: string[]; idle: string[] };
+  | { kind: "switch"; live: string[]; idle: string[] }
+  /** Give the staged `canaries` each share of `steps` in turn beside the serving `stable` set, judged after each. */
+  | { kind: "canary"; canaries: string[]; stable: string[]; steps: number[] };
 
 export type Step =
   | { kind: "start-new"; replica: number; name: string }
@@ -61,7 +68,9 @@ export type Step =
   /** Free edge slots get weight 0, so the replica about to start (`name`) lands idle. */
   | { kind: "idle-free-slots"; name: string }
   /** `name` says what switches, e.g. "3 live, 3 idle". */
-  | { kind: "switch"; name: string; live: string[]; idle: string[] };
+  | { kind: "switch"; name: string; live: string[]; idle: string[] }
+  /** Hold the canaries at `share` percent, then judge them against the stable set (`name`: e.g. "10%"). */
+  | { kind: "canary-step"; name: string; share: number; canaries: string[]; stable: string[] };
 
 export function stepsOf(move: Move): Step[] {
   switch (move.kind) {
@@ -98,6 +107,12 @@ export function stepsOf(move: Move): Step[] {
       ];
     case "switch":
       return [{ kind: "switch", name: `${move.live.length} live, ${move.idle.length} idle`, live: move.live, idle: move.idle }];
+    case "canary":
+      return [
+        ...move.steps.map((share): Step => ({ kind: "canary-step", name: `${share}%`, share, canaries: move.canaries, stable: move.stable })),
+        // Passed: every replica back to its full weight; the canaries are ordinary replicas from here on.
+        { kind: "switch", name: "canary passed", live: [...move.canaries, ...move.stable], idle: [] },
+      ];
   }
 }
 
@@ -120,6 +135,7 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
     throw new Error(`planner: replicas must be a whole number >= 0, got ${desired.replicas}`);
   }
   const blueGreen = desired.strategy === "blue-green";
+  const serving = (c: ObservedContainer) => c.routing === "live" || c.routing === "partial";
   const byName = [...observed].sort((a, b) => a.replica - b.replica || a.name.localeCompare(b.name));
   const wanted = (c: ObservedContainer) => c.revision === desired.revision;
   const moves: Move[] = [];
@@ -140,6 +156,24 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
 
   const keptNames = new Set([...kept.values()].map((c) => c.name));
   const leftovers = live.filter((c) => !keptNames.has(c.name));
+  // Canary: while another revision serves and no wanted replica has its full share yet (none, staged idle, or a
+  // canary step that an interrupted run left), stage the canaries, run the shares, then continue rolling.
+  const servingOthers = leftovers.filter((c) => !wanted(c) && serving(c));
+  if (desired.strategy === "canary" && desired.canary && servingOthers.length > 0 && ![...kept.values()].some((c) => c.routing === "live")) {
+    const count = Math.min(desired.canary.replicas, desired.replicas);
+    const canaries: string[] = [];
+    for (let replica = 1; replica <= count; replica++) {
+      const c = kept.get(replica);
+      if (c) canaries.push(c.name);
+      else {
+        const start = containerName(desired.stack, desired.service, desired.revision, replica);
+        moves.push({ kind: "stage", replica, start });
+        canaries.push(start);
+      }
+    }
+    moves.push({ kind: "canary", canaries, stable: servingOthers.map((c) => c.name), steps: desired.canary.steps });
+    return moves;
+  }
   const standby = (c: ObservedContainer) => blueGreen && desired.keep !== undefined && desired.keep !== desired.revision && c.revision === desired.keep && c.health !== "unhealthy";
   const paired = new Set<string>();
   const starts: Move[] = [];
@@ -158,8 +192,8 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   }
   // Rolling: re-route first (a wanted replica left idle serves nothing), then replace. Blue-green: stage, then switch.
   const others = leftovers.filter((c) => !paired.has(c.name));
-  const idleWanted = [...kept.values()].filter((c) => c.routing === "idle").map((c) => c.name);
-  const liveOthers = others.filter((c) => c.routing === "live").map((c) => c.name);
+  const idleWanted = [...kept.values()].filter((c) => c.routing === "idle" || c.routing === "partial").map((c) => c.name);
+  const liveOthers = others.filter(serving).map((c) => c.name);
   const newSet = [...keptNames, ...starts.map((m) => (m as { start: string }).start)].sort();
   let switchMove: Move[] = [];
   // (Staged replicas land idle: a plan that stages also switches.)

@@ -12,61 +12,12 @@ import { connectDocker } from "../../src/docker";
 import { rollback } from "../../src/release/rollback";
 import { deriveApiImage } from "../support/derived-images";
 import { testImages } from "../support/docker-images";
-import { describeStep, startScenario, type StepFigures } from "../support/deploy-scenario";
+import { assertZeroDowntime, describeStep, startScenario } from "../support/deploy-scenario";
 import { engineAvailable } from "../support/pulumi";
+import { switches, versionTimeline } from "../support/versions";
 
 const LOAD = { connections: 40, settleS: 3 };
 const KEEP_OLD_MINUTES = 3;
-
-function assertZeroDowntime(f: StepFigures, opts: { previewEmpty?: boolean } = {}): void {
-  assert.equal(f.error, undefined, `${f.step}: the deploy failed`);
-  assert.equal(f.failed, 0, `${f.step}: failed requests`);
-  assert.deepEqual(f.errors, {}, `${f.step}: connection errors`);
-  assert.ok(f.rows.postsOk > 0, `${f.step}: the load wrote rows`);
-  assert.equal(f.rows.lost, 0, `${f.step}: answered 2xx but no row`);
-  assert.equal(f.rows.rowsTwice, 0, `${f.step}: rows written twice`);
-  if (opts.previewEmpty ?? true) assert.equal(f.perpetualDiff, "", `${f.step}: preview right after the up is not empty`);
-}
-
-/** Polls the version one request after another (each sent after the last answer) until stopped. */
-function versionTimeline(url: string): { stop(): Promise<{ t: number; version: string }[]> } {
-  const seen: { t: number; version: string }[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        const r = await fetch(`${url}/slow?ms=0`, { signal: AbortSignal.timeout(10_000) });
-        if (r.ok) seen.push({ t: Date.now(), version: ((await r.json()) as { version: string }).version });
-      } catch {
-        // the load's own figures count failures; the timeline only records versions
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return seen;
-    },
-  };
-}
-
-/** The versions in the order first seen, and whether an earlier one came back after a later one appeared. */
-function switches(timeline: { t: number; version: string }[]): { order: string[]; flips: number; gapMs: number } {
-  const order: string[] = [];
-  let flips = 0;
-  let gapMs = 0;
-  for (let i = 0; i < timeline.length; i++) {
-    const v = timeline[i]!.version;
-    if (order.at(-1) !== v) {
-      if (order.includes(v)) flips++;
-      else if (i > 0) gapMs = timeline[i]!.t - timeline[i - 1]!.t;
-      order.push(v);
-    }
-  }
-  return { order, flips, gapMs };
-}
 
 test("blue-green through pulumi up: one switch per deploy, a switch back inside the window, a broken image never served, an expired standby removed", { timeout: 60 * 60_000 }, async (t) => {
   assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");

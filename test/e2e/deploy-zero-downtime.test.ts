@@ -11,20 +11,10 @@ import { connectDocker } from "../../src/docker";
 import { rollbackTarget } from "../../src/release/history";
 import { history } from "../../src/release/stack";
 import { testImages } from "../support/docker-images";
-import { describeStep, restartDatabase, startScenario, type StepFigures } from "../support/deploy-scenario";
+import { assertZeroDowntime, describeStep, restartDatabase, startScenario, type StepFigures } from "../support/deploy-scenario";
 import { engineAvailable } from "../support/pulumi";
 
 const LOAD = { connections: 40, settleS: 3 };
-
-function assertZeroDowntime(f: StepFigures): void {
-  assert.equal(f.error, undefined, `${f.step}: the deploy failed`);
-  assert.equal(f.failed, 0, `${f.step}: failed requests`);
-  assert.deepEqual(f.errors, {}, `${f.step}: connection errors`);
-  assert.ok(f.rows.postsOk > 0, `${f.step}: the load wrote rows`);
-  assert.equal(f.rows.lost, 0, `${f.step}: answered 2xx but no row`);
-  assert.equal(f.rows.rowsTwice, 0, `${f.step}: rows written twice`);
-  assert.equal(f.perpetualDiff, "", `${f.step}: preview right after the up is not empty`);
-}
 
 test("production-shaped stack: every routine deploy under load drops nothing, and the preview after it is empty", { timeout: 45 * 60_000 }, async (t) => {
   assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");

@@ -4,6 +4,7 @@
 // latency, and the wall time of the deploy. A step that fails is recorded with its error, never thrown.
 // With `tls`, the stack's edge serves HTTPS (the certificate and key as the stack's Pulumi secrets) and the load goes
 // over HTTPS; plain HTTP on the edge port then only redirects.
+import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -184,6 +185,17 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
     },
     cleanup,
   };
+}
+
+/** A routine deploy's promise: it succeeded, no request failed, no row lost or written twice, and (unless told otherwise) the preview after it is empty. */
+export function assertZeroDowntime(f: StepFigures, opts: { previewEmpty?: boolean } = {}): void {
+  assert.equal(f.error, undefined, `${f.step}: the deploy failed`);
+  assert.equal(f.failed, 0, `${f.step}: failed requests`);
+  assert.deepEqual(f.errors, {}, `${f.step}: connection errors`);
+  assert.ok(f.rows.postsOk > 0, `${f.step}: the load wrote rows`);
+  assert.equal(f.rows.lost, 0, `${f.step}: answered 2xx but no row`);
+  assert.equal(f.rows.rowsTwice, 0, `${f.step}: rows written twice`);
+  if (opts.previewEmpty ?? true) assert.equal(f.perpetualDiff, "", `${f.step}: preview right after the up is not empty`);
 }
 
 /** One line per step for logs and the benchmark table. */

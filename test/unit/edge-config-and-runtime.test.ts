@@ -63,7 +63,7 @@ describe("parseServersState", () => {
   const rows = parseServersState(SERVERS_STATE);
   it("reads every slot", () => assert.deepEqual(rows.map((r) => r.name), ["api1", "static1", "static2"]));
   it("a slot without address has addr null and resolution maint", () => {
-    assert.deepEqual(rows[0], { backend: "api", id: 1, name: "api1", addr: null, opState: 0, adminState: 32, weight: 1, port: 3999 });
+    assert.deepEqual(rows[0], { backend: "api", id: 1, name: "api1", addr: null, opState: 0, adminState: 32, weight: 1, fullWeight: 1, port: 3999 });
   });
   it("a drained UP server: op 2, admin 8", () => {
     assert.equal(rows[1].addr, "127.0.0.1");

@@ -182,8 +182,53 @@ function apply(observed: ObservedContainer[], m: Move): ObservedContainer[] {
       return [...observed, c(NEW, m.replica, { routing: "idle" })];
     case "switch":
       return observed.map((x) => (m.live.includes(x.name) ? { ...x, routing: "live" } : m.idle.includes(x.name) ? { ...x, routing: "idle" } : x));
+    case "canary":
+      // Every share passed: all back to full weight.
+      return observed.map((x) => (m.canaries.includes(x.name) || m.stable.includes(x.name) ? { ...x, routing: "live" } : x));
   }
 }
+
+describe("plan: canary", () => {
+  const canary = (replicas: number) => ({ ...desired(replicas), strategy: "canary" as const, canary: { replicas: 1, steps: [10, 50] } });
+  const live = { routing: "live" as const };
+  it("a new revision: stage one canary idle, then run the shares beside the serving set (nothing retired yet)", () => {
+    assert.deepEqual(plan(canary(3), [c(OLD, 1, live), c(OLD, 2, live), c(OLD, 3, live)]), [
+      { kind: "stage", replica: 1, start: n(1) },
+      { kind: "canary", canaries: [n(1)], stable: [o(1), o(2), o(3)], steps: [10, 50] },
+    ]);
+  });
+  it("an interrupted canary step (weights set by hand) runs the shares again from the first", () => {
+    assert.deepEqual(plan(canary(2), [c(OLD, 1, { routing: "partial" }), c(OLD, 2, { routing: "partial" }), c(NEW, 1, { routing: "partial" })]), [
+      { kind: "canary", canaries: [n(1)], stable: [o(1), o(2)], steps: [10, 50] },
+    ]);
+  });
+  it("after the canary passed (full weight), the rest is a rolling replacement, the old replica 1 retired last", () => {
+    assert.deepEqual(plan(canary(2), [c(OLD, 1, live), c(OLD, 2, live), c(NEW, 1, live)]), [
+      { kind: "replace", replica: 2, start: n(2), retire: o(2) },
+      { kind: "retire", name: o(1), reason: "other revision" },
+    ]);
+  });
+  it("a first deploy has nothing to compare with: rolling", () => {
+    assert.deepEqual(plan(canary(1), []), [{ kind: "scale-up", replica: 1, start: n(1) }]);
+  });
+  it("applying the plan's effects ends on N live of the new revision", () => {
+    let observed = [c(OLD, 1, live), c(OLD, 2, live), c(OLD, 3, live)];
+    for (let i = 0; i < 20; i++) {
+      const moves = plan(canary(3), observed);
+      if (moves.length === 0) break;
+      observed = apply(observed, moves[0]!).map((x) => (x.routing === undefined ? { ...x, routing: "live" } : x));
+    }
+    assert.deepEqual(observed.map((x) => `${x.name} ${x.routing}`).sort(), [n(1), n(2), n(3)].map((x) => `${x} live`));
+  });
+});
+
+describe("stepsOf: canary", () => {
+  it("one held-and-judged step per share, then every replica back to full weight", () => {
+    assert.deepEqual(stepsOf({ kind: "canary", canaries: [n(1)], stable: [o(1), o(2)], steps: [5, 25, 50] }).map((s) => `${s.kind} ${s.name}`), [
+      "canary-step 5%", "canary-step 25%", "canary-step 50%", "switch canary passed",
+    ]);
+  });
+});
 
 describe("plan: blue-green", () => {
   const bg = (replicas: number, keep?: string) => ({ ...desired(replicas), strategy: "blue-green" as const, ...(keep ? { keep } : {}) });

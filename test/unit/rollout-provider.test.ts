@@ -4,6 +4,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 
+const CANARY = { replicas: 1, steps: [10, 50], stepSeconds: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minRequests: 20 };
+
 pulumi.runtime.setMocks(
   {
     newResource: (args) => ({ id: `${args.inputs.stack}/${args.inputs.service}`, state: { ...args.inputs, containers: [], revision: "r" } }),
@@ -38,7 +40,7 @@ describe("ReplicaSet provider", () => {
       healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped",
       edge: { stack: "demo", backend: "api" },
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green", blueGreen: { keepOldMinutes: 15 } },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green", blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
     });
     const id = await new Promise((resolve) => rs.id.apply(resolve));
     assert.equal(id, "demo/api");
@@ -51,7 +53,7 @@ describe("ReplicaSet provider", () => {
       stack: "demo", service: "api", image: "slipway/api:1", replicas: 3, env: { A: "1" }, networks: [{ name: "net", aliases: ["api"] }],
       memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped" as const, edge: { stack: "demo", backend: "api" },
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "rolling" as const, blueGreen: { keepOldMinutes: 15 } },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "rolling" as const, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
     };
     const olds = { ...base, containers: ["a", "b", "c"], revision: "r" };
     const diff = async (news: object) => {
@@ -83,7 +85,7 @@ describe("ReplicaSet provider", () => {
       stack: "demo", service: "api", image: "slipway/api:1", replicas: 2, env: {}, networks: [{ name: "net" }],
       memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped" as const,
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green" as const, blueGreen: { keepOldMinutes: 15 } },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green" as const, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
     };
     const until = "2026-11-23T12:15:00.000Z";
     const olds = { ...base, containers: ["a", "b"], revision: "r", standby: { revision: "q", containers: ["c", "d"], until } };

@@ -137,3 +137,20 @@ test("rollout strategy: rolling by default; blue-green settings only with blue-g
   rolling.api.replicas = 12;
   assert.match(violationsOf("staging", rolling).join("\n"), /^slipway:edge\.slots: is 10; rolling with 12 replicas needs at least 13/);
 });
+
+test("canary settings: only with strategy canary; canary replicas at most api.replicas; shares must increase", () => {
+  const stray = stackFile("staging") as Record<string, any>;
+  stray.api.rollout = { ...(stray.api.rollout ?? {}), canary: { steps: [10, 50] } };
+  assert.deepEqual(violationsOf("staging", stray), [
+    "slipway:api.rollout.canary: applies only with api.rollout.strategy canary (the strategy is rolling); remove it or set the strategy",
+  ]);
+  const many = stackFile("production") as Record<string, any>;
+  many.api.rollout = { ...(many.api.rollout ?? {}), strategy: "canary", canary: { replicas: 9 } };
+  assert.match(violationsOf("production", many).join("\n"), /^slipway:api\.rollout\.canary\.replicas: is 9; at most api\.replicas/m);
+  const order = stackFile("production") as Record<string, any>;
+  order.api.rollout = { ...(order.api.rollout ?? {}), strategy: "canary", canary: { steps: [50, 10] } };
+  assert.match(violationsOf("production", order).join("\n"), /^slipway:api\.rollout\.canary\.steps: must increase/m);
+  const ok = stackFile("production") as Record<string, any>;
+  ok.api.rollout = { ...(ok.api.rollout ?? {}), strategy: "canary" };
+  assert.deepEqual(load("production", ok).api.rollout.canary, { replicas: 1, steps: [10, 50], stepSeconds: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minRequests: 20 });
+});

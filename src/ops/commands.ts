@@ -91,6 +91,9 @@ export function pgRestoreReadAll(): string[] {
 /** How long the restore waits for a lock on the existing data before it gives up (and changes nothing): `--lock-timeout`. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
+/** The restore's session in pg_stat_activity (application_name): what holds the locks while it runs. */
+export const RESTORE_APPLICATION_NAME = "slipway-restore";
+
 /** What the restore script writes to stderr when pg_restore itself failed (the transaction was then rolled back). */
 export const RESTORE_EXIT_MARKER = "slipway-pg_restore-exit=";
 
@@ -139,7 +142,7 @@ const RESTORE_SCRIPT = [
   "  pg_restore --file=- --no-owner --no-privileges",
   "  rc=$?",
   `  if [ "$rc" -eq 0 ]; then printf 'COMMIT;\\n'; else printf 'ROLLBACK;\\n'; printf '${RESTORE_EXIT_MARKER}%s\\n' "$rc" >&2; fi`,
-  '} | psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$1" --dbname "$2" >/dev/null',
+  `} | PGAPPNAME=${RESTORE_APPLICATION_NAME} psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "$1" --dbname "$2" >/dev/null`,
 ].join("\n");
 
 /**

@@ -119,6 +119,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const stackName = opts.stackName ?? opts.prefix;
   const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
 
+  let onSince = 0;
+  const offLine = () => `maintenance: turned OFF (it was on for ${((Date.now() - onSince) / 1000).toFixed(1)} s)`;
+
   // Ends a failed step: maintenance off again if restore turned it on (and the step allows), and the error says
   // what state the edge is in.
   const fail = async (failed: Failed, error: OpsError): Promise<never> => {
@@ -136,56 +139,80 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
   };
 
-  let onSince = 0;
-  const offLine = () => `maintenance: turned OFF (it was on for ${((Date.now() - onSince) / 1000).toFixed(1)} s)`;
-  if (plan.maintenance.action === "turn-on") {
-    onSince = Date.now();
-    try {
-      const edges = await setMaintenance(docker, stack!, true, opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
-      log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
-    } catch (err) {
-      // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
-      await setMaintenance(docker, stack!, false).catch(() => undefined);
-      throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
-    }
-  }
-
-  log(`restoring into database '${db.database}' in one transaction (replacing its schemas; lock timeout ${lockTimeoutMs} ms)`);
-  const started = Date.now();
-  const result = await execInDb(docker, opts.dbContainer, pgRestoreReplace(db, lockTimeoutMs), { stdin: createReadStream(file) });
-  const failure = restoreProblem(result);
-  if (failure !== undefined) {
-    await fail(
-      "restore",
-      new OpsError("restore-failed", `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`),
+  // Interrupted (Ctrl-C, SIGTERM) once maintenance is on: it stays on — the restore's session may still be finishing
+  // or rolling back inside the container, so nobody can say the data is fit for traffic — and the operator is told.
+  const onSignal = (signal: NodeJS.Signals) => {
+    detach();
+    log(
+      `edge: interrupted (${signal}) — maintenance stays ON: the restore may still be committing or rolling back in the database; check the data, then \`npm run maintenance -- --stack ${stackName} off\``,
     );
-  }
-  log(`restored in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-  if (plan.migrate.action === "run") {
-    try {
-      const output = await runMigrations(docker, { stack: stack!, dbContainer: opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log });
-      const done = output.split("\n").find((l) => l.includes("migrations complete"));
-      log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
-    } catch (err) {
-      const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
-      await fail("migrate", new OpsError(error.kind, `the backup was restored (committed), but ${error.message}`));
+    process.kill(process.pid, signal);
+  };
+  const detach = () => {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  };
+  try {
+    if (plan.maintenance.action === "turn-on") {
+      onSince = Date.now();
+      try {
+        const edges = await setMaintenance(docker, stack!, true, opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
+        log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+      } catch (err) {
+        // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
+        await setMaintenance(docker, stack!, false).catch(() => undefined);
+        throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
+      }
     }
-  }
 
-  const after = maintenanceAfter(plan, stackName);
-  let edge = after.edge;
-  if (after.turnOff) {
-    try {
-      await setMaintenance(docker, stack!, false);
-      log(offLine());
-    } catch (err) {
-      edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
-      throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
+    log(`restoring into database '${db.database}' in one transaction (replacing its schemas; lock timeout ${lockTimeoutMs} ms)`);
+    const started = Date.now();
+    const result = await execInDb(docker, opts.dbContainer, pgRestoreReplace(db, lockTimeoutMs), { stdin: createReadStream(file) }).catch(async (err: unknown) => {
+      // refused before it ran (the container is gone or stopped): nothing changed
+      if (err instanceof OpsError) return fail("restore", err);
+      // the engine connection broke mid-stream: the restore's session may still be running; maintenance stays as it is
+      const edge = plan.maintenance.action === "skip" ? "the edge was not touched (maintenance skipped)" : `maintenance stays ON until you have checked the data; then \`npm run maintenance -- --stack ${stackName} off\``;
+      log(`edge: ${edge}`);
+      throw new OpsError("restore-failed", `the restore's connection to the Docker engine failed (${(err as Error).message}); whether it committed is unknown: check the data.\nEdge: ${edge}`);
+    });
+    const failure = restoreProblem(result);
+    if (failure !== undefined) {
+      await fail(
+        "restore",
+        new OpsError("restore-failed", `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`),
+      );
     }
+    log(`restored in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    if (plan.migrate.action === "run") {
+      try {
+        const output = await runMigrations(docker, { stack: stack!, dbContainer: opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log });
+        const done = output.split("\n").find((l) => l.includes("migrations complete"));
+        log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
+      } catch (err) {
+        const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
+        await fail("migrate", new OpsError(error.kind, `the backup was restored (committed), but ${error.message}`));
+      }
+    }
+
+    const after = maintenanceAfter(plan, stackName);
+    let edge = after.edge;
+    if (after.turnOff) {
+      try {
+        await setMaintenance(docker, stack!, false);
+        log(offLine());
+      } catch (err) {
+        edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
+        throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
+      }
+    }
+    log(`edge: ${edge}`);
+    return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
+  } finally {
+    detach();
   }
-  log(`edge: ${edge}`);
-  return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
 }
 
 /** What clients see while restore holds maintenance on (unless --maintenance-message). */

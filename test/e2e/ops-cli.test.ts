@@ -22,7 +22,7 @@ function verb(name: "backup" | "restore", args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe("ops verbs (processes)", { timeout: 180_000 }, () => {
+describe("ops verbs (processes)", { timeout: 360_000 }, () => {
   let pg: TestPostgres;
   let dir: string;
 
@@ -172,7 +172,7 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", "staging", "--db-container", pg.name, "--environment", "staging", "--file", b.stdout.trim()], { cwd: repo, stdio: "ignore" });
     const exited = new Promise((resolve) => child.on("exit", resolve));
     try {
-      const waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore' AND wait_event_type = 'Lock'";
+      const waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway-restore' AND wait_event_type = 'Lock'";
       for (const deadline = Date.now() + 120_000; (await pg.sql(waiting)) !== "1"; ) {
         assert.ok(Date.now() < deadline, "the restore never reached the database");
         await new Promise((r) => setTimeout(r, 20));
@@ -184,8 +184,8 @@ describe("ops verbs (processes)", { timeout: 180_000 }, () => {
       await release();
       await holder;
     }
-    for (let i = 0; (await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'")) !== "0"; i++) {
-      assert.ok(i < 100, "pg_restore still connected 10 s after its client was killed");
+    for (let i = 0; (await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway-restore'")) !== "0"; i++) {
+      assert.ok(i < 100, "the restore's session still connected 10 s after its client was killed");
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(await pg.sql("SELECT (SELECT count(*) FROM filler) || ':' || (SELECT string_agg(name, ',' ORDER BY id) FROM items)"), before);

@@ -22,7 +22,7 @@ describe("ops commands", () => {
     assert.deepEqual(argv.slice(3, 6), ["slipway-restore", "slipway", "slipway"], "user and database are arguments, never spliced into the script");
     assert.match(argv[2]!, /pg_restore --file=- --no-owner --no-privileges\n {2}rc=\$\?/);
     assert.match(argv[2]!, /if \[ "\$rc" -eq 0 \]; then printf 'COMMIT;\\n'; else printf 'ROLLBACK;\\n'; printf 'slipway-pg_restore-exit=%s\\n'/);
-    assert.match(argv[2]!, /psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "\$1" --dbname "\$2"/);
+    assert.match(argv[2]!, /\| PGAPPNAME=slipway-restore psql --no-psqlrc --quiet --set ON_ERROR_STOP=1 --username "\$1" --dbname "\$2"/);
     const sql = argv[6]!;
     assert.ok(sql.startsWith("BEGIN;\n"), "one transaction, opened before the drop");
     assert.match(sql, /SET lock_timeout = '1500ms';[\s\S]*DROP SCHEMA %I CASCADE[\s\S]*CREATE SCHEMA public AUTHORIZATION pg_database_owner/);

@@ -117,7 +117,7 @@ async function strategySteps(rows: Row[], refs: ImageRefs, load: LoadShape): Pro
     }
     return undefined;
   };
-  const switched = (out: string) => [...out.matchAll(/switched: .*? \((\d+\.\d)s\)/g)].map((m) => `${m[1]} s`).join(", ") || "none";
+  const switched = (out: string) => [...new Set([...out.matchAll(/switched: .*? \((\d+\.\d)s\)/g)].map((m) => m[0]))].map((l) => `${/\((\d+\.\d)s\)/.exec(l)![1]} s`).join(", ") || "none";
   const versions = (sw: ReturnType<typeof switches>) => `versions ${sw.order.join(" → ")}, flips back ${sw.flips}`;
   try {
     console.log(`\nbringing up a production-shaped stack ${name} for blue-green and canary with pulumi up …`);
@@ -142,7 +142,7 @@ async function strategySteps(rows: Row[], refs: ImageRefs, load: LoadShape): Pro
       await set(s, "slipway:images.api", to.images.api);
       good = to.images.api;
       await s.up(`rollback to ${to.images.api}`);
-    }, (_f, sw, out) => `${versions(sw)}; switch ${switched(out)}; containers started: ${(out.match(/: started \(/g) ?? []).length}`);
+    }, (_f, sw, out) => `${versions(sw)}; switch ${switched(out)}; containers started: ${new Set(out.match(/replica \S+ \(\S+\): started/g) ?? []).size}`);
     if (scenario) {
       await set(scenario, "slipway:api.rollout.strategy", "canary");
       await scenario.ps.stack.removeConfig("slipway:api.rollout.blueGreen", true);
@@ -151,7 +151,8 @@ async function strategySteps(rows: Row[], refs: ImageRefs, load: LoadShape): Pro
       await set(scenario, "slipway:api.rollout.canary.stepSeconds", "20");
       await scenario.up("canary");
     }
-    const gates = (out: string) => (out.match(/canary gate (passed|failed) at \d+ %: canary \d+ requests, \d+ × 5xx \([\d.]+ %\)/g) ?? []).join("; ") || "no gate line";
+    // (pulumi prints each rollout line twice: as it happens and in the summary)
+  const gates = (out: string) => [...new Set(out.match(/canary gate (passed|failed) at \d+ %: canary \d+ requests, \d+ × 5xx \([\d.]+ %\)/g) ?? [])].join("; ") || "no gate line";
     await record("canary", "promote a new image (10 → 50 %, 20 s each)", async (s) => {
       good = s.apiImage("cn2");
       await set(s, "slipway:images.api", good);

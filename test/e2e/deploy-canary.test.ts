@@ -7,7 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { connectDocker } from "../../src/docker";
+import { connectDocker, containerLogs } from "../../src/docker";
+import { runningEdges } from "../../src/edge/proxy";
 import { deriveApiImage, FAULT_HALF_OF_REQUESTS } from "../support/derived-images";
 import { testImages } from "../support/docker-images";
 import { assertZeroDowntime, describeStep, startScenario, type StepFigures } from "../support/deploy-scenario";
@@ -53,8 +54,16 @@ test("canary through pulumi up: a good image passes its gates and rolls on with 
     await stack.setConfig("slipway:images.api", { value: v2 }, true);
     await up(`promote ${v2}`);
   });
+  if (good.failed > 0) {
+    // Which server answered them, and how (HAProxy's termination state), from the edge's access log.
+    for (const edge of await runningEdges(docker, s.ps.prefix)) {
+      const lines = (await containerLogs(docker, edge)).split("\n").filter((l) => /"status":5\d\d/.test(l));
+      console.log(`${edge}: ${lines.length} 5xx lines; first 10:\n${lines.slice(0, 10).join("\n")}`);
+    }
+  }
   assertZeroDowntime(good);
-  const passed = output.match(/canary gate passed at \d+ %[^\n]*/g) ?? [];
+  // (pulumi prints each line twice: as it happens and in the summary)
+  const passed = [...new Set(output.match(/canary gate passed at \d+ %[^\n]*/g) ?? [])];
   console.log(passed.join("\n"));
   assert.equal(passed.length, 2, "both shares judged and passed");
   assert.match(passed[0]!, /at 20 %: canary [1-9]\d* requests/, "the canary had requests of its own at 20 %");

@@ -7,8 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { connectDocker, containerLogs } from "../../src/docker";
-import { runningEdges } from "../../src/edge/proxy";
+import { connectDocker } from "../../src/docker";
+import { edgeErrorLines } from "../support/edge-log";
 import { deriveApiImage, FAULT_HALF_OF_REQUESTS } from "../support/derived-images";
 import { testImages } from "../support/docker-images";
 import { assertZeroDowntime, describeStep, startScenario, type StepFigures } from "../support/deploy-scenario";
@@ -54,13 +54,7 @@ test("canary through pulumi up: a good image passes its gates and rolls on with 
     await stack.setConfig("slipway:images.api", { value: v2 }, true);
     await up(`promote ${v2}`);
   });
-  if (good.failed > 0) {
-    // Which server answered them, and how (HAProxy's termination state), from the edge's access log.
-    for (const edge of await runningEdges(docker, s.ps.prefix)) {
-      const lines = (await containerLogs(docker, edge)).split("\n").filter((l) => /"status":5\d\d/.test(l));
-      console.log(`${edge}: ${lines.length} 5xx lines; first 10:\n${lines.slice(0, 10).join("\n")}`);
-    }
-  }
+  if (good.failed > 0) console.log(await edgeErrorLines(docker, s.ps.prefix));
   assertZeroDowntime(good);
   // (pulumi prints each line twice: as it happens and in the summary)
   const passed = [...new Set(output.match(/canary gate passed at \d+ %[^\n]*/g) ?? [])];

@@ -11,6 +11,7 @@ import { revisionOfSpec } from "../../src/rollout/spec";
 import { sleep } from "../../src/rollout/wait";
 import { ImageRefs, testImages } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../support/edge";
+import { edgeErrorLines } from "../support/edge-log";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../support/load";
 
 
@@ -67,8 +68,9 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     return { report, check, rolloutMs, error };
   }
 
-  function assertClean(report: LoadReport, check: ReturnType<typeof checkExecutions>) {
+  async function assertClean(report: LoadReport, check: ReturnType<typeof checkExecutions>) {
     assert.ok(report.ok > 300, `only ${report.ok} requests answered: the load did not run`);
+    if (Object.keys(report.non2xx).length > 0) console.log(await edgeErrorLines(env.docker, env.stack));
     assert.deepEqual(report.non2xx, {}, "non-2xx responses");
     assert.deepEqual(report.errors, {}, "connection errors");
     assert.equal(report.timeouts, 0, "timeouts");
@@ -91,7 +93,7 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     const v2 = spec(await env.retag(refs.api, "v2"), "v2");
     const { report, check, error } = await rollUnderLoad(v2);
     assert.equal(error, undefined);
-    assertClean(report, check);
+    await assertClean(report, check);
     await assertRunning(v2);
   });
 
@@ -109,7 +111,7 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     assert.match(error.message, /Last health check: exit \d+/);
     assert.match(error.message, /Last log lines of/);
     assert.match(error.message, /back on revision/);
-    assertClean(report, check);
+    await assertClean(report, check);
     await assertRunning(before);
     const health = (await (await fetch(`${env.url}/health`)).json()) as { version?: string };
     assert.equal(health.version, "v2", "the previous version still serves");
@@ -140,7 +142,7 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     const log = lines.slice(replacedFirst).join("\n");
     assert.match(log, /api-[0-9a-f]{8}-1\): healthy/, "replica 1 of the new image came up first");
     assert.match(log, new RegExp(`replace ${env.stack}-api-[0-9a-f]{8}-1 with ${env.stack}-api-${revisionOfSpec(before).slice(0, 8)}-1`), "and was swapped back");
-    assertClean(report, check);
+    await assertClean(report, check);
     await assertRunning(before);
   });
 
@@ -151,7 +153,7 @@ describe("rollout behind the edge, under load", { timeout: 20 * 60_000 }, () => 
     const a2 = spec(await env.retag(refs.apiAbrupt, "a2"), "a2");
     const { report, check, error } = await rollUnderLoad(a2);
     assert.equal(error, undefined);
-    assertClean(report, check);
+    await assertClean(report, check);
     await assertRunning(a2);
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import type { Stack } from "@pulumi/pulumi/automation";
+import { edgeErrorLines } from "./edge-log";
 import { connectDocker, execText } from "../../src/docker";
 import { ImageRefs } from "./docker-images";
 import { HEALTHCHECK_TIMEOUT_MS } from "./edge";
@@ -176,6 +177,8 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
       const deployS = (Date.now() - start) / 1000;
       await new Promise((r) => setTimeout(r, load.settleS * 1000));
       const report: LoadReport = await running.stop();
+      // The edge's own record of what failed (replica 5xx vs no server vs refused), while the stack still runs.
+      if (report.failed > 0) log(`${step}: ${await edgeErrorLines(docker, ps.prefix)}\n`);
       const rows = await countRows(report, running.idPrefix, sql);
       return {
         step, ...(error ? { error } : {}),

@@ -19,6 +19,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
+import { connectDocker } from "../src/docker";
 import { rollbackTarget } from "../src/release/history";
 import { history } from "../src/release/stack";
 import { type ImageRefs, testImages } from "../test/support/docker-images";
@@ -175,6 +176,7 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
   const name = `bd${randomBytes(3).toString("hex")}`;
   const label = edge === "https" ? "slipway over HTTPS" : "slipway";
   let scenario: Scenario | undefined;
+  const brokenRef = `${refs.api}-${name}-broken`;
   const record = async (step: string, deploy: (s: Scenario) => Promise<unknown>) => {
     if (!scenario) return rows.push({ system: "slipway", edge, step, failure: "the stack did not come up" });
     console.log(`\n== ${label}: ${step}`);
@@ -218,7 +220,7 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
       await up(s, "edge image");
     });
     await record("promote a broken image (restored)", async (s) => {
-      const broken = deriveApiImage({ from: refs.api, ref: `${refs.api}-${name}-broken`, version: "broken", cmd: ["node", "-e", "setTimeout(() => process.exit(3), 2000)"] });
+      const broken = deriveApiImage({ from: refs.api, ref: brokenRef, version: "broken", cmd: ["node", "-e", "setTimeout(() => process.exit(3), 2000)"] });
       await set(s, "slipway:images.api", broken);
       // Expected to fail: the old set keeps serving. Then the config goes back to what runs.
       const failed = await up(s, `promote ${broken}`).then(() => "", (e: Error) => e.message);
@@ -233,6 +235,7 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
     await record("restart the database", (s) => restartDatabase(s));
   } finally {
     await scenario?.cleanup();
+    await connectDocker().getImage(brokenRef).remove({ force: true }).catch(() => undefined);
   }
 }
 

@@ -48,6 +48,7 @@ const spec: VerbSpec = {
     "--no-migrate skips) → maintenance off, only if restore turned it on.",
     "A failed restore changes nothing and turns maintenance off again (if restore turned it on); failed migrations",
     "leave the restored data and maintenance ON. The last line on stderr says what state the edge is in.",
+    "Ctrl-C during the restore ends its database session (application_name slipway-restore): rolled back, as a failure.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };

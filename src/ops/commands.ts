@@ -94,6 +94,14 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** The restore's session in pg_stat_activity (application_name): what holds the locks while it runs. */
 export const RESTORE_APPLICATION_NAME = "slipway-restore";
 
+/** psql that ends the running restore's session (pg_terminate_backend: also between two statements): its transaction rolls back. */
+export function cancelRestoreCommand(db: Database): string[] {
+  return [
+    ...["psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--username", db.user, "--dbname", db.database],
+    ...["--command", `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '${RESTORE_APPLICATION_NAME}'`],
+  ];
+}
+
 /** What the restore script writes to stderr when pg_restore itself failed (the transaction was then rolled back). */
 export const RESTORE_EXIT_MARKER = "slipway-pg_restore-exit=";
 

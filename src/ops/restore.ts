@@ -13,7 +13,7 @@ import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { checksumFileName, parseChecksumFile } from "./checksum";
-import { DEFAULT_LOCK_TIMEOUT_MS, pgRestoreReplace, restoreProblem } from "./commands";
+import { cancelRestoreCommand, DEFAULT_LOCK_TIMEOUT_MS, pgRestoreReplace, restoreProblem } from "./commands";
 import { resolveDatabase } from "./database";
 import { connectDocker } from "../docker";
 import { execInDb } from "./db-exec";
@@ -139,13 +139,22 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
   };
 
-  // Interrupted (Ctrl-C, SIGTERM) once maintenance is on: it stays on — the restore's session may still be finishing
-  // or rolling back inside the container, so nobody can say the data is fit for traffic — and the operator is told.
+  // Interrupted (Ctrl-C, SIGTERM) once maintenance is on. During the restore: its session in the database is
+  // cancelled, so it rolls back (unless it had already committed) and the normal ending follows — maintenance off
+  // again after a rollback. Later (migrations): maintenance stays on — the data may not fit the running code yet —
+  // and the operator is told. A second signal ends the process at once.
+  let phase: "restore" | "after" = "restore";
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     detach();
-    log(
-      `edge: interrupted (${signal}) — maintenance stays ON: the restore may still be committing or rolling back in the database; check the data, then \`npm run maintenance -- --stack ${stackName} off\``,
-    );
+    interrupted = signal;
+    if (phase === "restore") {
+      log(`interrupted (${signal}): ending the restore's session in the database (it rolls back) (a second ${signal} ends restore at once, leaving maintenance ON)`);
+      process.once(signal, () => process.kill(process.pid, signal));
+      void execInDb(docker, opts.dbContainer, cancelRestoreCommand(db)).catch((err: Error) => log(`could not end the restore's session: ${err.message}`));
+      return;
+    }
+    log(`edge: interrupted (${signal}) — maintenance stays ON: the data is restored but the migrations may not have finished; check, then \`npm run maintenance -- --stack ${stackName} off\``);
     process.kill(process.pid, signal);
   };
   const detach = () => {
@@ -181,10 +190,22 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     if (failure !== undefined) {
       await fail(
         "restore",
-        new OpsError("restore-failed", `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`),
+        new OpsError(
+          "restore-failed",
+          interrupted
+            ? `restore into database '${db.database}' interrupted (${interrupted}): its session was ended and rolled back, so the data is as it was (${failure.split("\n")[0]})`
+            : `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`,
+        ),
       );
     }
     log(`restored in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    phase = "after";
+    if (interrupted !== undefined) {
+      // the restore had committed before the cancel reached it: stop here, before the migrations
+      const edge = plan.maintenance.action === "turn-on" ? `maintenance stays ON: the restore committed before the ${interrupted} reached it, the migrations did not run; deploy (or run them), then \`npm run maintenance -- --stack ${stackName} off\`` : maintenanceAfter(plan, stackName).edge;
+      log(`edge: ${edge}`);
+      throw new OpsError("restore-failed", `interrupted (${interrupted}) after the restore had committed.\nEdge: ${edge}`);
+    }
 
     if (plan.migrate.action === "run") {
       try {

@@ -4,7 +4,8 @@
 // before the API's migration, no tables added since), runs the running API image's migrations so the schema
 // matches the code, and turns maintenance off (200s again) — no container restarted. `--no-maintenance` leaves
 // the edge alone and says so; a restore that fails (a lock held past --lock-timeout) changes nothing and turns
-// maintenance off again; maintenance the operator had on stays on.
+// maintenance off again, and so does an interrupted one (Ctrl-C ends its database session); maintenance the operator
+// had on stays on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -15,6 +16,7 @@ import * as path from "node:path";
 import { connectDocker, execText } from "../../src/docker";
 import { maintenanceState, setMaintenance } from "../../src/edge/maintenance";
 import { backup } from "../../src/ops/backup";
+import { RESTORE_MAINTENANCE_MESSAGE } from "../../src/ops/restore";
 import { testImages } from "../support/docker-images";
 import { startLoad } from "../support/load";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
@@ -173,6 +175,34 @@ test("restore drives maintenance mode and the running image's migrations under l
   assert.equal(await maintenanceState(docker, ps.prefix), undefined);
   assert.equal(await tables(), "items,legacy,pgmigrations", "the data is as it was");
   assert.equal((await fetch(`${url}/health`)).status, 200);
+
+  // Interrupted (Ctrl-C) while the restore waits for a lock: its session is ended (rolled back), maintenance goes off.
+  const holder2 = sql("SET application_name = 'rm-holder'; BEGIN; LOCK TABLE legacy IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;").catch(() => "cancelled");
+  await new Promise((r) => setTimeout(r, 1000));
+  const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", name, "--file", current.file, "--lock-timeout", "120000"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  let err5 = "";
+  child.stderr.on("data", (d: Buffer) => (err5 += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    for (const deadline = Date.now() + 120_000; (await sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway-restore' AND wait_event_type = 'Lock'")) !== "1"; ) {
+      assert.ok(Date.now() < deadline, `the restore never waited on the lock:\n${err5}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await maintenanceState(docker, ps.prefix), RESTORE_MAINTENANCE_MESSAGE, "maintenance is on while the restore waits");
+    child.kill("SIGINT");
+    assert.equal(await exited, 1, err5);
+  } finally {
+    child.kill("SIGKILL");
+    await sql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'rm-holder'");
+    await holder2;
+  }
+  assert.match(err5, /interrupted \(SIGINT\): ending the restore's session in the database \(it rolls back\)/);
+  assert.match(err5, /restore into database 'app' interrupted \(SIGINT\): its session was ended and rolled back, so the data is as it was/);
+  assert.match(err5, /Edge: maintenance turned off again: the edge serves traffic\s*$/);
+  assert.equal(await maintenanceState(docker, ps.prefix), undefined);
+  assert.equal(await sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slipway-restore'"), "0");
+  assert.equal(await tables(), "items,legacy,pgmigrations", "the interrupted restore committed nothing");
 
   // Maintenance the operator turned on stays on, with the operator's message, whatever restore does.
   await setMaintenance(docker, ps.prefix, true, "Planned work until 14:00");

@@ -1,7 +1,7 @@
 // Exact command lines for backup and restore.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupVerb, dockerExec, shellJoin, pgDump, pgRestoreReadAll, pgRestoreReplace, replaceSchemasSql, restoreProblem, DEFAULT_LOCK_TIMEOUT_MS } from "../../src/ops/commands";
+import { backupVerb, dockerExec, shellJoin, pgDump, pgRestoreReadAll, pgRestoreReplace, replaceSchemasSql, restoreProblem, DEFAULT_LOCK_TIMEOUT_MS, cancelRestoreCommand } from "../../src/ops/commands";
 
 const db = { database: "slipway", user: "slipway" };
 
@@ -30,6 +30,12 @@ describe("ops commands", () => {
     assert.equal(pgRestoreReplace(db)[6], replaceSchemasSql(DEFAULT_LOCK_TIMEOUT_MS), "one default");
     assert.throws(() => pgRestoreReplace(db, 0), /lock timeout must be a whole number/);
     assert.throws(() => replaceSchemasSql(1.5), /lock timeout/);
+  });
+
+  it("ends the restore's own session (by its application_name) when interrupted", () => {
+    const argv = cancelRestoreCommand(db);
+    assert.deepEqual(argv.slice(0, 2), ["psql", "--no-psqlrc"]);
+    assert.equal(argv.at(-1), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'slipway-restore'");
   });
 
   it("judges a restore run by exit code and the pg_restore marker", () => {

@@ -95,6 +95,11 @@ const edgeTimeoutsSchema = z.strictObject({
   serverMs: z.number().int().min(1).default(60_000),
   httpRequestMs: z.number().int().min(1).default(10_000),
   queueMs: z.number().int().min(1).default(10_000),
+  /**
+   * How long the edge waits for a replica's readiness answer (`timeout check`). Without it HAProxy waits only its
+   * check interval (500 ms): on a busy host every replica was marked DOWN at once and the edge answered 503.
+   */
+  checkMs: z.number().int().min(100).default(5000),
 });
 
 const apiSchema = z.strictObject({

@@ -49,7 +49,7 @@ export interface HaproxyConfigOptions {
   holdObsoleteMs?: number;
   /** How long a valid answer is trusted, and how often DNS is asked. Default 1000 ms. */
   resolveIntervalMs?: number;
-  timeouts?: { connectMs?: number; clientMs?: number; serverMs?: number; httpRequestMs?: number; queueMs?: number };
+  timeouts?: { connectMs?: number; clientMs?: number; serverMs?: number; httpRequestMs?: number; queueMs?: number; checkMs?: number };
   /** X-Content-Type-Options, X-Frame-Options, Referrer-Policy, CSP frame-ancestors on every response. */
   securityHeaders?: boolean;
   /** Origins allowed cross-origin requests (exact match), or ["*"]; [] = no CORS headers at all. */
@@ -176,6 +176,8 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     `  timeout server ${t.serverMs ?? 60_000}ms`,
     `  timeout http-request ${t.httpRequestMs ?? 10_000}ms`,
     `  timeout queue ${t.queueMs ?? 10_000}ms`,
+    // A replica's readiness answer may take this long (else HAProxy allows only `inter`: 500 ms) before it counts as failed.
+    `  timeout check ${t.checkMs ?? 5000}ms`,
     "",
     "frontend http",
     `  bind :${listenPort}`,

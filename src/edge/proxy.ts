@@ -15,7 +15,7 @@ import { LABEL_STACK, revisionOf, revisionShort } from "../rollout/naming";
 import { logConfig, type LogRotation } from "../rollout/spec";
 import { pollUntil, since } from "../rollout/wait";
 import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "./haproxy-config";
-import { edgeRuntime, OP_RUNNING, parseServersState } from "./runtime-api";
+import { edgeRuntime, OP_RUNNING, parseServersState, SOCAT_ANSWER_TIMEOUT_S } from "./runtime-api";
 
 export const LABEL_ROLE = "slipway.role";
 export const ROLE_EDGE = "edge";
@@ -162,7 +162,7 @@ async function reload(ctx: EdgeContext, container: string, spec: EdgeProxySpec):
   await putFile(ctx.docker, container, SERVER_STATE_FILE, state);
   if (spec.tlsPem !== undefined) await putFile(ctx.docker, container, TLS_PEM, spec.tlsPem);
   await putFile(ctx.docker, container, CONFIG_PATH, spec.config);
-  const answer = await execText(ctx.docker, container, ["socat", "stdio", `unix-connect:${MASTER_SOCKET}`], "reload\n", 60_000);
+  const answer = await execText(ctx.docker, container, ["socat", `-t${SOCAT_ANSWER_TIMEOUT_S}`, "stdio", `unix-connect:${MASTER_SOCKET}`], "reload\n", 60_000);
   // HAProxy ≥ 2.7 answers `Success=1` (or `Success=0` and the startup messages) on the master CLI.
   if (/Success=0/.test(answer)) throw new Error(`edge ${container}: reload failed; the previous worker keeps serving. HAProxy says:\n${answer.trim()}`);
   await waitServing(ctx, container, before);

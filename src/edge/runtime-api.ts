@@ -34,6 +34,9 @@ export interface ServerStat {
   addr: string | null;
 }
 
+/** Seconds socat waits for an answer after the command is sent (see edgeRuntime). */
+export const SOCAT_ANSWER_TIMEOUT_S = 10;
+
 export const ADMIN_FORCED_MAINT = 0x01;
 export const ADMIN_FORCED_DRAIN = 0x08;
 export const OP_RUNNING = 2;
@@ -140,7 +143,9 @@ export interface EdgeRuntime {
 
 /** A runtime-API client for the edge container `container`, reached through `docker exec`. */
 export function edgeRuntime(docker: Docker, container: string, socket = ADMIN_SOCKET): EdgeRuntime {
-  const command = (cmd: string) => execText(docker, container, ["socat", "stdio", `unix-connect:${socket}`], `${cmd}\n`);
+  // -t: how long socat waits for HAProxy's answer after sending the command (its default, 0.5 s, returned an empty
+  // answer on a busy host); HAProxy closes the connection once it has answered, so an answer is never delayed by it.
+  const command = (cmd: string) => execText(docker, container, ["socat", `-t${SOCAT_ANSWER_TIMEOUT_S}`, "stdio", `unix-connect:${socket}`], `${cmd}\n`);
   return {
     container,
     command,

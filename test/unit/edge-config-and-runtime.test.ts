@@ -29,6 +29,10 @@ describe("renderHaproxyConfig", () => {
     has("hold obsolete 10000ms");
     has("hold valid 1000ms");
   });
+  it("gives a replica's readiness answer its own budget (not the 500 ms interval), configurable", () => {
+    has("timeout check 5000ms");
+    assert.match(renderHaproxyConfig({ backend: "api", serviceHost: "api", timeouts: { checkMs: 8000 } }), /^ {2}timeout check 8000ms$/m);
+  });
   it("starts from the saved servers' state, so a reloaded or new HAProxy serves at once", () => {
     has("server-state-file /var/lib/haproxy/server-state");
     has("load-server-state-from-file global");

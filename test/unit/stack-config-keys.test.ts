@@ -155,7 +155,7 @@ test("edge timeouts and retries: written values win, the rest keep their default
   values.edge.timeouts = { serverMs: 120_000 };
   values.edge.retries = 1;
   const cfg = loadStackConfig("staging", values);
-  assert.deepEqual(cfg.edge.timeouts, { connectMs: 2000, clientMs: 60_000, serverMs: 120_000, httpRequestMs: 10_000, queueMs: 10_000 });
+  assert.deepEqual(cfg.edge.timeouts, { connectMs: 2000, clientMs: 60_000, serverMs: 120_000, httpRequestMs: 10_000, queueMs: 10_000, checkMs: 5000 });
   assert.equal(cfg.edge.retries, 1);
   assert.match(mutated("staging", (v) => (v.edge.timeouts = { queueMs: 0 }))[0]!, /^slipway:edge\.timeouts\.queueMs: /);
 });

@@ -49,7 +49,7 @@ test("defaults are filled in once, at load", () => {
   assert.equal(cfg.api.rollout.edgeUpTimeoutMs, 20_000);
   assert.equal(cfg.edge.slots, 10);
   assert.equal(cfg.edge.retries, 3);
-  assert.deepEqual(cfg.edge.timeouts, { connectMs: 2000, clientMs: 60_000, serverMs: 60_000, httpRequestMs: 10_000, queueMs: 10_000 });
+  assert.deepEqual(cfg.edge.timeouts, { connectMs: 2000, clientMs: 60_000, serverMs: 60_000, httpRequestMs: 10_000, queueMs: 10_000, checkMs: 5000 });
   assert.equal(cfg.backup?.keep, 3, "a written value wins over the default");
 });
 

@@ -152,13 +152,7 @@ export class Monitoring extends pulumi.ComponentResource {
         volumes: [{ volumeName: volume.name, containerPath: PROMETHEUS_DATA_DIR }],
         // Not published: operators query it with `docker exec <container> promtool query instant …`.
         networksAdvanced: [{ name: args.network }],
-        healthcheck: {
-          tests: ["CMD", "promtool", "check", "ready", `--url=http://127.0.0.1:${PROMETHEUS_PORT}`],
-          interval: "2s",
-          timeout: "3s",
-          retries: 30,
-          startPeriod: "2s",
-        },
+        healthcheck: readiness(["CMD", "promtool", "check", "ready", `--url=http://127.0.0.1:${PROMETHEUS_PORT}`]),
         wait: true,
         waitTimeout: 120,
         restart: s.restartPolicy,
@@ -190,13 +184,7 @@ export class Monitoring extends pulumi.ComponentResource {
         volumes: [{ volumeName: volume.name, containerPath: PUSHGATEWAY_DATA_DIR }],
         // Not published: the backup verb pushes through `docker exec` (busybox wget against 127.0.0.1).
         networksAdvanced: [{ name: args.network }],
-        healthcheck: {
-          tests: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${PUSHGATEWAY_PORT}/-/ready`],
-          interval: "2s",
-          timeout: "3s",
-          retries: 30,
-          startPeriod: "2s",
-        },
+        healthcheck: readiness(["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${PUSHGATEWAY_PORT}/-/ready`]),
         wait: true,
         waitTimeout: 120,
         restart: s.restartPolicy,
@@ -218,4 +206,9 @@ function requireName(key: string, value: string): string {
 function requireInt(key: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new Error(`monitoring: ${key} ${value} must be a positive integer`);
   return value;
+}
+
+/** Docker's health check for a monitoring container: `tests` every 2 s, up to a minute to become ready (`wait: true`). */
+function readiness(tests: string[]): docker.types.input.ContainerHealthcheck {
+  return { tests, interval: "2s", timeout: "3s", retries: 30, startPeriod: "2s" };
 }

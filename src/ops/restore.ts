@@ -122,19 +122,22 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   let onSince = 0;
   const offLine = () => `maintenance: turned OFF (it was on for ${((Date.now() - onSince) / 1000).toFixed(1)} s)`;
 
+  // Maintenance off again when the plan says so; the edge's state in words, and whether turning it off failed.
+  const endMaintenance = async (after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> => {
+    if (!after.turnOff) return { edge: after.edge, offFailed: false };
+    try {
+      await setMaintenance(docker, stack!, false);
+      log(offLine());
+      return { edge: after.edge, offFailed: false };
+    } catch (err) {
+      return { edge: `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``, offFailed: true };
+    }
+  };
+
   // Ends a failed step: maintenance off again if restore turned it on (and the step allows), and the error says
   // what state the edge is in.
   const fail = async (failed: Failed, error: OpsError): Promise<never> => {
-    const after = maintenanceAfter(plan, stackName, failed);
-    let edge = after.edge;
-    if (after.turnOff) {
-      try {
-        await setMaintenance(docker, stack!, false);
-        log(offLine());
-      } catch (err) {
-        edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
-      }
-    }
+    const { edge } = await endMaintenance(maintenanceAfter(plan, stackName, failed));
     log(`edge: ${edge}`);
     throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
   };
@@ -218,17 +221,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       }
     }
 
-    const after = maintenanceAfter(plan, stackName);
-    let edge = after.edge;
-    if (after.turnOff) {
-      try {
-        await setMaintenance(docker, stack!, false);
-        log(offLine());
-      } catch (err) {
-        edge = `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``;
-        throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
-      }
-    }
+    const { edge, offFailed } = await endMaintenance(maintenanceAfter(plan, stackName));
+    if (offFailed) throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
     log(`edge: ${edge}`);
     return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
   } finally {

@@ -74,6 +74,14 @@ test("restore drives maintenance mode and the running image's migrations under l
   const url = up.outputs.edgeUrl!.value as string;
   const dbContainer = up.outputs.dbContainer!.value as string;
   const sql = (q: string) => execText(docker, dbContainer, ["psql", "-U", "app", "-d", "app", "-Atc", q], undefined, 30_000).then((s) => s.trim());
+  /** Until another session holds a lock on `table` (a fixed sleep was not enough on a loaded machine). */
+  const lockHeld = async (table: string) => {
+    for (let i = 0; i < 100; i++) {
+      if (Number(await sql(`SELECT count(*) FROM pg_locks WHERE relation = '${table}'::regclass AND granted AND pid <> pg_backend_pid()`)) > 0) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no session took a lock on ${table}`);
+  };
   const tables = () => sql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
 
   /** The verb as the operator runs it (asynchronously: the load and the sampler keep running meanwhile). */
@@ -166,7 +174,7 @@ test("restore drives maintenance mode and the running image's migrations under l
 
   // A failed restore (a lock held past --lock-timeout) changes nothing and turns maintenance off again.
   const holder = sql("BEGIN; LOCK TABLE legacy IN ACCESS SHARE MODE; SELECT pg_sleep(15); COMMIT;");
-  await new Promise((r) => setTimeout(r, 1000));
+  await lockHeld("legacy");
   const r3 = await verb(["--file", current.file, "--lock-timeout", "1500"]);
   await holder;
   assert.equal(r3.code, 1, r3.stderr);
@@ -178,7 +186,7 @@ test("restore drives maintenance mode and the running image's migrations under l
 
   // Interrupted (Ctrl-C) while the restore waits for a lock: its session is ended (rolled back), maintenance goes off.
   const holder2 = sql("SET application_name = 'rm-holder'; BEGIN; LOCK TABLE legacy IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;").catch(() => "cancelled");
-  await new Promise((r) => setTimeout(r, 1000));
+  await lockHeld("legacy");
   const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", name, "--file", current.file, "--lock-timeout", "120000"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let err5 = "";

@@ -2,11 +2,12 @@
 // config under `promtool check config`, the stack's `monitoring` settings, and what the program declares with
 // monitoring on and off (under Pulumi's mocks: no engine, no Docker).
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { declareProgram as declare } from "../support/declare";
 import {
   EDGE_METRICS_PORT,
   MONITORING_DIR,
@@ -132,21 +133,6 @@ test("stack config: monitoring is off by default, its defaults live in the schem
     (e: unknown) => e instanceof StackConfigError && /slipway:monitoring\.scrapeIntervalSeconds/.test(e.message),
   );
 });
-
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-function declare(stack: string, overrides: Record<string, unknown>): { resources: Registered[]; error?: string } {
-  const args = ["--import", "tsx", join(__dirname, "..", "support", "mock-program.ts"), stack];
-  const f = join(mkdtempSync(join(tmpdir(), "slipway-mock-")), "overrides.json");
-  writeFileSync(f, JSON.stringify(overrides));
-  args.push(f);
-  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
-  return JSON.parse(out.trim().split("\n").pop()!);
-}
 
 test("program: no Prometheus unless monitoring.enabled", () => {
   const { resources, error } = declare("staging", {});

@@ -1,17 +1,11 @@
 // The pre-deploy backup the program declares (under Pulumi's mocks): the backup verb's exact command
 // line for the stack's backup settings.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
+import { declareProgram } from "../support/declare";
 
 function backupCommand(backup: Record<string, unknown>): string {
-  const f = join(mkdtempSync(join(tmpdir(), "slipway-mock-")), "overrides.json");
-  writeFileSync(f, JSON.stringify({ "slipway:backup": backup }));
-  const out = execFileSync(process.execPath, ["--import", "tsx", join(__dirname, "..", "support", "mock-program.ts"), "production", f], { encoding: "utf8", timeout: 60_000 });
-  const { resources, error } = JSON.parse(out.trim().split("\n").pop()!) as { resources: { name: string; inputs: { create: string } }[]; error?: string };
+  const { resources, error } = declareProgram("production", { "slipway:backup": backup });
   assert.equal(error, undefined);
   const step = resources.find((r) => r.name === "deploy-backup");
   assert.ok(step, "production declares the pre-deploy backup");

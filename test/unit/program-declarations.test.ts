@@ -3,28 +3,7 @@
 // rollout chain, and a refusal naming stack and key for a bad production config.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
-interface Registered {
-  type: string;
-  name: string;
-  provider?: string;
-  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-function declare(stack: string, overrides?: Record<string, unknown>): { resources: Registered[]; error?: string } {
-  const args = ["--import", "tsx", join(__dirname, "..", "support", "mock-program.ts"), stack];
-  if (overrides) {
-    const f = join(mkdtempSync(join(tmpdir(), "slipway-mock-")), "overrides.json");
-    writeFileSync(f, JSON.stringify(overrides));
-    args.push(f);
-  }
-  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
-  return JSON.parse(out.trim().split("\n").pop()!);
-}
+import { declareProgram as declare, type Registered } from "../support/declare";
 
 const byName = (rs: Registered[], name: string) => {
   const r = rs.find((x) => x.name === name);

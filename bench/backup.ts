@@ -9,9 +9,9 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { intFlag, runVerb, VerbSpec } from "../src/cli/args";
-import { backup } from "../src/ops/backup";
-import { dockerExec, pgDump } from "../src/ops/commands";
-import { restore } from "../src/ops/restore";
+import { backup } from "../src/backup/backup";
+import { dockerExec, pgDump } from "../src/postgres/commands";
+import { restore } from "../src/restore/restore";
 import { startPostgres, TestPostgres } from "../test/support/postgres";
 
 /** The baseline: pg_restore straight into the database, one transaction, dropping what it recreates. */

@@ -11,7 +11,7 @@ import path from "node:path";
 import { converge, observe } from "../src/rollout";
 import type { ExecutorContext, ReplicaSpec } from "../src/rollout";
 import { demuxLogs } from "../src/docker";
-import { sleep } from "../src/rollout/wait";
+import { sleep } from "../src/vocabulary";
 import { ImageRefs, testImages } from "../test/support/docker-images";
 import { API_HEALTHCHECK, EdgeEnvironment, HEALTHCHECK_TIMEOUT_MS, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../test/support/edge";
 import { checkExecutions, countArrivals, LoadReport, startLoad } from "../test/support/load";

@@ -11,6 +11,7 @@ import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
 import { EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
 import { publishedHost } from "../src/docker/connect";
+import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
 const stack = pulumi.getStack();
 const project = pulumi.getProject();
@@ -45,7 +46,7 @@ const tlsPem = cfg.edge.tls.enabled
 
 const prefix = `${project}-${stack}`;
 const production = cfg.environment === "production";
-const labels = { "slipway.project": project, "slipway.stack": prefix };
+const labels = { [LABEL_PROJECT]: project, [LABEL_STACK]: prefix };
 const API_ALIAS = "api";
 
 // Every Docker object of the stack goes to the engine the stack names (dockerHost), or to the

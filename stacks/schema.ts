@@ -233,17 +233,15 @@ export const stackConfigSchema = z.strictObject({
 export const secretConfigKeys = ["secretEnv", "tlsCertificate", "tlsKey"] as const;
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
-/** What a stack file may contain (defaults not yet applied), without `secretEnv`. */
-export type StackConfigInput = z.input<typeof stackConfigSchema>;
-export type Limits = z.infer<typeof limitsSchema>;
 export type RestartPolicy = z.infer<typeof restartPolicySchema>;
-export type Volume = z.infer<typeof volumeSchema>;
-export type HealthcheckSettings = z.infer<typeof healthcheckSchema>;
 export type RolloutSettings = z.infer<typeof rolloutSchema>;
 export type EdgeTimeouts = z.infer<typeof edgeTimeoutsSchema>;
-export type ApiSettings = StackConfig["api"];
-export type EdgeSettings = StackConfig["edge"];
-export type DatabaseSettings = StackConfig["database"];
+/** How long each rollout step may take (api.rollout): the executor's budgets. */
+export type RolloutTimeouts = Pick<RolloutSettings, "healthTimeoutMs" | "edgeUpTimeoutMs" | "drainTimeoutMs" | "stopGraceSeconds">;
+/** The strategy part of api.rollout. */
+export type StrategySettings = Pick<RolloutSettings, "strategy" | "blueGreen" | "canary">;
+export type CanarySettings = RolloutSettings["canary"];
+export type Strategy = RolloutSettings["strategy"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;
 export type MonitoringSettings = StackConfig["monitoring"];
 

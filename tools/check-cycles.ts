@@ -1,6 +1,6 @@
 // Fails when the project's own modules import each other in a cycle; `npm run lint` runs it after eslint.
 // Every import counts, `import type` too: a cycle of types still ties two files together, and the one the
-// lint step was asked to prevent (src/ops commands.ts ↔ backup.ts) was type-only, which eslint's import
+// lint step was asked to prevent (the old src/ops commands.ts ↔ backup.ts) was type-only, which eslint's import
 // plugins do not see. Imports are found and resolved the way tsc does it, for the files tsconfig.json names.
 import * as path from "node:path";
 import * as ts from "typescript";

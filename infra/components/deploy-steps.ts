@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
-import { backupVerb, shellJoin } from "../../src/ops/commands";
+import { backupVerb, shellJoin } from "../../src/postgres/commands";
 import { DB_HOST } from "./database";
 
 export interface DeployStepsArgs {

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { HTTP_PORT, HTTPS_PORT, renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import type { StackConfig } from "../../stacks/schema";
+import { LABEL_ROLE, ROLES } from "../../src/vocabulary";
 import { EdgeProxy } from "../providers/edge-proxy";
 import { dockerLabels, logRotation } from "./limits";
 
@@ -70,7 +71,7 @@ export class Edge extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.network }],
         restart: "unless-stopped",
         ...logRotation(args.logs),
-        labels: dockerLabels({ ...args.labels, "slipway.role": "edge-holder" }),
+        labels: dockerLabels({ ...args.labels, [LABEL_ROLE]: ROLES.edgeHolder }),
       },
       { parent: this, ignoreChanges: ["image"], deleteBeforeReplace: true, protect: args.production },
     );

@@ -4,7 +4,7 @@
 // as tested by promtool) and the stack's own rules (the declared replica count) are uploaded into the container;
 // samples live in a named volume, so a new config (a replaced container) keeps the history.
 // Beside it a Pushgateway (same network, never published), scraped with honor_labels: the backup verb pushes
-// slipway_backup_* there after each successful backup (src/ops/backup-metrics.ts), which BackupTooOld reads; it
+// slipway_backup_* there after each successful backup (src/backup/metrics.ts), which BackupTooOld reads; it
 // keeps what was pushed in its own volume (--persistence.file), so a replaced container does not forget the last
 // backup.
 import { readFileSync, realpathSync } from "node:fs";
@@ -12,8 +12,9 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { METRICS_PORT } from "../../src/edge/haproxy-config";
-import { PUSHGATEWAY_PORT } from "../../src/ops/backup-metrics";
+import { PUSHGATEWAY_PORT } from "../../src/backup/metrics";
 import type { MonitoringSettings, StackConfig } from "../../stacks/schema";
+import { LABEL_ROLE, ROLES } from "../../src/vocabulary";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 /** Port HAProxy's `frontend metrics` (prometheus-exporter service) binds inside the edge's namespace. */
@@ -122,7 +123,7 @@ export class Monitoring extends pulumi.ComponentResource {
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Monitoring", name, {}, opts);
     const s = args.settings;
-    const labels = dockerLabels({ ...args.labels, "slipway.role": "prometheus" });
+    const labels = dockerLabels({ ...args.labels, [LABEL_ROLE]: ROLES.prometheus });
     const image = new docker.RemoteImage(`${name}-image`, { name: s.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-data`, { name: `${args.prefix}-prometheus`, labels }, { parent: this });
     const pushgateway = this.pushgateway(name, args);
@@ -172,7 +173,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
   private pushgateway(name: string, args: MonitoringArgs): docker.Container {
     const s = args.settings;
-    const labels = dockerLabels({ ...args.labels, "slipway.role": "pushgateway" });
+    const labels = dockerLabels({ ...args.labels, [LABEL_ROLE]: ROLES.pushgateway });
     const image = new docker.RemoteImage(`${name}-pushgateway-image`, { name: s.pushgatewayImage, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-pushgateway-data`, { name: `${args.prefix}-pushgateway`, labels }, { parent: this });
     return new docker.Container(

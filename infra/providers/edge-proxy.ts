@@ -2,12 +2,12 @@
 // container (which owns the published port). A Pulumi dynamic provider, built like ReplicaSet: a tiny closure
 // that loads the edge engine (src/edge) from the working copy. A config change is a seamless reload, a change of
 // image or limits a handover to a new HAProxy container — neither drops a request (src/edge/proxy.ts).
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { EdgeProxySpec, EdgeTimeouts } from "../../src/edge";
+import type { EdgeProxySpec, HandoverTimeouts } from "../../src/edge";
+import { loadEngine } from "./engine";
 
 export interface EdgeProxyInputs extends EdgeProxySpec {
-  timeouts: EdgeTimeouts;
+  timeouts: HandoverTimeouts;
   dockerHost?: string;
 }
 
@@ -19,15 +19,7 @@ export interface EdgeProxyProps extends EdgeProxyInputs {
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 export type EdgeProxyArgs = Inputs<EdgeProxyInputs>;
 
-const ENGINE = path.resolve(__dirname, "..", "..", "src", "edge", "index.ts");
-
-function engine(): typeof import("../../src/edge") {
-  const fs = require("node:fs") as typeof import("node:fs");
-  const local = path.resolve(process.cwd(), "src", "edge", "index.ts");
-  const entry = fs.existsSync(local) ? local : ENGINE;
-  require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
-  return require(entry);
-}
+const engine = () => loadEngine<typeof import("../../src/edge")>("edge");
 
 function specOf(p: EdgeProxyInputs): EdgeProxySpec {
   const { timeouts: _t, dockerHost: _d, container: _c, ...spec } = p as EdgeProxyProps;

@@ -1,12 +1,11 @@
 // ReplicaSet: N API replicas on a Docker host, replaced one at a time behind the HAProxy edge.
 // A Pulumi dynamic provider. Its code is serialized into the stack state, so the closure is kept tiny: every
-// method loads the rollout engine (src/rollout) from this working copy at run time, through tsx, because the
-// dynamic-provider host is plain node. Pulumi ignores customTimeouts here; `rollout` carries our own.
+// method loads the rollout engine (src/rollout) from the working copy at run time (./engine.ts). Pulumi ignores customTimeouts here; `rollout` carries our own.
 // The shape of a replica set is declared once, as ReplicaSpec (src/rollout/spec.ts); the args and the stored
 // properties derive from it, and `diff` walks its keys so a preview names every setting that changed.
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeTarget, ReplicaSpec, RolloutPolicy, RolloutTimeouts, Standby, StrategySettings } from "../../src/rollout";
+import { loadEngine } from "./engine";
 
 /** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine. */
 export interface ReplicaSetInputs extends ReplicaSpec {
@@ -33,19 +32,7 @@ export type ReplicaSetArgs = Inputs<ReplicaSetInputs>;
 const IDENTITY: (keyof ReplicaSetInputs)[] = ["stack", "service"];
 const OUTPUTS: (keyof ReplicaSetProps)[] = ["containers", "revision", "standby"];
 
-const ENGINE = path.resolve(__dirname, "..", "..", "src", "rollout", "index.ts");
-
-function engine(): typeof import("../../src/rollout") {
-  // The dynamic-provider host runs in the program's directory (where Pulumi.yaml is): prefer the engine of
-  // the checkout running `pulumi` now, so state written from one clone works from another; fall back to the
-  // path recorded when the resource was declared.
-  const fs = require("node:fs") as typeof import("node:fs");
-  const local = path.resolve(process.cwd(), "src", "rollout", "index.ts");
-  const entry = fs.existsSync(local) ? local : ENGINE;
-  // Under `pulumi up` the program runs with tsx but the dynamic-provider host does not: register it here.
-  require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
-  return require(entry);
-}
+const engine = () => loadEngine<typeof import("../../src/rollout")>("rollout");
 
 function specOf(p: ReplicaSetInputs): ReplicaSpec {
   const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, containers: _c, revision: _r, standby: _s, ...spec } = p as ReplicaSetProps;

@@ -4,8 +4,8 @@
 // pre-deploy command can capture it.
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
 import { connectDocker } from "../docker";
-import { backup } from "../ops/backup";
-import { reportBackupMetrics } from "../ops/backup-metrics";
+import { backup } from "../backup/backup";
+import { reportBackupMetrics } from "../backup/metrics";
 import { stackTarget } from "../release/target";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 

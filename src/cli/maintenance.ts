@@ -3,6 +3,7 @@
 // an incident). Through HAProxy's runtime API: no reload, no restart; a later deploy keeps the state.
 import { connectDocker } from "../docker";
 import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
+import { LABEL_STACK } from "../vocabulary";
 import { selectStack } from "../release/stack";
 import { runVerb, stringFlag, type VerbSpec } from "./args";
 
@@ -28,7 +29,7 @@ void runVerb(spec, async (values) => {
   const dockerHost = await stack.getConfig("slipway:dockerHost").then((v) => v.value, () => undefined);
   const docker = connectDocker(dockerHost);
   // The edge's containers carry the stack's Docker prefix as a label.
-  const prefix = (await docker.getContainer(edge).inspect()).Config.Labels["slipway.stack"];
+  const prefix = (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
   if (!prefix) throw new Error(`edge container ${edge} has no slipway.stack label`);
   const on = values.state === "on";
   const edges = await setMaintenance(docker, prefix, on, stringFlag(values, "message") ?? DEFAULT_MAINTENANCE_MESSAGE);

@@ -3,12 +3,12 @@
 // production, asking the operator to type the stack name (or --yes). Production is the stack's
 // `environment` (or, with --db-container, what --environment says), never guessed from a name.
 // --from fetches the backup from its off-host copy (rclone) first. For a database in a deployed stack it drives
-// maintenance mode at the stack's edge and runs the running API image's migrations (src/ops/restore.ts).
+// maintenance mode at the stack's edge and runs the running API image's migrations (src/restore/restore.ts).
 import * as readline from "node:readline/promises";
 import { connectDocker } from "../docker";
-import { fetchBackup, resolveFrom } from "../ops/offhost";
-import { DEFAULT_LOCK_TIMEOUT_MS } from "../ops/commands";
-import { restore, RESTORE_MAINTENANCE_MESSAGE } from "../ops/restore";
+import { fetchBackup, resolveFrom } from "../backup/offhost";
+import { DEFAULT_LOCK_TIMEOUT_MS } from "../postgres/commands";
+import { restore, RESTORE_MAINTENANCE_MESSAGE } from "../restore/restore";
 import { stackTarget } from "../release/target";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 

@@ -11,14 +11,11 @@
 // If the new config or container fails its checks, the running one is left serving and the error says why.
 import type Docker from "dockerode";
 import { execText, ignoreStatus, isStatus, tarOneFile } from "../docker";
-import { LABEL_STACK, revisionOf, revisionShort } from "../rollout/naming";
-import { logConfig, type LogRotation } from "../rollout/spec";
-import { pollUntil, since } from "../rollout/wait";
+import { LABEL_ROLE, LABEL_STACK, logConfig, type LogRotation, pollUntil, revisionOf, revisionShort, ROLES, since } from "../vocabulary";
+
 import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "./haproxy-config";
 import { edgeRuntime, OP_RUNNING, parseServersState, SOCAT_ANSWER_TIMEOUT_S } from "./runtime-api";
 
-export const LABEL_ROLE = "slipway.role";
-export const ROLE_EDGE = "edge";
 const LABEL_EDGE_REVISION = "slipway.edge-revision";
 
 export interface EdgeProxySpec {
@@ -38,7 +35,7 @@ export interface EdgeProxySpec {
   logs?: LogRotation;
 }
 
-export interface EdgeTimeouts {
+export interface HandoverTimeouts {
   /** A new HAProxy (or worker) must answer with the old one's servers UP within this. */
   readyTimeoutMs: number;
   /** The old HAProxy gets this long to finish its requests after SIGUSR1, then it is killed. */
@@ -47,7 +44,7 @@ export interface EdgeTimeouts {
 
 export interface EdgeContext {
   docker: Docker;
-  timeouts: EdgeTimeouts;
+  timeouts: HandoverTimeouts;
   log: (line: string) => void;
 }
 
@@ -75,7 +72,7 @@ export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOp
     // The official image's entrypoint adds `-W -db` itself; the repetition is harmless and keeps images whose
     // entrypoint does not (our local stand-in) in master-worker mode too. -S: the master CLI, for `reload`.
     Cmd: ["haproxy", "-W", "-db", "-S", MASTER_SOCKET, "-f", CONFIG_PATH],
-    Labels: { ...(spec.labels ?? {}), [LABEL_STACK]: spec.stack, [LABEL_ROLE]: ROLE_EDGE, [LABEL_EDGE_REVISION]: edgeRevision(spec) },
+    Labels: { ...(spec.labels ?? {}), [LABEL_STACK]: spec.stack, [LABEL_ROLE]: ROLES.edge, [LABEL_EDGE_REVISION]: edgeRevision(spec) },
     HostConfig: {
       NetworkMode: `container:${spec.holder}`,
       ...(spec.logs ? { LogConfig: logConfig(spec.logs) } : {}),
@@ -87,7 +84,7 @@ export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOp
 }
 
 export async function observeEdges(docker: Docker, stack: string): Promise<ObservedEdge[]> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${stack}`, `${LABEL_ROLE}=${ROLE_EDGE}`] } });
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${stack}`, `${LABEL_ROLE}=${ROLES.edge}`] } });
   return list.map((c) => ({
     name: (c.Names[0] ?? c.Id).replace(/^\//, ""),
     revision: c.Labels[LABEL_EDGE_REVISION] ?? "",

@@ -4,8 +4,9 @@
 // weight 0 before a staged replica starts, so it lands idle; a switch sets all weights in one command line). It owns which slots it drained (kamal-proxy's Target owns its draining
 // state the same way). Every running HAProxy of the stack is addressed — one normally, two during a handover.
 import type Docker from "dockerode";
+import type { RolloutTimeouts } from "../../stacks/schema";
 import { demuxLogs } from "../docker";
-import { pollUntil } from "../rollout/wait";
+import { pollUntil } from "../vocabulary";
 import { runningEdges } from "./proxy";
 import { ADMIN_FORCED_DRAIN, ADMIN_FORCED_MAINT, edgeRuntime, type EdgeRuntime, OP_RUNNING, type SlotWeight } from "./runtime-api";
 
@@ -16,12 +17,8 @@ export interface EdgeTarget {
   backend: string;
 }
 
-export interface SlotTimeouts {
-  /** From healthy until HAProxy reports the replica UP. */
-  edgeUpTimeoutMs: number;
-  /** From drain until the replica has no sessions left (then it is stopped anyway). */
-  drainTimeoutMs: number;
-}
+/** The edge steps' budgets (api.rollout.edgeUpTimeoutMs, drainTimeoutMs in stacks/schema.ts). */
+export type SlotTimeouts = Pick<RolloutTimeouts, "edgeUpTimeoutMs" | "drainTimeoutMs">;
 
 interface Drained {
   edge: EdgeRuntime;

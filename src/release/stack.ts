@@ -176,9 +176,6 @@ async function listStackNames(opts: Awaited<ReturnType<typeof workspaceOptions>>
   return (await ws.listStacks()).map((s) => s.name);
 }
 
-/** @deprecated the same as selectStack: verbs never create a stack (create one with `pulumi stack init`). */
-export const openStack = selectStack;
-
 export async function history(stack: Stack): Promise<HistoryEntry[]> {
   // Secrets stay hidden: only plain keys (images) are read from the history.
   return (await stack.history(undefined, undefined, false)) as unknown as HistoryEntry[];

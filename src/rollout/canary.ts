@@ -2,21 +2,10 @@
 // access log says about the canary and the stable set during a step, and whether the canary passes its gate.
 // The executor sets the weights and reads the log (src/edge/slots.ts); this module only decides.
 
-/** A stack's canary settings (api.rollout.canary; defaults in stacks/schema.ts). */
-export interface CanarySettings {
-  /** How many replicas of the new version take the canary share. */
-  replicas: number;
-  /** Traffic shares in percent, in order, e.g. [10, 50]; after the last one passes, a rolling replacement follows. */
-  steps: number[];
-  /** How long each share is held before it is judged. */
-  stepSeconds: number;
-  /** The canary's 5xx rate may exceed the stable set's by at most this many percentage points. */
-  maxErrorRateIncrease: number;
-  /** The canary's p99 may be at most this multiple of the stable set's p99. */
-  maxP99Ratio: number;
-  /** Below this many canary requests in a step the latency gate is not judged (too few to have a p99). */
-  minRequests: number;
-}
+import type { CanarySettings } from "../../stacks/schema";
+
+/** api.rollout.canary: declared and defaulted in stacks/schema.ts. */
+export type { CanarySettings };
 
 /** HAProxy weights are whole numbers 1..256. */
 const MAX_WEIGHT = 256;

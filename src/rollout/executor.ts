@@ -5,27 +5,18 @@
 // that served before a switch stays idle as the standby for `keepOldMinutes`, so that converging back to its
 // revision inside that window is a switch, not a rollout.
 import type Docker from "dockerode";
+import type { RolloutTimeouts, StrategySettings } from "../../stacks/schema";
 import { EdgeSlots, type EdgeTarget } from "../edge/slots";
-import { LABEL_STACK, revisionShort } from "./naming";
+import { LABEL_STACK, revisionShort, since, sleep } from "../vocabulary";
 import { type CanarySettings, canaryWeights, figuresOf, judgeCanary, parseAccessLog, type AccessRecord } from "./canary";
 import { Move, ObservedContainer, plan, Step, stepsOf, type Strategy } from "./planner";
 import { diagnose, observe, ReplicaFailure, removeReplica, startReplica, waitHealthy } from "./replicas";
 import { ReplicaSpec, revisionOfSpec, validateSpec } from "./spec";
-import { since, sleep } from "./wait";
 
 export type { EdgeTarget };
 
-/** How long each step may take; the defaults live in stacks/schema.ts (api.rollout). */
-export interface RolloutTimeouts {
-  /** From start until Docker reports the new replica healthy. */
-  healthTimeoutMs: number;
-  /** From healthy until HAProxy reports it UP. */
-  edgeUpTimeoutMs: number;
-  /** From drain until the old replica has no sessions left; then it is stopped anyway. */
-  drainTimeoutMs: number;
-  /** SIGTERM-to-SIGKILL grace for `docker stop`. */
-  stopGraceSeconds: number;
-}
+/** How long each step may take: api.rollout in stacks/schema.ts, declared (and defaulted) there. */
+export type { RolloutTimeouts, StrategySettings };
 
 export interface ExecutorContext {
   docker: Docker;
@@ -53,13 +44,6 @@ export interface RolloutEvent {
   durationMs: number;
   outcome: "ok" | "failed";
   error?: string;
-}
-
-/** The strategy settings of a stack (api.rollout.strategy, api.rollout.blueGreen; defaults in stacks/schema.ts). */
-export interface StrategySettings {
-  strategy: Strategy;
-  blueGreen: { keepOldMinutes: number };
-  canary: CanarySettings;
 }
 
 /** How a rollout moves traffic; the settings' defaults live in stacks/schema.ts (api.rollout). */

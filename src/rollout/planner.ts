@@ -3,7 +3,8 @@
 // strategies: rolling (replace one replica at a time) and blue-green (start a full idle set, switch all traffic
 // at once, keep the previous set idle for a switch back). Pure; the executor carries the moves out one at a
 // time and asks again after each, so a run interrupted anywhere converges on the next run.
-import { containerName } from "./naming";
+import type { Strategy } from "../../stacks/schema";
+import { containerName } from "../vocabulary";
 
 export type Health = "healthy" | "unhealthy" | "starting" | "none";
 
@@ -24,7 +25,7 @@ export interface ObservedContainer {
 
 export type Routing = "live" | "partial" | "idle" | "absent";
 
-export type Strategy = "rolling" | "blue-green" | "canary";
+export type { Strategy };
 
 export interface Desired {
   stack: string;

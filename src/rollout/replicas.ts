@@ -2,10 +2,9 @@
 // remove one (handing its logs over first), and explain a failed one. No edge and no planning here.
 import type Docker from "dockerode";
 import { containerLogs, ignoreStatus, tail } from "../docker";
-import { LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK } from "./naming";
+import { LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, pollUntil } from "../vocabulary";
 import { healthFromStatus, type ObservedContainer } from "./planner";
 import { createOptions, type ReplicaSpec } from "./spec";
-import { pollUntil } from "./wait";
 
 /** A new replica did not start or become healthy: which one, and why (its number comes from its label). */
 export class ReplicaFailure extends Error {

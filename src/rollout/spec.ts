@@ -1,7 +1,8 @@
 // What a replica set is (the typed spec shared by the provider and the executor), its revision, and the exact
 // Docker create options for one replica. Pure: building the request is tested; sending it is the executor's job.
 import type Docker from "dockerode";
-import { checkName, containerName, LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, revisionOf } from "./naming";
+import type { RestartPolicy } from "../../stacks/schema";
+import { checkName, containerName, LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, logConfig, type LogRotation, revisionOf } from "../vocabulary";
 
 export interface NetworkAttachment {
   name: string;
@@ -17,7 +18,7 @@ export interface HealthcheckSpec {
   startPeriodMs: number;
 }
 
-export type RestartPolicy = "no" | "always" | "unless-stopped" | "on-failure";
+export type { RestartPolicy };
 
 export interface VolumeMount {
   /** A named Docker volume, or an absolute host path (bind mount). */
@@ -44,16 +45,6 @@ export interface ReplicaSpec {
   volumes?: VolumeMount[];
   /** Docker json-file log rotation. */
   logs?: LogRotation;
-}
-
-export interface LogRotation {
-  maxSizeMb: number;
-  maxFiles: number;
-}
-
-/** Docker's LogConfig for a rotation setting (json-file, max-size, max-file). */
-export function logConfig(logs: LogRotation): { Type: string; Config: Record<string, string> } {
-  return { Type: "json-file", Config: { "max-size": `${logs.maxSizeMb}m`, "max-file": String(logs.maxFiles) } };
 }
 
 /** The fields that, when changed, need new containers. `replicas` is not one of them. */

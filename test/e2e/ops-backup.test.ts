@@ -6,9 +6,9 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { backup } from "../../src/ops/backup";
-import { OpsError } from "../../src/ops/errors";
-import { restore } from "../../src/ops/restore";
+import { backup } from "../../src/backup/backup";
+import { OpsError } from "../../src/postgres/errors";
+import { restore } from "../../src/restore/restore";
 import { startPostgres, TestPostgres } from "../support/postgres";
 
 const ITEMS = "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())";

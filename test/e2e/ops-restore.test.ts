@@ -7,10 +7,10 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { backup, BackupResult } from "../../src/ops/backup";
-import { formatChecksumFile } from "../../src/ops/checksum";
-import { OpsError, OpsErrorKind } from "../../src/ops/errors";
-import { restore, RestoreOptions } from "../../src/ops/restore";
+import { backup, BackupResult } from "../../src/backup/backup";
+import { formatChecksumFile } from "../../src/backup/checksum";
+import { OpsError, OpsErrorKind } from "../../src/postgres/errors";
+import { restore, RestoreOptions } from "../../src/restore/restore";
 import { startPostgres, TestPostgres } from "../support/postgres";
 
 const snapshot = (pg: TestPostgres) => pg.sql("SELECT count(*) || ':' || coalesce(string_agg(name, ',' ORDER BY id), '') FROM items");

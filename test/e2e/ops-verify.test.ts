@@ -10,11 +10,11 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { backup, BackupResult, verifyAndRecord } from "../../src/ops/backup";
-import { formatChecksumFile } from "../../src/ops/checksum";
-import { OpsError } from "../../src/ops/errors";
-import { restore } from "../../src/ops/restore";
-import { parseRecord, VerificationRecord } from "../../src/ops/verification";
+import { backup, BackupResult, verifyAndRecord } from "../../src/backup/backup";
+import { formatChecksumFile } from "../../src/backup/checksum";
+import { OpsError } from "../../src/postgres/errors";
+import { restore } from "../../src/restore/restore";
+import { parseRecord, VerificationRecord } from "../../src/backup/proof-record";
 import { startPostgres, TestPostgres } from "../support/postgres";
 
 const repo = path.resolve(__dirname, "../..");

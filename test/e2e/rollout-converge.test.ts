@@ -7,7 +7,7 @@ import { edgeRuntime } from "../../src/edge/runtime-api";
 import { converge, observe } from "../../src/rollout";
 import type { ExecutorContext } from "../../src/rollout";
 import { createOptions, revisionOfSpec } from "../../src/rollout/spec";
-import { sleep } from "../../src/rollout/wait";
+import { sleep } from "../../src/vocabulary";
 import { ImageRefs, testImages } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../support/edge";
 import { startLoad } from "../support/load";

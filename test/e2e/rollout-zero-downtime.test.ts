@@ -8,7 +8,7 @@ import { converge, observe, ReplicaSpec } from "../../src/rollout";
 import type { ExecutorContext } from "../../src/rollout";
 import { demuxLogs } from "../../src/docker";
 import { revisionOfSpec } from "../../src/rollout/spec";
-import { sleep } from "../../src/rollout/wait";
+import { sleep } from "../../src/vocabulary";
 import { ImageRefs, testImages } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment, TEST_ROLLOUT_TIMEOUTS } from "../support/edge";
 import { edgeErrorLines } from "../support/edge-log";

@@ -12,8 +12,7 @@ import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
 import { execInContainer } from "../../src/docker";
 import { pgIsReady, psql } from "./postgres";
-import { LABEL_STACK } from "../../src/rollout/naming";
-import { LABEL_ROLE, ROLE_EDGE } from "../../src/edge/proxy";
+import { LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
 
 export interface EdgeEnvironment {
   docker: Docker;
@@ -108,7 +107,7 @@ export async function startEdgeEnvironment(opts: {
     const edge = await docker.createContainer({
       name: edgeContainer,
       Image: opts.edgeImage,
-      Labels: { "slipway.test": stack, [LABEL_STACK]: stack, [LABEL_ROLE]: ROLE_EDGE },
+      Labels: { "slipway.test": stack, [LABEL_STACK]: stack, [LABEL_ROLE]: ROLES.edge },
       ExposedPorts: { "8080/tcp": {} },
       HostConfig: { NetworkMode: network, PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
     });

@@ -3,7 +3,7 @@
 // with a psql helper and cleanup that removes the container and its anonymous data volume.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
-import type { Database } from "../../src/ops/commands";
+import type { Database } from "../../src/postgres/commands";
 import { connectDocker, execInContainer } from "../../src/docker";
 
 export const POSTGRES_IMAGE = process.env.SLIPWAY_POSTGRES_IMAGE ?? "slipway-local/postgres:17";

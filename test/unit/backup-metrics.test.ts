@@ -1,9 +1,9 @@
-// What a backup pushes to the stack's Pushgateway (src/ops/backup-metrics.ts): the text format BackupTooOld reads,
+// What a backup pushes to the stack's Pushgateway (src/backup/metrics.ts): the text format BackupTooOld reads,
 // the grouping key (job="slipway_backup", stack), the busybox wget command, and that a push never fails a backup.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type Docker from "dockerode";
-import { backupMetricsText, pushCommand, pushPath, reportBackupMetrics } from "../../src/ops/backup-metrics";
+import { backupMetricsText, pushCommand, pushPath, reportBackupMetrics } from "../../src/backup/metrics";
 
 const figures = { finishedAt: new Date("2026-11-23T10:00:00.750Z"), bytes: 12345, verified: true };
 

@@ -1,7 +1,7 @@
 // The .sha256 file is sha256sum-compatible both ways.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checksumFileName, formatChecksumFile, parseChecksumFile } from "../../src/ops/checksum";
+import { checksumFileName, formatChecksumFile, parseChecksumFile } from "../../src/backup/checksum";
 
 const hex = "a".repeat(64);
 

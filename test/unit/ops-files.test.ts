@@ -4,8 +4,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { OpsError } from "../../src/ops/errors";
-import { keepFresh, preparePrivateDir, writeAtomically } from "../../src/ops/files";
+import { OpsError } from "../../src/postgres/errors";
+import { keepFresh, preparePrivateDir, writeAtomically } from "../../src/backup/files";
 
 describe("backup files", () => {
   let root: string;

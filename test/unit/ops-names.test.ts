@@ -1,7 +1,7 @@
 // Backup file names: exact format, round trip, and what the parser refuses.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupFileName, backupOfFile, companionFileNames, formatTimestamp, parseBackupFileName, parseTimestamp, prefixProblem } from "../../src/ops/names";
+import { backupFileName, backupOfFile, companionFileNames, formatTimestamp, parseBackupFileName, parseTimestamp, prefixProblem } from "../../src/backup/names";
 
 const at = new Date("2026-11-22T03:04:05.678Z");
 

@@ -1,9 +1,9 @@
 // Off-host copies, the pure parts: rclone's command lines and remote paths, and what --from points at.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rcloneCopyTo, rcloneList } from "../../src/ops/commands";
-import { OpsError } from "../../src/ops/errors";
-import { remoteFile, resolveFrom, splitRemote } from "../../src/ops/offhost";
+import { rcloneCopyTo, rcloneList } from "../../src/postgres/commands";
+import { OpsError } from "../../src/postgres/errors";
+import { remoteFile, resolveFrom, splitRemote } from "../../src/backup/offhost";
 
 const name = "slipway-production-20261122T030405Z-3f2a9c1.dump";
 

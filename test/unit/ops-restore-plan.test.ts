@@ -2,8 +2,8 @@
 // failed step does to maintenance and says about the edge.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { migrateEnv } from "../../src/ops/migrate";
-import { describePlan, maintenanceAfter, PlanRefusal, planRestore, type StackState } from "../../src/ops/restore-plan";
+import { migrateEnv } from "../../src/restore/migrate";
+import { describePlan, maintenanceAfter, PlanRefusal, planRestore, type StackState } from "../../src/restore/plan";
 
 const deployed: StackState = {
   stack: "slipway-staging",

@@ -1,8 +1,8 @@
 // Restore's pure decisions: confirmation on production, the dump's prefix matches the stack's.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { databaseFromEnv } from "../../src/ops/database";
-import { confirmationNeeded, prefixMismatchProblem } from "../../src/ops/restore-policy";
+import { databaseFromEnv } from "../../src/postgres/database";
+import { confirmationNeeded, prefixMismatchProblem } from "../../src/restore/policy";
 
 describe("restore policy", () => {
   it("asks on production only, refuses without a terminal unless --yes", () => {

@@ -2,7 +2,7 @@
 // (per prefix, by the time nobody has touched them); it touches nothing else.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HEARTBEAT_MS, selectForDeletion, selectStalePartials, STALE_PARTIAL_MS } from "../../src/ops/retention";
+import { HEARTBEAT_MS, selectForDeletion, selectStalePartials, STALE_PARTIAL_MS } from "../../src/backup/retention";
 
 const files = [
   "production-20261120T010000Z-aaa.dump",

@@ -2,9 +2,9 @@
 // counts back, comparing them, what a record means, and what restore does with it.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { countedDumpScript, countRowsScript, parseCounts, psqlScript } from "../../src/ops/commands";
-import { verificationDecision } from "../../src/ops/restore-policy";
-import { compareCounts, formatRecord, parseRecord, VerificationRecord, verificationState } from "../../src/ops/verification";
+import { countedDumpScript, countRowsScript, parseCounts, psqlScript } from "../../src/postgres/commands";
+import { verificationDecision } from "../../src/restore/policy";
+import { compareCounts, formatRecord, parseRecord, VerificationRecord, verificationState } from "../../src/backup/proof-record";
 
 const db = { database: "app", user: "app" };
 const record: VerificationRecord = {

@@ -2,6 +2,9 @@
 // by value), and construct under Pulumi mocks with `env` marked secret.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 
 const CANARY = { replicas: 1, steps: [10, 50], stepSeconds: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minRequests: 20 };
@@ -17,13 +20,27 @@ pulumi.runtime.setMocks(
 );
 
 describe("ReplicaSet provider", () => {
-  it("serializes to a small function that loads the engine at run time", async () => {
+  it("serializes to a small function that loads the engine at run time (one loader for both providers)", async () => {
     const { replicaSetProvider } = await import("../../infra/providers/replica-set");
+    const { edgeProxyProvider } = await import("../../infra/providers/edge-proxy");
+    for (const [provider, engineRoom] of [[replicaSetProvider, "rollout"], [edgeProxyProvider, "edge"]] as const) {
+      const fn = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+      assert.ok(fn.text.length < 20_000, `serialized ${engineRoom} provider is ${fn.text.length} chars`);
+      assert.match(fn.text, /tsx\/cjs\/api/);
+      assert.match(fn.text, /function \/\*loadEngine\*\//);
+      assert.doesNotMatch(fn.text, /function plan\(|class Run|renderHaproxyConfig|function applyEdge\(/, "engine code must not be copied into state");
+    }
+    // What the state holds works on its own: evaluated from a file, the closure loads the engine and uses it.
     const fn = await pulumi.runtime.serializeFunction(() => replicaSetProvider, { allowSecrets: true });
-    assert.ok(fn.text.length < 20_000, `serialized provider is ${fn.text.length} chars`);
-    assert.match(fn.text, /tsx\/cjs\/api/);
-    assert.match(fn.text, /src\/rollout\/index\.ts/);
-    assert.doesNotMatch(fn.text, /function plan\(|class Run|renderHaproxyConfig/, "engine code must not be copied into state");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-closure-"));
+    try {
+      writeFileSync(path.join(dir, "provider.js"), fn.text);
+      const serialized = (require(path.join(dir, "provider.js")) as { handler: () => pulumi.dynamic.ResourceProvider }).handler();
+      const checked = await serialized.check!({}, { stack: "demo", service: "api", image: "", replicas: 1 } as never);
+      assert.match(String(checked.failures?.[0]?.reason), /image is empty/, "the engine's validateSpec answered through the serialized loader");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("constructs under mocks with env as a secret output", async () => {

@@ -21,18 +21,18 @@ import { Transform } from "node:stream";
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
 import { Readable } from "node:stream";
 import { checksumFileName, formatChecksumFile } from "./checksum";
-import { countedDumpScript, COUNTS_MARKER, DUMP_EXIT_MARKER, parseCounts, pgDump, psqlScript, type Database } from "./commands";
-import { resolveDatabase } from "./database";
+import { countedDumpScript, COUNTS_MARKER, DUMP_EXIT_MARKER, parseCounts, pgDump, psqlScript, type Database } from "../postgres/commands";
+import { resolveDatabase } from "../postgres/database";
 import { sha256File } from "./hash";
 import { connectDocker } from "../docker";
-import { execInDb } from "./db-exec";
-import { OpsError } from "./errors";
+import { execInDb } from "../postgres/db-exec";
+import { OpsError } from "../postgres/errors";
 import { exists, fsyncPath, keepFresh, preparePrivateDir, PRIVATE_FILE_MODE, writeAtomically } from "./files";
 import { backupFileName, backupOfFile, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem, VERIFIED_SUFFIX } from "./names";
 import { selectForDeletion, selectStalePartials } from "./retention";
-import { formatRecord, type VerificationRecord } from "./verification";
-import { verifyArchive } from "./verify";
-import { verifyByRestore } from "./verify-by-restore";
+import { formatRecord, type VerificationRecord } from "./proof-record";
+import { verifyArchive } from "./archive-check";
+import { verifyByRestore } from "./prove-by-restore";
 import { copyOffHost } from "./offhost";
 
 export interface BackupOptions {

@@ -2,9 +2,9 @@
 // container reads it to the end (see pgRestoreReadAll for why --list alone is not enough).
 import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
-import { pgRestoreReadAll } from "./commands";
-import { execInDb } from "./db-exec";
-import { OpsError } from "./errors";
+import { pgRestoreReadAll } from "../postgres/commands";
+import { execInDb } from "../postgres/db-exec";
+import { OpsError } from "../postgres/errors";
 
 /** Reads the whole archive with pg_restore inside the container; throws corrupt-dump if it cannot. */
 export async function verifyArchive(docker: Docker, container: string, file: string): Promise<void> {

@@ -5,8 +5,8 @@
 import type Docker from "dockerode";
 import { maintenanceState } from "../edge/maintenance";
 import { runningEdges } from "../edge/proxy";
-import { LABEL_RESOURCE, LABEL_STACK } from "../rollout/naming";
-import type { ApiReplica, StackState } from "./restore-plan";
+import { LABEL_RESOURCE, LABEL_STACK } from "../vocabulary";
+import type { ApiReplica, StackState } from "./plan";
 
 /** The ReplicaSet service name of the API (infra/components/api-service.ts). */
 export const API_SERVICE = "api";

@@ -3,7 +3,7 @@
 // database's data). Small file helpers shared by backup, verification and fetch: atomic writes,
 // fsync, and the heartbeat that tells the next backup a `.partial` is still being worked on.
 import * as fs from "node:fs/promises";
-import { OpsError } from "./errors";
+import { OpsError } from "../postgres/errors";
 import { HEARTBEAT_MS } from "./retention";
 
 export const PRIVATE_DIR_MODE = 0o700;

@@ -12,21 +12,21 @@ import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { checksumFileName, parseChecksumFile } from "./checksum";
-import { cancelRestoreCommand, DEFAULT_LOCK_TIMEOUT_MS, pgRestoreReplace, restoreProblem } from "./commands";
-import { resolveDatabase } from "./database";
+import { checksumFileName, parseChecksumFile } from "../backup/checksum";
+import { cancelRestoreCommand, DEFAULT_LOCK_TIMEOUT_MS, pgRestoreReplace, restoreProblem } from "../postgres/commands";
+import { resolveDatabase } from "../postgres/database";
 import { connectDocker } from "../docker";
-import { execInDb } from "./db-exec";
-import { OpsError } from "./errors";
-import { sha256File } from "./hash";
-import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem, VERIFIED_SUFFIX } from "./names";
+import { execInDb } from "../postgres/db-exec";
+import { OpsError } from "../postgres/errors";
+import { sha256File } from "../backup/hash";
+import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem, VERIFIED_SUFFIX } from "../backup/names";
 import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
 import { runMigrations } from "./migrate";
-import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./restore-plan";
+import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
 import { observeStack } from "./stack-state";
-import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./restore-policy";
-import { verificationState } from "./verification";
-import { verifyArchive } from "./verify";
+import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./policy";
+import { verificationState } from "../backup/proof-record";
+import { verifyArchive } from "../backup/archive-check";
 
 export interface RestoreOptions {
   /** what this stack's backups are filed under: its Docker name prefix (slipway-<stack>), or any name (see names.ts) */

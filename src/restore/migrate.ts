@@ -6,12 +6,11 @@
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { containerLogs, tail } from "../docker";
-import { LABEL_STACK } from "../rollout/naming";
-import { databaseFromEnv } from "./database";
-import { OpsError } from "./errors";
+import { LABEL_ROLE, LABEL_STACK, ROLES } from "../vocabulary";
+import { databaseFromEnv } from "../postgres/database";
+import { OpsError } from "../postgres/errors";
 
 export const MIGRATE_COMMAND = ["node", "dist/api/migrate.js"];
-export const MIGRATE_ROLE = "migrate";
 
 export interface MigrateOptions {
   stack: string;
@@ -40,7 +39,7 @@ export async function runMigrations(docker: Docker, opts: MigrateOptions): Promi
     Image: opts.imageId,
     Cmd: MIGRATE_COMMAND,
     Env: migrateEnv(opts.dbContainer, dbEnv),
-    Labels: { [LABEL_STACK]: opts.stack, "slipway.role": MIGRATE_ROLE },
+    Labels: { [LABEL_STACK]: opts.stack, [LABEL_ROLE]: ROLES.migrate },
     HostConfig: { NetworkMode: opts.network, AutoRemove: false },
   });
   try {

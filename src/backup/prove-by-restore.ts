@@ -7,10 +7,10 @@ import { createReadStream } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { execInContainer, tail } from "../docker";
-import { countRowsScript, type Database, parseCounts, pgRestoreReplace, psqlScript, restoreProblem } from "./commands";
-import { OpsError } from "./errors";
-import { withThrowawayPostgres } from "./throwaway";
-import { compareCounts, type VerificationRecord } from "./verification";
+import { countRowsScript, type Database, parseCounts, pgRestoreReplace, psqlScript, restoreProblem } from "../postgres/commands";
+import { OpsError } from "../postgres/errors";
+import { withThrowawayPostgres } from "../postgres/throwaway";
+import { compareCounts, type VerificationRecord } from "./proof-record";
 
 export interface VerifyByRestoreOptions {
   docker: Docker;

@@ -10,10 +10,8 @@ import { hostname } from "node:os";
 import { containerLogs, execInContainer, tail } from "../docker";
 import type { Database } from "./commands";
 import { OpsError } from "./errors";
+import { LABEL_ROLE, LABEL_STACK, ROLES } from "../vocabulary";
 
-export const VERIFY_ROLE = "backup-verify";
-const LABEL_ROLE = "slipway.role";
-const LABEL_STACK = "slipway.stack";
 /** `<hostname>/<pid>` of the process that made it: whether that process is gone can be told on that machine only */
 const LABEL_OWNER = "slipway.verify.owner";
 const LABEL_DUMP = "slipway.verify.dump";
@@ -83,7 +81,7 @@ export async function withThrowawayPostgres<T>(
         `POSTGRES_USER=${opts.db.user}`,
         `POSTGRES_DB=${opts.db.database}`,
       ],
-      Labels: { [LABEL_ROLE]: VERIFY_ROLE, [LABEL_STACK]: opts.prefix, [LABEL_OWNER]: `${hostname()}/${process.pid}`, [LABEL_DUMP]: opts.dump },
+      Labels: { [LABEL_ROLE]: ROLES.backupVerify, [LABEL_STACK]: opts.prefix, [LABEL_OWNER]: `${hostname()}/${process.pid}`, [LABEL_DUMP]: opts.dump },
       HostConfig: {
         NetworkMode: "none",
         AutoRemove: false,
@@ -132,7 +130,7 @@ function isGone(pid: number): boolean {
 
 /** Throwaway containers made on this machine by a process that no longer runs (killed with SIGKILL). */
 async function removeAbandoned(docker: Docker, log: (line: string) => void): Promise<void> {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${VERIFY_ROLE}`] } });
+  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${ROLES.backupVerify}`] } });
   for (const c of leftovers) {
     const [host, pid] = (c.Labels[LABEL_OWNER] ?? "").split("/");
     if (host !== hostname() || !/^\d+$/.test(pid ?? "") || Number(pid) === process.pid || !isGone(Number(pid))) continue;

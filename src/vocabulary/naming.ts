@@ -1,11 +1,6 @@
-// Names, labels and the revision hash that tie containers to a (stack, service, spec).
+// Names and the revision hash that tie containers to a (stack, service, spec); the labels are in labels.ts.
 // The revision is a hash of everything that needs a new container when it changes (not the replica count).
 import { createHash } from "node:crypto";
-
-export const LABEL_STACK = "slipway.stack";
-export const LABEL_RESOURCE = "slipway.resource";
-export const LABEL_REVISION = "slipway.revision";
-export const LABEL_REPLICA = "slipway.replica";
 
 export function revisionShort(revision: string): string {
   return revision.slice(0, 8);

@@ -1,0 +1,29 @@
+// The Docker labels slipway puts on everything it runs, and the roles a container can have. One home: the program
+// (infra/), the rollout engine, the edge, the backup/restore verbs and the tests all read these names from here.
+
+/** The project a stack belongs to (Pulumi project name). */
+export const LABEL_PROJECT = "slipway.project";
+/** The stack's Docker name prefix (`<project>-<stack>`): every container, network and volume of a stack carries it. */
+export const LABEL_STACK = "slipway.stack";
+/** What a container is for (one of ROLES), for containers that are not replicas of a replica set. */
+export const LABEL_ROLE = "slipway.role";
+/** A replica set's service name (`api`), its revision and the replica's number. */
+export const LABEL_RESOURCE = "slipway.resource";
+export const LABEL_REVISION = "slipway.revision";
+export const LABEL_REPLICA = "slipway.replica";
+
+/** Values of LABEL_ROLE. */
+export const ROLES = {
+  /** An HAProxy process of the edge (several during a handover). */
+  edge: "edge",
+  /** The small container that owns the edge's published port and network namespace. */
+  edgeHolder: "edge-holder",
+  prometheus: "prometheus",
+  pushgateway: "pushgateway",
+  /** A one-off container running the API image's migrations. */
+  migrate: "migrate",
+  /** A throwaway PostgreSQL a backup is restored into to prove it. */
+  backupVerify: "backup-verify",
+} as const;
+
+export type Role = (typeof ROLES)[keyof typeof ROLES];

@@ -6,7 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
-import { backupVerb, shellJoin } from "../../src/postgres/commands";
+import { backupVerb } from "../../src/backup/verb";
+import { shellJoin } from "../../src/postgres/commands";
 import { DB_HOST } from "./database";
 
 export interface DeployStepsArgs {

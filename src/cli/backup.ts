@@ -7,44 +7,10 @@ import { connectDocker } from "../docker";
 import { backup } from "../backup/backup";
 import { reportBackupMetrics } from "../backup/metrics";
 import { stackTarget } from "../release/target";
-import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
+import { BACKUP_VERB } from "../backup/verb";
+import { intFlag, runVerb, stringFlag, UsageError } from "./args";
 
-const spec: VerbSpec = {
-  name: "backup",
-  summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a private directory, verified and checksummed.",
-  flags: {
-    stack: { type: "string", value: "<stack>", description: "Pulumi stack (staging, production); with --db-container: any name to file the backups under", required: true },
-    "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
-    dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir); created 0700" },
-    keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default: the stack's backup.keep, else ${BACKUP_DEFAULTS.keep})` },
-    "max-age-days": { type: "string", value: "<n>", description: "also delete backups of this stack taken more than n days ago (default: the stack's backup.maxAgeDays, else no age limit)" },
-    verify: { type: "boolean", description: "prove the dump: restore it into a throwaway PostgreSQL (the database's image) and compare every table's rows (default: the stack's backup.verify)" },
-    "copy-to": { type: "string", value: "<remote>", description: "copy the backup (dump, record, checksum) there with rclone, e.g. sftp:backups/slipway (default: the stack's backup.copyTo)" },
-    pushgateway: { type: "string", value: "<container>", description: "Pushgateway container to push slipway_backup_* to afterwards (default: the stack's pushgatewayContainer output, set with monitoring on)" },
-    "image-tag": { type: "string", value: "<tag>", description: "API image tag running against this data (default 'untagged')" },
-    database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
-    user: { type: "string", value: "<role>", description: "role to dump as (default: the container's POSTGRES_USER)" },
-  },
-  notes: [
-    "Writes <dir>/<prefix>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256 (mode 0600); <prefix> is the stack's Docker",
-    "name prefix (slipway-<stack>), or --stack as given with --db-container. <dir> must not be open to other users.",
-    "A failed or interrupted run leaves at most a .partial file, never a .dump; the next backup removes this",
-    "stack's .partial files nobody has written for 10 minutes (a running backup touches its own every 30 s).",
-    "With --verify, rows are counted in pg_dump's own snapshot; the dump is restored (the restore verb's command)",
-    "into a container slipway-backup-verify-<random> (label slipway.role=backup-verify, no network, removed",
-    "afterwards) and the result written to <dump>.verified.json. A failed verification fails the backup (exit 1),",
-    "keeps the dump and its record, and deletes no older backup.",
-    "With --copy-to, rclone (on this machine, with this environment: rclone's config or RCLONE_CONFIG_<NAME>_*)",
-    "copies the dump, its record and then its checksum there; if that fails, the backup fails (the local one stays)",
-    "and no older backup is deleted. Nothing is ever deleted on the remote.",
-    "Then, with a Pushgateway (monitoring on), slipway_backup_last_success_timestamp_seconds, _last_size_bytes and",
-    "_last_verified are pushed under job=\"slipway_backup\", stack=<prefix>, by `docker exec <pushgateway> wget`",
-    "(so a remote engine works too); without one, or if the push fails, one line says so and the backup still succeeds.",
-    "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
-  ],
-};
-
-void runVerb(spec, async (values) => {
+void runVerb(BACKUP_VERB, async (values) => {
   const stack = stringFlag(values, "stack")!;
   const explicit = stringFlag(values, "db-container");
   // Without --db-container, --stack is a Pulumi stack: read its container, engine and settings from it.

@@ -1,8 +1,8 @@
 // Command lines for backup and restore, Kamal style: functions that return argv arrays and do
 // nothing else, so tests can assert the exact command. The pg_* ones run *inside* the database
 // container (dockerode's exec with that argv, or `docker exec` via dockerExec); dumps travel over
-// stdin/stdout so the file lives wherever the verb runs, never inside the container. backupVerb is
-// the backup verb itself, as the Pulumi program's pre-deploy command runs it on this machine.
+// stdin/stdout so the file lives wherever the verb runs, never inside the container. (The backup verb
+// itself as a command line, for the Pulumi program's pre-deploy step, is src/backup/verb.ts.)
 
 export interface Database {
   /** database name, e.g. POSTGRES_DB */
@@ -180,59 +180,6 @@ export function restoreProblem(result: { exitCode: number; stderr: string }): st
 /** The `docker exec` equivalent of running `argv` in `container` (with `-i` when it reads stdin). */
 export function dockerExec(container: string, argv: readonly string[], opts: { stdin?: boolean } = {}): string[] {
   return ["docker", "exec", ...(opts.stdin ? ["-i"] : []), container, ...argv];
-}
-
-/** The flags of `npm run backup` (src/cli/backup.ts) the pre-deploy command passes, one field per flag. */
-export interface BackupVerbFlags {
-  /** --stack: since --db-container is always given, only the name the backups are filed under (the program passes its Docker prefix, slipway-<stack>) */
-  stack: string;
-  /** --db-container */
-  dbContainer: string;
-  /** --dir */
-  dir: string;
-  /** --keep (the verb's default when absent) */
-  keep?: number;
-  /** --max-age-days (no age limit when absent) */
-  maxAgeDays?: number;
-  /** --verify */
-  verify?: boolean;
-  /** --copy-to */
-  copyTo?: string;
-  /** --image-tag */
-  imageTag?: string;
-  /** --pushgateway: the container slipway_backup_* are pushed to after the backup (none: not pushed) */
-  pushgateway?: string;
-  /** --database */
-  database?: string;
-  /** --user */
-  user?: string;
-}
-
-/**
- * The `npm run backup` verb as argv, run from the repository root — what the Pulumi program's
- * pre-deploy `command.local.Command` executes (joined with shellJoin, since `create` is a shell string).
- */
-export function backupVerb(opts: BackupVerbFlags): string[] {
-  return [
-    "node",
-    "--import",
-    "tsx",
-    "src/cli/backup.ts",
-    "--stack",
-    opts.stack,
-    "--db-container",
-    opts.dbContainer,
-    "--dir",
-    opts.dir,
-    ...(opts.keep === undefined ? [] : ["--keep", String(opts.keep)]),
-    ...(opts.maxAgeDays === undefined ? [] : ["--max-age-days", String(opts.maxAgeDays)]),
-    ...(opts.verify ? ["--verify"] : []),
-    ...(opts.copyTo === undefined ? [] : ["--copy-to", opts.copyTo]),
-    ...(opts.imageTag === undefined ? [] : ["--image-tag", opts.imageTag]),
-    ...(opts.pushgateway === undefined ? [] : ["--pushgateway", opts.pushgateway]),
-    ...(opts.database === undefined ? [] : ["--database", opts.database]),
-    ...(opts.user === undefined ? [] : ["--user", opts.user]),
-  ];
 }
 
 /**

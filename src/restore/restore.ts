@@ -7,7 +7,8 @@
 // already on) → the restore, one transaction that replaces the database's schemas wholesale with the dump's,
 // waiting at most the lock timeout for locks → the running API image's migrations → maintenance off (only if
 // restore turned it on). Any error in the restore rolls all of it back; every step and the edge's final state are
-// logged. Decisions: restore-plan.ts; what the engine shows about the stack: stack-state.ts.
+// logged. Decisions: plan.ts and policy.ts; what the engine shows about the stack: stack-state.ts. restore() reads
+// as its phases: RestoreRun.prepare (every refusal) then execute (maintenance on → replace → migrate → off).
 import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -75,158 +76,197 @@ export interface RestoreResult {
 }
 
 export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
-  const problem = prefixProblem(opts.prefix);
-  if (problem) throw new OpsError("invalid-input", problem);
-  const log = opts.log ?? (() => undefined);
-  const file = path.resolve(opts.file);
-  const confirmation = confirmationNeeded({ production: opts.production, yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
-  if (confirmation === "refuse") {
-    throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
+  const run = await RestoreRun.prepare(opts);
+  return run.execute();
+}
+
+/**
+ * One restore, as phases. `prepare` refuses before anything changes; `execute` reads as the story:
+ * maintenance on → replace the schemas → the running image's migrations → maintenance off.
+ */
+class RestoreRun {
+  private onSince = 0;
+  /** Which phase a signal interrupts: during "restore" the database session is cancelled (it rolls back). */
+  private phase: "restore" | "after" = "restore";
+  private interrupted: NodeJS.Signals | undefined;
+  private readonly stackName: string;
+  private readonly lockTimeoutMs: number;
+
+  private constructor(
+    private readonly opts: RestoreOptions,
+    private readonly file: string,
+    private readonly docker: Docker,
+    private readonly db: Awaited<ReturnType<typeof resolveDatabase>>,
+    private readonly plan: RestorePlan,
+    /** The database container's stack (its slipway.stack label), when it has one. */
+    private readonly stack: string | undefined,
+    private readonly log: (line: string) => void,
+  ) {
+    this.stackName = opts.stackName ?? opts.prefix;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   }
 
-  const sha256 = await verifyChecksum(file);
-  const dumpPrefix = parseBackupFileName(path.basename(file))?.prefix;
-  const mismatch = prefixMismatchProblem({ dumpPrefix, prefix: opts.prefix, force: !!opts.force });
-  if (mismatch) throw new OpsError("other-stack", `refusing to restore ${file}: ${mismatch}`);
-  const recordText = await fs.readFile(file + VERIFIED_SUFFIX, "utf8").catch(() => undefined);
-  const verification = verificationDecision({ state: verificationState(recordText, path.basename(file), sha256), production: opts.production, force: !!opts.force });
-  if (verification.refuse) throw new OpsError("unverified", `refusing to restore ${file} into production stack '${opts.prefix}': ${verification.refuse}`);
-  if (verification.warn) log(verification.warn);
+  /** Every refusal, before anything touches the database or the edge; then the plan around the database. */
+  static async prepare(opts: RestoreOptions): Promise<RestoreRun> {
+    const problem = prefixProblem(opts.prefix);
+    if (problem) throw new OpsError("invalid-input", problem);
+    const log = opts.log ?? (() => undefined);
+    const file = path.resolve(opts.file);
+    const confirmation = confirmationNeeded({ production: opts.production, yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
+    if (confirmation === "refuse") {
+      throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore ${file} without asking`);
+    }
 
-  const docker = opts.docker ?? connectDocker();
-  const db = await resolveDatabase(docker, opts.dbContainer, opts);
-  log(`reading ${file} back in full with pg_restore in container '${opts.dbContainer}'`);
-  await verifyArchive(docker, opts.dbContainer, file);
+    const sha256 = await verifyChecksum(file);
+    const dumpPrefix = parseBackupFileName(path.basename(file))?.prefix;
+    const mismatch = prefixMismatchProblem({ dumpPrefix, prefix: opts.prefix, force: !!opts.force });
+    if (mismatch) throw new OpsError("other-stack", `refusing to restore ${file}: ${mismatch}`);
+    const recordText = await fs.readFile(file + VERIFIED_SUFFIX, "utf8").catch(() => undefined);
+    const verification = verificationDecision({ state: verificationState(recordText, path.basename(file), sha256), production: opts.production, force: !!opts.force });
+    if (verification.refuse) throw new OpsError("unverified", `refusing to restore ${file} into production stack '${opts.prefix}': ${verification.refuse}`);
+    if (verification.warn) log(verification.warn);
 
-  if (confirmation === "ask") {
-    const question = `Restore ${path.basename(file)} into database '${db.database}' of stack '${opts.prefix}' (container '${opts.dbContainer}')? Its current data will be replaced. Type the stack name to continue: `;
-    if (!(await opts.confirm!(question))) {
-      throw new OpsError("not-confirmed", `restore of stack '${opts.prefix}' not confirmed; nothing was changed`);
+    const docker = opts.docker ?? connectDocker();
+    const db = await resolveDatabase(docker, opts.dbContainer, opts);
+    log(`reading ${file} back in full with pg_restore in container '${opts.dbContainer}'`);
+    await verifyArchive(docker, opts.dbContainer, file);
+
+    if (confirmation === "ask") {
+      const question = `Restore ${path.basename(file)} into database '${db.database}' of stack '${opts.prefix}' (container '${opts.dbContainer}')? Its current data will be replaced. Type the stack name to continue: `;
+      if (!(await opts.confirm!(question))) {
+        throw new OpsError("not-confirmed", `restore of stack '${opts.prefix}' not confirmed; nothing was changed`);
+      }
+    }
+
+    try {
+      const state = await observeStack(docker, opts.dbContainer);
+      const plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer: opts.dbContainer, deployedImage: opts.deployedImage });
+      for (const line of describePlan(plan, state.stack)) log(line);
+      return new RestoreRun(opts, file, docker, db, plan, state.stack, log);
+    } catch (err) {
+      if (err instanceof PlanRefusal) throw new OpsError("invalid-input", `refusing to restore ${file}: ${err.message}; nothing was changed`);
+      throw err;
     }
   }
 
-  let plan: RestorePlan;
-  let stack: string | undefined;
-  try {
-    const state = await observeStack(docker, opts.dbContainer);
-    stack = state.stack;
-    plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer: opts.dbContainer, deployedImage: opts.deployedImage });
-  } catch (err) {
-    if (err instanceof PlanRefusal) throw new OpsError("invalid-input", `refusing to restore ${file}: ${err.message}; nothing was changed`);
-    throw err;
+  async execute(): Promise<RestoreResult> {
+    try {
+      await this.maintenanceOn();
+      await this.replaceSchemas();
+      await this.migrate();
+      const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
+      if (offFailed) throw new OpsError("maintenance-failed", `the backup was restored${this.plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
+      this.log(`edge: ${edge}`);
+      const { file, opts, db, plan } = this;
+      return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
+    } finally {
+      this.detachSignals();
+    }
   }
-  for (const line of describePlan(plan, stack)) log(line);
-  const stackName = opts.stackName ?? opts.prefix;
-  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
 
-  let onSince = 0;
-  const offLine = () => `maintenance: turned OFF (it was on for ${((Date.now() - onSince) / 1000).toFixed(1)} s)`;
+  private async maintenanceOn(): Promise<void> {
+    if (this.plan.maintenance.action !== "turn-on") return;
+    this.onSince = Date.now();
+    try {
+      const edges = await setMaintenance(this.docker, this.stack!, true, this.opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
+      this.log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
+      process.once("SIGINT", this.onSignal);
+      process.once("SIGTERM", this.onSignal);
+    } catch (err) {
+      // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
+      await setMaintenance(this.docker, this.stack!, false).catch(() => undefined);
+      throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${this.stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
+    }
+  }
 
-  // Maintenance off again when the plan says so; the edge's state in words, and whether turning it off failed.
-  const endMaintenance = async (after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> => {
+  /** One transaction that replaces the database's schemas with the dump's, waiting at most the lock timeout. */
+  private async replaceSchemas(): Promise<void> {
+    const { db, opts, plan, file, stackName } = this;
+    this.log(`restoring into database '${db.database}' in one transaction (replacing its schemas; lock timeout ${this.lockTimeoutMs} ms)`);
+    const started = Date.now();
+    const result = await execInDb(this.docker, opts.dbContainer, pgRestoreReplace(db, this.lockTimeoutMs), { stdin: createReadStream(file) }).catch(async (err: unknown) => {
+      // refused before it ran (the container is gone or stopped): nothing changed
+      if (err instanceof OpsError) return this.fail("restore", err);
+      // the engine connection broke mid-stream: the restore's session may still be running; maintenance stays as it is
+      const edge = plan.maintenance.action === "skip" ? "the edge was not touched (maintenance skipped)" : `maintenance stays ON until you have checked the data; then \`npm run maintenance -- --stack ${stackName} off\``;
+      this.log(`edge: ${edge}`);
+      throw new OpsError("restore-failed", `the restore's connection to the Docker engine failed (${(err as Error).message}); whether it committed is unknown: check the data.\nEdge: ${edge}`);
+    });
+    const failure = restoreProblem(result);
+    if (failure !== undefined) {
+      await this.fail(
+        "restore",
+        new OpsError(
+          "restore-failed",
+          this.interrupted
+            ? `restore into database '${db.database}' interrupted (${this.interrupted}): its session was ended and rolled back, so the data is as it was (${failure.split("\n")[0]})`
+            : `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`,
+        ),
+      );
+    }
+    this.log(`restored in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    this.phase = "after";
+    if (this.interrupted !== undefined) {
+      // the restore had committed before the cancel reached it: stop here, before the migrations
+      const edge = plan.maintenance.action === "turn-on" ? `maintenance stays ON: the restore committed before the ${this.interrupted} reached it, the migrations did not run; deploy (or run them), then \`npm run maintenance -- --stack ${stackName} off\`` : maintenanceAfter(plan, stackName).edge;
+      this.log(`edge: ${edge}`);
+      throw new OpsError("restore-failed", `interrupted (${this.interrupted}) after the restore had committed.\nEdge: ${edge}`);
+    }
+  }
+
+  /** The running API image's migrations, so the restored data fits the code that serves it. */
+  private async migrate(): Promise<void> {
+    const { plan } = this;
+    if (plan.migrate.action !== "run") return;
+    try {
+      const output = await runMigrations(this.docker, { stack: this.stack!, dbContainer: this.opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log: this.log });
+      const done = output.split("\n").find((l) => l.includes("migrations complete"));
+      this.log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
+    } catch (err) {
+      const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
+      await this.fail("migrate", new OpsError(error.kind, `the backup was restored (committed), but ${error.message}`));
+    }
+  }
+
+  /** Maintenance off again when the plan says so; the edge's state in words, and whether turning it off failed. */
+  private async endMaintenance(after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> {
     if (!after.turnOff) return { edge: after.edge, offFailed: false };
     try {
-      await setMaintenance(docker, stack!, false);
-      log(offLine());
+      await setMaintenance(this.docker, this.stack!, false);
+      this.log(`maintenance: turned OFF (it was on for ${((Date.now() - this.onSince) / 1000).toFixed(1)} s)`);
       return { edge: after.edge, offFailed: false };
     } catch (err) {
-      return { edge: `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${stackName} off\``, offFailed: true };
+      return { edge: `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${this.stackName} off\``, offFailed: true };
     }
-  };
+  }
 
-  // Ends a failed step: maintenance off again if restore turned it on (and the step allows), and the error says
-  // what state the edge is in.
-  const fail = async (failed: Failed, error: OpsError): Promise<never> => {
-    const { edge } = await endMaintenance(maintenanceAfter(plan, stackName, failed));
-    log(`edge: ${edge}`);
+  /** Ends a failed step: maintenance off again if restore turned it on (and the step allows); the error says what state the edge is in. */
+  private async fail(failed: Failed, error: OpsError): Promise<never> {
+    const { edge } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName, failed));
+    this.log(`edge: ${edge}`);
     throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
-  };
+  }
 
   // Interrupted (Ctrl-C, SIGTERM) once maintenance is on. During the restore: its session in the database is
   // cancelled, so it rolls back (unless it had already committed) and the normal ending follows — maintenance off
   // again after a rollback. Later (migrations): maintenance stays on — the data may not fit the running code yet —
   // and the operator is told. A second signal ends the process at once.
-  let phase: "restore" | "after" = "restore";
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    detach();
-    interrupted = signal;
-    if (phase === "restore") {
-      log(`interrupted (${signal}): ending the restore's session in the database (it rolls back) (a second ${signal} ends restore at once, leaving maintenance ON)`);
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.detachSignals();
+    this.interrupted = signal;
+    if (this.phase === "restore") {
+      this.log(`interrupted (${signal}): ending the restore's session in the database (it rolls back) (a second ${signal} ends restore at once, leaving maintenance ON)`);
       process.once(signal, () => process.kill(process.pid, signal));
-      void execInDb(docker, opts.dbContainer, cancelRestoreCommand(db)).catch((err: Error) => log(`could not end the restore's session: ${err.message}`));
+      void execInDb(this.docker, this.opts.dbContainer, cancelRestoreCommand(this.db)).catch((err: Error) => this.log(`could not end the restore's session: ${err.message}`));
       return;
     }
-    log(`edge: interrupted (${signal}) — maintenance stays ON: the data is restored but the migrations may not have finished; check, then \`npm run maintenance -- --stack ${stackName} off\``);
+    this.log(`edge: interrupted (${signal}) — maintenance stays ON: the data is restored but the migrations may not have finished; check, then \`npm run maintenance -- --stack ${this.stackName} off\``);
     process.kill(process.pid, signal);
   };
-  const detach = () => {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-  };
-  try {
-    if (plan.maintenance.action === "turn-on") {
-      onSince = Date.now();
-      try {
-        const edges = await setMaintenance(docker, stack!, true, opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
-        log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
-      } catch (err) {
-        // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
-        await setMaintenance(docker, stack!, false).catch(() => undefined);
-        throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
-      }
-    }
 
-    log(`restoring into database '${db.database}' in one transaction (replacing its schemas; lock timeout ${lockTimeoutMs} ms)`);
-    const started = Date.now();
-    const result = await execInDb(docker, opts.dbContainer, pgRestoreReplace(db, lockTimeoutMs), { stdin: createReadStream(file) }).catch(async (err: unknown) => {
-      // refused before it ran (the container is gone or stopped): nothing changed
-      if (err instanceof OpsError) return fail("restore", err);
-      // the engine connection broke mid-stream: the restore's session may still be running; maintenance stays as it is
-      const edge = plan.maintenance.action === "skip" ? "the edge was not touched (maintenance skipped)" : `maintenance stays ON until you have checked the data; then \`npm run maintenance -- --stack ${stackName} off\``;
-      log(`edge: ${edge}`);
-      throw new OpsError("restore-failed", `the restore's connection to the Docker engine failed (${(err as Error).message}); whether it committed is unknown: check the data.\nEdge: ${edge}`);
-    });
-    const failure = restoreProblem(result);
-    if (failure !== undefined) {
-      await fail(
-        "restore",
-        new OpsError(
-          "restore-failed",
-          interrupted
-            ? `restore into database '${db.database}' interrupted (${interrupted}): its session was ended and rolled back, so the data is as it was (${failure.split("\n")[0]})`
-            : `restore into database '${db.database}' (container '${opts.dbContainer}') failed and was rolled back, so the data is as it was: ${failure}`,
-        ),
-      );
-    }
-    log(`restored in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    phase = "after";
-    if (interrupted !== undefined) {
-      // the restore had committed before the cancel reached it: stop here, before the migrations
-      const edge = plan.maintenance.action === "turn-on" ? `maintenance stays ON: the restore committed before the ${interrupted} reached it, the migrations did not run; deploy (or run them), then \`npm run maintenance -- --stack ${stackName} off\`` : maintenanceAfter(plan, stackName).edge;
-      log(`edge: ${edge}`);
-      throw new OpsError("restore-failed", `interrupted (${interrupted}) after the restore had committed.\nEdge: ${edge}`);
-    }
-
-    if (plan.migrate.action === "run") {
-      try {
-        const output = await runMigrations(docker, { stack: stack!, dbContainer: opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log });
-        const done = output.split("\n").find((l) => l.includes("migrations complete"));
-        log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
-      } catch (err) {
-        const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
-        await fail("migrate", new OpsError(error.kind, `the backup was restored (committed), but ${error.message}`));
-      }
-    }
-
-    const { edge, offFailed } = await endMaintenance(maintenanceAfter(plan, stackName));
-    if (offFailed) throw new OpsError("maintenance-failed", `the backup was restored${plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
-    log(`edge: ${edge}`);
-    return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
-  } finally {
-    detach();
+  private detachSignals(): void {
+    process.removeListener("SIGINT", this.onSignal);
+    process.removeListener("SIGTERM", this.onSignal);
   }
 }
 

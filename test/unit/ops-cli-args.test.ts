@@ -35,3 +35,26 @@ describe("cli args", () => {
     assert.match(usage(spec), /usage: npm run backup -- --stack <stack> \[--keep <n>\] \[--yes\]/);
   });
 });
+
+describe("one declaration per verb: the command line a caller builds is the one the verb parses", () => {
+  it("every flag of the backup verb round-trips through backupVerb and the verb's own parser", async () => {
+    const { BACKUP_VERB, backupVerb } = await import("../../src/backup/verb");
+    const argv = backupVerb({
+      stack: "slipway-production", dbContainer: "c", dir: "/d", keep: 3, maxAgeDays: 30, verify: true, copyTo: "sftp:b",
+      imageTag: "3f2a9c1", pushgateway: "p", database: "app", user: "app",
+    });
+    assert.deepEqual(argv.slice(0, 4), ["node", "--import", "tsx", "src/cli/backup.ts"]);
+    const values = parseVerbArgs(argv.slice(4), BACKUP_VERB);
+    assert.deepEqual(values, {
+      stack: "slipway-production", "db-container": "c", dir: "/d", keep: "3", "max-age-days": "30", verify: true, "copy-to": "sftp:b",
+      "image-tag": "3f2a9c1", pushgateway: "p", database: "app", user: "app",
+    });
+    assert.equal(Object.keys(values!).length, Object.keys(BACKUP_VERB.flags).length, "every declared flag was passed");
+  });
+
+  it("a flag the verb does not declare cannot be passed", async () => {
+    const { BACKUP_VERB } = await import("../../src/backup/verb");
+    const { verbArgv } = await import("../../src/cli/args");
+    assert.throws(() => verbArgv(BACKUP_VERB.flags, { stack: "s", dbContainer: "c", dir: "/d", keepp: 3 } as never), /no such flag: keepp/);
+  });
+});

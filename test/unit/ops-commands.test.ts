@@ -1,7 +1,8 @@
 // Exact command lines for backup and restore.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backupVerb, dockerExec, shellJoin, pgDump, pgRestoreReadAll, pgRestoreReplace, replaceSchemasSql, restoreProblem, DEFAULT_LOCK_TIMEOUT_MS, cancelRestoreCommand } from "../../src/postgres/commands";
+import { backupVerb } from "../../src/backup/verb";
+import { dockerExec, shellJoin, pgDump, pgRestoreReadAll, pgRestoreReplace, replaceSchemasSql, restoreProblem, DEFAULT_LOCK_TIMEOUT_MS, cancelRestoreCommand } from "../../src/postgres/commands";
 
 const db = { database: "slipway", user: "slipway" };
 

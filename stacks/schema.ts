@@ -33,7 +33,7 @@ const volumeSchema = z.strictObject({
   readOnly: z.boolean().default(false),
 });
 
-const healthcheckSchema = z.strictObject({
+export const healthcheckSchema = z.strictObject({
   /** Readiness path Docker's health check and the edge both probe (the API's /up; /health is the operators' report). */
   path: z.string().regex(/^\/[\w./-]*$/, "must be a plain absolute path such as /up").default("/up"),
   intervalMs: z.number().int().min(100).default(1000),
@@ -89,7 +89,7 @@ const rolloutSchema = z.strictObject({
 });
 
 /** HAProxy `timeout …` settings of the edge, in milliseconds. */
-const edgeTimeoutsSchema = z.strictObject({
+export const edgeTimeoutsSchema = z.strictObject({
   connectMs: z.number().int().min(1).default(2000),
   clientMs: z.number().int().min(1).default(60_000),
   serverMs: z.number().int().min(1).default(60_000),
@@ -102,7 +102,7 @@ const edgeTimeoutsSchema = z.strictObject({
   checkMs: z.number().int().min(100).default(5000),
 });
 
-const apiSchema = z.strictObject({
+export const apiSchema = z.strictObject({
   replicas: z.number().int().min(1).max(20),
   port: port.default(3000),
   limits: limitsSchema.default(() => ({ ...DEFAULT_API_LIMITS })),
@@ -114,7 +114,7 @@ const apiSchema = z.strictObject({
   rollout: rolloutSchema.prefault({}),
 });
 
-const edgeSchema = z.strictObject({
+export const edgeSchema = z.strictObject({
   port,
   bindAddress: z.string().default("127.0.0.1"),
   limits: limitsSchema.optional(),

@@ -1,9 +1,12 @@
 // Renders haproxy.cfg for the edge: one HTTP frontend, one backend whose servers come from Docker DNS.
+// An option left out takes the stack setting's default from stacks/schema.ts (the one home of every default).
 // Pure: options in, text out. The rollout drains slots of this backend through the admin socket; a config
 // change reloads the running HAProxy through its master socket; both a reload and a handover to a new
 // HAProxy container first save the servers' state (addresses, UP/DOWN, drain) to SERVER_STATE_FILE, which the
 // new process loads, so it serves from its first connection instead of answering 503 until DNS and health
 // checks have caught up.
+
+import { apiSchema, edgeSchema, edgeTimeoutsSchema, healthcheckSchema } from "../../stacks/schema";
 
 export const ADMIN_SOCKET = "/var/run/haproxy/admin.sock";
 export const MASTER_SOCKET = "/var/run/haproxy/master.sock";
@@ -69,20 +72,20 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const name = requireName("backend", opts.backend);
   const host = requireName("serviceHost", opts.serviceHost);
   const prefix = requireName("serverPrefix", opts.serverPrefix ?? "api");
-  const servicePort = requirePort("servicePort", opts.servicePort ?? 3000);
+  const servicePort = requirePort("servicePort", opts.servicePort ?? apiSchema.shape.port.parse(undefined));
   const listenPort = requirePort("listenPort", opts.listenPort ?? 8080);
-  const slots = requirePositive("slots", opts.slots ?? 10);
-  const retries = requirePositive("retries", opts.retries ?? 3);
-  const healthPath = opts.healthPath ?? "/up";
+  const slots = requirePositive("slots", opts.slots ?? edgeSchema.shape.slots.parse(undefined));
+  const retries = requirePositive("retries", opts.retries ?? edgeSchema.shape.retries.parse(undefined));
+  const healthPath = opts.healthPath ?? healthcheckSchema.shape.path.parse(undefined);
   if (!/^\/[\w./-]*$/.test(healthPath)) throw new Error(`renderHaproxyConfig: healthPath "${healthPath}" must be a plain path`);
   const holdObsolete = requirePositive("holdObsoleteMs", opts.holdObsoleteMs ?? 10_000);
   const resolve = requirePositive("resolveIntervalMs", opts.resolveIntervalMs ?? 1000);
-  const t = opts.timeouts ?? {};
+  const t = { ...edgeTimeoutsSchema.parse({}), ...opts.timeouts };
   const cors = opts.corsOrigins ?? [];
   for (const o of cors) {
     if (o !== "*" && !/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(o)) throw new Error(`renderHaproxyConfig: CORS origin "${o}" must be scheme://host[:port]`);
   }
-  const rate = opts.rateLimitPer10s ?? 0;
+  const rate = opts.rateLimitPer10s ?? edgeSchema.shape.rateLimit.parse(undefined).requestsPer10s;
   if (!Number.isInteger(rate) || rate < 0) throw new Error(`renderHaproxyConfig: rateLimitPer10s ${rate} must be a whole number >= 0`);
   const client = opts.truncateClientAddress ? "%[src,ipmask(24,64)]" : "%ci";
   // One JSON object per request: no bodies, no query strings (%HPO is the path only), the request id.
@@ -125,7 +128,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
           "  http-response add-header vary origin if { var(txn.cors_origin) -m found }",
         ]
       : []),
-    ...(opts.securityHeaders ?? true
+    ...(opts.securityHeaders ?? edgeSchema.shape.securityHeaders.parse(undefined)
       ? [
           "  http-response set-header X-Content-Type-Options nosniff",
           "  http-response set-header X-Frame-Options DENY",
@@ -171,13 +174,13 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     // `Connection: close` instead of closing it under the client's feet.
     "  option idle-close-on-response",
     "  load-server-state-from-file global",
-    `  timeout connect ${t.connectMs ?? 2000}ms`,
-    `  timeout client ${t.clientMs ?? 60_000}ms`,
-    `  timeout server ${t.serverMs ?? 60_000}ms`,
-    `  timeout http-request ${t.httpRequestMs ?? 10_000}ms`,
-    `  timeout queue ${t.queueMs ?? 10_000}ms`,
+    `  timeout connect ${t.connectMs}ms`,
+    `  timeout client ${t.clientMs}ms`,
+    `  timeout server ${t.serverMs}ms`,
+    `  timeout http-request ${t.httpRequestMs}ms`,
+    `  timeout queue ${t.queueMs}ms`,
     // A replica's readiness answer may take this long (else HAProxy allows only `inter`: 500 ms) before it counts as failed.
-    `  timeout check ${t.checkMs ?? 5000}ms`,
+    `  timeout check ${t.checkMs}ms`,
     "",
     "frontend http",
     `  bind :${listenPort}`,

@@ -93,7 +93,7 @@ const monitoring = cfg.monitoring.enabled
 const steps = new DeploySteps(
   "deploy",
   {
-    stack: prefix,
+    prefix,
     image: cfg.images.api,
     backendNetwork: networks.backend.name,
     dbContainer: db.containerName,
@@ -111,7 +111,7 @@ const steps = new DeploySteps(
 const api = new ApiService(
   "api",
   {
-    stack: prefix,
+    prefix,
     image: cfg.images.api,
     settings: cfg.api,
     edgeNetwork: networks.edge.name,

@@ -6,7 +6,8 @@ import type { StackConfig } from "../../stacks/schema";
 import { ReplicaSet } from "../providers/replica-set";
 
 export interface ApiServiceArgs {
-  stack: string;
+  /** The stack's Docker name prefix (`<project>-<stack>`). */
+  prefix: string;
   image: pulumi.Input<string>;
   settings: StackConfig["api"];
   edgeNetwork: pulumi.Input<string>;
@@ -31,7 +32,7 @@ export class ApiService extends pulumi.ComponentResource {
     this.replicas = new ReplicaSet(
       `${name}-replicas`,
       {
-        stack: args.stack,
+        stack: args.prefix,
         service: "api",
         image: args.image,
         replicas: s.replicas,
@@ -54,7 +55,7 @@ export class ApiService extends pulumi.ComponentResource {
         },
         volumes: s.volumes,
         logs: args.logs,
-        edge: { stack: args.stack, backend: args.edgeBackend },
+        edge: { stack: args.prefix, backend: args.edgeBackend },
         rollout: s.rollout,
         ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
       },

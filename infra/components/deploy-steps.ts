@@ -8,10 +8,12 @@ import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
 import { backupVerb } from "../../src/backup/verb";
 import { shellJoin } from "../../src/postgres/commands";
+import { LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
 import { DB_HOST } from "./database";
 
 export interface DeployStepsArgs {
-  stack: string;
+  /** The stack's Docker name prefix (`<project>-<stack>`): what backups are filed under and containers labelled with. */
+  prefix: string;
   image: pulumi.Input<string>;
   backendNetwork: pulumi.Input<string>;
   dbContainer: pulumi.Input<string>;
@@ -53,7 +55,7 @@ export class DeploySteps extends pulumi.ComponentResource {
           create: pulumi.all([args.dbContainer, args.image, args.pushgateway]).apply(([db, image, pushgateway]) =>
             shellJoin(
               backupVerb({
-                stack: args.stack,
+                stack: args.prefix,
                 dbContainer: db,
                 dir: b.dir,
                 keep: b.keep,
@@ -83,7 +85,7 @@ export class DeploySteps extends pulumi.ComponentResource {
           shellJoin([
             ...["docker", "run", "--rm", "--network", network],
             ...["-e", `PGHOST=${DB_HOST}`, "-e", `PGUSER=${args.dbUser}`, "-e", `PGDATABASE=${args.dbName}`, "-e", "PGPASSWORD"],
-            ...["--label", `slipway.stack=${args.stack}`, "--label", "slipway.role=migrate"],
+            ...["--label", `${LABEL_STACK}=${args.prefix}`, "--label", `${LABEL_ROLE}=${ROLES.migrate}`],
             ...[image, "node", "dist/api/migrate.js"],
           ]),
         ),

@@ -13,7 +13,8 @@ import { OpsError } from "../postgres/errors";
 export const MIGRATE_COMMAND = ["node", "dist/api/migrate.js"];
 
 export interface MigrateOptions {
-  stack: string;
+  /** The stack's Docker name prefix (its slipway.stack label). */
+  prefix: string;
   dbContainer: string;
   imageId: string;
   network: string;
@@ -33,13 +34,13 @@ export async function runMigrations(docker: Docker, opts: MigrateOptions): Promi
   const log = opts.log ?? (() => undefined);
   const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
   const dbEnv = (await docker.getContainer(opts.dbContainer).inspect()).Config.Env ?? [];
-  const name = `${opts.stack}-restore-migrate-${randomBytes(4).toString("hex")}`;
+  const name = `${opts.prefix}-restore-migrate-${randomBytes(4).toString("hex")}`;
   const container = await docker.createContainer({
     name,
     Image: opts.imageId,
     Cmd: MIGRATE_COMMAND,
     Env: migrateEnv(opts.dbContainer, dbEnv),
-    Labels: { [LABEL_STACK]: opts.stack, [LABEL_ROLE]: ROLES.migrate },
+    Labels: { [LABEL_STACK]: opts.prefix, [LABEL_ROLE]: ROLES.migrate },
     HostConfig: { NetworkMode: opts.network, AutoRemove: false },
   });
   try {

@@ -219,7 +219,7 @@ class RestoreRun {
     const { plan } = this;
     if (plan.migrate.action !== "run") return;
     try {
-      const output = await runMigrations(this.docker, { stack: this.stack!, dbContainer: this.opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log: this.log });
+      const output = await runMigrations(this.docker, { prefix: this.stack!, dbContainer: this.opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log: this.log });
       const done = output.split("\n").find((l) => l.includes("migrations complete"));
       this.log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
     } catch (err) {

@@ -10,6 +10,7 @@
 //   requests, exits) and removed.
 // If the new config or container fails its checks, the running one is left serving and the error says why.
 import type Docker from "dockerode";
+import type { RestartPolicy } from "../../stacks/schema";
 import { execText, ignoreStatus, isStatus, tarOneFile } from "../docker";
 import { LABEL_ROLE, LABEL_STACK, logConfig, type LogRotation, pollUntil, revisionOf, revisionShort, ROLES, since } from "../vocabulary";
 
@@ -30,7 +31,7 @@ export interface EdgeProxySpec {
   tlsPem?: string;
   memoryMb?: number;
   cpus?: number;
-  restartPolicy: "no" | "always" | "unless-stopped" | "on-failure";
+  restartPolicy: RestartPolicy;
   labels?: Record<string, string>;
   logs?: LogRotation;
 }

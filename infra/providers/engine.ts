@@ -14,7 +14,13 @@ export function loadEngine<T>(room: "rollout" | "edge"): T {
   const fs = require("node:fs") as typeof import("node:fs");
   const local = path.resolve(process.cwd(), "src", room, "index.ts");
   const entry = fs.existsSync(local) ? local : path.join(DECLARED_SRC, room, "index.ts");
-  // Under `pulumi up` the program runs with tsx but the dynamic-provider host does not: register it here.
-  require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
+  // Under `pulumi up` the program runs with tsx but the dynamic-provider host does not: register it here, once per
+  // process: each registration stacks another compile hook, and loading a module then costs exponentially more
+  // (4 registrations: over 2 minutes for src/rollout; diff loads the engine for its one-line summary on every call).
+  const registered = process as unknown as { slipwayTsxRegistered?: boolean };
+  if (!registered.slipwayTsxRegistered) {
+    require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
+    registered.slipwayTsxRegistered = true;
+  }
   return require(entry) as T;
 }

@@ -9,7 +9,7 @@ import { Database, DB_HOST } from "./components/database";
 import { Edge } from "./components/edge";
 import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
-import { EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
+import { alertRules, EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
 import { publishedHost } from "../src/docker/connect";
 import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
@@ -27,9 +27,16 @@ try {
 }
 // The SDK knows which config keys were set with --secret but does not declare the helper in its types.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
-for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate -- \"$(cat fullchain.pem)\""], ["tlsKey", "tlsKey -- \"$(cat key.pem)\""]]) {
+for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate -- \"$(cat fullchain.pem)\""], ["tlsKey", "tlsKey -- \"$(cat key.pem)\""], ["alertWebhookToken", "alertWebhookToken"]]) {
   if (pulumi.runtime.allConfig()[`slipway:${key}`] !== undefined && !isConfigSecret(`slipway:${key}`)) {
     throw new pulumi.RunError(`stack "${stack}": slipway:${key} must be set as a secret (pulumi config set --secret ${how})`);
+  }
+}
+if (cfg.monitoring.enabled) {
+  try {
+    alertRules(cfg.monitoring.alertFor); // an alertFor naming no alert: refused before anything runs
+  } catch (e) {
+    throw new pulumi.RunError(`stack "${stack}": slipway:${(e as Error).message}`);
   }
 }
 const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv") ?? pulumi.secret({});
@@ -88,6 +95,9 @@ const monitoring = cfg.monitoring.enabled
     edge: { host: edge.holderName, metricsPort: EDGE_METRICS_PORT },
     labels,
     logs: cfg.logs,
+    ...(cfg.monitoring.alerting.enabled && config.get("alertWebhookToken") !== undefined
+      ? { alertWebhookToken: config.requireSecret("alertWebhookToken") }
+      : {}),
   }, dockerOpts)
   : undefined;
 const steps = new DeploySteps(
@@ -153,3 +163,5 @@ export const environment = cfg.environment;
 export const prometheusContainer = monitoring?.containerName ?? null; // null, not undefined: no "will not show" warning
 /** The Pushgateway container (monitoring.enabled) the backup verb pushes slipway_backup_* to; null without monitoring. */
 export const pushgatewayContainer = monitoring?.pushgatewayName ?? null;
+/** The Alertmanager container (monitoring.alerting.enabled) that notifies the webhook receiver; null without it. */
+export const alertmanagerContainer = monitoring?.alertmanagerName ?? null;

@@ -184,6 +184,32 @@ export const backupSchema = z.strictObject({
  * A Prometheus server for the stack (infra/components/monitoring.ts): on the edge network, never published,
  * scraping every API replica's /metrics and the edge's exporter, with monitoring/alerts.yml loaded.
  */
+/**
+ * Alertmanager beside Prometheus (monitoring.alerting): the alert rules' notifications go to one webhook receiver
+ * (a chat bridge, an incident tool, your own endpoint), resolved ones too. A bearer token for it, if the receiver
+ * wants one, is the secret `slipway:alertWebhookToken` (a file in the container, never in its config or env).
+ */
+const alertingSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Local stand-in: slipway-local/alertmanager:0 (tools/images.sh). */
+    image: imageRef.default("prom/alertmanager:v0.28.1"),
+    /** Where notifications are POSTed (Alertmanager's webhook JSON); required when enabled. */
+    webhookUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+    /** How long the first alert of a group waits for others before its notification is sent. */
+    groupWaitSeconds: z.number().int().min(0).max(3600).default(30),
+    /** How long before a group that changed (new or resolved alerts) notifies again. */
+    groupIntervalSeconds: z.number().int().min(1).max(24 * 3600).default(300),
+    /** How long before a still-firing alert is sent again. */
+    repeatIntervalMinutes: z.number().int().min(1).max(7 * 24 * 60).default(240),
+    limits: limitsSchema.default(() => ({ memoryMb: 64, cpus: 0.25 })),
+  })
+  .superRefine((a, ctx) => {
+    if (a.enabled && a.webhookUrl === undefined) {
+      ctx.addIssue({ code: "custom", path: ["webhookUrl"], message: "is required when monitoring.alerting.enabled is true (the receiver's URL)" });
+    }
+  });
+
 const monitoringSchema = z.strictObject({
   enabled: z.boolean().default(false),
   /** Local stand-in: slipway-local/prometheus:2 (tools/images.sh). */
@@ -200,7 +226,18 @@ const monitoringSchema = z.strictObject({
    */
   pushgatewayImage: imageRef.default("prom/pushgateway:v1.11.0"),
   pushgatewayLimits: limitsSchema.default(() => ({ memoryMb: 64, cpus: 0.25 })),
-});
+  /**
+   * Per-alert `for:` durations in seconds, by alert name (e.g. `ApiReplicasMissing: 60`), written into the rules the
+   * stack's Prometheus loads; the others keep monitoring/alerts.yml's. A name that is not an alert there is refused.
+   */
+  alertFor: z.record(z.string(), z.number().int().min(0).max(7 * 24 * 3600)).default({}),
+  alerting: alertingSchema.prefault({}),
+})
+  .superRefine((m, ctx) => {
+    if (m.alerting.enabled && !m.enabled) {
+      ctx.addIssue({ code: "custom", path: ["alerting", "enabled"], message: "needs monitoring.enabled: true (Alertmanager receives Prometheus's alerts)" });
+    }
+  });
 
 export const stackConfigSchema = z.strictObject({
   environment: z.enum(["staging", "production"]),
@@ -230,7 +267,7 @@ export const stackConfigSchema = z.strictObject({
  * infra/index.ts as a Pulumi secret (its values may be encrypted or placeholders at load time), so the
  * loader accepts it and leaves it out of the parsed config.
  */
-export const secretConfigKeys = ["secretEnv", "tlsCertificate", "tlsKey"] as const;
+export const secretConfigKeys = ["secretEnv", "tlsCertificate", "tlsKey", "alertWebhookToken"] as const;
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type RestartPolicy = z.infer<typeof restartPolicySchema>;

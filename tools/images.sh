@@ -17,6 +17,7 @@ Builds (skipping images whose recipe is unchanged):
   slipway-local/haproxy:3.0     Debian haproxy, official-image paths            images/local/haproxy
   slipway-local/prometheus:2    Debian prometheus (+ promtool), official paths  images/local/prometheus
   slipway-local/pushgateway:1   Debian prometheus-pushgateway + busybox wget    images/local/pushgateway
+  slipway-local/alertmanager:0  Debian prometheus-alertmanager + busybox wget   images/local/alertmanager
   slipway/api:<tag>             docker-bake.hcl target prod   (images/api/Dockerfile)
   slipway/api:<tag>-abrupt      docker-bake.hcl target abrupt (prod, SHUTDOWN_MODE=abrupt: test-only, exits at once on SIGTERM)
   slipway/edge:<tag>            docker-bake.hcl target edge   (images/edge/Dockerfile: HAProxy + socat)
@@ -35,7 +36,7 @@ Options:
   -h, --help         this text
 
 Output (stdout), one per line:
-  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= PROMETHEUS_IMAGE= PUSHGATEWAY_IMAGE=
+  DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= PROMETHEUS_IMAGE= PUSHGATEWAY_IMAGE= ALERTMANAGER_IMAGE=
   API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
 EOF
 }
@@ -170,12 +171,14 @@ build_local slipway-local/postgres:17 images/local/postgres
 build_local slipway-local/haproxy:3.0 images/local/haproxy
 build_local slipway-local/prometheus:2 images/local/prometheus
 build_local slipway-local/pushgateway:1 images/local/pushgateway
+build_local slipway-local/alertmanager:0 images/local/alertmanager
 echo "DEBIAN_IMAGE=slipway-local/debian:trixie"
 echo "NODE_IMAGE=slipway-local/node:20"
 echo "POSTGRES_IMAGE=slipway-local/postgres:17"
 echo "HAPROXY_IMAGE=slipway-local/haproxy:3.0"
 echo "PROMETHEUS_IMAGE=slipway-local/prometheus:2"
 echo "PUSHGATEWAY_IMAGE=slipway-local/pushgateway:1"
+echo "ALERTMANAGER_IMAGE=slipway-local/alertmanager:0"
 if [ "$BASE_ONLY" = 1 ]; then log "done (base only)"; exit 0; fi
 
 # The sha-<git sha> tags: the commit's full SHA, or with --tag T, T itself (so a custom tag never moves

@@ -7,10 +7,14 @@
 // slipway_backup_* there after each successful backup (src/backup/metrics.ts), which BackupTooOld reads; it
 // keeps what was pushed in its own volume (--persistence.file), so a replaced container does not forget the last
 // backup.
+// With monitoring.alerting on, an Alertmanager (same network, never published) receives the alerts Prometheus fires and
+// notifies one webhook receiver, resolved alerts included; its notification log lives in a volume, so a replaced
+// container does not notify twice.
 import { readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { parseDocument, stringify } from "yaml";
 import { METRICS_PORT } from "../../src/edge/haproxy-config";
 import { PUSHGATEWAY_PORT } from "../../src/backup/metrics";
 import type { MonitoringSettings, StackConfig } from "../../stacks/schema";
@@ -25,6 +29,11 @@ const PROMETHEUS_DATA_DIR = "/prometheus";
 export { PUSHGATEWAY_PORT };
 /** The official image's working directory (owned by its user); the persistence file lives there, on a volume. */
 const PUSHGATEWAY_DATA_DIR = "/pushgateway";
+export const ALERTMANAGER_PORT = 9093;
+const ALERTMANAGER_CONFIG_DIR = "/etc/alertmanager";
+const ALERTMANAGER_DATA_DIR = "/alertmanager";
+/** The receiver's bearer token (slipway:alertWebhookToken), a file beside the config: never in the config itself. */
+export const ALERTMANAGER_TOKEN_FILE = `${ALERTMANAGER_CONFIG_DIR}/webhook-token`;
 
 /**
  * The repository's monitoring/ directory. Through the real path of this file: a test stack's work directory links
@@ -43,6 +52,8 @@ export interface PrometheusConfigValues {
   /** The Pushgateway container's name (resolves on the network) and port. */
   pushgatewayHost: string;
   pushgatewayPort: number;
+  /** The stack's Alertmanager container (monitoring.alerting), or none: Prometheus then evaluates rules only. */
+  alertmanagerHost?: string;
 }
 
 /** Fills monitoring/prometheus.yml's {{name}} placeholders; an unknown or unfilled one is an error. */
@@ -58,6 +69,7 @@ export function renderPrometheusConfig(template: string, values: PrometheusConfi
     edgeMetricsPort: String(requireInt("edgeMetricsPort", values.edgeMetricsPort)),
     pushgatewayHost: requireName("pushgatewayHost", values.pushgatewayHost),
     pushgatewayPort: String(requireInt("pushgatewayPort", values.pushgatewayPort)),
+    alertmanagerTargets: values.alertmanagerHost === undefined ? "" : `"${requireName("alertmanagerHost", values.alertmanagerHost)}:${ALERTMANAGER_PORT}"`,
   };
   return template.replace(/\{\{(\w*)\}\}/g, (_match, key: string) => {
     const value = filled[key];
@@ -79,11 +91,68 @@ export function renderStackRules(expectedReplicas: number): string {
   ].join("\n");
 }
 
+/**
+ * monitoring/alerts.yml with the stack's `for:` durations (monitoring.alertFor, alert name → seconds) written in. A name
+ * that is no alert of the file is an error naming the key and the alerts there are.
+ */
+export function renderAlertRules(template: string, alertFor: Record<string, number>): string {
+  const doc = parseDocument(template);
+  const rules = (doc.toJS() as { groups: { rules: { alert?: string }[] }[] }).groups.flatMap((g, gi) =>
+    g.rules.map((r, ri) => ({ alert: r.alert, gi, ri })).filter((r) => r.alert !== undefined));
+  for (const [name, seconds] of Object.entries(alertFor)) {
+    const found = rules.filter((r) => r.alert === name);
+    if (found.length === 0) {
+      throw new Error(`monitoring.alertFor.${name}: no alert of that name in monitoring/alerts.yml (there are: ${rules.map((r) => r.alert).join(", ")})`);
+    }
+    for (const r of found) doc.setIn(["groups", r.gi, "rules", r.ri, "for"], `${requireSeconds(`alertFor.${name}`, seconds)}s`);
+  }
+  if (Object.keys(alertFor).length === 0) return template;
+  return `# monitoring/alerts.yml with the stack's monitoring.alertFor written in (infra/components/monitoring.ts).\n${doc.toString()}`;
+}
+
+export interface AlertmanagerConfigValues {
+  webhookUrl: string;
+  /** Whether a bearer token file sits at ALERTMANAGER_TOKEN_FILE. */
+  token: boolean;
+  groupWaitSeconds: number;
+  groupIntervalSeconds: number;
+  repeatIntervalMinutes: number;
+}
+
+/** Alertmanager's config: every alert of the stack to one webhook receiver, grouped by alert name, resolved ones too. */
+export function renderAlertmanagerConfig(v: AlertmanagerConfigValues): string {
+  const webhook: Record<string, unknown> = { url: v.webhookUrl, send_resolved: true };
+  if (v.token) webhook.http_config = { authorization: { type: "Bearer", credentials_file: ALERTMANAGER_TOKEN_FILE } };
+  return `# Rendered by infra/components/monitoring.ts from the stack's monitoring.alerting.\n${stringify({
+    route: {
+      receiver: "stack",
+      group_by: ["alertname", "stack"],
+      group_wait: `${requireSeconds("groupWaitSeconds", v.groupWaitSeconds)}s`,
+      group_interval: `${requireInt("groupIntervalSeconds", v.groupIntervalSeconds)}s`,
+      repeat_interval: `${requireInt("repeatIntervalMinutes", v.repeatIntervalMinutes)}m`,
+    },
+    receivers: [{ name: "stack", webhook_configs: [webhook] }],
+  })}`;
+}
+
+/** The stack's alert rules: monitoring/alerts.yml with its monitoring.alertFor (the program checks it before anything runs). */
+export function alertRules(alertFor: Record<string, number>, dir = MONITORING_DIR): string {
+  return renderAlertRules(readFileSync(path.join(dir, "alerts.yml"), "utf8"), alertFor);
+}
+
+/** The Alertmanager's arguments (the official image's defaults plus the listen address). */
+export function alertmanagerCommand(): string[] {
+  return [`--config.file=${ALERTMANAGER_CONFIG_DIR}/alertmanager.yml`, `--storage.path=${ALERTMANAGER_DATA_DIR}`, `--web.listen-address=:${ALERTMANAGER_PORT}`];
+}
+
 /** Every file uploaded to PROMETHEUS_CONFIG_DIR, by name. */
-export function prometheusFiles(values: PrometheusConfigValues & { expectedReplicas: number }, dir = MONITORING_DIR): Record<string, string> {
+export function prometheusFiles(
+  values: PrometheusConfigValues & { expectedReplicas: number; alertFor?: Record<string, number> },
+  dir = MONITORING_DIR,
+): Record<string, string> {
   return {
     "prometheus.yml": renderPrometheusConfig(readFileSync(path.join(dir, "prometheus.yml"), "utf8"), values),
-    "alerts.yml": readFileSync(path.join(dir, "alerts.yml"), "utf8"),
+    "alerts.yml": alertRules(values.alertFor ?? {}, dir),
     "stack-rules.yml": renderStackRules(values.expectedReplicas),
   };
 }
@@ -114,11 +183,15 @@ export interface MonitoringArgs {
   labels: Record<string, string>;
   /** Docker json-file rotation, as on every container of the stack. */
   logs: StackConfig["logs"];
+  /** slipway:alertWebhookToken (a secret), the receiver's bearer token, when monitoring.alerting is on. */
+  alertWebhookToken?: pulumi.Input<string>;
 }
 
 export class Monitoring extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;
   readonly pushgatewayName: pulumi.Output<string>;
+  /** The Alertmanager container (monitoring.alerting.enabled), or undefined. */
+  readonly alertmanagerName?: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Monitoring", name, {}, opts);
@@ -127,7 +200,8 @@ export class Monitoring extends pulumi.ComponentResource {
     const image = new docker.RemoteImage(`${name}-image`, { name: s.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-data`, { name: `${args.prefix}-prometheus`, labels }, { parent: this });
     const pushgateway = this.pushgateway(name, args);
-    const files = pulumi.all([args.edge.host, pushgateway.name]).apply(([edgeHost, pushgatewayHost]) =>
+    const alertmanager = s.alerting.enabled ? this.alertmanager(name, args) : undefined;
+    const files = pulumi.all([args.edge.host, pushgateway.name, alertmanager?.name]).apply(([edgeHost, pushgatewayHost, alertmanagerHost]) =>
       prometheusFiles({
         stack: args.prefix,
         scrapeIntervalSeconds: s.scrapeIntervalSeconds,
@@ -138,6 +212,8 @@ export class Monitoring extends pulumi.ComponentResource {
         pushgatewayHost,
         pushgatewayPort: PUSHGATEWAY_PORT,
         expectedReplicas: args.api.replicas,
+        alertFor: s.alertFor,
+        ...(alertmanagerHost === undefined ? {} : { alertmanagerHost }),
       }),
     );
     const container = new docker.Container(
@@ -168,7 +244,44 @@ export class Monitoring extends pulumi.ComponentResource {
     );
     this.containerName = container.name;
     this.pushgatewayName = pushgateway.name;
-    this.registerOutputs({ containerName: this.containerName, pushgatewayName: this.pushgatewayName });
+    this.alertmanagerName = alertmanager?.name;
+    this.registerOutputs({ containerName: this.containerName, pushgatewayName: this.pushgatewayName, alertmanagerName: this.alertmanagerName });
+  }
+
+  private alertmanager(name: string, args: MonitoringArgs): docker.Container {
+    const a = args.settings.alerting;
+    if (a.webhookUrl === undefined) throw new Error("monitoring.alerting.webhookUrl is required when alerting is enabled"); // the schema refuses it first
+    const labels = dockerLabels({ ...args.labels, [LABEL_ROLE]: ROLES.alertmanager });
+    const image = new docker.RemoteImage(`${name}-alertmanager-image`, { name: a.image, keepLocally: true }, { parent: this });
+    const volume = new docker.Volume(`${name}-alertmanager-data`, { name: `${args.prefix}-alertmanager`, labels }, { parent: this });
+    const config = renderAlertmanagerConfig({ ...a, webhookUrl: a.webhookUrl, token: args.alertWebhookToken !== undefined });
+    const uploads: docker.types.input.ContainerUpload[] = [{ file: `${ALERTMANAGER_CONFIG_DIR}/alertmanager.yml`, content: config }];
+    if (args.alertWebhookToken !== undefined) {
+      // Secret in state and output. Uploaded files are owned by root, and Alertmanager runs as `nobody`: the file is
+      // world-readable inside a container whose only process is Alertmanager, and in neither its env nor its config.
+      uploads.push({ file: ALERTMANAGER_TOKEN_FILE, content: pulumi.secret(args.alertWebhookToken), permissions: "0444" });
+    }
+    return new docker.Container(
+      `${name}-alertmanager`,
+      {
+        name: `${args.prefix}-alertmanager`,
+        image: image.imageId,
+        command: alertmanagerCommand(),
+        uploads,
+        volumes: [{ volumeName: volume.name, containerPath: ALERTMANAGER_DATA_DIR }],
+        // Not published: Prometheus reaches it by name; operators use `docker exec <container> amtool …`.
+        networksAdvanced: [{ name: args.network }],
+        healthcheck: readiness(["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ALERTMANAGER_PORT}/-/ready`]),
+        wait: true,
+        waitTimeout: 120,
+        restart: args.settings.restartPolicy,
+        ...containerLimits(a.limits),
+        ...logRotation(args.logs),
+        labels,
+        stopTimeout: 10,
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
   }
 
   private pushgateway(name: string, args: MonitoringArgs): docker.Container {
@@ -201,6 +314,11 @@ export class Monitoring extends pulumi.ComponentResource {
 
 function requireName(key: string, value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) throw new Error(`monitoring: ${key} "${value}" must be letters, digits, '_', '.', '-'`);
+  return value;
+}
+
+function requireSeconds(key: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new Error(`monitoring: ${key} ${value} must be a whole number of seconds`);
   return value;
 }
 

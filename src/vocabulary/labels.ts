@@ -20,6 +20,7 @@ export const ROLES = {
   edgeHolder: "edge-holder",
   prometheus: "prometheus",
   pushgateway: "pushgateway",
+  alertmanager: "alertmanager",
   /** A one-off container running the API image's migrations. */
   migrate: "migrate",
   /** A throwaway PostgreSQL a backup is restored into to prove it. */

@@ -9,6 +9,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +22,7 @@ import { freePort, projectStack, smallStackConfig } from "../support/project-sta
 /** Built by tools/images.sh (ensureImages runs it). */
 const PROMETHEUS_IMAGE = "slipway-local/prometheus:2";
 const PUSHGATEWAY_IMAGE = "slipway-local/pushgateway:1";
+const ALERTMANAGER_IMAGE = "slipway-local/alertmanager:0";
 const REPLICAS = 2;
 const REQUESTS = 30;
 
@@ -166,4 +169,59 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   // The Pushgateway kept what was pushed (its volume survives the stop/start), and the new Prometheus scrapes it.
   await until("the last backup's timestamp after the replacement", 60_000, () => (query(prometheus, lastBackup) ?? 0) > first);
   await ps.stack.preview({ expectNoChanges: true, onOutput: log });
+
+  // Alerting on: an Alertmanager notifies a receiver this test runs on the host (reached through the edge network's
+  // gateway), with the stack's bearer token. Short `for:` and group timings (monitoring.alertFor, alerting.*) so
+  // that a stopped replica and a stale backup each notify within seconds; the rules themselves are the real ones.
+  const notifications: { status: string; alertname: string; auth: string | undefined }[] = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const msg = JSON.parse(body) as { status: string; groupLabels: { alertname: string } };
+      notifications.push({ status: msg.status, alertname: msg.groupLabels.alertname, auth: req.headers.authorization });
+      log(`[receiver] ${msg.status} ${msg.groupLabels.alertname}\n`);
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "0.0.0.0", resolve));
+  t.after(() => receiver.close());
+  const gateway = docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", `${ps.prefix}-edge`]);
+  const token = randomBytes(12).toString("hex");
+  await ps.stack.setConfig("slipway:alertWebhookToken", { value: token, secret: true });
+  await ps.stack.setConfig("slipway:monitoring.alertFor.ApiReplicasMissing", { value: "3" }, true);
+  await ps.stack.setConfig("slipway:monitoring.alertFor.BackupTooOld", { value: "3" }, true);
+  const alerting = { enabled: "true", image: ALERTMANAGER_IMAGE, webhookUrl: `http://${gateway}:${(receiver.address() as AddressInfo).port}/alerts`, groupWaitSeconds: "1", groupIntervalSeconds: "5" };
+  for (const [key, value] of Object.entries(alerting)) await ps.stack.setConfig(`slipway:monitoring.alerting.${key}`, { value }, true);
+  const upAlerting = await ps.stack.up({ onOutput: log });
+  assert.ok(!upAlerting.stdout.includes(token), "the token is not in the up's output");
+  const alertmanager = (await ps.stack.outputs()).alertmanagerContainer?.value as string;
+  assert.equal(alertmanager, `${ps.prefix}-alertmanager`);
+  assert.deepEqual(JSON.parse(docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", alertmanager])) ?? {}, {}, "the Alertmanager is never published");
+  assert.ok(!docker(["inspect", alertmanager]).includes(token), "the token is not in docker inspect");
+  assert.match(docker(["exec", alertmanager, "amtool", "check-config", "/etc/alertmanager/alertmanager.yml"]), /SUCCESS/);
+  await ps.stack.preview({ expectNoChanges: true, onOutput: log });
+  await until("Prometheus sends to the Alertmanager", 60_000, () => query(prometheus, "prometheus_notifications_alertmanagers_discovered") === 1);
+  assert.equal(notifications.length, 0, `nothing to notify on a healthy stack: ${JSON.stringify(notifications)}`);
+
+  const firing = (alertname: string) => notifications.filter((n) => n.alertname === alertname && n.status === "firing");
+  const replica = ((await ps.stack.outputs()).apiContainers?.value as string[])[0];
+  docker(["stop", "-t", "5", replica]);
+  try {
+    await until("a firing ApiReplicasMissing notification", 120_000, () => firing("ApiReplicasMissing").length > 0);
+  } finally {
+    docker(["start", replica]);
+  }
+  await until("ApiReplicasMissing resolved", 120_000, () => notifications.some((n) => n.alertname === "ApiReplicasMissing" && n.status === "resolved"));
+  assert.equal(firing("ApiReplicasMissing").length, 1, `one notification for the stopped replica: ${JSON.stringify(notifications)}`);
+
+  // A stale backup: the last success 27 h ago, as the backup verb would have pushed it then.
+  const stale = Math.floor(Date.now() / 1000) - 27 * 3600;
+  docker(["exec", pushgateway, "wget", "-q", "-O", "-", "--post-data", `slipway_backup_last_success_timestamp_seconds ${stale}\n`,
+    `http://127.0.0.1:9091/metrics/job/slipway_backup/stack/${ps.prefix}`]);
+  await until("a firing BackupTooOld notification", 120_000, () => firing("BackupTooOld").length > 0);
+  await sleep(15_000); // three group intervals: a still-firing alert is not sent again before repeat_interval
+  assert.equal(firing("BackupTooOld").length, 1, `one notification for the stale backup: ${JSON.stringify(notifications)}`);
+  assert.equal(firing("ApiReplicasMissing").length, 1);
+  assert.ok(notifications.every((n) => n.auth === `Bearer ${token}`), "every notification carries the stack's token");
 });

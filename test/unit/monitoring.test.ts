@@ -9,15 +9,19 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { declareProgram as declare } from "../support/declare";
 import {
+  alertmanagerCommand,
+  alertRules,
   EDGE_METRICS_PORT,
   MONITORING_DIR,
   prometheusCommand,
   prometheusFiles,
   PUSHGATEWAY_PORT,
   pushgatewayCommand,
+  renderAlertmanagerConfig,
   renderPrometheusConfig,
   renderStackRules,
 } from "../../infra/components/monitoring";
+import { parse } from "yaml";
 import { loadStackConfig, StackConfigError } from "../../stacks/load";
 
 const INSTALL_HINT =
@@ -120,6 +124,15 @@ test("stack config: monitoring is off by default, its defaults live in the schem
     restartPolicy: "unless-stopped",
     pushgatewayImage: "prom/pushgateway:v1.11.0",
     pushgatewayLimits: { memoryMb: 64, cpus: 0.25 },
+    alertFor: {},
+    alerting: {
+      enabled: false,
+      image: "prom/alertmanager:v0.28.1",
+      groupWaitSeconds: 30,
+      groupIntervalSeconds: 300,
+      repeatIntervalMinutes: 240,
+      limits: { memoryMb: 64, cpus: 0.25 },
+    },
   });
   const on = loadStackConfig("staging", { ...baseConfig, monitoring: { enabled: true, retentionHours: 24 } });
   assert.equal(on.monitoring.enabled, true);
@@ -201,4 +214,71 @@ test("program with monitoring and backups on: the pre-deploy backup pushes to th
   assert.match(backup.inputs.create as string, /--pushgateway slipway-staging-pushgateway( |$)/);
   const off = declare("staging", { "slipway:backup": { enabled: true, dir: "/var/backups/slipway" } });
   assert.doesNotMatch(off.resources.find((r) => r.name === "deploy-backup")?.inputs.create as string, /--pushgateway/, "no Pushgateway without monitoring");
+});
+
+test("alertFor: the named alerts get the stack's `for:`, the rest keep the file's; promtool accepts the result; an unknown name is refused", () => {
+  const rendered = alertRules({ ApiReplicasMissing: 20, BackupTooOld: 0 });
+  const rules = (parse(rendered) as { groups: { rules: { alert?: string; for?: string }[] }[] }).groups.flatMap((g) => g.rules);
+  const forOf = (name: string) => rules.find((r) => r.alert === name)?.for;
+  assert.equal(forOf("ApiReplicasMissing"), "20s");
+  assert.equal(forOf("BackupTooOld"), "0s");
+  assert.equal(forOf("ApiReplicaDown"), "1m", "untouched");
+  assert.equal(alertRules({}), readFileSync(join(MONITORING_DIR, "alerts.yml"), "utf8"), "no overrides: the file as it is");
+  assert.throws(() => alertRules({ ApiReplicaMissing: 20 }), /monitoring\.alertFor\.ApiReplicaMissing: no alert of that name in monitoring\/alerts\.yml \(there are: ApiHigh5xxRate, .*ApiReplicasMissing/);
+  const dir = mkdtempSync(join(tmpdir(), "slipway-rules-"));
+  try {
+    writeFileSync(join(dir, "alerts.yml"), rendered);
+    assert.match(promtool(["check", "rules", "alerts.yml"], dir), /SUCCESS: 7 rules found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Alertmanager config: one webhook receiver, resolved alerts sent, the token only as a file reference", () => {
+  const config = parse(renderAlertmanagerConfig({ webhookUrl: "https://hooks.example.com/x", token: true, groupWaitSeconds: 1, groupIntervalSeconds: 5, repeatIntervalMinutes: 60 }));
+  assert.deepEqual(config.route, { receiver: "stack", group_by: ["alertname", "stack"], group_wait: "1s", group_interval: "5s", repeat_interval: "60m" });
+  assert.deepEqual(config.receivers, [{
+    name: "stack",
+    webhook_configs: [{ url: "https://hooks.example.com/x", send_resolved: true, http_config: { authorization: { type: "Bearer", credentials_file: "/etc/alertmanager/webhook-token" } } }],
+  }]);
+  const plain = parse(renderAlertmanagerConfig({ webhookUrl: "http://10.0.0.1:9000/", token: false, groupWaitSeconds: 30, groupIntervalSeconds: 300, repeatIntervalMinutes: 240 }));
+  assert.equal(plain.receivers[0].webhook_configs[0].http_config, undefined);
+  assert.deepEqual(alertmanagerCommand(), ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--web.listen-address=:9093"]);
+  // Prometheus sends to the stack's Alertmanager when there is one, and to nobody otherwise.
+  assert.match(prometheusFiles({ ...values, alertmanagerHost: "slipway-staging-alertmanager" })["prometheus.yml"], /alertmanagers:\n\s+- static_configs:\n\s+- targets: \["slipway-staging-alertmanager:9093"\]/);
+  assert.match(prometheusFiles(values)["prometheus.yml"], /- targets: \[\]/);
+});
+
+test("stack config: alerting needs a webhook URL and monitoring on, each refusal naming its key", () => {
+  const refused = (monitoring: unknown, key: RegExp) =>
+    assert.throws(() => loadStackConfig("staging", { ...baseConfig, monitoring }), (e: unknown) => e instanceof StackConfigError && key.test(e.message));
+  refused({ enabled: true, alerting: { enabled: true } }, /slipway:monitoring\.alerting\.webhookUrl: is required when monitoring\.alerting\.enabled is true/);
+  refused({ enabled: false, alerting: { enabled: true, webhookUrl: "http://h/" } }, /slipway:monitoring\.alerting\.enabled: needs monitoring\.enabled: true/);
+  refused({ enabled: true, alerting: { enabled: true, webhookUrl: "ftp://h/" } }, /slipway:monitoring\.alerting\.webhookUrl: must be an http\(s\) URL/);
+  refused({ enabled: true, alertFor: { ApiReplicaDown: -1 } }, /slipway:monitoring\.alertFor\.ApiReplicaDown/);
+  const on = loadStackConfig("staging", { ...baseConfig, monitoring: { enabled: true, alerting: { enabled: true, webhookUrl: "http://h:9/x" } } });
+  assert.equal(on.monitoring.alerting.webhookUrl, "http://h:9/x");
+});
+
+test("program with alerting on: an Alertmanager on the edge network, unpublished, that Prometheus sends to; a bad alertFor names the stack and key", () => {
+  const { resources, error } = declare("staging", {
+    "slipway:monitoring": { enabled: true, alerting: { enabled: true, webhookUrl: "http://hooks.internal/slipway", groupWaitSeconds: 2 } },
+  });
+  assert.equal(error, undefined);
+  const am = resources.find((r) => r.name === "monitoring-alertmanager");
+  assert.ok(am, "monitoring-alertmanager declared");
+  assert.equal(am.inputs.name, "slipway-staging-alertmanager");
+  assert.equal(am.inputs.ports, undefined, "never published");
+  assert.deepEqual(am.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge"]);
+  assert.deepEqual(am.inputs.uploads.map((u: { file: string }) => u.file), ["/etc/alertmanager/alertmanager.yml"], "no token file without the secret");
+  assert.match(am.inputs.uploads[0].content, /url: http:\/\/hooks.internal\/slipway/);
+  assert.match(am.inputs.uploads[0].content, /group_wait: 2s/);
+  assert.equal(am.inputs.volumes[0].containerPath, "/alertmanager");
+  assert.equal(resources.find((r) => r.name === "monitoring-alertmanager-image")?.inputs.name, "prom/alertmanager:v0.28.1");
+  const prometheus = resources.find((r) => r.name === "monitoring-prometheus");
+  assert.match(prometheus?.inputs.uploads[0].content, /targets: \["slipway-staging-alertmanager:9093"\]/);
+
+  const bad = declare("staging", { "slipway:monitoring": { enabled: true, alertFor: { Nope: 5 } } });
+  assert.match(bad.error ?? "", /stack "staging": slipway:monitoring\.alertFor\.Nope: no alert of that name/);
+  assert.equal(declare("staging", { "slipway:monitoring": { enabled: true } }).resources.filter((r) => r.name.startsWith("monitoring-alertmanager")).length, 0);
 });

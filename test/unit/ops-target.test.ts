@@ -3,7 +3,7 @@
 // schema's defaults.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { BACKUP_DEFAULTS, walSchema } from "../../stacks/schema";
 import { targetFromStack } from "../../src/release/target";
 
 const outputs = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [k, { value }]));
@@ -17,7 +17,7 @@ describe("stack target", () => {
       dbContainer: "slipway-live-db",
       production: false,
       dockerHost: "ssh://deploy@db1",
-      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, verify: BACKUP_DEFAULTS.verify },
+      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, verify: BACKUP_DEFAULTS.verify, wal: walSchema.parse({}) },
     });
     assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
   });

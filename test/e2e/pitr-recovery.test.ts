@@ -1,6 +1,7 @@
 // Point-in-time recovery on a production-shaped stack (`pulumi up` of the real program, real PostgreSQL with
 // pgBackRest): backup.wal switched on for a stack that already holds rows keeps them (the container is replaced,
-// the data volume is not) and leaves `preview --expect-no-changes` empty; rows are written continuously through the
+// the data volume is not) and leaves `preview --expect-no-changes` empty; an archive that stops shows in /health and
+// in slipway_wal_archive_failing (what the WalArchiveFailing alert reads), and recovers when repaired; rows are written continuously through the
 // edge, the time T is noted, more rows are written, then "someone drops a table" — the RUNBOOK's story. The operator
 // verb refuses (changing nothing) a time outside the recovery window, naming it, and production without --yes; then
 // `npm run restore -- --to-time T --yes` brings back every row committed before T and none sent after it, counted,
@@ -23,6 +24,8 @@ import { engineAvailable, engineEnv, pulumiCli, repoRoot } from "../support/pulu
 
 /** archive_timeout of the test stack (the default is 60 s; a shorter one only makes the test quicker to reason about). */
 const ARCHIVE_TIMEOUT_S = 10;
+/** How long a broken (or repaired) archive may take to show in /health: PostgreSQL's archiver retries within 60 s. */
+const ARCHIVE_VISIBLE_BUDGET_MS = Number(process.env.PITR_ARCHIVE_VISIBLE_BUDGET_MS ?? 120_000);
 /** Budget for the whole restore verb on a loaded 2-core machine. */
 const RESTORE_BUDGET_MS = Number(process.env.PITR_RESTORE_BUDGET_MS ?? 5 * 60_000);
 
@@ -125,8 +128,32 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   assert.match(info, /"type":"full"/, "a full base backup was taken when archiving was switched on");
   assert.equal(await previewEmpty(), "", "preview right after the up that switched archiving on is empty");
   const { Id: dbId, State: { StartedAt: dbStarted } } = await docker.getContainer(dbContainer).inspect();
-  const health = (await (await fetch(`${url}/health`)).json()) as { checks?: Record<string, string> };
-  log(`health after wal on: ${JSON.stringify(health)}\n`);
+  const health = async () => (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })).json()) as { checks?: Record<string, string>; errors?: Record<string, string> };
+  // /metrics is not served at the edge (Prometheus scrapes the replicas on the internal network): ask a replica.
+  const replica = (first.outputs.apiContainers!.value as string[])[0]!;
+  const failingGauge = async () =>
+    /^slipway_wal_archive_failing (\d)/m.exec(await execText(docker, replica, ["node", "-e", "fetch('http://127.0.0.1:3000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"], undefined, 30_000))?.[1];
+  assert.equal((await health()).checks?.walArchive, "ok", "/health reports the archive");
+  assert.equal(await failingGauge(), "0");
+
+  // An archive that stops is visible: the repository made unwritable, a segment switched → /health fails naming it,
+  // slipway_wal_archive_failing 1 (what WalArchiveFailing reads); repaired → ok again, nothing lost from the archive.
+  await execText(docker, dbContainer, ["chmod", "000", "/var/lib/pgbackrest"]);
+  await sql("INSERT INTO items (name) VALUES ('while-archive-broken'); SELECT pg_switch_wal()");
+  const visible = async (want: "fail" | "ok", gauge: string) => {
+    for (const deadline = Date.now() + ARCHIVE_VISIBLE_BUDGET_MS; ; ) {
+      const h = await health();
+      if (h.checks?.walArchive === want && (await failingGauge()) === gauge) return h;
+      assert.ok(Date.now() < deadline, `walArchive never became ${want}: ${JSON.stringify(h)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+  const broken = await visible("fail", "1");
+  log(`health with the archive broken: ${JSON.stringify(broken)}\n`);
+  assert.match(broken.errors?.walArchive ?? "", /^archiving WAL fails: [0-9A-F]{24} failed at /);
+  await execText(docker, dbContainer, ["chmod", "750", "/var/lib/pgbackrest"]);
+  await sql("SELECT pg_switch_wal()");
+  await visible("ok", "0");
   const setupS = (Date.now() - started) / 1000;
 
   // Rows written continuously through the edge; T noted in the middle; more rows; then the accident.
@@ -204,7 +231,7 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   assert.ok(ackedBefore.length > 20 && sentAfter.filter((w) => w.ackAt !== undefined).length > 10, "rows were written on both sides of T");
   assert.deepEqual(missing.map((w) => w.name), [], "every row committed before T is back");
   assert.deepEqual(resurrected.map((w) => w.name), [], "no row written after T is back");
-  assert.equal(await sql("SELECT count(*) FROM items WHERE name = 'before-wal'"), "1");
+  assert.equal(await sql("SELECT count(*) FROM items WHERE name IN ('before-wal', 'while-archive-broken')"), "2");
 
   // The same container (Pulumi's), the edge serving, the API writing, nothing for Pulumi to change.
   assert.equal((await docker.getContainer(dbContainer).inspect()).Id, dbId, "the database container was restarted, not replaced");

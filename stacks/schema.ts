@@ -150,7 +150,7 @@ export const edgeSchema = z.strictObject({
     .prefault({}),
 });
 
-const databaseSchema = z.strictObject({
+export const databaseSchema = z.strictObject({
   name: identifier.default("app"),
   user: identifier.default("app"),
   limits: limitsSchema.optional(),

@@ -40,6 +40,14 @@ export function imageTag(ref: string): string {
   return colon >= 0 ? last.slice(colon + 1) : "latest";
 }
 
+/**
+ * A shell loop (in the database container) that waits until the server is out of recovery: a container created on a
+ * volume that `restore --to-latest` filled replays the archive first, and a base backup cannot start meanwhile.
+ */
+export function untilPromoted(dbUser: string, seconds = 600): string {
+  return `i=0; until [ "$(psql -h /var/run/postgresql -U ${dbUser} -d postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = f ]; do i=$((i+1)); [ $i -lt ${seconds} ] || { echo "database still in recovery after ${seconds} s" >&2; exit 1; }; sleep 1; done`;
+}
+
 export class DeploySteps extends pulumi.ComponentResource {
   /** The last step; the rollout depends on it. */
   readonly done: pulumi.Resource;
@@ -88,7 +96,7 @@ export class DeploySteps extends pulumi.ComponentResource {
       this.baseBackup = new command.local.Command(
         `${name}-base-backup`,
         {
-          create: pulumi.output(args.dbContainer).apply((db) => `${exec(db, ["stanza-create"])} && ${exec(db, BASE_BACKUP_ARGS)}`),
+          create: pulumi.output(args.dbContainer).apply((db) => `${shellJoin(["docker", "exec", "-u", WAL_OS_USER, db, "sh", "-c", untilPromoted(args.dbUser)])} && ${exec(db, ["stanza-create"])} && ${exec(db, BASE_BACKUP_ARGS)}`),
           environment: dockerEnv,
           triggers: [args.image, args.dbContainerId],
         },

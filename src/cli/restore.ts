@@ -14,6 +14,7 @@ import { restore, RESTORE_MAINTENANCE_MESSAGE } from "../restore/restore";
 import { DEFAULT_RECOVERY_TIMEOUT_MS, pointInTimeRestore } from "../restore/pitr";
 import { parseTargetTime, type RecoveryTarget } from "../restore/pitr-plan";
 import { stackTarget } from "../release/target";
+import { selectStack } from "../release/stack";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const ENVIRONMENTS = ["production", "staging"];
@@ -62,6 +63,9 @@ const spec: VerbSpec = {
     "pgbackrest check (the current WAL segment archived; a failing archive stops here, nothing changed) → the",
     "database container stopped → pgbackrest restore --delta in a one-off container on its volumes → the container",
     "started: PostgreSQL replays the WAL to T (or to the end) and promotes → migrations → maintenance off.",
+    "--to-latest with the database container gone (and its data volume): the volume is created again and restored from",
+    "the WAL repository volume <prefix>-pgwal, then `pulumi up --refresh` of the stack creates the container on it;",
+    "what was not archived yet (at most backup.wal.archiveTimeoutSeconds of writes) is lost.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -101,7 +105,24 @@ void runVerb(spec, async (values) => {
     }
   };
   if (pitrTarget) {
+    // A stack that archives can be rebuilt from its repository when its database container is gone.
+    const declared = target?.database;
+    const wal = target?.backup?.wal;
+    const rebuild =
+      declared && wal?.enabled
+        ? {
+          image: declared.image,
+          user: declared.user,
+          database: declared.name,
+          wal,
+          recreate: async (say: (line: string) => void) => {
+            const stack = await selectStack(stringFlag(values, "stack")!);
+            await stack.up({ refresh: true, message: "restore --to-latest: the database container created again on its restored volume", onOutput: (s) => say(s.trimEnd()), color: "never" });
+          },
+        }
+        : undefined;
     const result = await pointInTimeRestore({
+      ...(rebuild ? { rebuild } : {}),
       prefix: target?.prefix ?? stringFlag(values, "stack")!,
       dbContainer: explicit ?? target!.dbContainer,
       target: pitrTarget,

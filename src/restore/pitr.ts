@@ -15,14 +15,15 @@ import { containerLogs, execInContainer, tail } from "../docker";
 import { OpsError } from "../postgres/errors";
 import { engineName } from "../postgres/db-exec";
 import { databaseFromEnv } from "../postgres/database";
-import { pgbackrest, STANZA_ENV, WAL_OS_USER } from "../backup/wal";
+import { PGDATA, pgbackrest, pgbackrestEnv, STANZA_ENV, WAL_OS_USER, WAL_REPO_PATH, walRepoVolume } from "../backup/wal";
+import type { WalSettings } from "../../stacks/schema";
 import { setMaintenance } from "../edge/maintenance";
 import { LABEL_ROLE, LABEL_STACK } from "../vocabulary";
 import { runMigrations } from "./migrate";
 import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
 import { confirmationNeeded } from "./policy";
 import { describeTarget, describeWindow, type RecoveryTarget, type RecoveryWindow, recoveryWindow, restoreArgs, targetProblem } from "./pitr-plan";
-import { observeStack } from "./stack-state";
+import { observeStack, observeStackOf } from "./stack-state";
 import { RESTORE_MAINTENANCE_MESSAGE } from "./restore";
 
 /** How long PostgreSQL may take to replay the WAL and promote after the restore (--recovery-timeout). */
@@ -47,8 +48,25 @@ export interface PitrOptions {
   stackName?: string;
   deployedImage?: string;
   recoveryTimeoutMs?: number;
+  /**
+   * When the database container is gone (host lost, container and data volume removed): how the stack declares it,
+   * and how to have Pulumi create it again (`pulumi up --refresh`) once its data volume is restored. Without it, a
+   * missing container is refused.
+   */
+  rebuild?: DatabaseDeclaration;
   /** now, for the window (tests) */
   now?: () => Date;
+}
+
+export interface DatabaseDeclaration {
+  /** images.postgres */
+  image: string;
+  /** database.user, database.name */
+  user: string;
+  database: string;
+  wal: WalSettings;
+  /** `pulumi up --refresh` of the stack: creates the database container on the restored volume */
+  recreate: (log: (line: string) => void) => Promise<void>;
 }
 
 export interface PitrResult {
@@ -78,6 +96,8 @@ class PitrRun {
     private readonly plan: RestorePlan,
     private readonly stack: string | undefined,
     private readonly log: (line: string) => void,
+    /** the container is gone: restore into its data volume, then Pulumi creates it again */
+    private readonly rebuild?: DatabaseDeclaration,
   ) {
     this.stackName = opts.stackName ?? opts.prefix;
   }
@@ -90,11 +110,13 @@ class PitrRun {
       throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore it to ${describeTarget(opts.target)} without asking`);
     }
     const info = await docker.getContainer(dbContainer).inspect().catch((err: { statusCode?: number }) => {
+      if (err.statusCode === 404 && opts.rebuild) return undefined;
       if (err.statusCode === 404) {
         throw new OpsError("container-not-found", `database container '${dbContainer}' not found${engineName(docker)}; \`pulumi up\` recreates it (its WAL repository volume is kept), then restore (RUNBOOK "The database host is gone")`);
       }
       throw err;
     });
+    if (!info) return PitrRun.prepareRebuild(opts, opts.rebuild!, confirmation, log);
     const env = info.Config.Env ?? [];
     if (!env.some((e) => e.startsWith(`${STANZA_ENV}=`))) {
       throw new OpsError("invalid-input", `database container '${dbContainer}' of stack '${opts.prefix}' does not archive its WAL, so there is no point in time to restore to: set slipway:backup.wal.enabled true and deploy (then only moments after the first base backup can be restored); a dump restores with --file`);
@@ -126,7 +148,42 @@ class PitrRun {
     }
   }
 
+  /**
+   * The container is gone (and maybe its data volume): only --to-latest, from the repository volume that survived.
+   * Nothing to archive any more — what was not archived is lost (at most archive_timeout of writes).
+   */
+  private static async prepareRebuild(opts: PitrOptions, decl: DatabaseDeclaration, confirmation: string, log: (line: string) => void): Promise<PitrRun> {
+    const { docker, dbContainer } = opts;
+    const gone = `database container '${dbContainer}' is gone${engineName(docker)}`;
+    if (opts.target.kind !== "latest") {
+      throw new OpsError("invalid-input", `${gone}: restore it with --to-latest (everything archived; Pulumi creates the container again), then, if needed, --to-time; nothing was changed`);
+    }
+    const repo = walRepoVolume(opts.prefix);
+    if (!(await docker.getVolume(repo).inspect().then(() => true, () => false))) {
+      throw new OpsError("invalid-input", `${gone} and so is its WAL repository volume '${repo}': there is nothing to restore from on this engine; restore a dump (npm run restore -- --file or --from); nothing was changed`);
+    }
+    const infoJson = await runOneOff(docker, { prefix: opts.prefix, image: decl.image, env: declaredEnv(opts.prefix, decl), binds: [`${repo}:${WAL_REPO_PATH}`], args: ["info", "--output=json"] });
+    if (infoJson.exitCode !== 0) throw new OpsError("invalid-input", `pgbackrest info on volume '${repo}' failed (exit ${infoJson.exitCode}): ${infoJson.output}; nothing was changed`);
+    const window = recoveryWindow(infoJson.output, (opts.now ?? (() => new Date()))());
+    if ("problem" in window) throw new OpsError("invalid-input", `cannot restore stack '${opts.prefix}': ${window.problem}; nothing was changed`);
+    log(`${gone}: restoring its data volume from the WAL repository '${repo}', then \`pulumi up --refresh\` creates it again`);
+    log(`recovery window: ${describeWindow(window)}`);
+    log(`target: ${describeTarget(opts.target)}`);
+    if (confirmation === "ask") {
+      const question = `Restore database '${decl.database}' of stack '${opts.prefix}' to the latest archived moment and recreate its container? Type the stack name to continue: `;
+      if (!(await opts.confirm!(question))) throw new OpsError("not-confirmed", `restore of stack '${opts.prefix}' not confirmed; nothing was changed`);
+    }
+    const state = await observeStackOf(docker, opts.prefix, []);
+    const plan: RestorePlan = {
+      ...planRestore({ state, maintenance: opts.maintenance ?? true, migrate: false, dbContainer, deployedImage: opts.deployedImage }),
+      migrate: { action: "skip", why: "restored to the latest archived moment: its schema is the one the running code already used" },
+    };
+    for (const line of describePlan(plan, opts.prefix)) log(line);
+    return new PitrRun(opts, decl.database, window, plan, opts.prefix, log, decl);
+  }
+
   async execute(): Promise<PitrResult> {
+    if (this.rebuild) return this.executeRebuild(this.rebuild);
     await this.maintenanceOn();
     await this.archiveNow();
     const downtimeS = await this.restoreDataDirectory();
@@ -135,6 +192,41 @@ class PitrRun {
     if (offFailed) throw new OpsError("maintenance-failed", `the database was restored to ${describeTarget(this.opts.target)}, but ${edge}`);
     this.log(`edge: ${edge}`);
     return { dbContainer: this.opts.dbContainer, database: this.database, target: describeTarget(this.opts.target), window: this.window, plan: this.plan, edge, downtimeS };
+  }
+
+  private async executeRebuild(decl: DatabaseDeclaration): Promise<PitrResult> {
+    const { docker, dbContainer, prefix } = this.opts;
+    await this.maintenanceOn();
+    const started = Date.now();
+    const data = `${prefix}-pgdata`;
+    const repo = walRepoVolume(prefix);
+    if (!(await docker.getVolume(data).inspect().then(() => true, () => false))) {
+      // the labels Pulumi gave the volumes (the surviving repository's), so its refresh reads this one as its own
+      const labels = (await docker.getVolume(repo).inspect()).Labels ?? {};
+      await docker.createVolume({ Name: data, Labels: labels });
+      this.log(`data volume '${data}' created again (empty)`);
+    }
+    const args = restoreArgs(this.opts.target);
+    this.log(`restoring the data directory: pgbackrest ${args.join(" ")} into volume '${data}'`);
+    const r = await runOneOff(docker, { prefix, image: decl.image, env: declaredEnv(prefix, decl), binds: [`${data}:${PGDATA}`, `${repo}:${WAL_REPO_PATH}`], args });
+    if (r.exitCode !== 0) {
+      const edge = this.keepOn(`volume '${data}' may be partly restored: fix the cause, then run the same restore again`);
+      throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
+    }
+    this.log("creating the database container again: pulumi up --refresh");
+    try {
+      await decl.recreate(this.log);
+    } catch (err) {
+      const edge = this.keepOn(`the data volume is restored, but Pulumi did not create the container: fix, then \`pulumi up --refresh\``);
+      throw new OpsError("restore-failed", `pulumi up --refresh failed: ${tail((err as Error).message, 20)}\nEdge: ${edge}`);
+    }
+    await this.waitPromoted();
+    const downtimeS = (Date.now() - started) / 1000;
+    this.log(`database restored to ${describeTarget(this.opts.target)}: out of recovery and accepting writes in container '${dbContainer}', ${downtimeS.toFixed(1)} s after the restore began`);
+    const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
+    if (offFailed) throw new OpsError("maintenance-failed", `the database was restored, but ${edge}`);
+    this.log(`edge: ${edge}`);
+    return { dbContainer, database: this.database, target: describeTarget(this.opts.target), window: this.window, plan: this.plan, edge, downtimeS };
   }
 
   private async maintenanceOn(): Promise<void> {
@@ -169,30 +261,15 @@ class PitrRun {
       if (err.statusCode !== 304) throw err; // 304: already stopped
     });
     const args = restoreArgs(target);
-    const name = `${this.stack ?? this.opts.prefix}-pitr-restore-${randomBytes(4).toString("hex")}`;
-    this.log(`restoring the data directory: pgbackrest ${args.join(" ")} in ${name}`);
+    this.log(`restoring the data directory: pgbackrest ${args.join(" ")} in a one-off container on its volumes`);
     const binds = (info.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => `${m.Name}:${m.Destination}`);
-    const one = await docker.createContainer({
-      name,
-      Image: info.Image,
-      User: WAL_OS_USER,
-      Cmd: pgbackrest(args),
-      Env: (info.Config.Env ?? []).filter((e) => e.startsWith("PGBACKREST_") || e.startsWith("PATH=")),
-      Labels: { [LABEL_STACK]: this.stack ?? this.opts.prefix, [LABEL_ROLE]: ROLE_PITR },
-      HostConfig: { Binds: binds, NetworkMode: "none" },
-    });
-    try {
-      await one.start();
-      const exit = (await one.wait()) as { StatusCode: number };
-      const output = (await containerLogs(docker, name)).trim();
-      if (exit.StatusCode !== 0) {
-        const edge = this.keepOn(`the data directory of '${dbContainer}' may be partly restored and the container is stopped: fix the cause, then run the same restore again`);
-        throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${exit.StatusCode}) in ${name}:\n${tail(output, 20)}\nEdge: ${edge}`);
-      }
-      if (output) this.log(tail(output, 10));
-    } finally {
-      await one.remove({ force: true }).catch(() => undefined);
+    const env = (info.Config.Env ?? []).filter((e) => e.startsWith("PGBACKREST_"));
+    const r = await runOneOff(docker, { prefix: this.stack ?? this.opts.prefix, image: info.Image, env, binds, args });
+    if (r.exitCode !== 0) {
+      const edge = this.keepOn(`the data directory of '${dbContainer}' may be partly restored and the container is stopped: fix the cause, then run the same restore again`);
+      throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
     }
+    if (r.output) this.log(tail(r.output, 10));
     this.log(`starting database container '${dbContainer}': PostgreSQL replays the WAL to ${describeTarget(target)}, then promotes`);
     await db.start();
     await this.waitPromoted();
@@ -259,6 +336,32 @@ class PitrRun {
 
 function databaseUser(info: Docker.ContainerInspectInfo): string {
   return databaseFromEnv(info.Config.Env ?? [], {}).user;
+}
+
+/** The pgBackRest environment the program gives the container (src/backup/wal.ts), for one-off containers without it. */
+function declaredEnv(prefix: string, decl: DatabaseDeclaration): string[] {
+  return pgbackrestEnv({ prefix, dbUser: decl.user, wal: decl.wal });
+}
+
+/** `pgbackrest <args>` in a one-off container of `image` on the given volumes, as postgres, with no network; removed after. */
+async function runOneOff(docker: Docker, o: { prefix: string; image: string; env: string[]; binds: string[]; args: string[] }): Promise<{ exitCode: number; output: string }> {
+  const name = `${o.prefix}-pitr-restore-${randomBytes(4).toString("hex")}`;
+  const one = await docker.createContainer({
+    name,
+    Image: o.image,
+    User: WAL_OS_USER,
+    Cmd: pgbackrest(o.args),
+    Env: o.env,
+    Labels: { [LABEL_STACK]: o.prefix, [LABEL_ROLE]: ROLE_PITR },
+    HostConfig: { Binds: o.binds, NetworkMode: "none" },
+  });
+  try {
+    await one.start();
+    const exit = (await one.wait()) as { StatusCode: number };
+    return { exitCode: exit.StatusCode, output: (await containerLogs(docker, name)).trim() };
+  } finally {
+    await one.remove({ force: true }).catch(() => undefined);
+  }
 }
 
 /** `pgbackrest …` in the database container as its postgres user. */

@@ -50,4 +50,11 @@ describe("stack target", () => {
       /stack "s" has invalid backup settings: slipway:backup\.maxAgeDays: /,
     );
   });
+
+  it("reads how the stack declares its database (images.postgres, database.user/name with the schema's defaults): what restore --to-latest rebuilds a lost one from", () => {
+    const t = (c: Record<string, unknown>) => targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), config(c)).database;
+    assert.deepEqual(t({ images: { api: "a:1", edge: "e:1", postgres: "slipway/postgres:17-pgbackrest" } }), { image: "slipway/postgres:17-pgbackrest", user: "app", name: "app" });
+    assert.deepEqual(t({ images: { postgres: "p:17" }, database: { user: "svc", name: "shop" } }), { image: "p:17", user: "svc", name: "shop" });
+    assert.equal(t({}), undefined);
+  });
 });

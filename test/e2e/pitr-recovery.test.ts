@@ -1,6 +1,7 @@
 // Point-in-time recovery on a production-shaped stack (`pulumi up` of the real program, real PostgreSQL with
 // pgBackRest): backup.wal switched on for a stack that already holds rows keeps them (the container is replaced,
-// the data volume is not) and leaves `preview --expect-no-changes` empty; an archive that stops shows in /health and
+// the data volume is not) and leaves `preview --expect-no-changes` empty; a routine deploy keeps the database
+// container and takes a differential base backup first; an archive that stops shows in /health and
 // in slipway_wal_archive_failing (what the WalArchiveFailing alert reads), and recovers when repaired; rows are written continuously through the
 // edge, the time T is noted, more rows are written, then "someone drops a table" — the RUNBOOK's story. The operator
 // verb refuses (changing nothing) a time outside the recovery window, naming it, and production without --yes; then
@@ -20,6 +21,7 @@ import { connectDocker, execInContainer, execText } from "../../src/docker";
 import { maintenanceState } from "../../src/edge/maintenance";
 import { walRepoVolume } from "../../src/backup/wal";
 import { testImages } from "../support/docker-images";
+import { deriveApiImage } from "../support/derived-images";
 import { productionShape } from "../support/deploy-scenario";
 import { freePort, projectStack } from "../support/project-stack";
 import { engineAvailable, engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
@@ -131,10 +133,21 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   const info = await pgbackrest("info", "--output=json");
   assert.match(info, /"type":"full"/, "a full base backup was taken when archiving was switched on");
   assert.equal(await previewEmpty(), "", "preview right after the up that switched archiving on is empty");
+  // A routine deploy (a new API image) keeps the database container and takes a differential base backup first.
+  const beforeDeploy = (await docker.getContainer(dbContainer).inspect()).Id;
+  const v2 = deriveApiImage({ from: images.api, ref: `${images.api}-${name}-v2`, version: "v2" });
+  t.after(() => docker.getImage(v2).remove({ force: true }).catch(() => undefined));
+  const file2 = parse(readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
+  file2.config["slipway:images"] = { ...(file2.config["slipway:images"] as object), api: v2 };
+  writeFileSync(stackFile, stringify(file2));
+  const deployed = await up("routine deploy");
+  assert.equal((await docker.getContainer(dbContainer).inspect()).Id, beforeDeploy, "a routine deploy does not replace the database container");
+  assert.match(await pgbackrest("info", "--output=json"), /"type":"diff"/, "the deploy took a differential base backup");
+  assert.equal(await previewEmpty(), "", "preview right after the routine deploy is empty");
   const { Id: dbId, State: { StartedAt: dbStarted } } = await docker.getContainer(dbContainer).inspect();
   const health = async () => (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })).json()) as { checks?: Record<string, string>; errors?: Record<string, string> };
   // /metrics is not served at the edge (Prometheus scrapes the replicas on the internal network): ask a replica.
-  const replica = (first.outputs.apiContainers!.value as string[])[0]!;
+  const replica = (deployed.outputs.apiContainers!.value as string[])[0]!;
   const failingGauge = async () =>
     /^slipway_wal_archive_failing (\d)/m.exec(await execText(docker, replica, ["node", "-e", "fetch('http://127.0.0.1:3000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"], undefined, 30_000))?.[1];
   assert.equal((await health()).checks?.walArchive, "ok", "/health reports the archive");

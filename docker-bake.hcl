@@ -30,6 +30,12 @@ variable "NODE_IMAGE" {
 variable "HAPROXY_IMAGE" {
   default = "haproxy:3.0"
 }
+variable "POSTGRES_IMAGE" {
+  default = "postgres:17-bookworm"
+}
+variable "POSTGRES_REPO" {
+  default = "slipway/postgres"
+}
 
 group "default" {
   targets = ["prod", "edge"]
@@ -37,7 +43,7 @@ group "default" {
 
 # Everything the CI pushes and the tests run.
 group "all" {
-  targets = ["prod", "abrupt", "edge", "dev"]
+  targets = ["prod", "abrupt", "edge", "dev", "postgres"]
 }
 
 target "_api" {
@@ -80,4 +86,15 @@ target "edge" {
     HAPROXY_IMAGE = "${HAPROXY_IMAGE}"
   }
   tags = ["${EDGE_REPO}:${TAG}", "${EDGE_REPO}:sha-${GIT_SHA}"]
+}
+
+# PostgreSQL + pgBackRest (backup.wal.enabled). Its tag names the PostgreSQL major, not the git SHA: a new
+# commit must not replace a stack's database container on a routine deploy.
+target "postgres" {
+  context    = "images/postgres"
+  dockerfile = "Dockerfile"
+  args = {
+    POSTGRES_IMAGE = "${POSTGRES_IMAGE}"
+  }
+  tags = ["${POSTGRES_REPO}:17-pgbackrest"]
 }

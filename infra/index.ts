@@ -71,6 +71,7 @@ const db = new Database("db", {
   labels,
   production,
   logs: cfg.logs,
+  ...(cfg.backup?.wal.enabled ? { wal: cfg.backup.wal } : {}),
 }, dockerOpts);
 const edge = new Edge("edge", {
   prefix,
@@ -107,6 +108,7 @@ const steps = new DeploySteps(
     image: cfg.images.api,
     backendNetwork: networks.backend.name,
     dbContainer: db.containerName,
+    dbContainerId: db.container.id,
     dbUser: db.user,
     dbName: db.database,
     dbPassword: db.password,

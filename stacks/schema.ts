@@ -150,7 +150,7 @@ export const edgeSchema = z.strictObject({
     .prefault({}),
 });
 
-const databaseSchema = z.strictObject({
+export const databaseSchema = z.strictObject({
   name: identifier.default("app"),
   user: identifier.default("app"),
   limits: limitsSchema.optional(),
@@ -159,6 +159,23 @@ const databaseSchema = z.strictObject({
 
 /** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
 export const BACKUP_DEFAULTS = { keep: 7, verify: false } as const;
+
+/**
+ * Continuous WAL archiving with pgBackRest (src/backup/wal.ts): the database archives every WAL segment into a
+ * repository on its own second volume (`<prefix>-pgwal`), takes a full base backup when archiving starts and a
+ * differential one before every deploy, so `npm run restore -- --to-time T | --to-latest` can bring it back to any
+ * moment since the oldest kept base backup. Needs an image with pgBackRest (docker-bake.hcl target `postgres`).
+ */
+export const walSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /**
+   * PostgreSQL's archive_timeout: a WAL segment with any committed write is archived at the latest this many
+   * seconds after it was started — the most a lost volume can cost (RUNBOOK "The database host is gone").
+   */
+  archiveTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
+  /** Full base backups kept (pgBackRest repo1-retention-full); older ones and the WAL before them are expired. */
+  keepFull: z.number().int().min(1).max(100).default(2),
+});
 
 export const backupSchema = z.strictObject({
   enabled: z.boolean(),
@@ -178,6 +195,7 @@ export const backupSchema = z.strictObject({
     .string()
     .regex(/^(\/[^\n]*|:?[\w.+@-][\w.+@ -]*(,[^:\n]*)?:[^\n]*)$/, "must be an rclone remote path such as sftp:backups/slipway, or an absolute path")
     .optional(),
+  wal: walSchema.prefault({}),
 });
 
 /**
@@ -280,6 +298,7 @@ export type StrategySettings = Pick<RolloutSettings, "strategy" | "blueGreen" | 
 export type CanarySettings = RolloutSettings["canary"];
 export type Strategy = RolloutSettings["strategy"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;
+export type WalSettings = BackupSettings["wal"];
 export type MonitoringSettings = StackConfig["monitoring"];
 
 /** Every top-level key of the `slipway` config namespace: the parsed ones, in schema order, then `secretEnv`. */

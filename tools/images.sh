@@ -21,6 +21,7 @@ Builds (skipping images whose recipe is unchanged):
   slipway/api:<tag>             docker-bake.hcl target prod   (images/api/Dockerfile)
   slipway/api:<tag>-abrupt      docker-bake.hcl target abrupt (prod, SHUTDOWN_MODE=abrupt: test-only, exits at once on SIGTERM)
   slipway/edge:<tag>            docker-bake.hcl target edge   (images/edge/Dockerfile: HAProxy + socat)
+  slipway/postgres:17-pgbackrest docker-bake.hcl target postgres (images/postgres: + pgBackRest, backup.wal)
   Each also tagged sha-<full git sha> (with --tag T: sha-T), e.g. slipway/api:sha-<sha>-abrupt.
   Targets, build args and tags come from docker-bake.hcl (read by tools/bake.ts: no buildx here).
 
@@ -37,7 +38,7 @@ Options:
 
 Output (stdout), one per line:
   DEBIAN_IMAGE= NODE_IMAGE= POSTGRES_IMAGE= HAPROXY_IMAGE= PROMETHEUS_IMAGE= PUSHGATEWAY_IMAGE= ALERTMANAGER_IMAGE=
-  API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE=
+  API_IMAGE= API_ABRUPT_IMAGE= EDGE_IMAGE= POSTGRES_WAL_IMAGE=
 EOF
 }
 
@@ -186,12 +187,15 @@ if [ "$BASE_ONLY" = 1 ]; then log "done (base only)"; exit 0; fi
 if [ -n "$TAG" ]; then GIT_SHA="$TAG"; else TAG="$(git -C "$ROOT" rev-parse --short=12 HEAD)"; GIT_SHA="$(git -C "$ROOT" rev-parse HEAD)"; fi
 [ -n "$API_VERSION" ] || API_VERSION="$TAG"
 BAKE_SET=(--set "TAG=$TAG" --set "GIT_SHA=$GIT_SHA" --set "APP_VERSION=$API_VERSION" --set API_REPO=slipway/api
-  --set EDGE_REPO=slipway/edge --set NODE_IMAGE=slipway-local/node:20 --set HAPROXY_IMAGE=slipway-local/haproxy:3.0)
+  --set EDGE_REPO=slipway/edge --set NODE_IMAGE=slipway-local/node:20 --set HAPROXY_IMAGE=slipway-local/haproxy:3.0
+  --set POSTGRES_REPO=slipway/postgres --set POSTGRES_IMAGE=slipway-local/postgres:17)
 API_INPUTS="package.json package-lock.json tsconfig.json src/api images/api"
 bake_build prod "slipway/api:$TAG" slipway-local/node:20 "$API_INPUTS"
 bake_build abrupt "slipway/api:$TAG-abrupt" slipway-local/node:20 "$API_INPUTS"
 bake_build edge "slipway/edge:$TAG" slipway-local/haproxy:3.0 images/edge
+bake_build postgres slipway/postgres:17-pgbackrest slipway-local/postgres:17 images/postgres
 echo "API_IMAGE=slipway/api:$TAG"
 echo "API_ABRUPT_IMAGE=slipway/api:$TAG-abrupt"
 echo "EDGE_IMAGE=slipway/edge:$TAG"
+echo "POSTGRES_WAL_IMAGE=slipway/postgres:17-pgbackrest"
 log "done"

@@ -4,7 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import type { StackConfig } from "../../stacks/schema";
+import type { StackConfig, WalSettings } from "../../stacks/schema";
+import { archivingCommand, PGDATA, pgbackrestEnv, WAL_REPO_PATH, walRepoVolume } from "../../src/backup/wal";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 export interface DatabaseArgs {
@@ -16,6 +17,11 @@ export interface DatabaseArgs {
   /** Production: the container and its data volume are protected (RUNBOOK.md says how to change them). */
   production: boolean;
   logs: StackConfig["logs"];
+  /**
+   * backup.wal when enabled: the server archives its WAL with pgBackRest into a second volume (src/backup/wal.ts).
+   * Switching it on or off replaces the container (its command, environment and mounts change), never the data volume.
+   */
+  wal?: WalSettings;
 }
 
 /** The name other containers on the backend network use to reach the database. */
@@ -44,6 +50,11 @@ export class Database extends pulumi.ComponentResource {
       // effect of a diff, a destroy or a changed dockerHost.
       { parent: this, protect: args.production },
     );
+    const wal = args.wal?.enabled ? args.wal : undefined;
+    // The WAL repository: its own volume, so the archive outlives the data volume (and is protected like it).
+    const repo = wal
+      ? new docker.Volume(`${name}-wal`, { name: walRepoVolume(args.prefix), labels: dockerLabels(args.labels) }, { parent: this, protect: args.production })
+      : undefined;
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
     this.container = new docker.Container(
@@ -55,8 +66,13 @@ export class Database extends pulumi.ComponentResource {
           `POSTGRES_USER=${settings.user}`,
           `POSTGRES_DB=${settings.name}`,
           pulumi.interpolate`POSTGRES_PASSWORD=${this.password}`,
+          ...(wal ? pgbackrestEnv({ prefix: args.prefix, dbUser: settings.user, wal }) : []),
         ],
-        volumes: [{ volumeName: volume.name, containerPath: "/var/lib/postgresql/data" }],
+        ...(wal ? { command: archivingCommand(wal) } : {}),
+        volumes: [
+          { volumeName: volume.name, containerPath: PGDATA },
+          ...(repo ? [{ volumeName: repo.name, containerPath: WAL_REPO_PATH }] : []),
+        ],
         networksAdvanced: [{ name: args.network, aliases: [DB_HOST] }],
         healthcheck: {
           tests: ["CMD-SHELL", `pg_isready -U ${settings.user} -d ${settings.name}`],

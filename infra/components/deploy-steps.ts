@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
 import { backupVerb } from "../../src/backup/verb";
+import { BASE_BACKUP_ARGS, pgbackrest, WAL_OS_USER } from "../../src/backup/wal";
 import { shellJoin } from "../../src/postgres/commands";
 import { LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
 import { DB_HOST } from "./database";
@@ -17,6 +18,8 @@ export interface DeployStepsArgs {
   image: pulumi.Input<string>;
   backendNetwork: pulumi.Input<string>;
   dbContainer: pulumi.Input<string>;
+  /** The database container's ID: a new container (backup.wal switched on) takes a base backup at once. */
+  dbContainerId: pulumi.Input<string>;
   dbUser: string;
   dbName: string;
   dbPassword: pulumi.Input<string>;
@@ -37,10 +40,19 @@ export function imageTag(ref: string): string {
   return colon >= 0 ? last.slice(colon + 1) : "latest";
 }
 
+/**
+ * A shell loop (in the database container) that waits until the server is out of recovery: a container created on a
+ * volume that `restore --to-latest` filled replays the archive first, and a base backup cannot start meanwhile.
+ */
+export function untilPromoted(dbUser: string, seconds = 600): string {
+  return `i=0; until [ "$(psql -h /var/run/postgresql -U ${dbUser} -d postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = f ]; do i=$((i+1)); [ $i -lt ${seconds} ] || { echo "database still in recovery after ${seconds} s" >&2; exit 1; }; sleep 1; done`;
+}
+
 export class DeploySteps extends pulumi.ComponentResource {
   /** The last step; the rollout depends on it. */
   readonly done: pulumi.Resource;
   readonly backup?: command.local.Command;
+  readonly baseBackup?: command.local.Command;
   readonly migrate: command.local.Command;
 
   constructor(name: string, args: DeployStepsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -77,6 +89,21 @@ export class DeploySteps extends pulumi.ComponentResource {
       );
     }
 
+    if (args.backup?.wal.enabled) {
+      // backup.wal: the stanza (idempotent), then a base backup — full the first time, differential before each deploy —
+      // inside the database container, into its WAL repository. Re-runs on a new image and on a new database container.
+      const exec = (db: string, argv: string[]) => shellJoin(["docker", "exec", "-u", WAL_OS_USER, db, ...pgbackrest(argv)]);
+      this.baseBackup = new command.local.Command(
+        `${name}-base-backup`,
+        {
+          create: pulumi.output(args.dbContainer).apply((db) => `${shellJoin(["docker", "exec", "-u", WAL_OS_USER, db, "sh", "-c", untilPromoted(args.dbUser)])} && ${exec(db, ["stanza-create"])} && ${exec(db, BASE_BACKUP_ARGS)}`),
+          environment: dockerEnv,
+          triggers: [args.image, args.dbContainerId],
+        },
+        { parent: this, dependsOn: this.backup ? [this.backup] : [] },
+      );
+    }
+
     this.migrate = new command.local.Command(
       `${name}-migrate`,
       {
@@ -92,7 +119,7 @@ export class DeploySteps extends pulumi.ComponentResource {
         environment: pulumi.all([args.dbPassword]).apply(([pw]) => ({ ...dockerEnv, PGPASSWORD: pw })),
         triggers: [args.image],
       },
-      { parent: this, dependsOn: this.backup ? [this.backup] : [], additionalSecretOutputs: ["environment"] },
+      { parent: this, dependsOn: [this.backup, this.baseBackup].filter((c): c is command.local.Command => c !== undefined), additionalSecretOutputs: ["environment"] },
     );
     this.done = this.migrate;
     this.registerOutputs({});

@@ -1,6 +1,6 @@
 // The demo API's HTTP routes (fastify), wired to a Store; no process or signal handling here.
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { healthReport, isDatabaseUnavailable, readinessReport, type CheckResult } from "./health";
+import { healthReport, isDatabaseUnavailable, readinessReport, walArchiveCheck, type CheckResult } from "./health";
 import { parseItemInput } from "./items";
 import { createMetrics, METRICS_PATH, type ApiMetrics } from "./metrics";
 import { requestLogFields } from "./request-log";
@@ -33,7 +33,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   // Every answered request except the scrapes themselves, labelled by the matched route pattern (src/api/metrics.ts).
-  const metrics = deps.metrics ?? createMetrics({ version: deps.version, poolStats: deps.store.poolStats });
+  const metrics = deps.metrics ?? createMetrics({ version: deps.version, poolStats: deps.store.poolStats, walArchiver: deps.store.walArchiver?.bind(deps.store) });
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url;
     if (route !== METRICS_PATH) metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
@@ -83,6 +83,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         (): CheckResult => ({ ok: true }),
         (error: Error): CheckResult => ({ ok: false, error: error.message }),
       );
+      // backup.wal: whether the database's WAL still reaches its archive (no check when it does not archive)
+      if (checks.db.ok && deps.store.walArchiver) {
+        const wal = await deps.store.walArchiver().then(walArchiveCheck, (error: Error): CheckResult => ({ ok: false, error: error.message }));
+        if (wal) checks.walArchive = wal;
+      }
     }
     const report = healthReport(deps.version, checks, deps.isDraining());
     return reply.code(report.statusCode).send(report.body);

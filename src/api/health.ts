@@ -48,3 +48,30 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof e.code === "string" && (/^08/.test(e.code) || ["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH"].includes(e.code))) return true;
   return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|getaddrinfo/i.test(e.message ?? "");
 }
+
+/** What PostgreSQL says about WAL archiving (pg_stat_archiver, archive_mode). */
+export interface WalArchiver {
+  mode: string;
+  failedCount: number;
+  lastArchived: Date | null;
+  lastFailed: Date | null;
+  lastFailedWal: string | null;
+}
+
+/** Archiving is failing when its last attempt failed: the last failure is newer than the last success. */
+export function walArchiveFailing(a: WalArchiver): boolean {
+  if (a.mode === "off" || a.lastFailed === null) return false;
+  return a.lastArchived === null || a.lastFailed.getTime() > a.lastArchived.getTime();
+}
+
+/**
+ * The /health check `walArchive` (backup.wal): undefined when the database does not archive; failing — naming the
+ * segment and since when — when the last archive attempt failed. An archive that silently stops is the classic
+ * disaster: the next restore would end at the last archived segment.
+ */
+export function walArchiveCheck(a: WalArchiver): CheckResult | undefined {
+  if (a.mode === "off") return undefined;
+  if (!walArchiveFailing(a)) return { ok: true };
+  const since = a.lastArchived ? `last archived segment at ${a.lastArchived.toISOString()}` : "no segment archived yet";
+  return { ok: false, error: `archiving WAL fails: ${a.lastFailedWal ?? "a segment"} failed at ${a.lastFailed!.toISOString()} (${a.failedCount} failures; ${since})` };
+}

@@ -5,11 +5,14 @@
 //   http_request_errors_total{method,route,status_code}           counter: 5xx answers, by route
 //   db_pool_clients / db_pool_idle_clients / db_pool_waiting_clients  gauges: the pg Pool, read at scrape time
 //   api_info{version}                                              always 1
+//   slipway_wal_archive_failing, slipway_wal_archive_failed_total,   gauges read from pg_stat_archiver at scrape time, only
+//   slipway_wal_archive_last_success_timestamp_seconds               while the database archives (backup.wal; WalArchiveFailing)
 //   process_* / nodejs_*                                           prom-client's defaults
 // `route` is the route pattern fastify matched (routeOptions.url, e.g. "/items"), never the raw URL, so
 // query strings and ids cannot blow up the label set; a request that matched no route is "unmatched".
 // Requests for METRICS_PATH itself are not counted: scrapes are not traffic.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { walArchiveFailing, type WalArchiver } from "./health";
 
 export const METRICS_PATH = "/metrics";
 /** Label value of requests no route matched (404s): one series, whatever the URL was. */
@@ -28,6 +31,8 @@ export interface MetricsOptions {
   version: string;
   /** Undefined: no pool (the db_pool_* gauges are not registered). */
   poolStats?: () => PoolStats;
+  /** pg_stat_archiver (backup.wal); undefined: no slipway_wal_* gauges. */
+  walArchiver?: () => Promise<WalArchiver>;
   /** prom-client's process_* and nodejs_* metrics. Default true. */
   processMetrics?: boolean;
 }
@@ -72,6 +77,27 @@ export function createMetrics(options: MetricsOptions): ApiMetrics {
     gauge("db_pool_clients", "Clients in the database pool (idle + in use).", (s) => s.total);
     gauge("db_pool_idle_clients", "Idle clients in the database pool.", (s) => s.idle);
     gauge("db_pool_waiting_clients", "Queries waiting for a database pool client.", (s) => s.waiting);
+  }
+  const walArchiver = options.walArchiver;
+  if (walArchiver) {
+    // One read per scrape for the three gauges; an unreachable database or archiving off leaves them unset (no series).
+    let pending: Promise<WalArchiver | undefined> | undefined;
+    const read = () => (pending ??= walArchiver().catch(() => undefined).finally(() => setTimeout(() => (pending = undefined), 1000)));
+    const walGauge = (name: string, help: string, pick: (a: WalArchiver) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          this.reset();
+          const a = await read();
+          const v = a && a.mode !== "off" ? pick(a) : undefined;
+          if (v !== undefined) this.set(v);
+        },
+      });
+    walGauge("slipway_wal_archive_failing", "1 when the database's last WAL archive attempt failed (pg_stat_archiver), else 0.", (a) => (walArchiveFailing(a) ? 1 : 0));
+    walGauge("slipway_wal_archive_failed_total", "WAL archive attempts that failed since the statistics were reset (pg_stat_archiver.failed_count).", (a) => a.failedCount);
+    walGauge("slipway_wal_archive_last_success_timestamp_seconds", "When the last WAL segment was archived (pg_stat_archiver.last_archived_time).", (a) => (a.lastArchived ? a.lastArchived.getTime() / 1000 : undefined));
   }
   return {
     registry,

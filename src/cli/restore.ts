@@ -4,19 +4,24 @@
 // `environment` (or, with --db-container, what --environment says), never guessed from a name.
 // --from fetches the backup from its off-host copy (rclone) first. For a database in a deployed stack it drives
 // maintenance mode at the stack's edge and runs the running API image's migrations (src/restore/restore.ts).
+// --to-time T / --to-latest restore a stack that archives its WAL (backup.wal) to a moment, from its pgBackRest
+// repository, around the same maintenance and migrations (src/restore/pitr.ts).
 import * as readline from "node:readline/promises";
 import { connectDocker } from "../docker";
 import { fetchBackup, resolveFrom } from "../backup/offhost";
 import { DEFAULT_LOCK_TIMEOUT_MS } from "../postgres/commands";
 import { restore, RESTORE_MAINTENANCE_MESSAGE } from "../restore/restore";
+import { DEFAULT_RECOVERY_TIMEOUT_MS, pointInTimeRestore } from "../restore/pitr";
+import { parseTargetTime, type RecoveryTarget } from "../restore/pitr-plan";
 import { stackTarget } from "../release/target";
+import { selectStack } from "../release/stack";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const ENVIRONMENTS = ["production", "staging"];
 
 const spec: VerbSpec = {
   name: "restore",
-  summary: "Restore a backup made by `npm run backup` into a stack's running PostgreSQL container, in one transaction.",
+  summary: "Restore a backup made by `npm run backup` into a stack's running PostgreSQL container, in one transaction; or, with backup.wal, the database as it was at a moment (--to-time, --to-latest).",
   flags: {
     stack: { type: "string", value: "<stack>", description: "Pulumi stack whose database is replaced; with --db-container: the name its backups are filed under", required: true },
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
@@ -24,6 +29,9 @@ const spec: VerbSpec = {
     file: { type: "string", value: "<path>", description: "the .dump file (its .sha256 must be beside it); or --from" },
     from: { type: "string", value: "<remote>", description: "fetch the backup with rclone first: a remote path (sftp:backups/slipway/<name>.dump) or, with a stack, a file name in its backup.copyTo" },
     dir: { type: "string", value: "<path>", description: "with --from: the local directory to fetch into (default: the stack's backup.dir)" },
+    "to-time": { type: "string", value: "<ISO time>", description: "backup.wal: the database as it was at this moment, with its zone (2026-12-05T14:03:00Z): every transaction committed by then, none after" },
+    "to-latest": { type: "boolean", description: "backup.wal: the database up to the last archived WAL (after losing its data, or to undo nothing but a crash)" },
+    "recovery-timeout": { type: "string", value: "<ms>", description: `with --to-time/--to-latest: how long PostgreSQL may replay WAL before the restore counts as failed (default ${DEFAULT_RECOVERY_TIMEOUT_MS})` },
     yes: { type: "boolean", description: "do not ask for confirmation on production (required without a terminal)" },
     force: { type: "boolean", description: "restore even though the file's name says it is another stack's backup, or (production) it was never verified" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
@@ -49,6 +57,15 @@ const spec: VerbSpec = {
     "A failed restore changes nothing and turns maintenance off again (if restore turned it on); failed migrations",
     "leave the restored data and maintenance ON. The last line on stderr says what state the edge is in.",
     "Ctrl-C during the restore ends its database session (application_name slipway-restore): rolled back, as a failure.",
+    "--to-time T / --to-latest (a stack with backup.wal.enabled): refuses, changing nothing, a database that does not",
+    "archive its WAL, a repository without a base backup, a time outside the recovery window (the message names it:",
+    "from the end of the oldest kept base backup to now) and production without confirmation. Then: maintenance ON →",
+    "pgbackrest check (the current WAL segment archived; a failing archive stops here, nothing changed) → the",
+    "database container stopped → pgbackrest restore --delta in a one-off container on its volumes → the container",
+    "started: PostgreSQL replays the WAL to T (or to the end) and promotes → migrations → maintenance off.",
+    "--to-latest with the database container gone (and its data volume): the volume is created again and restored from",
+    "the WAL repository volume <prefix>-pgwal, then `pulumi up --refresh` of the stack creates the container on it;",
+    "what was not archived yet (at most backup.wal.archiveTimeoutSeconds of writes) is lost.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -58,7 +75,17 @@ void runVerb(spec, async (values) => {
   const environment = stringFlag(values, "environment");
   const fileFlag = stringFlag(values, "file");
   const from = stringFlag(values, "from");
-  if ((fileFlag === undefined) === (from === undefined)) throw new UsageError("give exactly one of --file <path> and --from <remote>");
+  const toTime = stringFlag(values, "to-time");
+  const toLatest = values["to-latest"] === true;
+  if ([fileFlag, from, toTime, toLatest ? true : undefined].filter((v) => v !== undefined).length !== 1) {
+    throw new UsageError("give exactly one of --file <path>, --from <remote>, --to-time <ISO time> and --to-latest");
+  }
+  let pitrTarget: RecoveryTarget | undefined;
+  if (toTime !== undefined) {
+    const time = parseTargetTime(toTime);
+    if ("problem" in time) throw new UsageError(time.problem);
+    pitrTarget = { kind: "time", time };
+  } else if (toLatest) pitrTarget = { kind: "latest" };
   if (environment !== undefined && !ENVIRONMENTS.includes(environment)) throw new UsageError(`--environment must be production or staging, got '${environment}'`);
   if (explicit && environment === undefined) {
     throw new UsageError("with --db-container, pass --environment production|staging: restore must know whether it replaces production data, and never guesses it from a name");
@@ -69,6 +96,52 @@ void runVerb(spec, async (values) => {
     throw new UsageError(`--environment ${environment} contradicts stack "${stringFlag(values, "stack")}", whose environment is ${target.production ? "production" : "not production"}; leave --environment out`);
   }
   const log = (line: string) => console.error(line);
+  const confirm = async (question: string) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return (await rl.question(question)).trim() === (target?.prefix ?? stringFlag(values, "stack")!);
+    } finally {
+      rl.close();
+    }
+  };
+  if (pitrTarget) {
+    // A stack that archives can be rebuilt from its repository when its database container is gone.
+    const declared = target?.database;
+    const wal = target?.backup?.wal;
+    const rebuild =
+      declared && wal?.enabled
+        ? {
+          image: declared.image,
+          user: declared.user,
+          database: declared.name,
+          wal,
+          recreate: async (say: (line: string) => void) => {
+            const stack = await selectStack(stringFlag(values, "stack")!);
+            await stack.up({ refresh: true, message: "restore --to-latest: the database container created again on its restored volume", onOutput: (s) => say(s.trimEnd()), color: "never" });
+          },
+        }
+        : undefined;
+    const result = await pointInTimeRestore({
+      ...(rebuild ? { rebuild } : {}),
+      prefix: target?.prefix ?? stringFlag(values, "stack")!,
+      dbContainer: explicit ?? target!.dbContainer,
+      target: pitrTarget,
+      production: target ? target.production : environment === "production",
+      yes: values.yes === true,
+      stackName: stringFlag(values, "stack")!,
+      deployedImage: target?.image,
+      maintenance: values["no-maintenance"] !== true,
+      maintenanceMessage: stringFlag(values, "maintenance-message"),
+      migrate: values["no-migrate"] !== true,
+      recoveryTimeoutMs: intFlag(values, "recovery-timeout", DEFAULT_RECOVERY_TIMEOUT_MS, 1000),
+      docker: connectDocker(target?.dockerHost),
+      isTTY: !!process.stdin.isTTY && !!process.stderr.isTTY,
+      confirm,
+      log,
+    });
+    console.log(`restored database '${result.database}' of stack '${stringFlag(values, "stack")!}' to ${result.target}; ${result.edge}`);
+    return;
+  }
   let file = fileFlag;
   if (from !== undefined) {
     const dir = stringFlag(values, "dir") ?? target?.backup?.dir;
@@ -93,14 +166,7 @@ void runVerb(spec, async (values) => {
     user: stringFlag(values, "user"),
     docker: connectDocker(target?.dockerHost),
     isTTY: !!process.stdin.isTTY && !!process.stderr.isTTY,
-    confirm: async (question) => {
-      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return (await rl.question(question)).trim() === prefix;
-      } finally {
-        rl.close();
-      }
-    },
+    confirm,
     log,
   });
   console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'; ${result.edge}`);

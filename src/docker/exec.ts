@@ -28,12 +28,13 @@ export async function execInContainer(
   containerName: string,
   cmd: string[],
   /** stdout: where output goes (last stage a Writable), otherwise it is collected into the result */
-  io: { stdin?: Readable; stdout?: Array<Transform | Writable> } = {},
+  /** user: run as this user of the container (docker exec -u) instead of the container's own */
+  io: { stdin?: Readable; stdout?: Array<Transform | Writable>; user?: string } = {},
 ): Promise<ExecResult> {
   const container = docker.getContainer(containerName);
   let exec: Docker.Exec;
   try {
-    exec = await container.exec({ Cmd: cmd, AttachStdin: !!io.stdin, AttachStdout: true, AttachStderr: true, Tty: false });
+    exec = await container.exec({ Cmd: cmd, AttachStdin: !!io.stdin, AttachStdout: true, AttachStderr: true, Tty: false, ...(io.user ? { User: io.user } : {}) });
   } catch (err) {
     throw containerProblem(containerName, err);
   }

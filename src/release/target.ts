@@ -2,7 +2,7 @@
 // and config: the database container, the Docker engine it runs on (`dockerHost`), the Docker name
 // prefix its backups are filed under, whether it is production (its `environment`, never its name),
 // and its backup settings with the defaults of stacks/schema.ts applied.
-import { backupSchema, type BackupSettings } from "../../stacks/schema";
+import { backupSchema, databaseSchema, type BackupSettings } from "../../stacks/schema";
 import { selectStack } from "./stack";
 
 export interface StackTarget {
@@ -19,6 +19,8 @@ export interface StackTarget {
   pushgateway?: string;
   /** The `image` output: the API image the last update deployed (restore runs its migrations); undefined before a deploy */
   image?: string;
+  /** How the stack declares its database (images.postgres, database.user/name): what restore --to-latest rebuilds a lost one from */
+  database?: { image: string; user: string; name: string };
 }
 
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
@@ -46,6 +48,9 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     }
     backup = parsed.data;
   }
+  const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
+  const images = json(config["slipway:images"]?.value) as { postgres?: unknown } | undefined;
+  const database = databaseSchema.safeParse(json(config["slipway:database"]?.value) ?? {});
   return {
     prefix: db.replace(/-db$/, ""),
     dbContainer: db,
@@ -54,6 +59,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     ...(backup ? { backup } : {}),
     ...(typeof pushgateway === "string" && pushgateway !== "" ? { pushgateway } : {}),
     ...(typeof outputs.image?.value === "string" ? { image: outputs.image.value } : {}),
+    ...(typeof images?.postgres === "string" && database.success ? { database: { image: images.postgres, user: database.data.user, name: database.data.name } } : {}),
   };
 }
 

@@ -17,6 +17,11 @@ export async function observeStack(docker: Docker, dbContainer: string): Promise
   const stack = db.Config.Labels?.[LABEL_STACK] || undefined;
   const dbNetworks = Object.keys(db.NetworkSettings.Networks ?? {}).filter((n) => !DEFAULT_NETWORKS.has(n));
   if (stack === undefined) return { stack, edges: [], maintenanceBefore: undefined, api: [], dbNetworks };
+  return observeStackOf(docker, stack, dbNetworks);
+}
+
+/** The same, for a stack whose database container is gone (known by its label): its edges and API replicas. */
+export async function observeStackOf(docker: Docker, stack: string, dbNetworks: string[]): Promise<StackState> {
   const edges = await runningEdges(docker, stack);
   const maintenanceBefore = edges.length > 0 ? await maintenanceState(docker, stack) : undefined;
   const list = await docker.listContainers({ filters: { label: [`${LABEL_STACK}=${stack}`, `${LABEL_RESOURCE}=${API_SERVICE}`], status: ["running"] } });

@@ -21,6 +21,7 @@ function imageRefs(): Promise<ImageRefs> {
   return Promise.resolve({
     debian: "slipway-local/debian:trixie", node: "slipway-local/node:20", postgres: "slipway-local/postgres:17",
     haproxy: "slipway-local/haproxy:3.0", api: `slipway/api:${tag}`, apiAbrupt: `slipway/api:${tag}-abrupt`, edge: `slipway/edge:${tag}`,
+    postgresWal: "slipway/postgres:17-pgbackrest",
   });
 }
 

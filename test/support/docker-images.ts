@@ -10,6 +10,8 @@ export interface ImageRefs {
   api: string;
   apiAbrupt: string;
   edge: string;
+  /** PostgreSQL + pgBackRest (docker-bake.hcl target postgres): what backup.wal needs. */
+  postgresWal: string;
 }
 
 export interface ImageOptions {
@@ -28,6 +30,7 @@ const KEYS: Record<string, keyof ImageRefs> = {
   API_IMAGE: "api",
   API_ABRUPT_IMAGE: "apiAbrupt",
   EDGE_IMAGE: "edge",
+  POSTGRES_WAL_IMAGE: "postgresWal",
 };
 
 /** Parses the KEY=ref lines tools/images.sh prints on stdout. */
@@ -85,5 +88,6 @@ export async function testImages(): Promise<ImageRefs> {
     api: `slipway/api:${tag}`,
     apiAbrupt: `slipway/api:${tag}-abrupt`,
     edge: `slipway/edge:${tag}`,
+    postgresWal: "slipway/postgres:17-pgbackrest",
   };
 }

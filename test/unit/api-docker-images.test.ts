@@ -11,6 +11,7 @@ const full = [
   "API_IMAGE=slipway/api:abc",
   "API_ABRUPT_IMAGE=slipway/api:abc-abrupt",
   "EDGE_IMAGE=slipway/edge:abc",
+  "POSTGRES_WAL_IMAGE=slipway/postgres:17-pgbackrest",
 ].join("\n");
 
 test("parses every KEY=ref line", () => {

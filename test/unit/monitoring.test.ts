@@ -50,7 +50,7 @@ const values = {
 };
 
 test("alert rules: promtool check rules and promtool test rules monitoring/alerts.test.yml pass", () => {
-  assert.match(promtool(["check", "rules", "alerts.yml"]), /SUCCESS: 7 rules found/);
+  assert.match(promtool(["check", "rules", "alerts.yml"]), /SUCCESS: 8 rules found/);
   assert.match(promtool(["test", "rules", "alerts.test.yml"]), /SUCCESS/);
 });
 
@@ -58,7 +58,7 @@ test("every alert in alerts.yml has at least one promtool test that expects it t
   const rules = readFileSync(join(MONITORING_DIR, "alerts.yml"), "utf8");
   const tests = readFileSync(join(MONITORING_DIR, "alerts.test.yml"), "utf8");
   const alerts = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(alerts, ["ApiHigh5xxRate", "ApiHighP99Latency", "ApiReplicaDown", "ApiReplicasMissing", "EdgeDown", "EdgeHigh5xxRate", "BackupTooOld"]);
+  assert.deepEqual(alerts, ["ApiHigh5xxRate", "ApiHighP99Latency", "ApiReplicaDown", "ApiReplicasMissing", "EdgeDown", "EdgeHigh5xxRate", "BackupTooOld", "WalArchiveFailing"]);
   for (const alert of alerts) {
     assert.match(tests, new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels:`), `${alert} is tested firing`);
   }
@@ -82,7 +82,7 @@ test("the rendered config: replicas by DNS A records of the api alias, the edge 
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
     const out = promtool(["check", "config", "prometheus.yml"], dir);
     assert.match(out, /SUCCESS: prometheus\.yml is valid/);
-    assert.match(out, /SUCCESS: 7 rules found/);
+    assert.match(out, /SUCCESS: 8 rules found/);
     assert.match(out, /SUCCESS: 1 rules found/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

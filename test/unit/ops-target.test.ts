@@ -3,7 +3,7 @@
 // schema's defaults.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { BACKUP_DEFAULTS, walSchema } from "../../stacks/schema";
 import { targetFromStack } from "../../src/release/target";
 
 const outputs = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [k, { value }]));
@@ -17,7 +17,7 @@ describe("stack target", () => {
       dbContainer: "slipway-live-db",
       production: false,
       dockerHost: "ssh://deploy@db1",
-      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, verify: BACKUP_DEFAULTS.verify },
+      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, verify: BACKUP_DEFAULTS.verify, wal: walSchema.parse({}) },
     });
     assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
   });
@@ -49,5 +49,12 @@ describe("stack target", () => {
       () => targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), config({ backup: { enabled: true, dir: "/b", maxAgeDays: 0 } })),
       /stack "s" has invalid backup settings: slipway:backup\.maxAgeDays: /,
     );
+  });
+
+  it("reads how the stack declares its database (images.postgres, database.user/name with the schema's defaults): what restore --to-latest rebuilds a lost one from", () => {
+    const t = (c: Record<string, unknown>) => targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), config(c)).database;
+    assert.deepEqual(t({ images: { api: "a:1", edge: "e:1", postgres: "slipway/postgres:17-pgbackrest" } }), { image: "slipway/postgres:17-pgbackrest", user: "app", name: "app" });
+    assert.deepEqual(t({ images: { postgres: "p:17" }, database: { user: "svc", name: "shop" } }), { image: "p:17", user: "svc", name: "shop" });
+    assert.equal(t({}), undefined);
   });
 });

@@ -97,3 +97,23 @@ test("dockerHost sends every Docker object of the stack to that engine", () => {
   assert.equal(byName(resources, "edge-haproxy").inputs.dockerHost, "ssh://deploy@docker-host.example");
   assert.match(byName(resources, "deploy-migrate").inputs.environment.value?.DOCKER_HOST ?? "", /ssh:\/\/deploy@docker-host/);
 });
+
+test("backup.wal: the database archives through pgBackRest into a second volume; a base backup step before the migrations", () => {
+  const off = declare("production");
+  assert.equal(off.error, undefined);
+  assert.equal(off.resources.find((r) => r.name === "db-wal"), undefined, "no repository volume while archiving is off");
+  assert.equal(byName(off.resources, "db-container").inputs.command, undefined, "the image's own command while off: existing stacks unchanged");
+
+  const { resources, error } = declare("production", {
+    "slipway:backup": { enabled: true, dir: "/var/backups/slipway", wal: { enabled: true, archiveTimeoutSeconds: 30 } },
+  });
+  assert.equal(error, undefined);
+  const repo = byName(resources, "db-wal");
+  assert.equal(repo.inputs.name, "slipway-production-pgwal");
+  const db = byName(resources, "db-container");
+  assert.deepEqual(db.inputs.command, ["postgres", "-c", "archive_mode=on", "-c", "archive_command=pgbackrest archive-push %p", "-c", "archive_timeout=30"]);
+  assert.deepEqual(db.inputs.volumes.map((v: { containerPath: string }) => v.containerPath), ["/var/lib/postgresql/data", "/var/lib/pgbackrest"]);
+  assert.ok((db.inputs.envs.value as string[]).includes("PGBACKREST_STANZA=slipway-production"));
+  const base = byName(resources, "deploy-base-backup");
+  assert.match(base.inputs.create, /pg_is_in_recovery[\s\S]* && docker exec -u postgres slipway-production-db pgbackrest stanza-create && docker exec -u postgres slipway-production-db pgbackrest backup --type=diff$/);
+});

@@ -9,7 +9,7 @@ const env = { TAG: "0123456789ab", GIT_SHA: "0123456789abcdef0123456789abcdef012
 
 test("docker-bake.hcl: prod, abrupt, edge tagged <tag> and sha-<git sha>; dev tagged dev; base images as args", () => {
   const def = loadBake(["all"], env);
-  assert.deepEqual(Object.keys(def.target).sort(), ["abrupt", "dev", "edge", "prod"]);
+  assert.deepEqual(Object.keys(def.target).sort(), ["abrupt", "dev", "edge", "postgres", "prod"]);
   const { prod, abrupt, edge, dev } = def.target;
   assert.deepEqual(prod.tags, ["slipway/api:0123456789ab", `slipway/api:sha-${env.GIT_SHA}`]);
   assert.deepEqual(prod.args, { NODE_IMAGE: "slipway-local/node:20", APP_VERSION: "1.2.3" });
@@ -24,6 +24,10 @@ test("docker-bake.hcl: prod, abrupt, edge tagged <tag> and sha-<git sha>; dev ta
   assert.equal(dev.target, "dev");
   assert.deepEqual(dev.tags, ["slipway/api:dev"]);
   assert.equal(def.target._api, undefined, "the _api base target is not a build");
+  // PostgreSQL + pgBackRest: tagged by the PostgreSQL major, never by the commit (a routine deploy keeps the database container).
+  assert.deepEqual(def.target.postgres.tags, ["slipway/postgres:17-pgbackrest"]);
+  assert.deepEqual(def.target.postgres.args, { POSTGRES_IMAGE: "postgres:17-bookworm" });
+  assert.deepEqual(loadBake(["postgres"], { POSTGRES_IMAGE: "slipway-local/postgres:17" }).target.postgres.args, { POSTGRES_IMAGE: "slipway-local/postgres:17" });
 });
 
 test("docker-bake.hcl: defaults are the official base images; the default group is prod + edge", () => {

@@ -1,0 +1,370 @@
+// pointInTimeRestore(): bring a stack's database back to a moment (--to-time T) or to the last archived one
+// (--to-latest) from its pgBackRest repository (backup.wal; src/backup/wal.ts). Before anything changes it refuses —
+// with the reason and what to do — a database that does not archive its WAL, a repository without a base backup, a
+// time outside the recovery window (the message names the window), and a production restore nobody confirmed.
+// Then, as the dump restore does (restore.ts), for a database in a deployed stack: maintenance ON at the edge →
+// `pgbackrest check` (the current WAL segment is switched and archived, so every commit up to now is in the
+// repository; an archive that fails stops the restore here, nothing changed) → the database container stopped → a
+// one-off container of the same image with the same volumes runs `pgbackrest restore --delta` (base backup before
+// the target + the WAL to replay) → the container started again: PostgreSQL replays up to the target and promotes
+// → the running API image's migrations → maintenance off. The container is the one Pulumi made (same ID and
+// settings), so `pulumi preview` stays empty. Decisions: pitr-plan.ts and plan.ts.
+import type Docker from "dockerode";
+import { randomBytes } from "node:crypto";
+import { containerLogs, execInContainer, tail } from "../docker";
+import { OpsError } from "../postgres/errors";
+import { engineName } from "../postgres/db-exec";
+import { databaseFromEnv } from "../postgres/database";
+import { PGDATA, pgbackrest, pgbackrestEnv, STANZA_ENV, WAL_OS_USER, WAL_REPO_PATH, walRepoVolume } from "../backup/wal";
+import type { WalSettings } from "../../stacks/schema";
+import { setMaintenance } from "../edge/maintenance";
+import { LABEL_ROLE, LABEL_STACK } from "../vocabulary";
+import { runMigrations } from "./migrate";
+import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
+import { confirmationNeeded } from "./policy";
+import { describeTarget, describeWindow, type RecoveryTarget, type RecoveryWindow, recoveryWindow, restoreArgs, targetProblem } from "./pitr-plan";
+import { observeStack, observeStackOf } from "./stack-state";
+import { RESTORE_MAINTENANCE_MESSAGE } from "./restore";
+
+/** How long PostgreSQL may take to replay the WAL and promote after the restore (--recovery-timeout). */
+export const DEFAULT_RECOVERY_TIMEOUT_MS = 10 * 60_000;
+/** The role of the one-off container that runs `pgbackrest restore`. */
+const ROLE_PITR = "pitr-restore";
+
+export interface PitrOptions {
+  /** the stack's Docker name prefix */
+  prefix: string;
+  dbContainer: string;
+  target: RecoveryTarget;
+  production: boolean;
+  yes?: boolean;
+  isTTY?: boolean;
+  confirm?: (question: string) => Promise<boolean>;
+  docker: Docker;
+  log?: (line: string) => void;
+  maintenance?: boolean;
+  maintenanceMessage?: string;
+  migrate?: boolean;
+  stackName?: string;
+  deployedImage?: string;
+  recoveryTimeoutMs?: number;
+  /**
+   * When the database container is gone (host lost, container and data volume removed): how the stack declares it,
+   * and how to have Pulumi create it again (`pulumi up --refresh`) once its data volume is restored. Without it, a
+   * missing container is refused.
+   */
+  rebuild?: DatabaseDeclaration;
+  /** now, for the window (tests) */
+  now?: () => Date;
+}
+
+export interface DatabaseDeclaration {
+  /** images.postgres */
+  image: string;
+  /** database.user, database.name */
+  user: string;
+  database: string;
+  wal: WalSettings;
+  /** `pulumi up --refresh` of the stack: creates the database container on the restored volume */
+  recreate: (log: (line: string) => void) => Promise<void>;
+}
+
+export interface PitrResult {
+  dbContainer: string;
+  database: string;
+  target: string;
+  window: RecoveryWindow;
+  plan: RestorePlan;
+  edge: string;
+  /** seconds from the container's stop to the promoted database */
+  downtimeS: number;
+}
+
+export async function pointInTimeRestore(opts: PitrOptions): Promise<PitrResult> {
+  const run = await PitrRun.prepare(opts);
+  return run.execute();
+}
+
+class PitrRun {
+  private onSince = 0;
+  private readonly stackName: string;
+
+  private constructor(
+    private readonly opts: PitrOptions,
+    private readonly database: string,
+    private readonly window: RecoveryWindow,
+    private readonly plan: RestorePlan,
+    private readonly stack: string | undefined,
+    private readonly log: (line: string) => void,
+    /** the container is gone: restore into its data volume, then Pulumi creates it again */
+    private readonly rebuild?: DatabaseDeclaration,
+  ) {
+    this.stackName = opts.stackName ?? opts.prefix;
+  }
+
+  static async prepare(opts: PitrOptions): Promise<PitrRun> {
+    const log = opts.log ?? (() => undefined);
+    const { docker, dbContainer } = opts;
+    const confirmation = confirmationNeeded({ production: opts.production, yes: !!opts.yes, isTTY: !!opts.isTTY && !!opts.confirm });
+    if (confirmation === "refuse") {
+      throw new OpsError("needs-confirmation", `stack '${opts.prefix}' is production and there is no terminal to confirm on; pass --yes to restore it to ${describeTarget(opts.target)} without asking`);
+    }
+    const info = await docker.getContainer(dbContainer).inspect().catch((err: { statusCode?: number }) => {
+      if (err.statusCode === 404 && opts.rebuild) return undefined;
+      if (err.statusCode === 404) {
+        throw new OpsError("container-not-found", `database container '${dbContainer}' not found${engineName(docker)}; \`pulumi up\` recreates it (its WAL repository volume is kept), then restore (RUNBOOK "The database host is gone")`);
+      }
+      throw err;
+    });
+    if (!info) return PitrRun.prepareRebuild(opts, opts.rebuild!, confirmation, log);
+    const env = info.Config.Env ?? [];
+    if (!env.some((e) => e.startsWith(`${STANZA_ENV}=`))) {
+      throw new OpsError("invalid-input", `database container '${dbContainer}' of stack '${opts.prefix}' does not archive its WAL, so there is no point in time to restore to: set slipway:backup.wal.enabled true and deploy (then only moments after the first base backup can be restored); a dump restores with --file`);
+    }
+    if (!info.State.Running) throw new OpsError("container-not-found", `database container '${dbContainer}'${engineName(docker)} is not running; start it (\`docker start ${dbContainer}\`) and retry`);
+    const database = databaseFromEnv(env, {}).database;
+
+    const infoJson = await pgbackrestIn(docker, dbContainer, ["info", "--output=json"]);
+    if (infoJson.exitCode !== 0) throw new OpsError("invalid-input", `pgbackrest info in '${dbContainer}' failed (exit ${infoJson.exitCode}): ${(infoJson.stderr || infoJson.stdout).trim()}; nothing was changed`);
+    const window = recoveryWindow(infoJson.stdout, (opts.now ?? (() => new Date()))());
+    if ("problem" in window) throw new OpsError("invalid-input", `cannot restore stack '${opts.prefix}' to a point in time: ${window.problem}; nothing was changed`);
+    const problem = targetProblem(opts.target, window, opts.stackName ?? opts.prefix);
+    if (problem) throw new OpsError("invalid-input", `${problem}; nothing was changed`);
+    log(`recovery window: ${describeWindow(window)}`);
+    log(`target: ${describeTarget(opts.target)}`);
+
+    if (confirmation === "ask") {
+      const question = `Restore database '${database}' of stack '${opts.prefix}' (container '${dbContainer}') to ${describeTarget(opts.target)}? Everything written after that is lost. Type the stack name to continue: `;
+      if (!(await opts.confirm!(question))) throw new OpsError("not-confirmed", `restore of stack '${opts.prefix}' not confirmed; nothing was changed`);
+    }
+    try {
+      const state = await observeStack(docker, dbContainer);
+      const plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer, deployedImage: opts.deployedImage });
+      for (const line of describePlan(plan, state.stack)) log(line);
+      return new PitrRun(opts, database, window, plan, state.stack, log);
+    } catch (err) {
+      if (err instanceof PlanRefusal) throw new OpsError("invalid-input", `refusing to restore stack '${opts.prefix}': ${err.message}; nothing was changed`);
+      throw err;
+    }
+  }
+
+  /**
+   * The container is gone (and maybe its data volume): only --to-latest, from the repository volume that survived.
+   * Nothing to archive any more — what was not archived is lost (at most archive_timeout of writes).
+   */
+  private static async prepareRebuild(opts: PitrOptions, decl: DatabaseDeclaration, confirmation: string, log: (line: string) => void): Promise<PitrRun> {
+    const { docker, dbContainer } = opts;
+    const gone = `database container '${dbContainer}' is gone${engineName(docker)}`;
+    if (opts.target.kind !== "latest") {
+      throw new OpsError("invalid-input", `${gone}: restore it with --to-latest (everything archived; Pulumi creates the container again), then, if needed, --to-time; nothing was changed`);
+    }
+    const repo = walRepoVolume(opts.prefix);
+    if (!(await docker.getVolume(repo).inspect().then(() => true, () => false))) {
+      throw new OpsError("invalid-input", `${gone} and so is its WAL repository volume '${repo}': there is nothing to restore from on this engine; restore a dump (npm run restore -- --file or --from); nothing was changed`);
+    }
+    const infoJson = await runOneOff(docker, { prefix: opts.prefix, image: decl.image, env: declaredEnv(opts.prefix, decl), binds: [`${repo}:${WAL_REPO_PATH}`], args: ["info", "--output=json"] });
+    if (infoJson.exitCode !== 0) throw new OpsError("invalid-input", `pgbackrest info on volume '${repo}' failed (exit ${infoJson.exitCode}): ${infoJson.output}; nothing was changed`);
+    const window = recoveryWindow(infoJson.output, (opts.now ?? (() => new Date()))());
+    if ("problem" in window) throw new OpsError("invalid-input", `cannot restore stack '${opts.prefix}': ${window.problem}; nothing was changed`);
+    log(`${gone}: restoring its data volume from the WAL repository '${repo}', then \`pulumi up --refresh\` creates it again`);
+    log(`recovery window: ${describeWindow(window)}`);
+    log(`target: ${describeTarget(opts.target)}`);
+    if (confirmation === "ask") {
+      const question = `Restore database '${decl.database}' of stack '${opts.prefix}' to the latest archived moment and recreate its container? Type the stack name to continue: `;
+      if (!(await opts.confirm!(question))) throw new OpsError("not-confirmed", `restore of stack '${opts.prefix}' not confirmed; nothing was changed`);
+    }
+    const state = await observeStackOf(docker, opts.prefix, []);
+    const plan: RestorePlan = {
+      ...planRestore({ state, maintenance: opts.maintenance ?? true, migrate: false, dbContainer, deployedImage: opts.deployedImage }),
+      migrate: { action: "skip", why: "restored to the latest archived moment: its schema is the one the running code already used" },
+    };
+    for (const line of describePlan(plan, opts.prefix)) log(line);
+    return new PitrRun(opts, decl.database, window, plan, opts.prefix, log, decl);
+  }
+
+  async execute(): Promise<PitrResult> {
+    if (this.rebuild) return this.executeRebuild(this.rebuild);
+    await this.maintenanceOn();
+    await this.archiveNow();
+    const downtimeS = await this.restoreDataDirectory();
+    await this.migrate();
+    const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
+    if (offFailed) throw new OpsError("maintenance-failed", `the database was restored to ${describeTarget(this.opts.target)}, but ${edge}`);
+    this.log(`edge: ${edge}`);
+    return { dbContainer: this.opts.dbContainer, database: this.database, target: describeTarget(this.opts.target), window: this.window, plan: this.plan, edge, downtimeS };
+  }
+
+  private async executeRebuild(decl: DatabaseDeclaration): Promise<PitrResult> {
+    const { docker, dbContainer, prefix } = this.opts;
+    await this.maintenanceOn();
+    const started = Date.now();
+    const data = `${prefix}-pgdata`;
+    const repo = walRepoVolume(prefix);
+    if (!(await docker.getVolume(data).inspect().then(() => true, () => false))) {
+      // the labels Pulumi gave the volumes (the surviving repository's), so its refresh reads this one as its own
+      const labels = (await docker.getVolume(repo).inspect()).Labels ?? {};
+      await docker.createVolume({ Name: data, Labels: labels });
+      this.log(`data volume '${data}' created again (empty)`);
+    }
+    const args = restoreArgs(this.opts.target);
+    this.log(`restoring the data directory: pgbackrest ${args.join(" ")} into volume '${data}'`);
+    const r = await runOneOff(docker, { prefix, image: decl.image, env: declaredEnv(prefix, decl), binds: [`${data}:${PGDATA}`, `${repo}:${WAL_REPO_PATH}`], args });
+    if (r.exitCode !== 0) {
+      const edge = this.keepOn(`volume '${data}' may be partly restored: fix the cause, then run the same restore again`);
+      throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
+    }
+    this.log("creating the database container again: pulumi up --refresh");
+    try {
+      await decl.recreate(this.log);
+    } catch (err) {
+      const edge = this.keepOn(`the data volume is restored, but Pulumi did not create the container: fix, then \`pulumi up --refresh\``);
+      throw new OpsError("restore-failed", `pulumi up --refresh failed: ${tail((err as Error).message, 20)}\nEdge: ${edge}`);
+    }
+    await this.waitPromoted();
+    const downtimeS = (Date.now() - started) / 1000;
+    this.log(`database restored to ${describeTarget(this.opts.target)}: out of recovery and accepting writes in container '${dbContainer}', ${downtimeS.toFixed(1)} s after the restore began`);
+    const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
+    if (offFailed) throw new OpsError("maintenance-failed", `the database was restored, but ${edge}`);
+    this.log(`edge: ${edge}`);
+    return { dbContainer, database: this.database, target: describeTarget(this.opts.target), window: this.window, plan: this.plan, edge, downtimeS };
+  }
+
+  private async maintenanceOn(): Promise<void> {
+    if (this.plan.maintenance.action !== "turn-on") return;
+    this.onSince = Date.now();
+    try {
+      const edges = await setMaintenance(this.opts.docker, this.stack!, true, this.opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
+      this.log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
+    } catch (err) {
+      await setMaintenance(this.opts.docker, this.stack!, false).catch(() => undefined);
+      throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${this.stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
+    }
+  }
+
+  /** The WAL written so far, archived: `pgbackrest check` switches the segment and waits until it is in the repository. */
+  private async archiveNow(): Promise<void> {
+    this.log("archiving the current WAL segment (pgbackrest check)");
+    const r = await pgbackrestIn(this.opts.docker, this.opts.dbContainer, ["check"]);
+    if (r.exitCode !== 0) {
+      await this.fail("restore", new OpsError("restore-failed", `the database's WAL archive is not working (pgbackrest check exited ${r.exitCode}: ${(r.stderr || r.stdout).trim()}); nothing was changed — fix archiving first (RUNBOOK "WalArchiveFailing")`));
+    }
+  }
+
+  /** Container stopped → `pgbackrest restore --delta` in a one-off container on its volumes → started, replayed, promoted. */
+  private async restoreDataDirectory(): Promise<number> {
+    const { docker, dbContainer, target } = this.opts;
+    const db = docker.getContainer(dbContainer);
+    const info = await db.inspect();
+    const stopped = Date.now();
+    this.log(`stopping database container '${dbContainer}'`);
+    await db.stop({ t: 30 }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err; // 304: already stopped
+    });
+    const args = restoreArgs(target);
+    this.log(`restoring the data directory: pgbackrest ${args.join(" ")} in a one-off container on its volumes`);
+    const binds = (info.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => `${m.Name}:${m.Destination}`);
+    const env = (info.Config.Env ?? []).filter((e) => e.startsWith("PGBACKREST_"));
+    const r = await runOneOff(docker, { prefix: this.stack ?? this.opts.prefix, image: info.Image, env, binds, args });
+    if (r.exitCode !== 0) {
+      const edge = this.keepOn(`the data directory of '${dbContainer}' may be partly restored and the container is stopped: fix the cause, then run the same restore again`);
+      throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
+    }
+    if (r.output) this.log(tail(r.output, 10));
+    this.log(`starting database container '${dbContainer}': PostgreSQL replays the WAL to ${describeTarget(target)}, then promotes`);
+    await db.start();
+    await this.waitPromoted();
+    const downtimeS = (Date.now() - stopped) / 1000;
+    this.log(`database restored to ${describeTarget(target)}: out of recovery and accepting writes ${downtimeS.toFixed(1)} s after the stop`);
+    return downtimeS;
+  }
+
+  /** Until the server is out of recovery (promoted): a restore whose target was not reached never gets there. */
+  private async waitPromoted(): Promise<void> {
+    const { docker, dbContainer } = this.opts;
+    const budget = this.opts.recoveryTimeoutMs ?? DEFAULT_RECOVERY_TIMEOUT_MS;
+    const deadline = Date.now() + budget;
+    let last = "";
+    const user = databaseUser(await docker.getContainer(dbContainer).inspect());
+    while (Date.now() < deadline) {
+      const r = await execInContainer(docker, dbContainer, ["psql", "-h", "/var/run/postgresql", "-U", user, "-d", "postgres", "-Atc", "SELECT pg_is_in_recovery()"], { user: WAL_OS_USER }).catch((err: Error) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+      if (r.exitCode === 0 && r.stdout.trim() === "f") return;
+      last = (r.stderr || r.stdout).trim();
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const logs = await containerLogs(docker, dbContainer).catch(() => "");
+    const edge = this.keepOn(`the database did not finish its recovery: read \`docker logs ${dbContainer}\``);
+    throw new OpsError("restore-failed", `database container '${dbContainer}' was not out of recovery within ${budget} ms (last: ${last}):\n${tail(logs.trim(), 15)}\nEdge: ${edge}`);
+  }
+
+  private async migrate(): Promise<void> {
+    const { plan } = this;
+    if (plan.migrate.action !== "run") return;
+    try {
+      const output = await runMigrations(this.opts.docker, { prefix: this.stack!, dbContainer: this.opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log: this.log });
+      const done = output.split("\n").find((l) => l.includes("migrations complete"));
+      this.log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
+    } catch (err) {
+      const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
+      await this.fail("migrate", new OpsError(error.kind, `the database was restored to ${describeTarget(this.opts.target)}, but ${error.message}`));
+    }
+  }
+
+  /** A failure after the data started to change: maintenance stays on; the sentence on the edge's state. */
+  private keepOn(why: string): string {
+    const edge = this.plan.maintenance.action === "skip" ? "the edge was not touched (maintenance skipped)" : `maintenance stays ON (${why}); then \`npm run maintenance -- --stack ${this.stackName} off\``;
+    this.log(`edge: ${edge}`);
+    return edge;
+  }
+
+  private async endMaintenance(after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> {
+    if (!after.turnOff) return { edge: after.edge, offFailed: false };
+    try {
+      await setMaintenance(this.opts.docker, this.stack!, false);
+      this.log(`maintenance: turned OFF (it was on for ${((Date.now() - this.onSince) / 1000).toFixed(1)} s)`);
+      return { edge: after.edge, offFailed: false };
+    } catch (err) {
+      return { edge: `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${this.stackName} off\``, offFailed: true };
+    }
+  }
+
+  private async fail(failed: Failed, error: OpsError): Promise<never> {
+    const { edge } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName, failed));
+    this.log(`edge: ${edge}`);
+    throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
+  }
+}
+
+function databaseUser(info: Docker.ContainerInspectInfo): string {
+  return databaseFromEnv(info.Config.Env ?? [], {}).user;
+}
+
+/** The pgBackRest environment the program gives the container (src/backup/wal.ts), for one-off containers without it. */
+function declaredEnv(prefix: string, decl: DatabaseDeclaration): string[] {
+  return pgbackrestEnv({ prefix, dbUser: decl.user, wal: decl.wal });
+}
+
+/** `pgbackrest <args>` in a one-off container of `image` on the given volumes, as postgres, with no network; removed after. */
+async function runOneOff(docker: Docker, o: { prefix: string; image: string; env: string[]; binds: string[]; args: string[] }): Promise<{ exitCode: number; output: string }> {
+  const name = `${o.prefix}-pitr-restore-${randomBytes(4).toString("hex")}`;
+  const one = await docker.createContainer({
+    name,
+    Image: o.image,
+    User: WAL_OS_USER,
+    Cmd: pgbackrest(o.args),
+    Env: o.env,
+    Labels: { [LABEL_STACK]: o.prefix, [LABEL_ROLE]: ROLE_PITR },
+    HostConfig: { Binds: o.binds, NetworkMode: "none" },
+  });
+  try {
+    await one.start();
+    const exit = (await one.wait()) as { StatusCode: number };
+    return { exitCode: exit.StatusCode, output: (await containerLogs(docker, name)).trim() };
+  } finally {
+    await one.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** `pgbackrest …` in the database container as its postgres user. */
+function pgbackrestIn(docker: Docker, container: string, args: string[]) {
+  return execInContainer(docker, container, pgbackrest(args), { user: WAL_OS_USER });
+}

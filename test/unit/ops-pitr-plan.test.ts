@@ -1,0 +1,64 @@
+// Unit tests for the pure decisions of a point-in-time restore (src/restore/pitr-plan.ts) and the archiving
+// declarations they pair with (src/backup/wal.ts, stacks/schema.ts backup.wal).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseTargetTime, pgTime, recoveryWindow, restoreArgs, targetProblem } from "../../src/restore/pitr-plan";
+import { archivingCommand, pgbackrestEnv } from "../../src/backup/wal";
+import { walSchema } from "../../stacks/schema";
+
+test("--to-time: ISO 8601 with a zone; a zone-less or invalid time is refused, never guessed", () => {
+  assert.deepEqual(parseTargetTime("2026-12-05T14:03:00Z"), new Date("2026-12-05T14:03:00Z"));
+  assert.deepEqual(parseTargetTime("2026-12-05T15:03:00.250+01:00"), new Date("2026-12-05T14:03:00.250Z"));
+  assert.deepEqual(parseTargetTime("2026-12-05 15:03:00+01"), new Date("2026-12-05T14:03:00Z"));
+  assert.match((parseTargetTime("2026-12-05T14:03:00") as { problem: string }).problem, /not an ISO 8601 time with a zone/);
+  assert.match((parseTargetTime("yesterday") as { problem: string }).problem, /not an ISO 8601 time with a zone/);
+  assert.match((parseTargetTime("2026-13-45T14:03:00Z") as { problem: string }).problem, /not a valid time/);
+});
+
+const info = (backups: unknown[]) => JSON.stringify([{ name: "slipway-production", backup: backups, status: { code: 0, message: "ok" } }]);
+
+test("the recovery window runs from the end of the oldest good base backup to now", () => {
+  const now = new Date("2026-12-05T15:00:00Z");
+  const w = recoveryWindow(
+    info([
+      { label: "20261205-120000F", timestamp: { start: Date.parse("2026-12-05T12:00:00Z") / 1000, stop: Date.parse("2026-12-05T12:00:10Z") / 1000 } },
+      { label: "20261205-100000F", error: true, timestamp: { start: Date.parse("2026-12-05T10:00:00Z") / 1000, stop: Date.parse("2026-12-05T10:00:10Z") / 1000 } },
+      { label: "20261205-120000F_20261205-140000D", timestamp: { start: Date.parse("2026-12-05T14:00:00Z") / 1000, stop: Date.parse("2026-12-05T14:00:05Z") / 1000 } },
+    ]),
+    now,
+  );
+  assert.deepEqual(w, { from: new Date("2026-12-05T12:00:10Z"), to: now, oldest: "20261205-120000F", backups: 2 });
+  assert.match((recoveryWindow(info([]), now) as { problem: string }).problem, /no base backup yet/);
+  assert.match((recoveryWindow("[]", now) as { problem: string }).problem, /no stanza yet/);
+  assert.match((recoveryWindow("ERROR: [055]", now) as { problem: string }).problem, /did not answer JSON/);
+});
+
+test("a time outside the window is refused, naming the window; --to-latest needs no time", () => {
+  const window = { from: new Date("2026-12-05T12:00:10Z"), to: new Date("2026-12-05T15:00:00Z"), oldest: "20261205-120000F", backups: 2 };
+  assert.equal(targetProblem({ kind: "time", time: new Date("2026-12-05T14:03:00Z") }, window, "production"), undefined);
+  assert.equal(targetProblem({ kind: "latest" }, window, "production"), undefined);
+  for (const time of ["2026-12-05T12:00:09Z", "2026-12-05T15:00:01Z"]) {
+    assert.equal(
+      targetProblem({ kind: "time", time: new Date(time) }, window, "production"),
+      `--to-time ${new Date(time).toISOString()} is outside the recovery window of stack 'production': 2026-12-05T12:00:10.000Z (end of the oldest base backup, 20261205-120000F) to 2026-12-05T15:00:00.000Z (now); 2 base backup(s) kept`,
+    );
+  }
+});
+
+test("pgbackrest restore arguments: delta, to a time then promote, or to the end of the archive", () => {
+  assert.equal(pgTime(new Date("2026-12-05T14:03:00.123Z")), "2026-12-05 14:03:00.123+00");
+  assert.deepEqual(restoreArgs({ kind: "time", time: new Date("2026-12-05T14:03:00Z") }), ["restore", "--delta", "--type=time", "--target=2026-12-05 14:03:00.000+00", "--target-action=promote"]);
+  assert.deepEqual(restoreArgs({ kind: "latest" }), ["restore", "--delta", "--type=default"]);
+});
+
+test("backup.wal: off by default (one default each); the container archives through pgBackRest with the stack's settings", () => {
+  assert.deepEqual(walSchema.parse({}), { enabled: false, archiveTimeoutSeconds: 60, keepFull: 2 });
+  assert.equal(walSchema.safeParse({ enabled: true, archiveTimeoutSeconds: 1 }).success, false);
+  const wal = walSchema.parse({ enabled: true, archiveTimeoutSeconds: 30, keepFull: 3 });
+  assert.deepEqual(archivingCommand(wal), ["postgres", "-c", "archive_mode=on", "-c", "archive_command=pgbackrest archive-push %p", "-c", "archive_timeout=30"]);
+  const env = pgbackrestEnv({ prefix: "slipway-production", dbUser: "app", wal });
+  assert.ok(env.includes("PGBACKREST_STANZA=slipway-production"));
+  assert.ok(env.includes("PGBACKREST_PG1_USER=app"));
+  assert.ok(env.includes("PGBACKREST_REPO1_RETENTION_FULL=3"));
+  assert.ok(env.includes("PGBACKREST_REPO1_PATH=/var/lib/pgbackrest"));
+});

@@ -6,7 +6,7 @@
 #   3. the Pulumi CLI and pulumi-language-nodejs, built from Go modules (see tools/toolchain/README.md),
 #      plus the pulumi-resource-pulumi-nodejs launcher for dynamic providers,
 #   4. the provider plugins at exactly the versions the npm packages request,
-#   5. actionlint, built from its Go module (checks .github/workflows in the unit tests),
+#   5. actionlint, built from its Go module (checks .github/workflows in npm run test:toolchain),
 #   6. the local images (tools/images.sh), unless --no-images.
 # Finished binaries are cached in $SLIPWAY_CACHE (default ~/.cache/slipway) keyed by version and
 # by a hash of the wrapper module, so a warm run only checks. Everything is built to a temporary
@@ -215,7 +215,7 @@ ensure_plugins() {
     }' "$root")
 }
 
-# --- 5. actionlint (checks .github/workflows; test/unit/workflows.test.ts runs it) ----------------
+# --- 5. actionlint (checks .github/workflows; test/toolchain/actionlint.test.ts runs it) ----------------
 ACTIONLINT_VERSION=v1.7.12
 build_actionlint() {
   local gobin rc=0

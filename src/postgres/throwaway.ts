@@ -17,6 +17,8 @@ const LABEL_OWNER = "slipway.verify.owner";
 const LABEL_DUMP = "slipway.verify.dump";
 /** Durability is worthless in a database that is dropped minutes later; these make the restore faster. */
 const SPEED_SETTINGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+/** How long a removal may take on a busy engine before it is left to the next verification. */
+export const THROWAWAY_REMOVE_TIMEOUT_MS = 120_000;
 const SECRET_ENV = /^(POSTGRES_PASSWORD|POSTGRES_PASSWORD_FILE|POSTGRES_USER|POSTGRES_DB|PGPASSWORD)=/;
 
 export interface Throwaway {
@@ -27,11 +29,12 @@ export interface Throwaway {
 
 /**
  * Runs `work` against a fresh PostgreSQL made from `source`'s image with database and role `db`, and
- * removes that container whatever happens. `readyTimeoutMs` bounds initdb + start.
+ * removes that container whatever happens. `readyTimeoutMs` bounds initdb + start, `removeTimeoutMs` the removal
+ * (retried until the engine no longer knows the container).
  */
 export async function withThrowawayPostgres<T>(
   docker: Docker,
-  opts: { source: string; db: Database; prefix: string; dump: string; readyTimeoutMs?: number; log?: (line: string) => void },
+  opts: { source: string; db: Database; prefix: string; dump: string; readyTimeoutMs?: number; removeTimeoutMs?: number; log?: (line: string) => void },
   work: (t: Throwaway) => Promise<T>,
 ): Promise<T> {
   const log = opts.log ?? (() => undefined);
@@ -47,19 +50,33 @@ export async function withThrowawayPostgres<T>(
   const cmd = source.Config.Cmd ?? ["postgres"];
   const hc = source.HostConfig;
   let removed: Promise<void> | undefined;
-  // A busy engine can refuse a removal for a moment (409 "removal already in progress", a timeout): try again.
-  const removeOnce = async (attempt: number): Promise<void> => {
-    try {
-      await docker.getContainer(name).remove({ force: true, v: true });
-      log(`removed throwaway container ${name}`);
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return;
-      if (attempt >= 5) return log(`could not remove throwaway container ${name} (the next verification removes it): ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 1000 * attempt));
-      return removeOnce(attempt + 1);
+  // A busy engine can refuse a removal for a while (409 "removal already in progress", a kill that timed out, a
+  // slow API): try again until the container is gone (inspect says 404) or the budget is spent.
+  const removeTimeoutMs = opts.removeTimeoutMs ?? THROWAWAY_REMOVE_TIMEOUT_MS;
+  const removeWithin = async (): Promise<void> => {
+    const started = Date.now();
+    let last: unknown;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await docker.getContainer(name).remove({ force: true, v: true });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) last = err;
+      }
+      const gone = await docker
+        .getContainer(name)
+        .inspect()
+        .then(
+          () => false,
+          (err: { statusCode?: number }) => err.statusCode === 404,
+        );
+      if (gone) return log(`removed throwaway container ${name}${attempt > 1 ? ` (attempt ${attempt}, ${((Date.now() - started) / 1000).toFixed(1)} s)` : ""}`);
+      if (Date.now() - started >= removeTimeoutMs) {
+        return log(`could not remove throwaway container ${name} within ${removeTimeoutMs} ms (the next verification removes it): ${String(last ?? "still listed")}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 5000)));
     }
   };
-  const remove = () => (removed ??= removeOnce(1));
+  const remove = () => (removed ??= removeWithin());
   // SIGINT/SIGTERM (Ctrl-C, a cancelled `pulumi up`): remove it, then die of the same signal.
   const onSignal = (signal: NodeJS.Signals) => {
     process.removeListener("SIGINT", onSignal);

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { ensureImages } from "../support/docker-images";
@@ -16,6 +16,37 @@ import { engineAvailable, pulumiBinary, pulumiHome, repoRoot } from "../support/
 // The official CLI finds `~` from the passwd entry of its uid (Go's os/user), not from $HOME; so the layout
 // belongs to a user with no passwd entry (then $HOME and $USER count), in the docker group for the engine.
 const UID = 4242;
+
+/**
+ * A copy of the checkout that user can read, in `home` (theirs): the clone may sit in a private (0700) directory
+ * that only its owner can enter (`EACCES … stat test/e2e/official-layout.scenario.ts`). The working tree's files
+ * (tracked and untracked, not ignored) are copied and handed to the user; node_modules is hard-linked (copied when
+ * hard links cannot cross file systems) — its files are world-readable, and linking leaves their owner alone.
+ */
+function readableCheckout(home: string, owner: { uid: number; gid: number }): string {
+  const dir = join(home, "checkout");
+  mkdirSync(dir);
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repoRoot, encoding: "utf8" })
+    .split("\0")
+    // node_modules and .slipway may be symlinks (a worktree's), which the ignore rules' `dir/` patterns do not match;
+    // a .slipway in the copy would make the verbs choose our toolchain instead of the official layout.
+    .filter((f) => f && !/^(node_modules|\.slipway)(\/|$)/.test(f) && existsSync(join(repoRoot, f)));
+  const list = join(home, "checkout-files");
+  writeFileSync(list, files.join("\0"));
+  execFileSync("tar", ["-C", repoRoot, "--null", "-T", list, "-cf", join(home, "checkout.tar")]);
+  execFileSync("tar", ["-C", dir, "--no-same-owner", "-xf", join(home, "checkout.tar")]);
+  rmSync(join(home, "checkout.tar"));
+  rmSync(list);
+  execFileSync("chown", ["-R", `${owner.uid}:${owner.gid}`, dir]);
+  const modules = realpathSync(join(repoRoot, "node_modules"));
+  try {
+    execFileSync("cp", ["-al", modules, join(dir, "node_modules")], { stdio: "pipe" });
+  } catch {
+    rmSync(join(dir, "node_modules"), { recursive: true, force: true });
+    execFileSync("cp", ["-a", modules, join(dir, "node_modules")]);
+  }
+  return dir;
+}
 
 test("official layout (~/.pulumi/bin, ~/.pulumi/plugins, no .slipway): promote, empty preview, plain up from a fresh copy changes nothing", { timeout: 1_200_000 }, async (t) => {
   assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
@@ -44,6 +75,7 @@ test("official layout (~/.pulumi/bin, ~/.pulumi/plugins, no .slipway): promote, 
   mkdirSync(downloads);
   for (const [dir, name] of plugins) copyFileSync(join(pulumiHome, "plugins", dir!, `pulumi-resource-${name}`), join(downloads, `pulumi-resource-${name}`));
   execFileSync("chown", ["-R", `${UID}:${dockerGid}`, home]);
+  const checkout = readableCheckout(home, { uid: UID, gid: dockerGid });
 
   const env: Record<string, string> = {};
   // NODE_TEST_CONTEXT would make the child's node:test skip its file as a recursive run.
@@ -63,7 +95,7 @@ test("official layout (~/.pulumi/bin, ~/.pulumi/plugins, no .slipway): promote, 
 
   env.SLIPWAY_E2E_IMAGES = JSON.stringify({ api: images.api, edge: images.edge, postgres: images.postgres });
   const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "test/e2e/official-layout.scenario.ts"], { cwd: repoRoot, ...asUser, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "test/e2e/official-layout.scenario.ts"], { cwd: checkout, ...asUser, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString();

@@ -10,6 +10,7 @@ import { backup } from "../../src/backup/backup";
 import { OpsError } from "../../src/postgres/errors";
 import { restore } from "../../src/restore/restore";
 import { startPostgres, TestPostgres } from "../support/postgres";
+import { missingRoot, skipUnless } from "../support/prerequisites";
 
 const ITEMS = "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())";
 const snapshot = (pg: TestPostgres) => pg.sql("SELECT count(*) || ':' || coalesce(string_agg(name, ',' ORDER BY id), '') FROM items");
@@ -139,7 +140,7 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     execFileSync("sha256sum", ["-c", "--quiet", path.basename(made.checksumFile)], { cwd: dir });
   });
 
-  it("fails clearly on a full disk and leaves no .dump behind", { skip: process.getuid?.() !== 0 && "needs root to mount tmpfs" }, async () => {
+  it("fails clearly on a full disk and leaves no .dump behind", { skip: skipUnless(missingRoot("mount a tmpfs")) }, async () => {
     await pg.sql("CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS junk FROM generate_series(1, 20000) g");
     const dir = path.join(root, "tiny");
     await fs.mkdir(dir);

@@ -6,9 +6,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startPostgres, TestPostgres } from "../support/postgres";
+import { missingCommand, skipUnless } from "../support/prerequisites";
 
 const repo = path.resolve(__dirname, "../..");
-const hasScript = spawnSync("script", ["--version"]).status === 0;
 
 /** Runs a verb on a pseudo-terminal (util-linux `script`), typing `typed` into it. */
 function verbOnTTY(name: "restore", args: string[], typed: string) {
@@ -100,7 +100,7 @@ describe("ops verbs (processes)", { timeout: 360_000 }, () => {
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
   });
 
-  it("asks on a terminal for production and goes ahead only when the stack name is typed", { skip: !hasScript && "util-linux script not installed" }, async () => {
+  it("asks on a terminal for production and goes ahead only when the stack name is typed", { skip: skipUnless(missingCommand("script", ["--version"], "apt-get install util-linux")) }, async () => {
     const b = verb("backup", ["--stack", "production", "--db-container", pg.name, "--dir", dir, "--image-tag", "tty"]);
     assert.equal(b.code, 0, b.stderr);
     const file = b.stdout.trim();

@@ -11,12 +11,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startPostgres, TestPostgres } from "../support/postgres";
-import { sftpAvailable, SftpServer, startSftpServer } from "../support/sftp";
+import { skipUnless } from "../support/prerequisites";
+import { sftpMissing, SftpServer, startSftpServer } from "../support/sftp";
 
 const repo = path.resolve(__dirname, "../..");
 const sha = async (file: string) => createHash("sha256").update(await fs.readFile(file)).digest("hex");
 
-describe("off-host copies over SFTP with rclone (real sshd, real PostgreSQL)", { skip: sftpAvailable(), timeout: 900_000 }, () => {
+describe("off-host copies over SFTP with rclone (real sshd, real PostgreSQL)", { skip: skipUnless(sftpMissing()), timeout: 900_000 }, () => {
   let pg: TestPostgres;
   let sftp: SftpServer;
   let root: string;

@@ -12,8 +12,9 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startPostgres, TestPostgres } from "../support/postgres";
 import { projectStack, ProjectStack } from "../support/project-stack";
-import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
-import { sftpAvailable, SftpServer, startSftpServer } from "../support/sftp";
+import { engineEnv, repoRoot } from "../support/pulumi";
+import { missingPulumi, skipUnless } from "../support/prerequisites";
+import { sftpMissing, SftpServer, startSftpServer } from "../support/sftp";
 
 /** A stack whose state says the program deployed: the outputs `dbContainer` and `environment`. */
 async function deployedStack(name: string, config: Record<string, unknown>, outputs: Record<string, string>): Promise<ProjectStack> {
@@ -24,7 +25,7 @@ async function deployedStack(name: string, config: Record<string, unknown>, outp
   return ps;
 }
 
-describe("backup/restore --stack read the stack (real Pulumi state, real PostgreSQL)", { skip: !engineAvailable() && "the Pulumi toolchain is not built (bash tools/toolchain.sh)", timeout: 300_000 }, () => {
+describe("backup/restore --stack read the stack (real Pulumi state, real PostgreSQL)", { skip: skipUnless(missingPulumi()), timeout: 300_000 }, () => {
   let pg: TestPostgres;
   let root: string;
   let prod: ProjectStack;
@@ -42,7 +43,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     await pg.sql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
     await pg.sql("INSERT INTO items (name) VALUES ('alpha'), ('beta')");
     root = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-ops-target-"));
-    if (!sftpAvailable()) sftp = await startSftpServer();
+    if (!sftpMissing()) sftp = await startSftpServer();
     const backup = { enabled: true, dir: path.join(root, "backups"), keep: 1, maxAgeDays: 30 };
     const copyTo = sftp ? { copyTo: `${sftp.remote}:${sftp.root}/opsprod` } : {};
     prod = await deployedStack("opsprod", { environment: "production", dockerHost: "unix:///var/run/docker.sock", backup: { ...backup, verify: true, ...copyTo } }, { dbContainer: pg.name, environment: "production" });
@@ -98,7 +99,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,beta");
   });
 
-  it("restore --from <name> fetches it from the stack's backup.copyTo into its backup.dir", { skip: sftpAvailable() }, async () => {
+  it("restore --from <name> fetches it from the stack's backup.copyTo into its backup.dir", { skip: skipUnless(sftpMissing()) }, async () => {
     const dir = path.join(root, "backups");
     const [dump] = (await fs.readdir(dir)).filter((f) => f.endsWith(".dump"));
     const remote = (await fs.readdir(path.join(sftp!.root, "opsprod"))).sort();

@@ -20,11 +20,11 @@ import { deriveApiImage } from "../support/derived-images";
 import { countRows, startLoad } from "../support/load";
 import { projectStack, smallStackConfig } from "../support/project-stack";
 import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
+import { missingCommand, missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
 import { startRemoteHost } from "../support/remote-host";
 
-const canRun = process.getuid?.() === 0 && spawnSync("dockerd", ["--version"]).status === 0 && spawnSync("/usr/sbin/sshd", ["-V"]).status !== null;
 
-test("a stack on a remote Docker host over SSH: up, a rolling update under load, backup, restore, destroy", { timeout: 40 * 60_000, skip: canRun ? false : "needs root, dockerd and sshd" }, async (t) => {
+test("a stack on a remote Docker host over SSH: up, a rolling update under load, backup, restore, destroy", { timeout: 40 * 60_000, skip: skipUnless([missingRoot("start a dockerd and sshd of its own"), missingDockerd(), missingCommand("/usr/sbin/sshd", ["-V"], "apt-get install openssh-server"), missingPulumi()]) }, async (t) => {
   assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
   const images = await testImages();
   const remote = await startRemoteHost();

@@ -7,12 +7,12 @@
 // 180 s, measured ~40 s on a loaded machine) and SLIPWAY_SWARM_LAB_REJOIN_MS (default 180 s).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { missingDockerd, missingRoot, skipUnless } from "../support/prerequisites";
 import { swarmLab, type SwarmLab } from "../support/swarm-lab";
 
-const canRun = process.getuid?.() === 0 && spawnSync("dockerd", ["--version"]).status === 0;
-const skip = canRun ? false : "needs root and dockerd";
+const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd()]);
+const canRun = skip === false;
 const NODE_IMAGE = process.env.SLIPWAY_SWARM_LAB_TEST_IMAGE ?? "slipway-local/node:20";
 const RESCHEDULE_MS = Number(process.env.SLIPWAY_SWARM_LAB_RESCHEDULE_MS ?? 180_000);
 const REJOIN_MS = Number(process.env.SLIPWAY_SWARM_LAB_REJOIN_MS ?? 180_000);

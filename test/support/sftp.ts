@@ -11,7 +11,8 @@ import { freePort } from "./project-stack";
 
 export const SSHD = "/usr/sbin/sshd";
 
-export function sftpAvailable(): string | undefined {
+/** What an SFTP server of the test's own needs and is missing here (for skipUnless), or undefined. */
+export function sftpMissing(): string | undefined {
   if (spawnSync(SSHD, ["-V"]).error) return "sshd is not installed (apt-get install openssh-server)";
   if (spawnSync("rclone", ["version"]).error) return "rclone is not installed (apt-get install rclone)";
   if (spawnSync("ssh-keygen", ["-?"]).error) return "ssh-keygen is not installed";

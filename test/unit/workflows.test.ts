@@ -1,11 +1,10 @@
 // The GitHub workflows' gates, read from the YAML: pull requests test, build, scan and preview without
 // deploy secrets; main builds once, pushes, promotes that digest to staging, smoke-tests, then production
-// behind the environment's approval, with a history rollback when the smoke test fails. And actionlint
-// (built by tools/toolchain.sh) is clean on every workflow.
+// behind the environment's approval, with a history rollback when the smoke test fails. (actionlint on them:
+// test/toolchain/actionlint.test.ts, the tier that needs tools/toolchain.sh's binaries.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 
@@ -162,13 +161,4 @@ test("main.yml: build once and push, promote that digest to staging, smoke test,
   }
   assert.ok(needsOf(production).includes("staging"), "production needs staging");
   assert.deepEqual(secretsOf(wf.env ?? {}), []);
-});
-
-test("actionlint (built by tools/toolchain.sh) is clean on every workflow", () => {
-  const actionlint = join(root, ".slipway", "toolchain", "bin", "actionlint");
-  assert.ok(existsSync(actionlint), `actionlint is missing at ${actionlint}: run \`bash tools/toolchain.sh\` (it builds actionlint from its Go module)`);
-  const files = readdirSync(dir).map((f) => join(dir, f));
-  const r = spawnSync(actionlint, ["-no-color", ...files], { cwd: root, encoding: "utf8" });
-  assert.equal(r.error, undefined);
-  assert.equal(r.status, 0, `actionlint:\n${r.stdout}${r.stderr}`);
 });

@@ -3,6 +3,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
 import { loadStackConfig, namespaceConfig, StackConfigError } from "../stacks/load";
 import { Networks } from "./components/networks";
 import { Database, DB_HOST } from "./components/database";
@@ -11,7 +12,7 @@ import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
 import { alertRules, EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
 import { publishedHost } from "../src/docker/connect";
-import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
+import { DB_ROLES, LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
 const stack = pulumi.getStack();
 const project = pulumi.getProject();
@@ -111,7 +112,8 @@ const steps = new DeploySteps(
     dbContainerId: db.container.id,
     dbUser: db.user,
     dbName: db.database,
-    dbPassword: db.password,
+    ownerPassword: db.ownerPassword,
+    apiPassword: db.apiPassword,
     backup: cfg.backup,
     ...(monitoring ? { pushgateway: monitoring.pushgatewayName } : {}),
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
@@ -130,15 +132,17 @@ const api = new ApiService(
     backendNetwork: networks.backend.name,
     alias: API_ALIAS,
     edgeBackend: edge.backend,
-    env: pulumi.all([db.password, secretEnv]).apply(([password, extra]): Record<string, string> => ({
+    // As the API's own role (DML only). Secrets (its password, every secretEnv value) reach the replicas as files
+    // (/run/secrets/<NAME>, the env has NAME_FILE), and enter the revision only keyed with the stack's secretsKey.
+    env: {
       ...cfg.api.env,
-      ...extra,
       PORT: String(cfg.api.port),
       PGHOST: DB_HOST,
-      PGUSER: db.user,
+      PGUSER: DB_ROLES.api,
       PGDATABASE: db.database,
-      PGPASSWORD: password,
-    })),
+    },
+    secrets: pulumi.all([db.apiPassword, secretEnv]).apply(([password, extra]): Record<string, string> => ({ ...extra, PGPASSWORD: password })),
+    secretsKey: pulumi.secret(new random.RandomPassword("api-secrets-key", { length: 48, special: false }).result),
     labels,
     logs: cfg.logs,
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),

@@ -17,6 +17,9 @@ export interface ApiServiceArgs {
   /** The edge backend whose slots the replicas fill (its HAProxy containers are found by the stack label). */
   edgeBackend: string;
   env: pulumi.Input<Record<string, string>>;
+  /** Values that reach the replicas as files only (src/rollout/spec.ts `secrets`), and the key of their digest. */
+  secrets: pulumi.Input<Record<string, string>>;
+  secretsKey: pulumi.Input<string>;
   labels: Record<string, string>;
   logs: StackConfig["logs"];
   dockerHost?: string;
@@ -37,6 +40,8 @@ export class ApiService extends pulumi.ComponentResource {
         image: args.image,
         replicas: s.replicas,
         env: args.env,
+        secrets: args.secrets,
+        secretsKey: args.secretsKey,
         networks: pulumi
           .all([args.edgeNetwork, args.backendNetwork])
           .apply(([edgeNet, backendNet]) => [{ name: edgeNet, aliases: [args.alias] }, { name: backendNet }]),

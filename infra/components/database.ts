@@ -1,6 +1,8 @@
 // PostgreSQL for one stack: a generated password kept as a Pulumi secret end to end, a named
 // volume for its data, a pg_isready healthcheck, limits, and only the backend network — the
-// database is never published to the host.
+// database is never published to the host. The superuser's password only serves initdb: the deploy's roles step
+// clears it (the superuser then logs in on the container's local socket only) and gives the owner and API roles
+// (src/vocabulary/database.ts) their own generated passwords, declared here.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
@@ -30,6 +32,9 @@ export const DB_HOST = "db";
 export class Database extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;
   readonly password: pulumi.Output<string>;
+  /** The password of the owner role (the migrations') and of the API's role, Pulumi secrets. */
+  readonly ownerPassword: pulumi.Output<string>;
+  readonly apiPassword: pulumi.Output<string>;
   readonly user: string;
   readonly database: string;
   readonly container: docker.Container;
@@ -42,6 +47,10 @@ export class Database extends pulumi.ComponentResource {
 
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
     this.password = pulumi.secret(password.result);
+    // Letters and digits: the roles step refuses anything else rather than quote it (src/postgres/roles.ts).
+    const rolePassword = (role: string) => pulumi.secret(new random.RandomPassword(`${name}-${role}-password`, { length: 32, special: false }, { parent: this }).result);
+    this.ownerPassword = rolePassword("owner");
+    this.apiPassword = rolePassword("api");
 
     const volume = new docker.Volume(
       `${name}-data`,

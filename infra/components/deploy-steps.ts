@@ -1,15 +1,17 @@
 // The steps that run before a rollout, as @pulumi/command resources so they are part of the plan
-// and of the history: a backup of the database (per-stack setting), then the NEW image's
-// migrations in a short-lived container on the backend network. With monitoring on, the backup verb pushes its
-// figures to the stack's Pushgateway (--pushgateway). Both re-run only when the image
-// reference changes (triggers), and nothing runs during preview.
+// and of the history: the database roles (src/postgres/roles.ts: owner and API roles, their grants, the superuser
+// kept to the local socket), a backup of the database (per-stack setting), then the NEW image's migrations in a
+// short-lived container on the backend network, as the owner role. With monitoring on, the backup verb pushes its
+// figures to the stack's Pushgateway (--pushgateway). They re-run when the image reference changes (triggers; the
+// roles step also when the database container or a role's password does), and nothing runs during preview.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
 import { backupVerb } from "../../src/backup/verb";
 import { BASE_BACKUP_ARGS, pgbackrest, WAL_OS_USER } from "../../src/backup/wal";
 import { shellJoin } from "../../src/postgres/commands";
-import { LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
+import { ROLE_PASSWORD_ENV, rolesCommand } from "../../src/postgres/roles";
+import { DB_ROLES, LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
 import { DB_HOST } from "./database";
 
 export interface DeployStepsArgs {
@@ -18,11 +20,14 @@ export interface DeployStepsArgs {
   image: pulumi.Input<string>;
   backendNetwork: pulumi.Input<string>;
   dbContainer: pulumi.Input<string>;
-  /** The database container's ID: a new container (backup.wal switched on) takes a base backup at once. */
+  /** The database container's ID: a new container (a new cluster, or backup.wal switched on) gets its roles again and a base backup at once. */
   dbContainerId: pulumi.Input<string>;
+  /** The superuser: the roles step and the backup run as it, over the database container's local socket. */
   dbUser: string;
   dbName: string;
-  dbPassword: pulumi.Input<string>;
+  /** Passwords of the owner role (the migrations run as it) and of the API's role (Pulumi secrets). */
+  ownerPassword: pulumi.Input<string>;
+  apiPassword: pulumi.Input<string>;
   backup: StackConfig["backup"];
   /** The stack's Pushgateway container (monitoring on): the backup verb pushes slipway_backup_* there. */
   pushgateway?: pulumi.Input<string>;
@@ -51,6 +56,7 @@ export function untilPromoted(dbUser: string, seconds = 600): string {
 export class DeploySteps extends pulumi.ComponentResource {
   /** The last step; the rollout depends on it. */
   readonly done: pulumi.Resource;
+  readonly roles: command.local.Command;
   readonly backup?: command.local.Command;
   readonly baseBackup?: command.local.Command;
   readonly migrate: command.local.Command;
@@ -58,6 +64,21 @@ export class DeploySteps extends pulumi.ComponentResource {
   constructor(name: string, args: DeployStepsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:DeploySteps", name, {}, opts);
     const dockerEnv: Record<string, string> = args.dockerHost ? { DOCKER_HOST: args.dockerHost } : {};
+
+    // Idempotent: an existing stack converts on its next deploy (the API then rolls onto its own role).
+    this.roles = new command.local.Command(
+      `${name}-roles`,
+      {
+        create: pulumi.output(args.dbContainer).apply((db) => rolesCommand(db, { user: args.dbUser, database: args.dbName })),
+        environment: pulumi.all([args.ownerPassword, args.apiPassword]).apply(([owner, api]) => ({
+          ...dockerEnv,
+          [ROLE_PASSWORD_ENV.owner]: owner,
+          [ROLE_PASSWORD_ENV.api]: api,
+        })),
+        triggers: [args.image, args.dbContainerId],
+      },
+      { parent: this, additionalSecretOutputs: ["environment"] },
+    );
 
     if (args.backup?.enabled) {
       const b = args.backup;
@@ -85,7 +106,7 @@ export class DeploySteps extends pulumi.ComponentResource {
           environment: dockerEnv,
           triggers: [args.image],
         },
-        { parent: this },
+        { parent: this, dependsOn: [this.roles] },
       );
     }
 
@@ -100,26 +121,29 @@ export class DeploySteps extends pulumi.ComponentResource {
           environment: dockerEnv,
           triggers: [args.image, args.dbContainerId],
         },
-        { parent: this, dependsOn: this.backup ? [this.backup] : [] },
+        { parent: this, dependsOn: this.backup ? [this.backup] : [this.roles] },
       );
     }
 
     this.migrate = new command.local.Command(
       `${name}-migrate`,
       {
-        // The password travels in the environment (a Pulumi secret), never on the command line.
+        // As the owner role. Its password is a Pulumi secret in this command's environment and reaches the container
+        // on stdin (PGPASSWORD_FILE=/dev/stdin, through the shell's printf builtin): on no command line and in no
+        // container's environment.
         create: pulumi.all([args.backendNetwork, args.image]).apply(([network, image]) =>
+          `printf '%s' "$${ROLE_PASSWORD_ENV.owner}" | ` +
           shellJoin([
-            ...["docker", "run", "--rm", "--network", network],
-            ...["-e", `PGHOST=${DB_HOST}`, "-e", `PGUSER=${args.dbUser}`, "-e", `PGDATABASE=${args.dbName}`, "-e", "PGPASSWORD"],
+            ...["docker", "run", "-i", "--rm", "--network", network],
+            ...["-e", `PGHOST=${DB_HOST}`, "-e", `PGUSER=${DB_ROLES.owner}`, "-e", `PGDATABASE=${args.dbName}`, "-e", "PGPASSWORD_FILE=/dev/stdin"],
             ...["--label", `${LABEL_STACK}=${args.prefix}`, "--label", `${LABEL_ROLE}=${ROLES.migrate}`],
             ...[image, "node", "dist/api/migrate.js"],
           ]),
         ),
-        environment: pulumi.all([args.dbPassword]).apply(([pw]) => ({ ...dockerEnv, PGPASSWORD: pw })),
+        environment: pulumi.all([args.ownerPassword]).apply(([pw]) => ({ ...dockerEnv, [ROLE_PASSWORD_ENV.owner]: pw })),
         triggers: [args.image],
       },
-      { parent: this, dependsOn: [this.backup, this.baseBackup].filter((c): c is command.local.Command => c !== undefined), additionalSecretOutputs: ["environment"] },
+      { parent: this, dependsOn: [this.roles, this.backup, this.baseBackup].filter((c): c is command.local.Command => c !== undefined), additionalSecretOutputs: ["environment"] },
     );
     this.done = this.migrate;
     this.registerOutputs({});

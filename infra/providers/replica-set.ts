@@ -156,9 +156,17 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
     super(
       replicaSetProvider,
       name,
-      // env is secret in the stored inputs too, not only in the outputs.
-      { ...args, env: pulumi.secret(args.env), containers: undefined, revision: undefined, standby: undefined },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env"] },
+      // env, the secrets and their key are secret in the stored inputs too, not only in the outputs.
+      {
+        ...args,
+        env: pulumi.secret(args.env),
+        ...(args.secrets !== undefined ? { secrets: pulumi.secret(args.secrets) } : {}),
+        ...(args.secretsKey !== undefined ? { secretsKey: pulumi.secret(args.secretsKey) } : {}),
+        containers: undefined,
+        revision: undefined,
+        standby: undefined,
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env", "secrets", "secretsKey"] },
       "slipway",
       "ReplicaSet",
     );

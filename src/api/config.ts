@@ -1,4 +1,7 @@
 // Reads the demo API's configuration from the environment, once, into plain typed values.
+// Secrets arrive as files (the `_FILE` convention): for any variable X, X_FILE names a file whose content, one
+// trailing newline trimmed, is X's value (Docker's /run/secrets/<name>, or a file slipway wrote into the container).
+import { readFileSync } from "node:fs";
 import type { PoolConfig } from "pg";
 
 export type ShutdownMode = "graceful" | "abrupt";
@@ -12,6 +15,30 @@ export interface ApiConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+const FILE_SUFFIX = "_FILE";
+
+/**
+ * The environment with every `X_FILE` read into `X` (the `_FILE` keys themselves are dropped). X and X_FILE both
+ * set is an error naming both; so is a file that cannot be read. A new object: process.env is left as it is.
+ */
+export function withFileEnv(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): Env {
+  const out: Env = {};
+  for (const [key, value] of Object.entries(env)) if (!key.endsWith(FILE_SUFFIX) || key === FILE_SUFFIX) out[key] = value;
+  for (const [key, path] of Object.entries(env)) {
+    if (!key.endsWith(FILE_SUFFIX) || key === FILE_SUFFIX || path === undefined || path === "") continue;
+    const name = key.slice(0, -FILE_SUFFIX.length);
+    if (env[name] !== undefined && env[name] !== "") throw new Error(`${name} and ${key} are both set: set one of them`);
+    let content: string;
+    try {
+      content = readFile(path);
+    } catch (e) {
+      throw new Error(`${key}: cannot read ${path}: ${(e as Error).message}`);
+    }
+    out[name] = content.replace(/\r?\n$/, "");
+  }
+  return out;
+}
 
 function intFrom(env: Env, key: string, fallback: number): number {
   const raw = env[key];
@@ -36,6 +63,8 @@ export function dbConfigFrom(env: Env): PoolConfig {
     user: env.PGUSER,
     password: env.PGPASSWORD,
     database: env.PGDATABASE,
+    // libpq's PGOPTIONS, e.g. "-c role=<owner>" (restore's migrations log in as a temporary member of the owner role).
+    ...(env.PGOPTIONS ? { options: env.PGOPTIONS } : {}),
   };
 }
 

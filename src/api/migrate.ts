@@ -3,7 +3,7 @@
 // a run that finds the lock taken waits (up to MIGRATE_LOCK_WAIT_MS) instead of failing at once.
 import path from "node:path";
 import type { RunnerOption } from "node-pg-migrate/dist/bundle";
-import { dbConfigFrom } from "./config";
+import { dbConfigFrom, withFileEnv } from "./config";
 
 type Env = Record<string, string | undefined>;
 
@@ -50,7 +50,8 @@ async function main(env: Env): Promise<void> {
 }
 
 if (require.main === module) {
-  main(process.env).catch((error: unknown) => {
+  // PGPASSWORD_FILE may be /dev/stdin: the deploy step pipes the password in, so it is in no container's environment.
+  Promise.resolve().then(() => main(withFileEnv(process.env))).catch((error: unknown) => {
     console.error(JSON.stringify({ time: Date.now(), msg: "migration failed", error: String(error) }));
     process.exit(1);
   });

@@ -1,11 +1,12 @@
 // Entry point of the demo API (`node dist/api/server.js`): config, pool, HTTP listener, signal handling.
 import { buildApp } from "./app";
-import { readConfig } from "./config";
+import { readConfig, withFileEnv } from "./config";
 import { gracefulShutdown } from "./shutdown";
 import { pgStore } from "./store";
 
 async function main(): Promise<void> {
-  const config = readConfig(process.env);
+  // Secrets come as files (PGPASSWORD_FILE, …): read once, into this object, never back into process.env.
+  const config = readConfig(withFileEnv(process.env));
   let draining = false;
   let onIdleError = (_error: Error): void => {};
   const store = pgStore(config.db, (error) => onIdleError(error));

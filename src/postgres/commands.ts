@@ -4,6 +4,8 @@
 // stdin/stdout so the file lives wherever the verb runs, never inside the container. (The backup verb
 // itself as a command line, for the Pulumi program's pre-deploy step, is src/backup/verb.ts.)
 
+import { DB_ROLES } from "../vocabulary";
+
 export interface Database {
   /** database name, e.g. POSTGRES_DB */
   database: string;
@@ -135,6 +137,9 @@ export function replaceSchemasSql(lockTimeoutMs: number): string {
     "  COMMENT ON SCHEMA public IS 'standard public schema';",
     "END",
     "$slipway$;",
+    // What the dump creates belongs to the stack's owner role (when the stack has one: src/postgres/roles.ts), so the
+    // migrations keep owning the schema and the owner's default privileges give the API role its grants again.
+    `DO $slipway$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${DB_ROLES.owner}') THEN EXECUTE 'SET ROLE ${DB_ROLES.owner}'; END IF; END $slipway$;`,
     "",
   ].join("\n");
 }
@@ -158,7 +163,8 @@ const RESTORE_SCRIPT = [
  * the dump's (replaceSchemasSql), in one transaction with the dump's SQL, so any error — a lock not granted within
  * `lockTimeoutMs`, a failing statement, an unreadable archive — rolls everything back. Ownership and grants are
  * not restored: the stack's own user owns everything, and a dump from a stack with other role names (restored
- * with --force) would otherwise fail on roles that do not exist here. Judge the result with restoreProblem.
+ * with --force) would otherwise fail on roles that do not exist here: what the dump creates is owned by the stack's
+ * owner role when it has one (replaceSchemasSql), else by the superuser. Judge the result with restoreProblem.
  */
 export function pgRestoreReplace(db: Database, lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS): string[] {
   return ["sh", "-c", RESTORE_SCRIPT, "slipway-restore", db.user, db.database, replaceSchemasSql(lockTimeoutMs)];

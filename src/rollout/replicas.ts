@@ -1,7 +1,7 @@
 // The replicas as Docker containers: observe them, start one, wait until Docker says it is healthy, stop and
 // remove one (handing its logs over first), and explain a failed one. No edge and no planning here.
 import type Docker from "dockerode";
-import { containerLogs, ignoreStatus, tail } from "../docker";
+import { containerLogs, ignoreStatus, putSecretFiles, tail } from "../docker";
 import { LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, pollUntil } from "../vocabulary";
 import { healthFromStatus, type ObservedContainer } from "./planner";
 import { createOptions, type ReplicaSpec } from "./spec";
@@ -31,9 +31,10 @@ export async function observe(docker: Docker, stack: string, service: string): P
   }));
 }
 
-/** Creates replica number `replica` of `spec`, attaches its other networks, starts it. */
+/** Creates replica number `replica` of `spec`, writes its secret files, attaches its other networks, starts it. */
 export async function startReplica(docker: Docker, spec: ReplicaSpec, replica: number): Promise<void> {
   const container = await docker.createContainer(createOptions(spec, replica));
+  await putSecretFiles(container, spec.secrets ?? {});
   for (const net of spec.networks.slice(1)) {
     await docker.getNetwork(net.name).connect({ Container: container.id, EndpointConfig: { Aliases: net.aliases ?? [] } });
   }

@@ -2,7 +2,8 @@
 // Docker create options for one replica. Pure: building the request is tested; sending it is the executor's job.
 import type Docker from "dockerode";
 import type { RestartPolicy } from "../../stacks/schema";
-import { checkName, containerName, LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, logConfig, type LogRotation, revisionOf } from "../vocabulary";
+import { checkSecretName, secretFileEnv } from "../docker";
+import { checkName, containerName, keyedDigest, LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, logConfig, type LogRotation, revisionOf } from "../vocabulary";
 
 export interface NetworkAttachment {
   name: string;
@@ -34,6 +35,13 @@ export interface ReplicaSpec {
   image: string;
   replicas: number;
   env: Record<string, string>;
+  /**
+   * Secret values by variable name: each reaches a replica as the file /run/secrets/<NAME> (0400, the container
+   * user's), written before it starts; its environment carries only NAME_FILE. Never in env, labels or names.
+   */
+  secrets?: Record<string, string>;
+  /** The per-stack random key the secrets enter the revision under (keyedDigest); required with `secrets`. */
+  secretsKey?: string;
   networks: NetworkAttachment[];
   labels?: Record<string, string>;
   memoryMb: number;
@@ -47,10 +55,16 @@ export interface ReplicaSpec {
   logs?: LogRotation;
 }
 
-/** The fields that, when changed, need new containers. `replicas` is not one of them. */
+/**
+ * The fields that, when changed, need new containers. `replicas` is not one of them. Secret values never enter the
+ * hash directly: only their HMAC under the stack's secretsKey does, so a changed secret still rolls the replicas.
+ * A spec without secrets hashes exactly as before they existed (an earlier revision is still found by its hash).
+ */
 export function revisionOfSpec(spec: ReplicaSpec): string {
-  const { replicas: _replicas, ...rest } = spec;
-  return revisionOf(rest);
+  const { replicas: _replicas, secrets, secretsKey, ...rest } = spec;
+  if (secrets === undefined) return revisionOf(rest);
+  if (!secretsKey) throw new Error(`replica set ${spec.stack}/${spec.service}: secrets need a secretsKey (the key their digest is made with)`);
+  return revisionOf({ ...rest, secrets: keyedDigest(secretsKey, secrets) });
 }
 
 export function validateSpec(spec: ReplicaSpec): ReplicaSpec {
@@ -63,6 +77,17 @@ export function validateSpec(spec: ReplicaSpec): ReplicaSpec {
   if (!(spec.memoryMb > 0)) throw new Error(`${where}: memoryMb must be > 0`);
   if (!(spec.cpus > 0)) throw new Error(`${where}: cpus must be > 0`);
   if (spec.healthcheck.test.length === 0) throw new Error(`${where}: healthcheck.test is empty`);
+  for (const name of Object.keys(spec.secrets ?? {})) {
+    try {
+      checkSecretName(name);
+    } catch (e) {
+      throw new Error(`${where}: secrets: ${(e as Error).message}`);
+    }
+    for (const clash of [name, `${name}_FILE`]) {
+      if (clash in spec.env) throw new Error(`${where}: env: ${clash} is also a secret (secrets: ${name}); set it in one place`);
+    }
+  }
+  if (spec.secrets && !spec.secretsKey) throw new Error(`${where}: secrets need a secretsKey (the key their digest is made with)`);
   for (const v of spec.volumes ?? []) {
     if (!v.target.startsWith("/")) throw new Error(`${where}: volumes: target "${v.target}" must be an absolute path`);
   }
@@ -79,7 +104,7 @@ export function createOptions(spec: ReplicaSpec, replica: number): Docker.Contai
     name: containerName(spec.stack, spec.service, revision, replica),
     Image: spec.image,
     ...(spec.command ? { Cmd: spec.command } : {}),
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: [...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), ...secretFileEnv(Object.keys(spec.secrets ?? {}))],
     Labels: {
       ...(spec.labels ?? {}),
       [LABEL_STACK]: spec.stack,

@@ -1,7 +1,8 @@
-// The words every room of slipway shares: labels and roles, names and the revision hash, waiting, log rotation.
+// The words every room of slipway shares: labels and roles, database roles, names and the revision hash, waiting, log rotation.
 // It imports no other room of src/ (only the stack schema's types), so edge, rollout, backup, restore, infra
 // and the tests can all depend on it without an arrow back.
 export * from "./labels";
 export * from "./logs";
 export * from "./naming";
 export * from "./wait";
+export * from "./database";

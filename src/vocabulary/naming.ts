@@ -1,6 +1,7 @@
 // Names and the revision hash that tie containers to a (stack, service, spec); the labels are in labels.ts.
-// The revision is a hash of everything that needs a new container when it changes (not the replica count).
-import { createHash } from "node:crypto";
+// The revision is a hash of everything that needs a new container when it changes (not the replica count); secret
+// values enter it only through keyedDigest (an HMAC under a per-stack random key), never hashed directly.
+import { createHash, createHmac } from "node:crypto";
 
 export function revisionShort(revision: string): string {
   return revision.slice(0, 8);
@@ -21,6 +22,15 @@ export function checkName(what: string, value: string): string {
 /** Stable hash of a JSON-able value: object keys are sorted so key order does not matter. */
 export function revisionOf(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);
+}
+
+/**
+ * HMAC-SHA256 of a JSON-able value under `key` (hex): changes when the value changes, yet tells nothing about it to
+ * whoever lacks the key — a label or a container name built from it cannot confirm a guessed secret offline.
+ */
+export function keyedDigest(key: string, value: unknown): string {
+  if (key.length < 16) throw new Error("keyedDigest: the key must be at least 16 characters");
+  return createHmac("sha256", key).update(canonicalJson(value)).digest("hex");
 }
 
 function canonicalJson(value: unknown): string {

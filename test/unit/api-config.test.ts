@@ -1,7 +1,7 @@
 // Unit tests for reading the API's environment (src/api/config.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dbConfigFrom, readConfig } from "../../src/api/config";
+import { dbConfigFrom, readConfig, withFileEnv } from "../../src/api/config";
 
 test("defaults", () => {
   const config = readConfig({});
@@ -44,4 +44,27 @@ test("the database connect budget: PGCONNECT_TIMEOUT seconds, 10 by default", ()
   assert.equal(dbConfigFrom({}).connectionTimeoutMillis, 10_000);
   assert.equal(dbConfigFrom({ PGCONNECT_TIMEOUT: "3" }).connectionTimeoutMillis, 3_000);
   assert.throws(() => dbConfigFrom({ PGCONNECT_TIMEOUT: "soon" }), /PGCONNECT_TIMEOUT/);
+});
+
+test("X_FILE: the file's content (one trailing newline trimmed) becomes X; the _FILE key is dropped", () => {
+  const files: Record<string, string> = { "/run/secrets/PGPASSWORD": "s3cret\n", "/run/secrets/TOKEN": "a\nb\n\n" };
+  const env = withFileEnv({ PGPASSWORD_FILE: "/run/secrets/PGPASSWORD", TOKEN_FILE: "/run/secrets/TOKEN", PGUSER: "api" }, (p) => files[p]);
+  assert.deepEqual(env, { PGPASSWORD: "s3cret", TOKEN: "a\nb\n", PGUSER: "api" });
+  assert.equal(readConfig(env).db.password, "s3cret");
+});
+
+test("X and X_FILE both set: an error naming both", () => {
+  assert.throws(() => withFileEnv({ PGPASSWORD: "p", PGPASSWORD_FILE: "/run/secrets/PGPASSWORD" }, () => "q"), /PGPASSWORD and PGPASSWORD_FILE are both set/);
+});
+
+test("X_FILE naming a file that cannot be read: an error naming the variable and the path", () => {
+  assert.throws(
+    () => withFileEnv({ PGPASSWORD_FILE: "/run/secrets/nope" }, (p) => { throw new Error(`ENOENT: ${p}`); }),
+    /PGPASSWORD_FILE: cannot read \/run\/secrets\/nope/,
+  );
+});
+
+test("PGOPTIONS reaches the pool config (restore's migrations set their role with it)", () => {
+  assert.equal(dbConfigFrom({ PGOPTIONS: "-c role=app_owner" }).options, "-c role=app_owner");
+  assert.equal(dbConfigFrom({}).options, undefined);
 });

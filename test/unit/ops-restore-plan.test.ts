@@ -2,7 +2,7 @@
 // failed step does to maintenance and says about the edge.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { migrateEnv } from "../../src/restore/migrate";
+import { migrateEnv, pgpassLine } from "../../src/restore/migrate";
 import { describePlan, maintenanceAfter, PlanRefusal, planRestore, type StackState } from "../../src/restore/plan";
 
 const deployed: StackState = {
@@ -84,13 +84,15 @@ describe("restore plan", () => {
     assert.equal((back.migrate as { imageId: string }).imageId, standby.imageId, "after a switch back, the standby is what serves");
   });
 
-  it("the migration container reaches the database by name, as the stack's role", () => {
-    assert.deepEqual(migrateEnv("slipway-staging-db", ["POSTGRES_USER=app", "POSTGRES_DB=appdb", "POSTGRES_PASSWORD=s3=cret", "PGDATA=/x"]), [
+  it("the migration container reaches the database by name, as a temporary role switching to the owner; its password only in a pgpass file", () => {
+    const env = migrateEnv("slipway-staging-db", "appdb", { user: "slipway_restore_0a1b2c3d", role: "slipway_owner" });
+    assert.deepEqual(env, [
       "PGHOST=slipway-staging-db",
-      "PGUSER=app",
+      "PGUSER=slipway_restore_0a1b2c3d",
       "PGDATABASE=appdb",
-      "PGPASSWORD=s3=cret",
+      "PGOPTIONS=-c role=slipway_owner",
+      "PGPASSFILE=/run/secrets/pgpass",
     ]);
-    assert.deepEqual(migrateEnv("db", []), ["PGHOST=db", "PGUSER=postgres", "PGDATABASE=postgres"]);
+    assert.equal(pgpassLine("db", "app", "u", "p:w\\d"), "db:*:app:u:p\\:w\\\\d\n");
   });
 });

@@ -52,12 +52,24 @@ for (const stack of ["staging", "production"]) {
     assert.ok(replicas.inputs.replicas >= (stack === "production" ? 2 : 1));
     assert.ok(replicas.inputs.memoryMb > 0 && replicas.inputs.cpus > 0);
     assert.equal(replicas.inputs.restartPolicy, "unless-stopped");
-    assert.ok(isSecret(replicas.inputs.env), "API env (with PGPASSWORD) is a secret");
+    assert.ok(isSecret(replicas.inputs.env), "API env is a secret");
+    const env = (replicas.inputs.env as { value: Record<string, string> }).value;
+    assert.equal(env.PGUSER, "slipway_api", "the API runs as its own role, not the superuser");
+    assert.equal(env.PGPASSWORD, undefined, "no password in the API's environment");
+    assert.ok(!JSON.stringify(env).includes("mock-password"), "no secret value in the API's environment");
+    assert.ok(isSecret(replicas.inputs.secrets), "the API's secrets are a secret");
+    assert.deepEqual(Object.keys((replicas.inputs.secrets as { value: Record<string, string> }).value), ["PGPASSWORD"], "its password reaches it as a secret file");
+    assert.ok(isSecret(replicas.inputs.secretsKey), "the key of the secrets' digest is a secret");
     assert.deepEqual(replicas.inputs.healthcheck.test, ["CMD", "node", "dist/api/healthcheck.js", "/up", String(replicas.inputs.healthcheck.timeoutMs - 500)], "Docker checks the readiness path, within its budget");
     assert.deepEqual(replicas.inputs.edge, { stack: prefix, backend: "api" });
 
+    const roles = byName(resources, "deploy-roles");
+    assert.match(roles.inputs.create, new RegExp(`docker exec -i ${prefix}-db psql .* --username app --dbname app$`), "the roles step runs as the superuser on the local socket");
+    assert.ok(!String(roles.inputs.create).includes("mock-password"), "no password on the roles step's command line");
+    assert.ok(isSecret(roles.inputs.environment), "the roles step's environment is a secret");
+
     const migrate = byName(resources, "deploy-migrate");
-    assert.match(migrate.inputs.create, /docker run --rm --network slipway-[a-z]+-backend .* -e PGPASSWORD .*dist\/api\/migrate\.js$/);
+    assert.match(migrate.inputs.create, /^printf '%s' "\$SLIPWAY_DB_OWNER_PASSWORD" \| docker run -i --rm --network slipway-[a-z]+-backend .* -e PGUSER=slipway_owner .* -e PGPASSWORD_FILE=\/dev\/stdin .*dist\/api\/migrate\.js$/);
     assert.ok(!String(migrate.inputs.create).includes("mock-password"), "no password on the command line");
     assert.ok(isSecret(migrate.inputs.environment), "the command's environment is a secret");
 

@@ -1,10 +1,13 @@
 // The slipway program: one stack = two networks, PostgreSQL, the HAProxy edge and the API replicas,
 // with backup → migrate → rollout on every new image. Config is read and validated once, here.
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { loadStackConfig, namespaceConfig, StackConfigError } from "../stacks/load";
+import { LOCAL_PASSPHRASE, saltOpensWith } from "../stacks/secrets";
 import { Networks } from "./components/networks";
 import { Database, DB_HOST } from "./components/database";
 import { Edge } from "./components/edge";
@@ -15,13 +18,22 @@ import { publishedHost } from "../src/docker/connect";
 import { DB_ROLES, LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
 const stack = pulumi.getStack();
+
+/** The `encryptionsalt` of Pulumi.<stack>.yaml beside Pulumi.yaml (passphrase secrets provider), if any. */
+function stackFileSalt(): string | undefined {
+  const file = path.resolve(__dirname, "..", `Pulumi.${stack.split("/").pop()}.yaml`);
+  if (!existsSync(file)) return undefined;
+  const doc = (parseYaml(readFileSync(file, "utf8")) ?? {}) as { encryptionsalt?: unknown };
+  return typeof doc.encryptionsalt === "string" ? doc.encryptionsalt : undefined;
+}
 const project = pulumi.getProject();
 const config = new pulumi.Config("slipway");
 
 let cfg;
 try {
   // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
-  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()));
+  // A production stack whose secrets the local default passphrase opens is refused before anything is declared.
+  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()), () => ({ localPassphrase: saltOpensWith(stackFileSalt(), LOCAL_PASSPHRASE) }));
 } catch (e) {
   if (e instanceof StackConfigError) throw new pulumi.RunError(e.message);
   throw e;

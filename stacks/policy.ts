@@ -1,6 +1,7 @@
 // Rules a production stack must satisfy beyond the schema. Pure: returns the violations, each
 // naming the config key, so the program can refuse to start with all of them at once.
 import type { StackConfig } from "./schema";
+import { LOCAL_PASSPHRASE } from "./secrets";
 
 export interface Violation {
   key: string;
@@ -68,6 +69,24 @@ export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<strin
     out.push({ key: "slipway:edge.slots", message: `is ${cfg.edge.slots}; ${strategy} with ${n} replicas needs at least ${needed} (${why})` });
   }
   return out;
+}
+
+/** What the stack file says about how its secrets are sealed (Pulumi.<stack>.yaml). */
+export interface SecretsFacts {
+  /** the local default passphrase (stacks/secrets.ts) opens the stack's `encryptionsalt` */
+  localPassphrase: boolean;
+}
+
+/** Production secrets (database password, secretEnv, TLS key) never under the passphrase everyone knows. */
+export function secretsViolations(cfg: StackConfig, stack: string, facts: SecretsFacts): Violation[] {
+  if (cfg.environment !== "production" || !facts.localPassphrase) return [];
+  return [{
+    key: `encryptionsalt (Pulumi.${stack}.yaml)`,
+    message:
+      `the stack's secrets are sealed with the local default passphrase "${LOCAL_PASSPHRASE}" (tools/env.sh), which anyone with this repository knows; ` +
+      `re-seal them with your own: \`pulumi stack change-secrets-provider --stack ${stack} passphrase\` (it asks for the new passphrase), ` +
+      `or a KMS (\`... change-secrets-provider --stack ${stack} "awskms://…"\`), then run with PULUMI_CONFIG_PASSPHRASE(_FILE) set to yours`,
+  }];
 }
 
 /**

@@ -14,8 +14,9 @@ import type { HistoryEntry, Images } from "./history";
 /** This repository; SLIPWAY_PROJECT_DIR points the verbs at another checkout (tests use it). */
 const projectDir = process.env.SLIPWAY_PROJECT_DIR ?? resolve(__dirname, "..", "..");
 
-/** The passphrase of the project's local file backend (air-gapped toolchain only). */
-export const LOCAL_PASSPHRASE = "slipway-local";
+import { LOCAL_PASSPHRASE } from "../../stacks/secrets";
+/** The passphrase of the project's local file backend (air-gapped toolchain only): stacks/secrets.ts. */
+export { LOCAL_PASSPHRASE };
 
 export interface EngineFacts {
   /** the caller's environment */

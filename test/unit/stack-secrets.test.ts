@@ -1,0 +1,44 @@
+// A production stack whose secrets the local default passphrase opens is refused, naming the fix; the salts
+// below were written by the real `pulumi stack init` (3.259.0) with "slipway-local" and with another passphrase.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { loadStackConfig, StackConfigError } from "../../stacks/load";
+import { LOCAL_PASSPHRASE, saltOpensWith } from "../../stacks/secrets";
+
+const LOCAL_SALT = "v1:Gf+TvFQ0H8Y=:v1:A4j3leDviFgMlmtx:bVwwqyFCEBD3JTIQ2oijJQD1X+GF8g==";
+const OWN_SALT = "v1:YP9f8rrvyc0=:v1:cW6qibAc9U6W+FFc:3a2IyFsRGNskbQiexdOXYKnFiH+6Mw=="; // "not-the-default"
+
+function stackFile(stack: string): Record<string, unknown> {
+  const doc = parse(readFileSync(join(__dirname, "..", "..", `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^slipway:/, ""), v]));
+}
+
+test("saltOpensWith: the local passphrase opens a salt Pulumi sealed with it, and nothing else", () => {
+  assert.equal(saltOpensWith(LOCAL_SALT, LOCAL_PASSPHRASE), true);
+  assert.equal(saltOpensWith(OWN_SALT, LOCAL_PASSPHRASE), false);
+  assert.equal(saltOpensWith(OWN_SALT, "not-the-default"), true);
+  for (const junk of [undefined, "", "v1:abc", "v1:a:v1:b:c", "v2:Gf+TvFQ0H8Y=:v1:A4j3leDviFgMlmtx:bVwwqyFCEBD3JTIQ2oijJQD1X+GF8g=="]) {
+    assert.equal(saltOpensWith(junk, LOCAL_PASSPHRASE), false, String(junk));
+  }
+});
+
+test("a production stack sealed with the local passphrase is refused, naming the stack file and the fix", () => {
+  assert.throws(
+    () => loadStackConfig("production", stackFile("production"), () => ({ localPassphrase: saltOpensWith(LOCAL_SALT, LOCAL_PASSPHRASE) })),
+    (e: unknown) => {
+      assert.ok(e instanceof StackConfigError);
+      assert.match(e.message, /stack "production"/);
+      assert.match(e.message, /encryptionsalt \(Pulumi\.production\.yaml\): the stack's secrets are sealed with the local default passphrase "slipway-local"/);
+      assert.match(e.message, /pulumi stack change-secrets-provider --stack production passphrase/);
+      return true;
+    },
+  );
+});
+
+test("production with its own passphrase, and staging with the local one, are fine; staging never pays for the check", () => {
+  assert.equal(loadStackConfig("production", stackFile("production"), () => ({ localPassphrase: saltOpensWith(OWN_SALT, LOCAL_PASSPHRASE) })).environment, "production");
+  assert.equal(loadStackConfig("staging", stackFile("staging"), () => assert.fail("checked for staging")).environment, "staging");
+});

@@ -1,7 +1,9 @@
 // The release stack under the real engine and real Docker: `pulumi up` of a staging-shaped stack
 // with locally built images; /health through the edge is 200 with db ok; data written through
-// the API survives a second `up` that rolls the replicas; `destroy` leaves nothing of the stack.
+// the API survives a second `up` that rolls the replicas; `npm run status` shows the replicas UP at the edge and
+// exits 0, then 1 naming a replica stopped by hand; `destroy` leaves nothing of the stack.
 import { test } from "node:test";
+import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -9,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { ensureImages } from "../support/docker-images";
-import { engineAvailable } from "../support/pulumi";
+import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
 
 async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -90,6 +92,28 @@ test("staging stack: up, health through the edge, data survives a rolling second
   const items = await getJson(`${edgeUrl}/items`);
   assert.equal(items.status, 200);
   assert.ok(items.body.some((i: { name: string }) => i.name === `survivor-${name}`), "data survived the second up");
+
+  // `npm run status`: every replica running, healthy and UP at the edge → exit 0; one stopped by hand → exit 1, named.
+  const status = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", "src/cli/status.ts", "--stack", name, ...args], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
+      timeout: 180_000,
+    });
+  const ok = status([]);
+  assert.equal(ok.status, 0, `status: ${ok.stdout}${ok.stderr}`);
+  for (const c of after) assert.match(ok.stdout, new RegExp(`${c}\\s+[0-9a-f]{12}\\s+${images.api.replace(/[.:/]/g, "\\$&")}\\s+running\\s+healthy\\s+UP api/s\\d+\\s+[1-9]\\d*`), ok.stdout);
+  assert.match(ok.stdout, /last deploys:\n\s+#\d+ .*update\s+succeeded/);
+  assert.match(ok.stdout, /\nhealthy\n$/);
+  const json = status(["--json"]);
+  assert.equal(json.status, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as { healthy: boolean; replicas: { container: string; edge: string }[] };
+  assert.deepEqual(report.replicas.map((r) => [r.container, r.edge]).sort(), after.map((c) => [c, "UP"]));
+  await docker.getContainer(after[0]).stop({ t: 5 });
+  const sick = status([]);
+  assert.equal(sick.status, 1, `status with ${after[0]} stopped: ${sick.stdout}${sick.stderr}`);
+  assert.match(sick.stdout, new RegExp(`UNHEALTHY:\\n  - replica ${after[0]}: container exited`), sick.stdout);
 
   const destroyed = await ps.stack.destroy({ onOutput: (s) => process.stderr.write(s) });
   assert.equal(destroyed.summary.result, "succeeded");

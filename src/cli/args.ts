@@ -80,8 +80,29 @@ export function parseVerbArgs(argv: string[], spec: VerbSpec): Values | undefine
   if (values.help) return undefined;
   for (const [name, flag] of Object.entries(spec.flags)) {
     if (flag.required && (values[name] === undefined || values[name] === "")) throw new UsageError(`missing --${name} ${flag.value ?? ""}`.trim());
+    const problem = typeof values[name] === "string" ? valueProblem(name, values[name]) : undefined;
+    if (problem) throw new UsageError(`--${name}: ${problem}`);
   }
   return { ...values };
+}
+
+/** The longest value a flag takes (a path, a message): anything longer is refused before it reaches a shell, a file or Docker. */
+export const MAX_FLAG_LENGTH = 1024;
+/** Flags that name a stack, a container, a database or a role: letters, digits, '_', '.', '-' only. */
+const NAME_FLAGS = new Set(["stack", "db-container", "database", "user", "environment", "pushgateway"]);
+/** Flags that are paths on the operator's machine: no '..' segment (say where, not how to climb there). */
+const PATH_FLAGS = new Set(["file", "dir"]);
+
+/** Why a flag's value is refused (hostile or mistaken input), or undefined. Pure; every verb gets it through parseVerbArgs. */
+export function valueProblem(flag: string, value: string): string | undefined {
+  if (value.length > MAX_FLAG_LENGTH) return `too long (${value.length} characters; at most ${MAX_FLAG_LENGTH})`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return "contains control characters (a newline, NUL, escape…)";
+  if (NAME_FLAGS.has(flag) && value !== "" && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) {
+    return `'${value}' is not a name: letters, digits, '_', '.', '-' only, starting with a letter or digit`;
+  }
+  if (PATH_FLAGS.has(flag) && value.split("/").includes("..")) return `'${value}' has a '..' segment; give the path without it (e.g. absolute)`;
+  return undefined;
 }
 
 export function usage(spec: VerbSpec): string {
@@ -102,7 +123,9 @@ export function intFlag(values: Values, name: string, fallback: number, min = 0)
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== "string" || !/^\d+$/.test(raw) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${String(raw)}'`);
+  if (typeof raw !== "string" || !/^\d+$/.test(raw) || n < min || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--${name} must be a whole number ≥ ${min}${Number.isSafeInteger(n) ? "" : ` and ≤ ${Number.MAX_SAFE_INTEGER}`}, got '${String(raw).slice(0, 40)}'`);
+  }
   return n;
 }
 

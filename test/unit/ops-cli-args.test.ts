@@ -1,7 +1,7 @@
 // The verbs' argument parser: required flags, numbers, --help, usage text.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { intFlag, parseVerbArgs, usage, UsageError, VerbSpec } from "../../src/cli/args";
+import { intFlag, MAX_FLAG_LENGTH, parseVerbArgs, usage, UsageError, valueProblem, VerbSpec } from "../../src/cli/args";
 
 const spec: VerbSpec = {
   name: "backup",
@@ -29,6 +29,18 @@ describe("cli args", () => {
     assert.equal(intFlag({}, "keep", 7, 1), 7);
     assert.throws(() => intFlag({ keep: "0" }, "keep", 7, 1), /--keep must be a whole number ≥ 1, got '0'/);
     assert.throws(() => intFlag({ keep: "2x" }, "keep", 7, 1), /--keep/);
+  });
+
+  it("refuses hostile values before any verb runs, naming the flag", () => {
+    for (const stack of ["a;touch /tmp/x", "$(id)", "`id`", "a|b", "../etc", "a/b", " lead"]) {
+      assert.throws(() => parseVerbArgs(["--stack", stack], spec), (e: Error) => e instanceof UsageError && /^--stack: '.*' is not a name/.test(e.message), stack);
+    }
+    assert.throws(() => parseVerbArgs(["--stack", "s".repeat(MAX_FLAG_LENGTH + 1)], spec), /--stack: too long \(1025 characters; at most 1024\)/);
+    assert.throws(() => parseVerbArgs(["--stack", "st\u0000aging"], spec), /--stack: contains control characters/);
+    assert.equal(valueProblem("dir", "/var/backups/../../etc"), "'/var/backups/../../etc' has a '..' segment; give the path without it (e.g. absolute)");
+    assert.equal(valueProblem("file", "/var/backups/slipway-production-20261205T000000Z-abc.dump"), undefined);
+    assert.equal(valueProblem("message", "Back soon; really (maybe)"), undefined, "free text keeps its punctuation");
+    assert.throws(() => intFlag({ keep: "99999999999999999999" }, "keep", 7, 1), /--keep must be a whole number ≥ 1 and ≤ 9007199254740991/);
   });
 
   it("prints a synopsis with required flags bare and optional ones bracketed", () => {

@@ -13,7 +13,8 @@ import { Edge } from "./components/edge";
 import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
 import { EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
-import { publishedHost } from "../src/docker/connect";
+import { dockerConnection, processConnectEnv, publishedHost } from "../src/docker/connect";
+import type { ProductionFacts } from "../stacks/policy";
 import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
 const stack = pulumi.getStack();
@@ -25,14 +26,30 @@ function stackFileSalt(): string | undefined {
   const doc = (parseYaml(readFileSync(file, "utf8")) ?? {}) as { encryptionsalt?: unknown };
   return typeof doc.encryptionsalt === "string" ? doc.encryptionsalt : undefined;
 }
+
+/** The Docker engine named by dockerHost (else DOCKER_HOST), when it is reached over unencrypted TCP. */
+function plainTcp(dockerHost: string | undefined): Pick<ProductionFacts, "plainTcp"> {
+  let kind: string;
+  try {
+    kind = dockerConnection(dockerHost, processConnectEnv()).kind;
+  } catch {
+    return {}; // unreachable as named: the providers report it with the host and the fix
+  }
+  if (kind !== "http") return {};
+  return { plainTcp: dockerHost ? { from: "slipway:dockerHost", host: dockerHost } : { from: "DOCKER_HOST", host: process.env.DOCKER_HOST ?? "" } };
+}
 const project = pulumi.getProject();
 const config = new pulumi.Config("slipway");
 
 let cfg;
 try {
   // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
-  // A production stack whose secrets the local default passphrase opens is refused before anything is declared.
-  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()), () => ({ localPassphrase: saltOpensWith(stackFileSalt(), LOCAL_PASSPHRASE) }));
+  // Production whose secrets the local default passphrase opens, or whose Docker engine is plain tcp://, is
+  // refused before anything is declared.
+  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()), (c) => ({
+    localPassphrase: saltOpensWith(stackFileSalt(), LOCAL_PASSPHRASE),
+    ...plainTcp(c.dockerHost),
+  }));
 } catch (e) {
   if (e instanceof StackConfigError) throw new pulumi.RunError(e.message);
   throw e;

@@ -13,7 +13,7 @@ import { Edge } from "./components/edge";
 import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
 import { EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
-import { dockerConnection, processConnectEnv, publishedHost } from "../src/docker/connect";
+import { dockerConnection, edgeUrl as clientUrl, processConnectEnv, publishedHost } from "../src/docker/connect";
 import type { ProductionFacts } from "../stacks/policy";
 import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
@@ -44,11 +44,12 @@ const config = new pulumi.Config("slipway");
 let cfg;
 try {
   // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
-  // Production whose secrets the local default passphrase opens, or whose Docker engine is plain tcp://, is
-  // refused before anything is declared.
+  // Production whose secrets the local default passphrase opens, whose Docker engine is plain tcp://, or whose
+  // pre-deploy backup would stay on a throwaway hosted runner, is refused before anything is declared.
   cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()), (c) => ({
     localPassphrase: saltOpensWith(stackFileSalt(), LOCAL_PASSPHRASE),
     ...plainTcp(c.dockerHost),
+    hostedRunner: process.env.RUNNER_ENVIRONMENT === "github-hosted",
   }));
 } catch (e) {
   if (e instanceof StackConfigError) throw new pulumi.RunError(e.message);
@@ -163,13 +164,13 @@ const api = new ApiService(
   { dependsOn: [steps.done, edge] },
 );
 
-// Where clients reach the edge: on a remote dockerHost, that host's address (or the specific edge.bindAddress).
+// Where clients reach the edge: edge.publicUrl when set; else, on a remote dockerHost, that host's address (or the
+// specific edge.bindAddress).
 const edgeHost = publishedHost(cfg.dockerHost, cfg.edge.bindAddress);
-if (edgeHost.loopbackOnRemote) {
-  pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly`);
+if (edgeHost.loopbackOnRemote && !cfg.edge.publicUrl) {
+  pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly, or set edge.publicUrl to where clients reach it`);
 }
-const urlHost = edgeHost.host.includes(":") ? `[${edgeHost.host}]` : edgeHost.host;
-export const edgeUrl = cfg.edge.tls.enabled ? `https://${urlHost}:${cfg.edge.tls.port}` : `http://${urlHost}:${cfg.edge.port}`;
+export const edgeUrl = clientUrl(cfg.edge, cfg.dockerHost);
 export const image = api.replicas.image;
 export const replicas = api.replicas.replicas;
 export const apiContainers = api.replicas.containers;

@@ -77,6 +77,8 @@ export interface ProductionFacts {
   localPassphrase: boolean;
   /** the Docker engine is reached over plain, unencrypted TCP: which setting named it, and its value */
   plainTcp?: { from: "slipway:dockerHost" | "DOCKER_HOST"; host: string };
+  /** the program runs on a throwaway CI machine (GitHub's RUNNER_ENVIRONMENT=github-hosted) */
+  hostedRunner?: boolean;
 }
 
 /**
@@ -94,6 +96,16 @@ export function productionFactViolations(cfg: StackConfig, stack: string, facts:
       message:
         `"${facts.plainTcp.host}" is plain TCP: the database password, secretEnv and the TLS key would cross the network in clear; ` +
         `production reaches Docker over ssh://user@host, TLS (https://host:2376, or tcp:// with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or a unix:// socket`,
+    });
+  }
+  // The pre-deploy backup is written to backup.dir on the machine running pulumi: on a hosted runner that disk
+  // is thrown away with the VM, so without an off-host copy production would migrate with no backup to go back to.
+  if (facts.hostedRunner && cfg.backup?.enabled && !cfg.backup.copyTo) {
+    out.push({
+      key: "slipway:backup.copyTo",
+      message:
+        `is required when production deploys from a hosted CI runner: backup.dir ${cfg.backup.dir} is on the runner and is thrown away with it, ` +
+        `so the pre-deploy backup would be lost; set an rclone remote (e.g. sftp:backups/slipway) or deploy from a self-hosted runner whose disk stays`,
     });
   }
   if (!facts.localPassphrase) return out;

@@ -117,6 +117,12 @@ export const apiSchema = z.strictObject({
 export const edgeSchema = z.strictObject({
   port,
   bindAddress: z.string().default("127.0.0.1"),
+  /**
+   * Where clients reach the edge (`https://api.example.com`), when that is not what the Pulumi machine derives from
+   * dockerHost and bindAddress (a proxy or load balancer in front, a DNS name): the `edgeUrl` output, which promote,
+   * rollback and CI's smoke test call. Unset: derived.
+   */
+  publicUrl: z.string().regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, "must be an http(s) URL such as https://api.example.com").optional(),
   limits: limitsSchema.optional(),
   restartPolicy: restartPolicySchema.default("unless-stopped"),
   slots: z.number().int().min(2).max(100).default(10),

@@ -67,3 +67,14 @@ test("production refuses a plain tcp:// Docker host, naming the key and the tran
   }
   assert.doesNotThrow(() => loadStackConfig("staging", { ...stackFile("staging"), dockerHost: "tcp://10.0.0.5:2375" }, (c) => ({ localPassphrase: false, ...transport(c.dockerHost!) })));
 });
+
+test("production from a hosted CI runner needs backup.copyTo: the runner's backup.dir is thrown away with it", () => {
+  const raw = stackFile("production");
+  assert.throws(
+    () => loadStackConfig("production", raw, () => ({ localPassphrase: false, hostedRunner: true })),
+    /slipway:backup\.copyTo: is required when production deploys from a hosted CI runner: backup\.dir \/var\/backups\/slipway is on the runner and is thrown away/,
+  );
+  const withCopy = { ...raw, backup: { ...(raw.backup as object), copyTo: "sftp:backups/slipway" } };
+  assert.doesNotThrow(() => loadStackConfig("production", withCopy, () => ({ localPassphrase: false, hostedRunner: true })));
+  assert.doesNotThrow(() => loadStackConfig("production", raw, () => ({ localPassphrase: false, hostedRunner: false })), "a self-hosted runner or a person's machine keeps its disk");
+});

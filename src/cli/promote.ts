@@ -28,7 +28,10 @@ void runVerb(spec, async (values) => {
   const target = stringFlag(values, "stack")!;
   const image = stringFlag(values, "image")!;
   // The gate follows the target's environment (its stack file), never its name.
-  const from = values.force ? undefined : promotionSource(target, stackFileEnvironment(target), stringFlag(values, "from"));
+  const environment = stackFileEnvironment(target);
+  // No stack file: a typo in --stack is said as such (the stacks there are) before anything about environments.
+  if (environment === undefined && !values.force && !stringFlag(values, "from")) await selectStack(target);
+  const from = values.force ? undefined : promotionSource(target, environment, stringFlag(values, "from"));
   if (from) {
     const source = await selectStack(from).catch((err: Error) => {
       const missing = `stack "${from}" does not exist.`;

@@ -23,10 +23,10 @@ test("promote to production refuses an image staging never ran, and leaves produ
       timeout: 60_000,
     });
 
-  // No stack file: not known whether it is production, so no guess from the name.
+  // No stack file and no stack: said as a missing stack, never guessed production (or not) from the name.
   const unknown = promote(["--stack", "production", "--image", image]);
   assert.equal(unknown.status, 1, unknown.stderr);
-  assert.match(unknown.stderr, /stack "production" names no slipway:environment in Pulumi\.production\.yaml/);
+  assert.match(unknown.stderr, /stack "production" does not exist/);
   // Production by environment, under any name: the gate applies (`live`), and a stack called production that
   // is not production has none to pass (checked by the unit tests: promotionSource).
   writeFileSync(join(ps.workDir, "Pulumi.production.yaml"), "config:\n  slipway:environment: production\n");

@@ -57,7 +57,7 @@ try {
 }
 // The SDK knows which config keys were set with --secret but does not declare the helper in its types.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
-for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate -- \"$(cat fullchain.pem)\""], ["tlsKey", "tlsKey -- \"$(cat key.pem)\""]]) {
+for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate < fullchain.pem"], ["tlsKey", "tlsKey < key.pem"]]) {
   if (pulumi.runtime.allConfig()[`slipway:${key}`] !== undefined && !isConfigSecret(`slipway:${key}`)) {
     throw new pulumi.RunError(`stack "${stack}": slipway:${key} must be set as a secret (pulumi config set --secret ${how})`);
   }
@@ -66,7 +66,7 @@ const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv") ??
 if (cfg.edge.tls.enabled) {
   const missing = ["tlsCertificate", "tlsKey"].filter((k) => config.get(k) === undefined);
   if (missing.length > 0) {
-    throw new pulumi.RunError(`stack "${stack}": slipway:edge.tls.enabled needs ${missing.map((k) => `slipway:${k}`).join(" and ")} (pulumi config set --secret ...)`);
+    throw new pulumi.RunError(`stack "${stack}": slipway:edge.tls.enabled needs ${missing.map((k) => `slipway:${k}`).join(" and ")} (from stdin, never on the command line: pulumi config set --secret tlsCertificate < fullchain.pem; pulumi config set --secret tlsKey < key.pem)`);
   }
 }
 // One PEM bundle (chain, then key), secret end to end: config → EdgeProxy state → a file in the HAProxy container.

@@ -145,7 +145,8 @@ export const edgeSchema = z.strictObject({
     .prefault({}),
   /**
    * HTTPS at the edge. The certificate chain and key are Pulumi secrets, top-level keys `slipway:tlsCertificate` and
-   * `slipway:tlsKey` (`pulumi config set --secret tlsCertificate -- "$(cat fullchain.pem)"`); plain HTTP on `port` then
+   * `slipway:tlsKey`, set from stdin (`pulumi config set --secret tlsKey < privkey.pem`: never on a command line, where `ps`
+   * shows it); plain HTTP on `port` then
    * redirects to `tls.port`. HSTS is sent in production.
    */
   tls: z

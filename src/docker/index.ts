@@ -5,5 +5,5 @@ export { ContainerUnavailableError, execInContainer, execText } from "./exec";
 export type { ExecResult } from "./exec";
 export { DockerDemux } from "./demux";
 export { demuxLogs, tail, containerLogs } from "./logs";
-export { tarFiles, tarOneFile } from "./tar";
+export { firstFileOf, tarFiles, tarOneFile } from "./tar";
 export type { TarEntry } from "./tar";

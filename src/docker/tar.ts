@@ -5,17 +5,25 @@ export interface TarEntry {
   path: string;
   content: string | Buffer;
   mode?: number;
+  /** numeric owner; Docker's putArchive keeps it (without copyUIDGID). Default root. */
+  owner?: { uid: number; gid: number };
 }
 
 export function tarFiles(entries: TarEntry[]): Buffer {
-  return Buffer.concat([...entries.map((e) => tarEntry(e.path, e.content, e.mode ?? 0o644)), Buffer.alloc(1024, 0)]);
+  return Buffer.concat([...entries.map((e) => tarEntry(e.path, e.content, e.mode ?? 0o644, e.owner ?? { uid: 0, gid: 0 })), Buffer.alloc(1024, 0)]);
 }
 
-export function tarOneFile(path: string, content: string | Buffer, mode = 0o644): Buffer {
-  return tarFiles([{ path, content, mode }]);
+export function tarOneFile(path: string, content: string | Buffer, mode = 0o644, owner?: { uid: number; gid: number }): Buffer {
+  return tarFiles([{ path, content, mode, ...(owner ? { owner } : {}) }]);
 }
 
-function tarEntry(path: string, content: string | Buffer, mode: number): Buffer {
+/** The content of the first file of a tar archive (what `container.getArchive` returns for one file). */
+export function firstFileOf(tar: Buffer): Buffer {
+  const size = parseInt(tar.subarray(124, 136).toString("ascii").replace(/\0.*$/s, "").trim() || "0", 8);
+  return tar.subarray(512, 512 + size);
+}
+
+function tarEntry(path: string, content: string | Buffer, mode: number, owner: { uid: number; gid: number }): Buffer {
   const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
   if (Buffer.byteLength(path) > 99) throw new Error(`tarOneFile: path "${path}" longer than 99 bytes`);
   const header = Buffer.alloc(512, 0);
@@ -23,8 +31,8 @@ function tarEntry(path: string, content: string | Buffer, mode: number): Buffer 
   const octal = (offset: number, length: number, n: number) => field(offset, length, n.toString(8).padStart(length - 1, "0") + "\0");
   field(0, 100, path);
   octal(100, 8, mode);
-  octal(108, 8, 0); // uid
-  octal(116, 8, 0); // gid
+  octal(108, 8, owner.uid);
+  octal(116, 8, owner.gid);
   octal(124, 12, body.length);
   octal(136, 12, Math.floor(Date.now() / 1000));
   field(148, 8, "        "); // checksum is computed with this field as spaces

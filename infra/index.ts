@@ -14,7 +14,8 @@ import { Edge } from "./components/edge";
 import { DeploySteps } from "./components/deploy-steps";
 import { ApiService } from "./components/api-service";
 import { alertRules, EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
-import { publishedHost } from "../src/docker/connect";
+import { dockerConnection, edgeUrl as clientUrl, processConnectEnv, publishedHost } from "../src/docker/connect";
+import type { ProductionFacts } from "../stacks/policy";
 import { DB_ROLES, LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
 
 const stack = pulumi.getStack();
@@ -26,21 +27,38 @@ function stackFileSalt(): string | undefined {
   const doc = (parseYaml(readFileSync(file, "utf8")) ?? {}) as { encryptionsalt?: unknown };
   return typeof doc.encryptionsalt === "string" ? doc.encryptionsalt : undefined;
 }
+
+/** The Docker engine named by dockerHost (else DOCKER_HOST), when it is reached over unencrypted TCP. */
+function plainTcp(dockerHost: string | undefined): Pick<ProductionFacts, "plainTcp"> {
+  let kind: string;
+  try {
+    kind = dockerConnection(dockerHost, processConnectEnv()).kind;
+  } catch {
+    return {}; // unreachable as named: the providers report it with the host and the fix
+  }
+  if (kind !== "http") return {};
+  return { plainTcp: dockerHost ? { from: "slipway:dockerHost", host: dockerHost } : { from: "DOCKER_HOST", host: process.env.DOCKER_HOST ?? "" } };
+}
 const project = pulumi.getProject();
 const config = new pulumi.Config("slipway");
 
 let cfg;
 try {
   // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
-  // A production stack whose secrets the local default passphrase opens is refused before anything is declared.
-  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()), () => ({ localPassphrase: saltOpensWith(stackFileSalt(), LOCAL_PASSPHRASE) }));
+  // Production whose secrets the local default passphrase opens, whose Docker engine is plain tcp://, or whose
+  // pre-deploy backup would stay on a throwaway hosted runner, is refused before anything is declared.
+  cfg = loadStackConfig(stack, namespaceConfig(pulumi.runtime.allConfig()), (c) => ({
+    localPassphrase: saltOpensWith(stackFileSalt(), LOCAL_PASSPHRASE),
+    ...plainTcp(c.dockerHost),
+    hostedRunner: process.env.RUNNER_ENVIRONMENT === "github-hosted",
+  }));
 } catch (e) {
   if (e instanceof StackConfigError) throw new pulumi.RunError(e.message);
   throw e;
 }
 // The SDK knows which config keys were set with --secret but does not declare the helper in its types.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
-for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate -- \"$(cat fullchain.pem)\""], ["tlsKey", "tlsKey -- \"$(cat key.pem)\""], ["alertWebhookToken", "alertWebhookToken"]]) {
+for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate < fullchain.pem"], ["tlsKey", "tlsKey < key.pem"], ["alertWebhookToken", "alertWebhookToken < token.txt"]]) {
   if (pulumi.runtime.allConfig()[`slipway:${key}`] !== undefined && !isConfigSecret(`slipway:${key}`)) {
     throw new pulumi.RunError(`stack "${stack}": slipway:${key} must be set as a secret (pulumi config set --secret ${how})`);
   }
@@ -56,7 +74,7 @@ const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv") ??
 if (cfg.edge.tls.enabled) {
   const missing = ["tlsCertificate", "tlsKey"].filter((k) => config.get(k) === undefined);
   if (missing.length > 0) {
-    throw new pulumi.RunError(`stack "${stack}": slipway:edge.tls.enabled needs ${missing.map((k) => `slipway:${k}`).join(" and ")} (pulumi config set --secret ...)`);
+    throw new pulumi.RunError(`stack "${stack}": slipway:edge.tls.enabled needs ${missing.map((k) => `slipway:${k}`).join(" and ")} (from stdin, never on the command line: pulumi config set --secret tlsCertificate < fullchain.pem; pulumi config set --secret tlsKey < key.pem)`);
   }
 }
 // One PEM bundle (chain, then key), secret end to end: config → EdgeProxy state → a file in the HAProxy container.
@@ -162,13 +180,13 @@ const api = new ApiService(
   { dependsOn: [steps.done, edge] },
 );
 
-// Where clients reach the edge: on a remote dockerHost, that host's address (or the specific edge.bindAddress).
+// Where clients reach the edge: edge.publicUrl when set; else, on a remote dockerHost, that host's address (or the
+// specific edge.bindAddress).
 const edgeHost = publishedHost(cfg.dockerHost, cfg.edge.bindAddress);
-if (edgeHost.loopbackOnRemote) {
-  pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly`);
+if (edgeHost.loopbackOnRemote && !cfg.edge.publicUrl) {
+  pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly, or set edge.publicUrl to where clients reach it`);
 }
-const urlHost = edgeHost.host.includes(":") ? `[${edgeHost.host}]` : edgeHost.host;
-export const edgeUrl = cfg.edge.tls.enabled ? `https://${urlHost}:${cfg.edge.tls.port}` : `http://${urlHost}:${cfg.edge.port}`;
+export const edgeUrl = clientUrl(cfg.edge, cfg.dockerHost);
 export const image = api.replicas.image;
 export const replicas = api.replicas.replicas;
 export const apiContainers = api.replicas.containers;

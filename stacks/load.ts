@@ -2,7 +2,7 @@
 // feeds it every `slipway:` key of the Pulumi config (namespaceConfig(pulumi.runtime.allConfig())).
 import { z } from "zod";
 import { configKeys, secretConfigKeys, stackConfigSchema, type StackConfig } from "./schema";
-import { plaintextSecretViolations, productionViolations, rolloutViolations, secretsViolations, type SecretsFacts, type Violation } from "./policy";
+import { plaintextSecretViolations, productionViolations, rolloutViolations, productionFactViolations, type ProductionFacts, type Violation } from "./policy";
 import { closestKey, normalizeKey } from "./suggest";
 
 export const NAMESPACE = "slipway";
@@ -133,17 +133,18 @@ function schemaViolations(issues: readonly z.core.$ZodIssue[]): Violation[] {
  * @param raw    every key of the `slipway` namespace, namespace stripped, values parsed (see namespaceConfig);
  *               a key the schema does not know is an error. `secretEnv` is accepted and left out of the result:
  *               the program reads it separately, as a secret.
- * @param secrets  how the stack's secrets are sealed (the program reads the stack file); production refuses the
- *               local default passphrase. A function so the (deliberately slow) check runs for production only.
+ * @param facts  what the program finds outside the config (how the stack file seals secrets, the Docker transport);
+ *               production refuses the local default passphrase and plain tcp://. A function of the parsed config,
+ *               called for production only (the passphrase check is deliberately slow).
  * @throws StackConfigError listing every violation, each naming its `slipway:` key
  */
-export function loadStackConfig(stack: string, raw: Readonly<Record<string, unknown>>, secrets?: () => SecretsFacts): StackConfig {
+export function loadStackConfig(stack: string, raw: Readonly<Record<string, unknown>>, facts?: (cfg: StackConfig) => ProductionFacts): StackConfig {
   const secret: readonly string[] = secretConfigKeys;
   const input = Object.fromEntries(Object.entries(raw).filter(([key, value]) => value !== undefined && !secret.includes(key)));
   const parsed = stackConfigSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) throw new StackConfigError(stack, schemaViolations(parsed.error.issues));
   const cfg = parsed.data;
-  const violations = [...plaintextSecretViolations(cfg), ...rolloutViolations(cfg, input), ...(cfg.environment === "production" ? productionViolations(cfg, input) : []), ...(cfg.environment === "production" && secrets ? secretsViolations(cfg, stack, secrets()) : [])];
+  const violations = [...plaintextSecretViolations(cfg), ...rolloutViolations(cfg, input), ...(cfg.environment === "production" ? productionViolations(cfg, input) : []), ...(cfg.environment === "production" && facts ? productionFactViolations(cfg, stack, facts(cfg)) : [])];
   if (violations.length > 0) throw new StackConfigError(stack, violations);
   return cfg;
 }

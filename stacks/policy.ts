@@ -71,22 +71,52 @@ export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<strin
   return out;
 }
 
-/** What the stack file says about how its secrets are sealed (Pulumi.<stack>.yaml). */
-export interface SecretsFacts {
-  /** the local default passphrase (stacks/secrets.ts) opens the stack's `encryptionsalt` */
+/** What the program finds outside the config that production rules judge (the stack file, the Docker transport). */
+export interface ProductionFacts {
+  /** the local default passphrase (stacks/secrets.ts) opens the stack's `encryptionsalt` (Pulumi.<stack>.yaml) */
   localPassphrase: boolean;
+  /** the Docker engine is reached over plain, unencrypted TCP: which setting named it, and its value */
+  plainTcp?: { from: "slipway:dockerHost" | "DOCKER_HOST"; host: string };
+  /** the program runs on a throwaway CI machine (GitHub's RUNNER_ENVIRONMENT=github-hosted) */
+  hostedRunner?: boolean;
 }
 
-/** Production secrets (database password, secretEnv, TLS key) never under the passphrase everyone knows. */
-export function secretsViolations(cfg: StackConfig, stack: string, facts: SecretsFacts): Violation[] {
-  if (cfg.environment !== "production" || !facts.localPassphrase) return [];
-  return [{
+/**
+ * Production secrets (database password, secretEnv, TLS key) never under the passphrase everyone knows, and
+ * never across the network in clear: plain tcp:// to the Docker engine carries every container's environment
+ * (PGPASSWORD, secretEnv) and the edge's PEM upload unencrypted. ssh://, TLS (https:// or tcp:// with
+ * DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) and unix:// are fine.
+ */
+export function productionFactViolations(cfg: StackConfig, stack: string, facts: ProductionFacts): Violation[] {
+  if (cfg.environment !== "production") return [];
+  const out: Violation[] = [];
+  if (facts.plainTcp) {
+    out.push({
+      key: facts.plainTcp.from,
+      message:
+        `"${facts.plainTcp.host}" is plain TCP: the database password, secretEnv and the TLS key would cross the network in clear; ` +
+        `production reaches Docker over ssh://user@host, TLS (https://host:2376, or tcp:// with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or a unix:// socket`,
+    });
+  }
+  // The pre-deploy backup is written to backup.dir on the machine running pulumi: on a hosted runner that disk
+  // is thrown away with the VM, so without an off-host copy production would migrate with no backup to go back to.
+  if (facts.hostedRunner && cfg.backup?.enabled && !cfg.backup.copyTo) {
+    out.push({
+      key: "slipway:backup.copyTo",
+      message:
+        `is required when production deploys from a hosted CI runner: backup.dir ${cfg.backup.dir} is on the runner and is thrown away with it, ` +
+        `so the pre-deploy backup would be lost; set an rclone remote (e.g. sftp:backups/slipway) or deploy from a self-hosted runner whose disk stays`,
+    });
+  }
+  if (!facts.localPassphrase) return out;
+  out.push({
     key: `encryptionsalt (Pulumi.${stack}.yaml)`,
     message:
       `the stack's secrets are sealed with the local default passphrase "${LOCAL_PASSPHRASE}" (tools/env.sh), which anyone with this repository knows; ` +
       `re-seal them with your own: \`pulumi stack change-secrets-provider --stack ${stack} passphrase\` (it asks for the new passphrase), ` +
       `or a KMS (\`... change-secrets-provider --stack ${stack} "awskms://…"\`), then run with PULUMI_CONFIG_PASSPHRASE(_FILE) set to yours`,
-  }];
+  });
+  return out;
 }
 
 /**

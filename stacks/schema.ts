@@ -117,6 +117,12 @@ export const apiSchema = z.strictObject({
 export const edgeSchema = z.strictObject({
   port,
   bindAddress: z.string().default("127.0.0.1"),
+  /**
+   * Where clients reach the edge (`https://api.example.com`), when that is not what the Pulumi machine derives from
+   * dockerHost and bindAddress (a proxy or load balancer in front, a DNS name): the `edgeUrl` output, which promote,
+   * rollback and CI's smoke test call. Unset: derived.
+   */
+  publicUrl: z.string().regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, "must be an http(s) URL such as https://api.example.com").optional(),
   limits: limitsSchema.optional(),
   restartPolicy: restartPolicySchema.default("unless-stopped"),
   slots: z.number().int().min(2).max(100).default(10),
@@ -139,7 +145,8 @@ export const edgeSchema = z.strictObject({
     .prefault({}),
   /**
    * HTTPS at the edge. The certificate chain and key are Pulumi secrets, top-level keys `slipway:tlsCertificate` and
-   * `slipway:tlsKey` (`pulumi config set --secret tlsCertificate -- "$(cat fullchain.pem)"`); plain HTTP on `port` then
+   * `slipway:tlsKey`, set from stdin (`pulumi config set --secret tlsKey < privkey.pem`: never on a command line, where `ps`
+   * shows it); plain HTTP on `port` then
    * redirects to `tls.port`. HSTS is sent in production.
    */
   tls: z

@@ -2,9 +2,9 @@
 // staging first, then the very same reference to production. Runs backup → migrate → rollout
 // through `pulumi up`; the image lands in Pulumi.<stack>.yaml and in the stack's history. The stack must
 // exist (`pulumi stack init <name>`): a typo in --stack is an error naming the stacks there are.
-import { checkPromotable, promoteMessage } from "../release/history";
+import { checkPromotable, promoteMessage, promotionSource } from "../release/history";
 import { imageIdOnStackHost } from "../release/host";
-import { deploy, history, selectStack, setImages } from "../release/stack";
+import { deploy, history, selectStack, setImages, stackFileEnvironment } from "../release/stack";
 import { runVerb, stringFlag, type VerbSpec } from "./args";
 
 const spec: VerbSpec = {
@@ -14,8 +14,8 @@ const spec: VerbSpec = {
     stack: { type: "string", value: "<stack>", description: "target stack: staging or production", required: true },
     image: { type: "string", value: "<ref>", description: "API image reference, e.g. registry/app:3f2c1a9b7d01", required: true },
     "edge-image": { type: "string", value: "<ref>", description: "also change the edge (HAProxy) image" },
-    from: { type: "string", value: "<stack>", description: "stack that must have run the image first (default: staging when --stack production)" },
-    force: { type: "boolean", description: "skip the check that --from ran the image successfully" },
+    from: { type: "string", value: "<stack>", description: "stack that must have run the image first (default: the staging stack beside it when the target's slipway:environment is production, whatever its name)" },
+    force: { type: "boolean", description: "skip the check that --from ran the image successfully (and was not rolled back)" },
   },
   notes: [
     "The stack must exist (create it once with `pulumi stack init <stack>`); promote never creates one.",
@@ -27,8 +27,12 @@ const spec: VerbSpec = {
 void runVerb(spec, async (values) => {
   const target = stringFlag(values, "stack")!;
   const image = stringFlag(values, "image")!;
-  const from = stringFlag(values, "from") ?? (target === "production" ? "staging" : undefined);
-  if (from && !values.force) {
+  // The gate follows the target's environment (its stack file), never its name.
+  const environment = stackFileEnvironment(target);
+  // No stack file: a typo in --stack is said as such (the stacks there are) before anything about environments.
+  if (environment === undefined && !values.force && !stringFlag(values, "from")) await selectStack(target);
+  const from = values.force ? undefined : promotionSource(target, environment, stringFlag(values, "from"));
+  if (from) {
     const source = await selectStack(from).catch((err: Error) => {
       const missing = `stack "${from}" does not exist.`;
       if (!err.message.startsWith(missing)) throw err;

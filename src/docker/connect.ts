@@ -15,6 +15,7 @@ import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { checkHostKey, HostKeyError, hostKeyAlgorithms, knownHostKeys, type KnownKey } from "./known-hosts";
+import type { StackConfig } from "../../stacks/schema";
 
 export { checkHostKey, HostKeyError, knownHostKeys, type KnownKey };
 
@@ -236,6 +237,17 @@ export function publishedHost(dockerHost: string | undefined, bindAddress: strin
   if (!remote) return { host: any ? "127.0.0.1" : bindAddress, loopbackOnRemote: false };
   if (any || loopback) return { host: remote, loopbackOnRemote: loopback };
   return { host: bindAddress, loopbackOnRemote: false };
+}
+
+/**
+ * Pure: the `edgeUrl` output — `edge.publicUrl` as written (without a trailing slash) when set, else the edge's
+ * published address as seen from the machine running Pulumi (publishedHost), https on `tls.port` with TLS.
+ */
+export function edgeUrl(edge: Pick<StackConfig["edge"], "publicUrl" | "bindAddress" | "port" | "tls">, dockerHost: string | undefined): string {
+  if (edge.publicUrl) return edge.publicUrl.replace(/\/+$/, "");
+  const { host } = publishedHost(dockerHost, edge.bindAddress);
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return edge.tls.enabled ? `https://${urlHost}:${edge.tls.port}` : `http://${urlHost}:${edge.port}`;
 }
 
 /** Whether a dockerode error is an HTTP status from the engine in `codes` (404 gone, 304 already stopped…). */

@@ -30,8 +30,8 @@ export function firstFileOfTar(archive: Buffer): Buffer | undefined {
   return undefined;
 }
 
-export function tarOneFile(path: string, content: string | Buffer, mode = 0o644): Buffer {
-  return tarFiles([{ path, content, mode }]);
+export function tarOneFile(path: string, content: string | Buffer, mode = 0o644, owner?: { uid: number; gid: number }): Buffer {
+  return tarFiles([{ path, content, mode, ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) }]);
 }
 
 function tarEntry(entry: TarEntry): Buffer {

@@ -11,7 +11,7 @@
 // If the new config or container fails its checks, the running one is left serving and the error says why.
 import type Docker from "dockerode";
 import type { RestartPolicy } from "../../stacks/schema";
-import { execText, ignoreStatus, isStatus, tarOneFile } from "../docker";
+import { execText, firstFileOfTar, ignoreStatus, isStatus, tarOneFile } from "../docker";
 import { LABEL_ROLE, LABEL_STACK, logConfig, type LogRotation, pollUntil, revisionOf, revisionShort, ROLES, since } from "../vocabulary";
 
 import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "./haproxy-config";
@@ -133,7 +133,7 @@ async function checkConfig(ctx: EdgeContext, container: string, spec: EdgeProxyS
   let config = spec.config;
   if (spec.tlsPem !== undefined) {
     const pem = `${SERVER_STATE_FILE}.candidate.pem`;
-    await putFile(ctx.docker, container, pem, spec.tlsPem);
+    await putKeyFile(ctx.docker, container, pem, spec.tlsPem);
     config = config.split(TLS_PEM).join(pem);
   }
   await putFile(ctx.docker, container, candidate, config);
@@ -158,7 +158,7 @@ async function reload(ctx: EdgeContext, container: string, spec: EdgeProxySpec):
   const state = await serversState(ctx, container);
   const before = upAddresses(state);
   await putFile(ctx.docker, container, SERVER_STATE_FILE, state);
-  if (spec.tlsPem !== undefined) await putFile(ctx.docker, container, TLS_PEM, spec.tlsPem);
+  if (spec.tlsPem !== undefined) await putKeyFile(ctx.docker, container, TLS_PEM, spec.tlsPem);
   await putFile(ctx.docker, container, CONFIG_PATH, spec.config);
   const answer = await execText(ctx.docker, container, ["socat", `-t${SOCAT_ANSWER_TIMEOUT_S}`, "stdio", `unix-connect:${MASTER_SOCKET}`], "reload\n", 60_000);
   // HAProxy ≥ 2.7 answers `Success=1` (or `Success=0` and the startup messages) on the master CLI.
@@ -179,7 +179,7 @@ async function handover(ctx: EdgeContext, spec: EdgeProxySpec, previous: string[
   });
   try {
     await putFile(ctx.docker, name, CONFIG_PATH, spec.config);
-    if (spec.tlsPem !== undefined) await putFile(ctx.docker, name, TLS_PEM, spec.tlsPem);
+    if (spec.tlsPem !== undefined) await putKeyFile(ctx.docker, name, TLS_PEM, spec.tlsPem);
     await putFile(ctx.docker, name, MAINTENANCE_MAP, maintenance);
     if (state) await putFile(ctx.docker, name, SERVER_STATE_FILE, state);
     await container.start();
@@ -249,4 +249,37 @@ async function removeEdge(ctx: EdgeContext, name: string): Promise<void> {
 export async function putFile(docker: Docker, container: string, path: string, content: string): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   await docker.getContainer(container).putArchive(tarOneFile(path.slice(dir.length + 1), content), { path: dir });
+}
+
+/**
+ * The TLS certificate + private key: mode 0600, owned by the container's user (haproxy in the edge image, which
+ * reads it), so no other user in the container can read the key. The owner goes in the tar header as numbers, read
+ * from the container's own /etc/passwd (Docker's copyUIDGID looks the name up on the host instead, and fails).
+ */
+async function putKeyFile(docker: Docker, container: string, path: string, content: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const c = docker.getContainer(container);
+  const [user = "", group] = ((await c.inspect()).Config.User ?? "").split(":");
+  let owner = { uid: 0, gid: 0 };
+  if (/^\d+$/.test(user)) owner = { uid: Number(user), gid: Number(group && /^\d+$/.test(group) ? group : user) };
+  else if (user !== "" && user !== "root") {
+    const passwd = await new Promise<Buffer>((resolve, reject) => {
+      void c.getArchive({ path: "/etc/passwd" }).then((stream) => {
+        const parts: Buffer[] = [];
+        stream.on("data", (b: Buffer) => parts.push(b));
+        stream.on("end", () => resolve(Buffer.concat(parts)));
+        stream.on("error", reject);
+      }, reject);
+    });
+    owner = passwdOwner((firstFileOfTar(passwd) ?? Buffer.alloc(0)).toString("utf8"), user, container);
+  }
+  await c.putArchive(tarOneFile(path.slice(dir.length + 1), content, 0o600, owner), { path: dir });
+}
+
+/** Pure: uid and gid of the user named `user` in an /etc/passwd text. */
+export function passwdOwner(passwd: string, user: string, container: string): { uid: number; gid: number } {
+  const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
+  const [, , uid, gid] = line?.split(":") ?? [];
+  if (uid === undefined || gid === undefined) throw new Error(`edge ${container}: its user "${user}" is not in its /etc/passwd; cannot give it the TLS key`);
+  return { uid: Number(uid), gid: Number(gid) };
 }

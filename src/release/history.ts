@@ -394,13 +394,42 @@ export function formatHistory(stack: string, history: HistoryEntry[]): string {
 
 // ---- promotion ----------------------------------------------------------------------------------------
 
-/** An image may go to production only after a successful deploy of the very same reference to staging. */
-export function checkPromotable(image: string, target: string, source: string, sourceHistory: HistoryEntry[]): void {
-  const deployed = releases(sourceHistory).some((r) => r.images.api === image);
-  if (!deployed) {
+/**
+ * The stack an image must have run on first: --from when given; for a target whose `slipway:environment` is
+ * production (whatever it is called: `acme/production`, `prod-eu`), the `staging` stack beside it (same
+ * organisation/project prefix); none otherwise. `environment` undefined: the target's stack file names none.
+ */
+export function promotionSource(target: string, environment: string | undefined, from?: string): string | undefined {
+  if (from) return from;
+  if (environment === undefined) {
     throw new ReleaseError(
-      `${image} has never been deployed successfully to stack "${source}"; deploy it there first ` +
-        `(npm run promote -- --stack ${source} --image ${image}), or pass --force to send it to "${target}" anyway`,
+      `stack "${target}" names no slipway:environment in Pulumi.${target.split("/").pop()}.yaml, so it is not known whether ${target} is production ` +
+        `(the staging-first check follows the environment, never the name); set it (pulumi config set --stack ${target} slipway:environment production|staging) or pass --from <stack>`,
     );
   }
+  if (environment !== "production") return undefined;
+  const slash = target.lastIndexOf("/");
+  return `${slash < 0 ? "" : target.slice(0, slash + 1)}staging`;
+}
+
+/**
+ * An image may go to production only after it ran on the source stack and stayed: a successful deploy of the
+ * very same reference that the next release did not roll back (a smoke test that failed and was rolled back in
+ * CI, or by hand, does not count). A later successful deploy of it counts again.
+ */
+export function checkPromotable(image: string, target: string, source: string, sourceHistory: HistoryEntry[]): void {
+  const runs = runsOf(releases(sourceHistory));
+  const ofImage = runs.map((run, i) => ({ run, newer: runs[i - 1] })).filter(({ run }) => run[0]!.images.api === image);
+  const rolledBack = ({ newer }: { newer: Release[] | undefined }) => newer !== undefined && newer[newer.length - 1]!.restored !== undefined;
+  if (ofImage.some((r) => !rolledBack(r))) return;
+  const again = `deploy it there first (npm run promote -- --stack ${source} --image ${image}), or pass --force to send it to "${target}" anyway`;
+  if (ofImage.length > 0) {
+    const { run, newer } = ofImage[0]!;
+    const back = newer![newer!.length - 1]!;
+    throw new ReleaseError(
+      `${image} ran on stack "${source}" (#${run[run.length - 1]!.position}) but was rolled back (#${back.position} "${shortMessage(back.message)}"), so it does not count as having run successfully; ` +
+        `fix it and ${again}`,
+    );
+  }
+  throw new ReleaseError(`${image} has never been deployed successfully to stack "${source}"; ${again}`);
 }

@@ -117,6 +117,15 @@ function readStackSecrets(stackName: string): StackSecrets {
   return { secretsprovider: str(doc.secretsprovider), encryptionsalt: str(doc.encryptionsalt) };
 }
 
+/** `slipway:environment` as the stack's file Pulumi.<stack>.yaml writes it (what the next deploy uses), if any. */
+export function stackFileEnvironment(stackName: string): string | undefined {
+  const file = join(projectDir, `Pulumi.${stackName.split("/").pop()}.yaml`);
+  if (!existsSync(file)) return undefined;
+  const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const v = doc.config?.["slipway:environment"];
+  return typeof v === "string" ? v : undefined;
+}
+
 let chosen: EngineChoice | undefined;
 function engine(): EngineChoice {
   chosen ??= chooseEngine({

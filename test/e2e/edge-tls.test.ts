@@ -1,4 +1,5 @@
-// TLS at the edge on a real stack: certificate and key as Pulumi secrets (never plaintext in the state), HTTPS
+// TLS at the edge on a real stack: certificate and key as Pulumi secrets (never plaintext in the state), the PEM
+// inside the edge readable by the haproxy user only (0600, before and after a renewal), HTTPS
 // served with them, plain HTTP redirected, and a renewed certificate applied by a reload under load with zero
 // failed requests (new connections get the new certificate, the HAProxy container stays the same).
 import { test } from "node:test";
@@ -83,8 +84,12 @@ test("TLS: secrets in, HTTPS served, HTTP redirected, certificate renewed under 
   const state = await pulumiCli(ps, ["stack", "export"]);
   assert.ok(!state.includes("PRIVATE KEY"), "the key is not in the state in plain text");
 
-  // Renewal under load: a reload, zero failed requests, new connections see the new certificate.
+  // The key inside the edge: the haproxy user's alone.
   const edge = up.outputs.edgeContainer!.value as string;
+  const pemMode = () => execFileSync("docker", ["exec", edge, "stat", "-c", "%a %U", "/usr/local/etc/haproxy/tls.pem"], { encoding: "utf8" }).trim();
+  assert.equal(pemMode(), "600 haproxy", "the PEM is mode 0600, owned by haproxy");
+
+  // Renewal under load: a reload, zero failed requests, new connections see the new certificate.
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0"; // the load client accepts both test certificates (loopback only)
   t.after(() => delete process.env.NODE_TLS_REJECT_UNAUTHORIZED);
   const load = startLoad({ url, connections: 20, maxSeconds: 300, slowShare: 0.1, slowMs: 1000, fastMs: 50 });
@@ -103,5 +108,6 @@ test("TLS: secrets in, HTTPS served, HTTP redirected, certificate renewed under 
   const renewed = await httpsGet(`${url}/health`, second.cert);
   assert.equal(renewed.status, 200);
   assert.notEqual(renewed.serial, ok.serial, "new connections get the new certificate");
+  assert.equal(pemMode(), "600 haproxy", "the renewed PEM is mode 0600, owned by haproxy");
   await ps.stack.preview({ expectNoChanges: true });
 });

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { checkHostKey, dockerConnection, dockerodeOptions, HostKeyError, knownHostKeys, publishedHost, type ConnectEnv } from "../../src/docker/connect";
+import { checkHostKey, dockerConnection, dockerodeOptions, edgeUrl, HostKeyError, knownHostKeys, publishedHost, type ConnectEnv } from "../../src/docker/connect";
 
 const KEY_A = Buffer.from("AAAAC3NzaC1lZDI1NTE5AAAAIA" + "a".repeat(42), "base64");
 const KEY_B = Buffer.from("AAAAC3NzaC1lZDI1NTE5AAAAIB" + "b".repeat(42), "base64");
@@ -156,6 +156,21 @@ describe("publishedHost (edgeUrl)", () => {
     assert.deepEqual(publishedHost("tcp://10.0.0.5:2376", "::"), { host: "10.0.0.5", loopbackOnRemote: false });
     assert.deepEqual(publishedHost("ssh://deploy@docker1.example", "127.0.0.1"), { host: "docker1.example", loopbackOnRemote: true });
     assert.deepEqual(publishedHost("ssh://root@10.203.0.2:2222", "10.203.0.2"), { host: "10.203.0.2", loopbackOnRemote: false });
+  });
+});
+
+describe("edgeUrl (the stack output promote, rollback and CI's smoke test call)", () => {
+  const edge = { bindAddress: "127.0.0.1", port: 28080, tls: { enabled: false, port: 8443 } };
+  it("edge.publicUrl, when set, is what clients use: it wins over the derived address (trailing slash dropped)", () => {
+    // A hosted CI runner cannot reach 127.0.0.1 on a remote host: the derived URL would never answer.
+    assert.equal(edgeUrl(edge, "ssh://deploy@docker1.example"), "http://docker1.example:28080");
+    assert.equal(edgeUrl({ ...edge, publicUrl: "https://api.example.com/" }, "ssh://deploy@docker1.example"), "https://api.example.com");
+    assert.equal(edgeUrl({ ...edge, publicUrl: "https://api.example.com/v1" }, undefined), "https://api.example.com/v1");
+  });
+  it("unset: derived from dockerHost and bindAddress, https on tls.port with TLS, IPv6 in brackets", () => {
+    assert.equal(edgeUrl(edge, undefined), "http://127.0.0.1:28080");
+    assert.equal(edgeUrl({ ...edge, tls: { enabled: true, port: 9443 } }, "tcp://10.0.0.5:2376"), "https://10.0.0.5:9443");
+    assert.equal(edgeUrl({ ...edge, bindAddress: "::1" }, undefined), "http://[::1]:28080");
   });
 });
 

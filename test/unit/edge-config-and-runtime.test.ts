@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { parseServersState, parseStat, setServerStateCommand, setWeightsCommand } from "../../src/edge/runtime-api";
-import { tarOneFile } from "../../src/docker";
+import { firstFileOfTar, tarOneFile } from "../../src/docker";
+import { passwdOwner } from "../../src/edge/proxy";
 
 const SERVERS_STATE = `1
 # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
@@ -120,5 +121,19 @@ describe("tarOneFile", () => {
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : tar[i];
     assert.equal(parseInt(tar.subarray(148, 154).toString(), 8), sum);
+  });
+});
+
+describe("the TLS key file's owner (0600, the edge container's user)", () => {
+  it("a tar entry carries mode and numeric owner in its header; firstFileOfTar reads the content back", () => {
+    const tar = tarOneFile("tls.pem", "KEY", 0o600, { uid: 99, gid: 98 });
+    const field = (o: number, n: number) => parseInt(tar.subarray(o, o + n).toString("ascii"), 8);
+    assert.deepEqual([field(100, 8), field(108, 8), field(116, 8)], [0o600, 99, 98]);
+    assert.equal(firstFileOfTar(tar)?.toString(), "KEY");
+  });
+  it("passwdOwner: the user's uid and gid from the container's /etc/passwd, or an error naming the container", () => {
+    const passwd = "root:x:0:0:root:/root:/bin/bash\nhaproxy:x:99:99:haproxy:/var/lib/haproxy:/usr/sbin/nologin\n";
+    assert.deepEqual(passwdOwner(passwd, "haproxy", "edge-1"), { uid: 99, gid: 99 });
+    assert.throws(() => passwdOwner(passwd, "nobody", "edge-1"), /edge edge-1: its user "nobody" is not in its \/etc\/passwd/);
   });
 });

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   checkPromotable,
+  promotionSource,
   releases,
   restorePlan,
   rollbackTarget,
@@ -155,4 +156,24 @@ test("promotion needs a successful deploy of the same reference to the source st
   assert.doesNotThrow(() => checkPromotable("app:1", "production", "staging", staging));
   assert.throws(() => checkPromotable("app:2", "production", "staging", staging), /never been deployed successfully to stack "staging".*--force/);
   assert.throws(() => checkPromotable("app:9", "production", "staging", []), ReleaseError);
+});
+
+test("promotion: a staging deploy whose smoke test failed and was rolled back does not count; a later good deploy does", () => {
+  const h = new History().deploy("app:1").deploy("app:2");
+  h.rollback(); // CI: app:2's smoke test failed, rolled back to app:1
+  assert.throws(() => checkPromotable("app:2", "production", "staging", h.entries), /app:2 ran on stack "staging" \(#2\) but was rolled back \(#3 "rollback to #1 app:1"\), so it does not count.*--force/);
+  assert.doesNotThrow(() => checkPromotable("app:1", "production", "staging", h.entries), "what it went back to ran");
+  h.deploy("app:2"); // fixed elsewhere (e.g. the database), deployed again, and it stayed
+  assert.doesNotThrow(() => checkPromotable("app:2", "production", "staging", h.entries));
+  // Superseded normally (no rollback after it): still counts.
+  assert.doesNotThrow(() => checkPromotable("app:1", "production", "staging", new History().deploy("app:1").deploy("app:3").entries));
+});
+
+test("promotion: the staging-first gate follows slipway:environment, not the stack's name", () => {
+  assert.equal(promotionSource("acme/production", "production"), "acme/staging");
+  assert.equal(promotionSource("prod-eu", "production"), "staging");
+  assert.equal(promotionSource("production", "staging"), undefined, "a stack called production that is staging has no gate");
+  assert.equal(promotionSource("staging", "staging"), undefined);
+  assert.equal(promotionSource("acme/production", "production", "qa"), "qa", "--from wins");
+  assert.throws(() => promotionSource("acme/production", undefined), /stack "acme\/production" names no slipway:environment in Pulumi\.production\.yaml.*--from/);
 });

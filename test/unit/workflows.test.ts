@@ -102,8 +102,8 @@ test("pull-request.yml: tests, image, preview of both stacks as PR comments — 
     assert.equal(perms["pull-requests"] === "write", comments, `${name}: pull-requests: write exactly where it comments`);
     if (name !== "preview") assert.deepEqual(secretsOf(job), [], `${name}: no secrets`);
   }
-  // The preview reads state and decrypts config through the `preview` environment: no SSH key, no registry.
-  assert.equal(envName(preview), "preview");
+  // The preview reads state and decrypts config through its stack's own environment: no SSH key, no registry.
+  assert.equal(envName(preview), "preview-${{ matrix.stack }}");
   for (const s of secretsOf(preview)) assert.ok(["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"].includes(s), `preview uses ${s}`);
   assert.match(preview.if ?? "", /head\.repo\.full_name == github\.repository/, "no preview credentials for forks");
   assert.deepEqual(needsOf(preview).sort(), ["image", "test"]);
@@ -162,3 +162,40 @@ test("main.yml: build once and push, promote that digest to staging, smoke test,
   assert.ok(needsOf(production).includes("staging"), "production needs staging");
   assert.deepEqual(secretsOf(wf.env ?? {}), []);
 });
+
+const usesPulumi = (s: Step) => /\bpulumi\b|npm run (promote|rollback)/.test(s.run ?? "") || (s.uses?.startsWith("pulumi/actions@") === true && s.with?.command !== undefined);
+
+test("secrets of a stack: one environment per stack (production's preview reviewer-gated), on the steps that run pulumi only, never beside install scripts", () => {
+  const pr = load("pull-request.yml");
+  const main = load("main.yml");
+  // Each stack's previews and deploys read their own environment's secrets: staging and production never share a passphrase.
+  assert.equal(envName(pr.jobs.preview!), "preview-${{ matrix.stack }}");
+  assert.deepEqual(pr.jobs.preview!.strategy?.matrix?.stack, ["staging", "production"]);
+  assert.equal(envName(main.jobs.staging!), "staging");
+  assert.equal(envName(main.jobs.production!), "production");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  assert.match(readme, /`preview-production` \*\*with required reviewers\*\*/, "the README tells to gate production's preview with reviewers");
+  for (const [file, wf] of [["pull-request.yml", pr], ["main.yml", main]] as const) {
+    for (const [name, job] of Object.entries(wf.jobs)) {
+      const pulumiSecrets = (x: unknown) => secretsOf(x).filter((s) => s.startsWith("PULUMI_"));
+      assert.deepEqual(pulumiSecrets(job.env ?? {}), [], `${file} ${name}: no Pulumi secret at job level`);
+      for (const step of job.steps) {
+        const held = pulumiSecrets(step);
+        if (held.length > 0) assert.ok(usesPulumi(step), `${file} ${name}: step "${step.name ?? step.id ?? step.run ?? step.uses}" holds ${held.join(", ")} but runs no pulumi`);
+        else if (usesPulumi(step) && step.with?.command) assert.fail(`${file} ${name}: pulumi/actions ${String(step.with.command)} without the stack's secrets`);
+      }
+      if (file === "main.yml" && (name === "staging" || name === "production")) {
+        const commit = job.steps.find((s) => /git push/.test(s.run ?? ""));
+        assert.equal(commit?.if, "always() && steps.promote.outcome != 'skipped'", `${name}: main names what runs even after a promote that failed half way`);
+        const smoke = job.steps.find((s) => s.id === "smoke");
+        assert.match(smoke?.run ?? "", /pulumi stack output edgeUrl/, `${name}: the smoke test calls edgeUrl (edge.publicUrl when set)`);
+      }
+      if (secretsOf(job).some((s) => s.startsWith("PULUMI_"))) {
+        for (const step of job.steps) {
+          if (/\bnpm (ci|install)\b/.test(step.run ?? "")) assert.match(step.run!, /--ignore-scripts/, `${file} ${name}: install scripts never run in a job with Pulumi secrets`);
+        }
+      }
+    }
+  }
+});
+

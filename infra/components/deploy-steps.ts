@@ -69,7 +69,10 @@ export class DeploySteps extends pulumi.ComponentResource {
     this.roles = new command.local.Command(
       `${name}-roles`,
       {
-        create: pulumi.output(args.dbContainer).apply((db) => rolesCommand(db, { user: args.dbUser, database: args.dbName })),
+        // After a point-in-time restore re-created the container, the server replays WAL read-only for a while: the
+        // roles (ALTER ROLE) wait until it is promoted, as the base backup does.
+        create: pulumi.output(args.dbContainer).apply((db) =>
+          `${shellJoin(["docker", "exec", db, "sh", "-c", untilPromoted(args.dbUser)])} && ${rolesCommand(db, { user: args.dbUser, database: args.dbName })}`),
         environment: pulumi.all([args.ownerPassword, args.apiPassword]).apply(([owner, api]) => ({
           ...dockerEnv,
           [ROLE_PASSWORD_ENV.owner]: owner,

@@ -103,7 +103,7 @@ test("staging stack: up, health through the edge, data survives a rolling second
     });
   const ok = status([]);
   assert.equal(ok.status, 0, `status: ${ok.stdout}${ok.stderr}`);
-  for (const c of after) assert.match(ok.stdout, new RegExp(`${c}\\s+[0-9a-f]{12}\\s+${images.api.replace(/[.:/]/g, "\\$&")}\\s+running\\s+healthy\\s+UP api/s\\d+\\s+[1-9]\\d*`), ok.stdout);
+  for (const c of after) assert.match(ok.stdout, new RegExp(`${c}\\s+[0-9a-f]{12}\\s+${images.api.replace(/[.:/]/g, "\\$&")}\\s+running\\s+healthy\\s+UP api/[\\w.-]+\\s+[1-9]\\d*`), ok.stdout);
   assert.match(ok.stdout, /last deploys:\n\s+#\d+ .*update\s+succeeded/);
   assert.match(ok.stdout, /\nhealthy\n$/);
   const json = status(["--json"]);

@@ -81,15 +81,49 @@ function cycleWithin(graph: ReadonlyMap<string, readonly string[]>, members: Rea
   return [start, start]; // unreachable for a real component
 }
 
+/**
+ * The room of a file: src/<room> under src/, else its top-level folder (infra, stacks, bench, tools); undefined for
+ * tests and files at the root, which may import any room.
+ */
+export function roomOf(relative: string): string | undefined {
+  const parts = relative.split(path.sep);
+  if (parts.length < 2 || parts[0] === "test") return undefined;
+  return parts[0] === "src" && parts.length > 2 ? `src/${parts[1]}` : parts[0];
+}
+
+/** The rooms' graph: room → the rooms its files import (its own left out). A cycle here is an arrow both ways. */
+export function roomGraph(graph: ReadonlyMap<string, readonly string[]>, root: string): Map<string, string[]> {
+  const rooms = new Map<string, Set<string>>();
+  for (const [file, targets] of graph) {
+    const from = roomOf(path.relative(root, file));
+    if (from === undefined) continue;
+    const into = rooms.get(from) ?? new Set<string>();
+    rooms.set(from, into);
+    for (const t of targets) {
+      const to = roomOf(path.relative(root, t));
+      if (to !== undefined && to !== from) into.add(to);
+    }
+  }
+  return new Map([...rooms].map(([r, t]) => [r, [...t].sort()]));
+}
+
 function main(): void {
   const root = path.resolve(__dirname, "..");
   const configFile = path.join(root, "tsconfig.json");
   const config = ts.getParsedCommandLineOfConfigFile(configFile, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => console.error(ts.flattenDiagnosticMessageText(d.messageText, "\n")) });
   if (!config) throw new Error(`cannot read ${configFile}`);
-  const cycles = findCycles(importGraph(config.fileNames, config.options));
+  const graph = importGraph(config.fileNames, config.options);
+  const cycles = findCycles(graph);
   for (const cycle of cycles) console.error(`import cycle: ${cycle.map((f) => path.relative(root, f)).join(" → ")}`);
   if (cycles.length > 0) {
     console.error(`\n${cycles.length} import cycle(s) among the project's modules: move what both sides need into a module of its own, or to the side it belongs to.`);
+    process.exitCode = 1;
+  }
+  // Rooms (src/<room>, infra, stacks, bench, tools) import each other one way only: no arrow runs both ways.
+  const roomCycles = findCycles(roomGraph(graph, root));
+  for (const cycle of roomCycles) console.error(`rooms that import each other: ${cycle.join(" → ")}`);
+  if (roomCycles.length > 0) {
+    console.error(`\n${roomCycles.length} cycle(s) between rooms: the word both need belongs in a room below both (often src/vocabulary).`);
     process.exitCode = 1;
   }
 }

@@ -2,7 +2,7 @@
 // program's pre-deploy step (infra/components/deploy-steps.ts) runs the verb as a command line built from the same
 // declaration (backupVerb), so a flag cannot exist in one place and not the other.
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
-import { type FlagValues, verbArgv, type VerbSpec } from "../cli/args";
+import { type FlagValues, verbArgv, type VerbSpec } from "../vocabulary/verbs";
 
 export const BACKUP_VERB = {
   name: "backup",

@@ -3,4 +3,4 @@ export { applyEdge, edgeContainerName, edgeRevision, observeEdges, removeAllEdge
 export type { EdgeContext, EdgeProxySpec, HandoverTimeouts } from "./proxy";
 export { renderHaproxyConfig } from "./haproxy-config";
 export { connectDocker } from "../docker";
-export { exitWhenOrphaned } from "../rollout/orphan";
+export { exitWhenOrphaned } from "../vocabulary/orphan";

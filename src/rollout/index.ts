@@ -1,7 +1,7 @@
 // The rollout engine's public face, as loaded by the ReplicaSet dynamic provider (infra/providers) and tests:
 // converge/remove/observe a replica set, and a dockerode client for a DOCKER_HOST-style address.
 export { converge, removeAll } from "./executor";
-export { exitWhenOrphaned } from "./orphan";
+export { exitWhenOrphaned } from "../vocabulary/orphan";
 export { observe } from "./replicas";
 export type { EdgeTarget, ExecutorContext, RolloutEvent, RolloutPolicy, RolloutResult, RolloutTimeouts, Standby, StrategySettings } from "./executor";
 export { revisionOfSpec, validateSpec } from "./spec";

@@ -1,4 +1,5 @@
-// The words every room of slipway shares: labels and roles, database roles, names and the revision hash, waiting, log rotation.
+// The words every room of slipway shares: labels and roles, database roles, names and the revision hash, waiting, log
+// rotation, the shape of an operator verb, and a provider process that exits when its `pulumi` is gone.
 // It imports no other room of src/ (only the stack schema's types), so edge, rollout, backup, restore, infra
 // and the tests can all depend on it without an arrow back.
 export * from "./labels";
@@ -6,3 +7,5 @@ export * from "./logs";
 export * from "./naming";
 export * from "./wait";
 export * from "./database";
+export * from "./orphan";
+export * from "./verbs";

@@ -17,7 +17,7 @@ import { connectDocker } from "../../src/docker";
 import { testImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
 import { assertZeroDowntime, describeStep, startScenario } from "../support/deploy-scenario";
-import { engineAvailable } from "../support/pulumi";
+import { engineAvailable, pulumiCli } from "../support/pulumi";
 
 const LOAD = { connections: 30, settleS: 3 };
 
@@ -113,7 +113,8 @@ test("least privilege: roles convert an existing stack under load; the API role 
   const ids = sh(["ps", "-aq", "--filter", `label=slipway.stack=${s.ps.prefix}`]).split("\n").filter(Boolean);
   assert.ok(ids.length >= 5, `the stack's containers (${ids.length})`);
   const inspect = sh(["inspect", ...ids]);
-  const state = JSON.stringify(await stack.exportStack());
+  // `pulumi stack export` as a user runs it (the Automation API's exportStack() adds --show-secrets).
+  const state = await pulumiCli(s.ps, ["stack", "export"]);
   for (const v of secrets) {
     assert.ok(!inspect.includes(v), "no secret in docker inspect (env, labels, names) of any container of the stack");
     const at = state.indexOf(v);

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import * as ts from "typescript";
-import { findCycles, importGraph } from "../../tools/check-cycles";
+import { findCycles, importGraph, roomGraph, roomOf } from "../../tools/check-cycles";
 
 const options: ts.CompilerOptions = { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10 };
 
@@ -51,5 +51,28 @@ describe("import cycle check", () => {
       ["a", "b", "c", "a"],
       ["e", "e"],
     ]);
+  });
+
+  it("draws rooms (src/<room>, infra, stacks, bench, tools; tests none) and finds two rooms importing each other", () => {
+    assert.equal(roomOf(path.join("src", "edge", "proxy.ts")), "src/edge");
+    assert.equal(roomOf(path.join("infra", "providers", "engine.ts")), "infra");
+    assert.equal(roomOf(path.join("test", "support", "load.ts")), undefined);
+    const root = "/r";
+    const f = (p: string) => path.join(root, p);
+    // What main had before the orphan watch moved to src/vocabulary: rollout → edge, and edge → rollout/orphan.ts.
+    const graph = new Map([
+      [f("src/rollout/executor.ts"), [f("src/edge/slots.ts"), f("src/vocabulary/naming.ts")]],
+      [f("src/edge/index.ts"), [f("src/rollout/orphan.ts")]],
+      [f("src/edge/slots.ts"), [f("src/vocabulary/naming.ts")]],
+      [f("src/rollout/orphan.ts"), []],
+      [f("src/vocabulary/naming.ts"), []],
+      [f("test/unit/x.test.ts"), [f("src/edge/slots.ts"), f("src/rollout/executor.ts")]],
+    ]);
+    const rooms = roomGraph(graph, root);
+    assert.deepEqual(rooms.get("src/rollout"), ["src/edge", "src/vocabulary"]);
+    assert.equal(rooms.has("test"), false);
+    assert.deepEqual(findCycles(rooms), [["src/edge", "src/rollout", "src/edge"]]);
+    graph.set(f("src/edge/index.ts"), [f("src/vocabulary/orphan.ts")]);
+    assert.deepEqual(findCycles(roomGraph(graph, root)), []);
   });
 });

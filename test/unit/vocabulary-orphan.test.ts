@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 
-const orphan = join(__dirname, "..", "..", "src", "rollout", "orphan.ts");
+const orphan = join(__dirname, "..", "..", "src", "vocabulary", "orphan.ts");
 
 test("exitWhenOrphaned: the child exits within seconds of its parent's SIGKILL", { timeout: 30_000 }, async () => {
   const childCode = `require(${JSON.stringify(orphan)}).exitWhenOrphaned(() => {}); console.log(process.pid); setInterval(() => {}, 1000);`;

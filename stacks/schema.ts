@@ -165,7 +165,7 @@ export const databaseSchema = z.strictObject({
 });
 
 /** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
-export const BACKUP_DEFAULTS = { keep: 7, verify: false } as const;
+export const BACKUP_DEFAULTS = { keep: 7, keepWeeks: 4, verify: false } as const;
 
 /**
  * Continuous WAL archiving with pgBackRest (src/backup/wal.ts): the database archives every WAL segment into a
@@ -189,6 +189,11 @@ export const backupSchema = z.strictObject({
   dir: z.string().startsWith("/", "must be an absolute directory on the machine running pulumi"),
   /** Keep at most this many backups of the stack (the newest)… */
   keep: z.number().int().min(1).default(BACKUP_DEFAULTS.keep),
+  /**
+   * …plus the newest of each of the last this-many weeks (a spread: a day of quick deploys cannot rotate out last
+   * week's dump; 0: none), and always the newest verified dump…
+   */
+  keepWeeks: z.number().int().min(0).max(520).default(BACKUP_DEFAULTS.keepWeeks),
   /** …and none older than this many days (unset: no age limit). The backup just taken is always kept. */
   maxAgeDays: z.number().int().min(1).optional(),
   /** Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. */

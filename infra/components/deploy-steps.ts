@@ -95,6 +95,7 @@ export class DeploySteps extends pulumi.ComponentResource {
                 dbContainer: db,
                 dir: b.dir,
                 keep: b.keep,
+                keepWeeks: b.keepWeeks,
                 maxAgeDays: b.maxAgeDays,
                 verify: b.verify,
                 copyTo: b.copyTo,

@@ -2,8 +2,8 @@
 // machine running this code, so that only a complete, verified dump ever carries a `.dump` name:
 //   remove this prefix's stale `.partial` files → pg_dump -Fc → <name>.partial (0600; sha256 computed
 //   on the way) → fsync → read back in full by pg_restore and re-hashed from disk → <name>.sha256 →
-//   rename to <name> → fsync dir → retention (keep the N newest filed under the same prefix, none
-//   older than maxAgeDays).
+//   rename to <name> → fsync dir → retention (keep the N newest filed under the same prefix and the newest
+//   of each of the last keepWeeks weeks, none older than maxAgeDays, always the newest verified dump).
 // With `verify`, the counts of every table's rows are taken in pg_dump's own snapshot, and once the
 // dump has its name it is restored into a throwaway PostgreSQL and checked against them
 // (verify-by-restore.ts); the result is kept as <name>.verified.json. A failed verification fails
@@ -20,7 +20,7 @@ import * as path from "node:path";
 import { Transform } from "node:stream";
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
 import { Readable } from "node:stream";
-import { checksumFileName, formatChecksumFile } from "./checksum";
+import { checksumFileName, formatChecksumFile, parseChecksumFile } from "./checksum";
 import { countedDumpScript, COUNTS_MARKER, DUMP_EXIT_MARKER, parseCounts, pgDump, psqlScript, type Database } from "../postgres/commands";
 import { resolveDatabase } from "../postgres/database";
 import { sha256File } from "./hash";
@@ -28,9 +28,9 @@ import { connectDocker } from "../docker";
 import { execInDb } from "../postgres/db-exec";
 import { OpsError } from "../postgres/errors";
 import { exists, fsyncPath, keepFresh, preparePrivateDir, PRIVATE_FILE_MODE, writeAtomically } from "./files";
-import { backupFileName, backupOfFile, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem, VERIFIED_SUFFIX } from "./names";
+import { backupFileName, backupOfFile, CHECKSUM_SUFFIX, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem, VERIFIED_SUFFIX } from "./names";
 import { selectForDeletion, selectStalePartials } from "./retention";
-import { formatRecord, type VerificationRecord } from "./proof-record";
+import { formatRecord, type VerificationRecord, verificationState } from "./proof-record";
 import { verifyArchive } from "./archive-check";
 import { verifyByRestore } from "./prove-by-restore";
 import { copyOffHost } from "./offhost";
@@ -43,7 +43,9 @@ export interface BackupOptions {
   dir: string;
   /** keep this many newest backups filed under `prefix` (default: stacks/schema.ts BACKUP_DEFAULTS.keep) */
   keep?: number;
-  /** and delete those taken more than this many days ago (default: no age limit) */
+  /** and the newest of each of the last this-many weeks (default: stacks/schema.ts BACKUP_DEFAULTS.keepWeeks) */
+  keepWeeks?: number;
+  /** and delete those taken more than this many days ago (default: no age limit); never the newest verified one */
   maxAgeDays?: number;
   /** prove the dump by restoring it into a throwaway PostgreSQL and comparing row counts (default false) */
   verify?: boolean;
@@ -131,7 +133,8 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
 
   const copied = opts.copyTo ? { copiedTo: await copyOffHost({ file, copyTo: opts.copyTo, log }) } : {};
 
-  const deleted = await applyRetention(dir, opts.prefix, name, { keep, maxAgeDays: opts.maxAgeDays, now }, log);
+  const policy = { keep, keepWeeks: opts.keepWeeks ?? BACKUP_DEFAULTS.keepWeeks, maxAgeDays: opts.maxAgeDays, now };
+  const deleted = await applyRetention(dir, opts.prefix, name, policy, log);
   return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials, ...verified, ...copied };
 }
 
@@ -190,8 +193,8 @@ async function removeStalePartials(dir: string, prefix: string, log: (line: stri
 async function applyRetention(dir: string, prefix: string, justTaken: string, policy: Parameters<typeof selectForDeletion>[2], log: (line: string) => void): Promise<string[]> {
   const names = await fs.readdir(dir);
   const deleted: string[] = [];
-  const limits = `keep ${policy.keep}${policy.maxAgeDays === undefined ? "" : `, at most ${policy.maxAgeDays} days old`}`;
-  for (const old of selectForDeletion(names, prefix, policy)) {
+  const limits = `keep ${policy.keep}, one a week for ${policy.keepWeeks ?? 0} weeks${policy.maxAgeDays === undefined ? "" : `, at most ${policy.maxAgeDays} days old`}, the newest verified`;
+  for (const old of selectForDeletion(names, prefix, { ...policy, verified: await provenDumps(dir, names, prefix) })) {
     if (old === justTaken) continue; // a clock running backwards must not cost us the backup just taken
     await fs.rm(path.join(dir, old), { force: true });
     for (const companion of companionFileNames(old)) await fs.rm(path.join(dir, companion), { force: true });
@@ -205,6 +208,19 @@ async function applyRetention(dir: string, prefix: string, justTaken: string, po
     if (stat?.isFile() && (stat.mode & 0o077) !== 0) await fs.chmod(file, PRIVATE_FILE_MODE).catch(() => undefined);
   }
   return deleted;
+}
+
+/** This prefix's dumps whose verification record proves exactly their bytes (the checksum file's sha256). */
+async function provenDumps(dir: string, names: readonly string[], prefix: string): Promise<Set<string>> {
+  const proven = new Set<string>();
+  for (const name of names) {
+    const of = backupOfFile(name);
+    if (of?.prefix !== prefix || of.partial || !name.endsWith(VERIFIED_SUFFIX)) continue;
+    const dump = name.slice(0, -VERIFIED_SUFFIX.length);
+    const [record, checksum] = await Promise.all([fs.readFile(path.join(dir, name), "utf8").catch(() => undefined), fs.readFile(path.join(dir, dump + CHECKSUM_SUFFIX), "utf8").catch(() => "")]);
+    if (verificationState(record, dump, parseChecksumFile(checksum)?.sha256 ?? "").state === "verified") proven.add(dump);
+  }
+  return proven;
 }
 
 async function dumpTo(docker: Docker, container: string, db: Database, partial: string, counted: boolean): Promise<Dumped> {

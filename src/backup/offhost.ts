@@ -39,6 +39,25 @@ export function resolveFrom(from: string, copyTo: string | undefined): string {
   return remoteFile(copyTo, from);
 }
 
+/** Names of parameters that hold a credential in an rclone connection string or config variable. */
+const CREDENTIAL_KEY = /pass|secret|token|key|auth|credential|sas_url|sas|session/i;
+
+/**
+ * `text` with every credential rclone could echo masked as `***`: values of credential parameters in connection
+ * strings (`:sftp,user=u,pass=…:path`, `remote,key=…:`), passwords in URLs (`https://u:…@host`), and the values of
+ * this process's RCLONE_CONFIG_<NAME>_<PASS|KEY|TOKEN|SECRET…> variables wherever they appear. Pure. Every message
+ * and log line of this module goes through it: rclone's own errors quote the remote they were given.
+ */
+export function redactCredentials(text: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  let out = text
+    .replace(/([,{]\s*)([A-Za-z_][\w-]*)(\s*=\s*)("[^"]*"|'[^']*'|[^,:}\s]*)/g, (m, lead: string, key: string, eq: string) => (CREDENTIAL_KEY.test(key) ? `${lead}${key}${eq}***` : m))
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^@\s/]+@/gi, "$1***@");
+  for (const [name, value] of Object.entries(env)) {
+    if (value && value.length >= 4 && /^RCLONE_CONFIG_/.test(name) && CREDENTIAL_KEY.test(name.replace(/^RCLONE_CONFIG_[^_]+_/, ""))) out = out.split(value).join("***");
+  }
+  return out;
+}
+
 async function rclone(argv: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(argv[0], argv.slice(1), { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
@@ -51,7 +70,7 @@ async function rclone(argv: string[]): Promise<string> {
         .filter((l) => l.trim() && !/NOTICE: Config file .* not found/.test(l))
         .slice(-6)
         .join("\n");
-      reject(new OpsError("copy-failed", `${argv.join(" ")} failed (exit ${String((err as { code?: unknown }).code)}): ${lines || err.message}`));
+      reject(new OpsError("copy-failed", redactCredentials(`${argv.join(" ")} failed (exit ${String((err as { code?: unknown }).code)}): ${lines || err.message}`)));
     });
   });
 }
@@ -71,10 +90,10 @@ export async function copyOffHost(opts: { file: string; copyTo: string; log?: (l
       await rclone(rcloneCopyTo(local, remote));
     } catch (err) {
       const why = err instanceof OpsError ? err.message : String(err);
-      throw new OpsError("copy-failed", `copying ${name} to ${opts.copyTo} failed; the backup itself is fine at ${opts.file}. ${why}`);
+      throw new OpsError("copy-failed", redactCredentials(`copying ${name} to ${opts.copyTo} failed; the backup itself is fine at ${opts.file}. ${why}`));
     }
     copied.push(remote);
-    log(`copied ${path.basename(local)} to ${remote}`);
+    log(redactCredentials(`copied ${path.basename(local)} to ${remote}`));
   }
   return copied;
 }
@@ -85,12 +104,21 @@ export async function copyOffHost(opts: { file: string; copyTo: string; log?: (l
  * dump or checksum, and bytes that do not match the fetched checksum (nothing is left behind then).
  */
 export async function fetchBackup(opts: { from: string; dir: string; log?: (line: string) => void }): Promise<string> {
-  const log = opts.log ?? (() => undefined);
-  const { dir: remoteDir, name } = splitRemote(opts.from);
-  if (!parseBackupFileName(name)) {
-    throw new OpsError("invalid-input", `--from ${opts.from}: '${name}' is not a backup's name (<stack>-<YYYYMMDDTHHMMSSZ>-<tag>.dump); list the remote with: rclone lsf ${remoteDir}`);
+  const log = (line: string) => opts.log?.(redactCredentials(line));
+  try {
+    return await fetchInto(opts.from, opts.dir, log);
+  } catch (err) {
+    if (err instanceof OpsError) throw new OpsError(err.kind, redactCredentials(err.message));
+    throw err;
   }
-  const dir = path.resolve(opts.dir);
+}
+
+async function fetchInto(from: string, into: string, log: (line: string) => void): Promise<string> {
+  const { dir: remoteDir, name } = splitRemote(from);
+  if (!parseBackupFileName(name)) {
+    throw new OpsError("invalid-input", `--from ${from}: '${name}' is not a backup's name (<stack>-<YYYYMMDDTHHMMSSZ>-<tag>.dump); list the remote with: rclone lsf ${remoteDir}`);
+  }
+  const dir = path.resolve(into);
   await preparePrivateDir(dir);
   const present = new Set((await rclone(rcloneList(remoteDir))).split("\n").map((l) => l.trim()));
   for (const needed of [name, name + CHECKSUM_SUFFIX]) {

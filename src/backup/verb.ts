@@ -12,6 +12,7 @@ export const BACKUP_VERB = {
     "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
     dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir); created 0700" },
     keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default: the stack's backup.keep, else ${BACKUP_DEFAULTS.keep})` },
+    "keep-weeks": { type: "string", value: "<m>", description: `also keep the newest backup of each of the last m weeks (default: the stack's backup.keepWeeks, else ${BACKUP_DEFAULTS.keepWeeks}); the newest verified backup is always kept` },
     "max-age-days": { type: "string", value: "<n>", description: "also delete backups of this stack taken more than n days ago (default: the stack's backup.maxAgeDays, else no age limit)" },
     verify: { type: "boolean", description: "prove the dump: restore it into a throwaway PostgreSQL (the database's image) and compare every table's rows (default: the stack's backup.verify)" },
     "copy-to": { type: "string", value: "<remote>", description: "copy the backup (dump, record, checksum) there with rclone, e.g. sftp:backups/slipway (default: the stack's backup.copyTo)" },

@@ -27,6 +27,7 @@ void runVerb(BACKUP_VERB, async (values) => {
     dbContainer: explicit ?? target!.dbContainer,
     dir,
     keep: intFlag(values, "keep", settings?.keep ?? BACKUP_DEFAULTS.keep, 1),
+    keepWeeks: intFlag(values, "keep-weeks", settings?.keepWeeks ?? BACKUP_DEFAULTS.keepWeeks, 0),
     ...(maxAgeDays === undefined ? {} : { maxAgeDays }),
     verify,
     copyTo: stringFlag(values, "copy-to") ?? settings?.copyTo,

@@ -1,12 +1,16 @@
 // backup() and restore() against a real PostgreSQL container: round trip, files it leaves (private),
-// retention by count and age, stale .partial files, disk full, pg_dump failure, unknown container.
+// retention by count, age, weekly spread and the newest verified dump, stale .partial files, disk full, pg_dump failure, unknown container.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createHash } from "node:crypto";
 import { backup } from "../../src/backup/backup";
+import { formatChecksumFile } from "../../src/backup/checksum";
+import { VERIFIED_SUFFIX } from "../../src/backup/names";
+import { formatRecord, type VerificationRecord } from "../../src/backup/proof-record";
 import { OpsError } from "../../src/postgres/errors";
 import { restore } from "../../src/restore/restore";
 import { startPostgres, TestPostgres } from "../support/postgres";
@@ -112,6 +116,42 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     const past = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "past", keep: 10, maxAgeDays: 1, now: new Date("2026-01-01T00:00:00Z") });
     assert.ok(!past.deleted.includes(past.file));
     await fs.access(past.file);
+  });
+
+  it("never rotates out the newest verified dump (its record read from disk), and keeps the newest of each recent week", async () => {
+    const dir = path.join(root, "spread");
+    await fs.mkdir(dir, { mode: 0o700 });
+    const now = new Date("2026-11-30T12:00:00Z");
+    const write = async (name: string, proof?: { ok: boolean; sha256?: string }) => {
+      const bytes = `dump ${name}`;
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      await fs.writeFile(path.join(dir, name), bytes, { mode: 0o600 });
+      await fs.writeFile(path.join(dir, `${name}.sha256`), formatChecksumFile(sha256, name), { mode: 0o600 });
+      if (proof) {
+        const record = { version: 1, dump: name, sha256: proof.sha256 ?? sha256, ok: proof.ok, verifiedAt: now.toISOString(), image: "i", imageName: "n", sourceCounts: {}, restoredCounts: {}, problems: [], restoreSeconds: 1, seconds: 1 } satisfies VerificationRecord;
+        await fs.writeFile(path.join(dir, `${name}${VERIFIED_SUFFIX}`), formatRecord(record), { mode: 0o600 });
+      }
+    };
+    const good = "staging-20260901T120000Z-good.dump"; // proven, months old
+    const failed = "staging-20261001T120000Z-failed.dump"; // its proof failed
+    const forged = "staging-20261002T120000Z-forged.dump"; // a record that vouches for other bytes
+    const lastWeek = "staging-20261120T120000Z-lastweek.dump"; // in the week before this one
+    const today = ["staging-20261130T080000Z-a.dump", "staging-20261130T090000Z-b.dump"];
+    await write(good, { ok: true });
+    await write(failed, { ok: false });
+    await write(forged, { ok: true, sha256: "0".repeat(64) });
+    for (const f of [lastWeek, ...today]) await write(f);
+    // keep 1, 0 weeks, 30 days: everything but the backup just taken would go — except the proven dump
+    const made = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "now", keep: 1, keepWeeks: 0, maxAgeDays: 30, now });
+    const deleted = made.deleted.map((f) => path.basename(f));
+    assert.deepEqual(deleted.sort(), [failed, forged, lastWeek, ...today].sort());
+    await fs.access(path.join(dir, good));
+    // with weeks: the next quick backups keep the newest of the week before, not only the N newest
+    await write(lastWeek);
+    const again = await backup({ prefix: "staging", dbContainer: pg.name, dir, imageTag: "again", keep: 1, keepWeeks: 2, now: new Date(now.getTime() + 60_000) });
+    assert.ok(!again.deleted.map((f) => path.basename(f)).includes(lastWeek), "last week's newest is kept");
+    assert.deepEqual(again.deleted.map((f) => path.basename(f)), [path.basename(made.file)], "the previous quick backup is not");
+    await fs.access(path.join(dir, good));
   });
 
   it("removes this stack's stale .partial files, not a fresh one nor another stack's", async () => {

@@ -126,4 +126,15 @@ describe("off-host copies over SFTP with rclone (real sshd, real PostgreSQL)", {
     assert.ok(names.includes(older), "retention did not run");
     assert.ok(names.some((n) => n.endsWith("-down.dump")), "the local backup stays");
   });
+
+  it("never echoes a credential: rclone quotes a connection string's password in its error, the verb masks it", async () => {
+    const local = path.join(root, "secret-remote");
+    const obscured = spawnSync("rclone", ["obscure", "hunter2-not-a-real-one"], { encoding: "utf8" }).stdout.trim();
+    assert.ok(obscured.length > 8, "rclone obscure");
+    const copyTo = `:sftp,host=127.0.0.1,port=1,user=backup,pass=${obscured}:${remoteDir}`;
+    const b = verb("backup", ["--stack", "qa", "--db-container", pg.name, "--dir", local, "--copy-to", copyTo, "--image-tag", "secret"], { ...sftp.env, RCLONE_CONTIMEOUT: "5s", RCLONE_LOW_LEVEL_RETRIES: "1", RCLONE_RETRIES: "1" });
+    assert.equal(b.code, 1, b.stderr);
+    assert.match(b.stderr, /rclone copyto .* failed \(exit \d+\): .*pass=\*\*\*/is, "rclone's own message, with the password masked");
+    assert.ok(!b.stderr.includes(obscured) && !b.stdout.includes(obscured), "the obscured password (reversible) appears nowhere in the output");
+  });
 });

@@ -17,19 +17,19 @@ const tail = "--image-tag 0000000000000 --database app --user app";
 
 describe("pre-deploy backup command", () => {
   it("passes keep (the schema's default when unset) and, when set, the age limit", () => {
-    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway" }), `${base} --keep 7 ${tail}`);
-    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, maxAgeDays: 30 }), `${base} --keep 14 --max-age-days 30 ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway" }), `${base} --keep 7 --keep-weeks 4 ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, maxAgeDays: 30 }), `${base} --keep 14 --keep-weeks 4 --max-age-days 30 ${tail}`);
   });
 
   it("asks for the proof by restore when backup.verify is on", () => {
-    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: true }), `${base} --keep 14 --verify ${tail}`);
-    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: false }), `${base} --keep 14 ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: true }), `${base} --keep 14 --keep-weeks 4 --verify ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: false }), `${base} --keep 14 --keep-weeks 4 ${tail}`);
   });
 
   it("copies off the host when backup.copyTo is set", () => {
     assert.equal(
       backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, verify: true, copyTo: "offsite:backups/slipway prod" }),
-      `${base} --keep 14 --verify --copy-to 'offsite:backups/slipway prod' ${tail}`,
+      `${base} --keep 14 --keep-weeks 4 --verify --copy-to 'offsite:backups/slipway prod' ${tail}`,
     );
   });
 });

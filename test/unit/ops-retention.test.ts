@@ -49,6 +49,33 @@ describe("selectForDeletion", () => {
     assert.deepEqual(selectForDeletion(sameSecond, "s", { keep: 1, now }), ["s-20261121T230000Z-z.dump", "s-20261122T010000Z-a.dump"]);
   });
 
+  it("keeps a spread: the newest of each of the last keepWeeks weeks beside the N newest, so quick deploys cannot rotate out last week's dump", () => {
+    // Ten deploys today (one an hour) and one backup a week for five weeks before.
+    const today = Array.from({ length: 10 }, (_, h) => `p-20261123T0${h}0000Z-d${h}.dump`);
+    const daily = ["p-20261119T120000Z-w0.dump", "p-20261112T120000Z-w1.dump", "p-20261110T120000Z-w1old.dump", "p-20261105T120000Z-w2.dump", "p-20261029T120000Z-w3.dump", "p-20261022T120000Z-w4.dump"];
+    const at = new Date("2026-11-23T10:00:00Z");
+    const all = [...today, ...daily];
+    // keep 3, no weeks: every weekly dump goes (the old behaviour)
+    assert.deepEqual(selectForDeletion(all, "p", { keep: 3, now: at }).filter((f) => f.includes("-w")).length, daily.length);
+    // keep 3 + 4 weeks (7-day windows back from now, as restic's --keep-weekly): week 0 (16–23 Nov 10:00) is served by
+    // today's newest (so w0 goes), weeks 1–3 by w1 (not the older w1old), w2 and w3; w4 is beyond the 4 weeks
+    const deleted = selectForDeletion(all, "p", { keep: 3, keepWeeks: 4, now: at });
+    const kept = all.filter((f) => !deleted.includes(f)).sort();
+    assert.deepEqual(kept, ["p-20261029T120000Z-w3.dump", "p-20261105T120000Z-w2.dump", "p-20261112T120000Z-w1.dump", "p-20261123T070000Z-d7.dump", "p-20261123T080000Z-d8.dump", "p-20261123T090000Z-d9.dump"]);
+    // the age limit still wins over a weekly keep
+    assert.ok(selectForDeletion(all, "p", { keep: 3, keepWeeks: 4, maxAgeDays: 8, now: at }).includes("p-20261112T120000Z-w1.dump"));
+    assert.throws(() => selectForDeletion(all, "p", { keep: 1, keepWeeks: -1, now: at }), /keepWeeks must be a whole number ≥ 0/);
+  });
+
+  it("never deletes the newest proven dump, however many unproven ones came after it or however old it is", () => {
+    const verified = new Set(["production-20261120T010000Z-aaa.dump"]);
+    assert.deepEqual(selectForDeletion(files, "production", { keep: 1, verified, now }), ["production-20261121T010000Z-bbb.dump"]);
+    assert.deepEqual(selectForDeletion(files, "production", { keep: 1, maxAgeDays: 1, verified, now }), ["production-20261121T010000Z-bbb.dump", "production-20261122T010000Z-ccc.dump"]);
+    // a newer proven dump: the older proven one is an ordinary dump again
+    const both = new Set([...verified, "production-20261121T010000Z-bbb.dump"]);
+    assert.deepEqual(selectForDeletion(files, "production", { keep: 1, verified: both, now }), ["production-20261120T010000Z-aaa.dump"]);
+  });
+
   it("refuses to keep fewer than one, or a fractional age", () => {
     assert.throws(() => selectForDeletion(files, "production", { keep: 0, now }), /keep must be a whole number ≥ 1/);
     assert.throws(() => selectForDeletion(files, "production", { keep: 1.5, now }), /keep/);

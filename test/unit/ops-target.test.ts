@@ -17,7 +17,7 @@ describe("stack target", () => {
       dbContainer: "slipway-live-db",
       production: false,
       dockerHost: "ssh://deploy@db1",
-      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, verify: BACKUP_DEFAULTS.verify, wal: walSchema.parse({}) },
+      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, keepWeeks: BACKUP_DEFAULTS.keepWeeks, verify: BACKUP_DEFAULTS.verify, wal: walSchema.parse({}) },
     });
     assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
   });

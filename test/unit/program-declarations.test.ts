@@ -76,7 +76,7 @@ for (const stack of ["staging", "production"]) {
     const backup = resources.find((r) => r.name === "deploy-backup");
     if (stack === "production") {
       assert.ok(backup, "production takes a backup before migrating");
-      assert.match(backup.inputs.create, /^node --import tsx src\/cli\/backup\.ts --stack slipway-production --db-container slipway-production-db --dir \/var\/backups\/slipway --keep 14 --image-tag 0000000000000 --database app --user app$/);
+      assert.match(backup.inputs.create, /^node --import tsx src\/cli\/backup\.ts --stack slipway-production --db-container slipway-production-db --dir \/var\/backups\/slipway --keep 14 --keep-weeks 4 --image-tag 0000000000000 --database app --user app$/);
     } else {
       assert.equal(backup, undefined, "staging has backups off");
     }

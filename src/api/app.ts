@@ -1,6 +1,6 @@
 // The demo API's HTTP routes (fastify), wired to a Store; no process or signal handling here.
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { healthReport, isDatabaseUnavailable, readinessReport, walArchiveCheck, type CheckResult } from "./health";
+import { healthReport, isDatabaseUnavailable, isLoopback, readinessReport, walArchiveCheck, type CheckResult } from "./health";
 import { parseItemInput } from "./items";
 import { createMetrics, METRICS_PATH, type ApiMetrics } from "./metrics";
 import { requestLogFields } from "./request-log";
@@ -18,6 +18,11 @@ export interface AppDeps {
 }
 
 const DB_CHECK_TIMEOUT_MS = 2000;
+/**
+ * /health runs its checks at most once per this many ms, however many callers: concurrent and repeated requests share
+ * one result (the edge exempts /health from its rate limit, so this bounds what callers can make the database do).
+ */
+export const HEALTH_CACHE_MS = 1000;
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = fastify({
@@ -52,7 +57,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Readiness (the edge and Docker route on it): see readinessReport. Once the database has answered, the
   // replica stays ready through database restarts; only the requests that need the database fail then.
   let reachedDatabase = false;
-  app.get("/up", async (_request, reply) => {
+  app.get("/up", async (request, reply) => {
     let lastError: string | undefined;
     if (!reachedDatabase && !deps.isDraining()) {
       await deps.store.ping(DB_CHECK_TIMEOUT_MS).then(
@@ -60,7 +65,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         (error: Error) => (lastError = error.message),
       );
     }
-    const report = readinessReport(deps.version, deps.isDraining(), reachedDatabase, lastError);
+    const report = readinessReport(deps.version, deps.isDraining(), reachedDatabase, lastError, isLoopback(request.ip));
     return reply.code(report.statusCode).send(report.body);
   });
 
@@ -76,21 +81,32 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   // Dependencies, for operators and monitoring (not for routing): 200, or 503 naming the failing check.
-  app.get("/health", async (_request, reply) => {
+  const runChecks = async (): Promise<Record<string, CheckResult>> => {
     const checks: Record<string, CheckResult> = {};
-    if (!deps.isDraining()) {
-      checks.db = await deps.store.ping(DB_CHECK_TIMEOUT_MS).then(
-        (): CheckResult => ({ ok: true }),
-        (error: Error): CheckResult => ({ ok: false, error: error.message }),
-      );
-      // backup.wal: whether the database's WAL still reaches its archive (no check when it does not archive)
-      if (checks.db.ok && deps.store.walArchiver) {
-        const wal = await deps.store.walArchiver().then(walArchiveCheck, (error: Error): CheckResult => ({ ok: false, error: error.message }));
-        if (wal) checks.walArchive = wal;
-      }
+    checks.db = await deps.store.ping(DB_CHECK_TIMEOUT_MS).then(
+      (): CheckResult => ({ ok: true }),
+      (error: Error): CheckResult => ({ ok: false, error: error.message }),
+    );
+    // backup.wal: whether the database's WAL still reaches its archive (no check when it does not archive)
+    if (checks.db.ok && deps.store.walArchiver) {
+      const wal = await deps.store.walArchiver().then(walArchiveCheck, (error: Error): CheckResult => ({ ok: false, error: error.message }));
+      if (wal) checks.walArchive = wal;
     }
-    const report = healthReport(deps.version, checks, deps.isDraining());
-    return reply.code(report.statusCode).send(report.body);
+    return checks;
+  };
+  // One round of checks at a time; its result serves every caller until HEALTH_CACHE_MS after it finished.
+  let cached: { settledAt?: number; checks: Promise<Record<string, CheckResult>> } | undefined;
+  app.get("/health", async (request, reply) => {
+    let checks: Record<string, CheckResult> = {};
+    if (!deps.isDraining()) {
+      if (!cached || (cached.settledAt !== undefined && Date.now() - cached.settledAt >= HEALTH_CACHE_MS)) {
+        const round: NonNullable<typeof cached> = { checks: runChecks().finally(() => (round.settledAt = Date.now())) };
+        cached = round;
+      }
+      checks = await cached.checks;
+    }
+    const report = healthReport(deps.version, checks, deps.isDraining(), isLoopback(request.ip));
+    return reply.code(report.statusCode).header("cache-control", "no-store").send(report.body);
   });
 
   app.get("/items", async () => deps.store.listItems());

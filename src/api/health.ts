@@ -7,13 +7,19 @@ export interface HealthReport {
   body: Record<string, unknown>;
 }
 
-export function healthReport(version: string, checks: Record<string, CheckResult>, draining: boolean): HealthReport {
+/**
+ * `detail`: whether the caller may read the checks' error text (database and archive messages name hosts, roles and
+ * WAL segments). Only callers on the replica's own loopback — Docker's probe, an operator's `docker exec` — get it;
+ * everyone else (through the edge) gets which check fails, not why.
+ */
+export function healthReport(version: string, checks: Record<string, CheckResult>, draining: boolean, detail = true): HealthReport {
   // Draining wins: the load balancer must stop sending traffic even while the database is fine.
   if (draining) return { statusCode: 503, body: { status: "draining", version } };
   const names = Object.keys(checks).sort();
   const failing = names.filter((name) => !checks[name].ok);
   const summary = Object.fromEntries(names.map((name) => [name, checks[name].ok ? "ok" : "fail"]));
   if (failing.length === 0) return { statusCode: 200, body: { status: "ok", version, checks: summary } };
+  if (!detail) return { statusCode: 503, body: { status: "fail", version, checks: summary, failing } };
   const errors = Object.fromEntries(
     failing.map((name) => {
       const result = checks[name];
@@ -34,10 +40,15 @@ export interface ReadinessReport {
  * with a wrong database address never takes traffic) — and NOT the database's health afterwards: a database
  * restart must not take every replica out of the edge at once, or routes that never touch it fail too.
  */
-export function readinessReport(version: string, draining: boolean, reachedDatabase: boolean, lastError?: string): ReadinessReport {
+export function readinessReport(version: string, draining: boolean, reachedDatabase: boolean, lastError?: string, detail = true): ReadinessReport {
   if (draining) return { statusCode: 503, body: { status: "draining", version } };
-  if (!reachedDatabase) return { statusCode: 503, body: { status: "starting", version, waitingFor: "db", ...(lastError ? { error: lastError } : {}) } };
+  if (!reachedDatabase) return { statusCode: 503, body: { status: "starting", version, waitingFor: "db", ...(lastError && detail ? { error: lastError } : {}) } };
   return { statusCode: 200, body: { status: "ready", version } };
+}
+
+/** Whether a request came from the replica's own loopback (its Docker probe, `docker exec`), not through the edge. */
+export function isLoopback(ip: string): boolean {
+  return ip === "::1" || /^(::ffff:)?127\./.test(ip);
 }
 
 /** pg / network errors that mean "the database cannot be reached right now" (answered 503, not 500). */

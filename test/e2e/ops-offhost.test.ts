@@ -98,7 +98,7 @@ describe("off-host copies over SFTP with rclone (real sshd, real PostgreSQL)", {
     assert.match(notDump.stderr, /'notes\.txt' is not a backup's name/);
     const both = verb("restore", ["--stack", "s", "--db-container", pg.name, "--environment", "staging", "--from", "x", "--file", "y"]);
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /give exactly one of --file <path> and --from <remote>/);
+    assert.match(both.stderr, /give exactly one of --file <path>, --from <remote>, --to-time <ISO time> and --to-latest/);
   });
 
   it("an unverified copy comes back unverified: production refuses it without --force", async () => {

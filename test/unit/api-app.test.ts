@@ -1,7 +1,7 @@
 // Unit tests for the HTTP routes (src/api/app.ts) with an in-memory store, via fastify.inject.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildApp } from "../../src/api/app";
+import { buildApp, HEALTH_CACHE_MS } from "../../src/api/app";
 import type { Item, Store } from "../../src/api/store";
 
 function memoryStore(dbUp = true): Store {
@@ -35,6 +35,34 @@ test("GET /health: 200 ok, 503 naming db when it is down, 503 draining with conn
   assert.equal(draining.statusCode, 503);
   assert.equal(draining.json().status, "draining");
   assert.equal(draining.headers.connection, "close");
+});
+
+test("GET /health from outside the replica (through the edge): which check fails, not why; on its loopback the reason; /up likewise", async () => {
+  const outside = await app({ dbUp: false }).inject({ url: "/health", remoteAddress: "172.18.0.5" });
+  assert.equal(outside.statusCode, 503);
+  assert.deepEqual(outside.json(), { status: "fail", version: "t1", checks: { db: "fail" }, failing: ["db"] });
+  assert.ok(!outside.body.includes("connection refused"), "no database error text for outside callers");
+  for (const local of ["127.0.0.1", "::1", "::ffff:127.0.0.1"]) {
+    const inside = await app({ dbUp: false }).inject({ url: "/health", remoteAddress: local });
+    assert.deepEqual(inside.json().errors, { db: "connection refused" }, `${local}: Docker's probe and docker exec see why`);
+  }
+  const startingOutside = await app({ dbUp: false }).inject({ url: "/up", remoteAddress: "10.0.0.9" });
+  assert.equal(startingOutside.statusCode, 503);
+  assert.equal(startingOutside.json().error, undefined);
+});
+
+test("GET /health: one round of checks serves concurrent and repeated callers for HEALTH_CACHE_MS after it finished", async () => {
+  let pings = 0;
+  const store = { ...memoryStore(), ping: async () => { pings++; await new Promise((r) => setTimeout(r, 50)); } };
+  const api = buildApp({ store, version: "t1", isDraining: () => false, logger: false });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => api.inject({ url: "/health" })));
+  assert.deepEqual([...new Set(answers.map((a) => a.statusCode))], [200]);
+  assert.equal(answers[0]!.headers["cache-control"], "no-store");
+  assert.equal((await api.inject({ url: "/health" })).statusCode, 200);
+  assert.equal(pings, 1, "20 concurrent callers and one right after: one database round trip");
+  await new Promise((r) => setTimeout(r, HEALTH_CACHE_MS + 20));
+  await api.inject({ url: "/health" });
+  assert.equal(pings, 2, "a caller after the window gets a fresh check");
 });
 
 test("POST /items then GET /items; invalid body is 400", async () => {

@@ -3,11 +3,13 @@
 // published to the host. Its config (monitoring/prometheus.yml rendered), the alert rules (monitoring/alerts.yml,
 // as tested by promtool) and the stack's own rules (the declared replica count) are uploaded into the container;
 // samples live in a named volume, so a new config (a replaced container) keeps the history.
-// Beside it a Pushgateway (same network, never published), scraped with honor_labels: the backup verb pushes
+// Beside it a Pushgateway (never published, and only on the stack's monitoring network: no API replica can reach it,
+// so none can push a backup timestamp that silences BackupTooOld), scraped with honor_labels: the backup verb pushes
 // slipway_backup_* there after each successful backup (src/backup/metrics.ts), which BackupTooOld reads; it
 // keeps what was pushed in its own volume (--persistence.file), so a replaced container does not forget the last
 // backup.
-// With monitoring.alerting on, an Alertmanager (same network, never published) receives the alerts Prometheus fires and
+// With monitoring.alerting on, an Alertmanager (monitoring network only, never published: no replica can silence an
+// alert through its API) receives the alerts Prometheus fires and
 // notifies one webhook receiver, resolved alerts included; its notification log lives in a volume, so a replaced
 // container does not notify twice.
 import { readFileSync, realpathSync } from "node:fs";
@@ -192,11 +194,14 @@ export class Monitoring extends pulumi.ComponentResource {
   readonly pushgatewayName: pulumi.Output<string>;
   /** The Alertmanager container (monitoring.alerting.enabled), or undefined. */
   readonly alertmanagerName?: pulumi.Output<string>;
+  /** Prometheus, the Pushgateway and the Alertmanager; not the replicas or the edge. Not internal: alerts leave by it. */
+  readonly network: docker.Network;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Monitoring", name, {}, opts);
     const s = args.settings;
     const labels = dockerLabels({ ...args.labels, [LABEL_ROLE]: ROLES.prometheus });
+    this.network = new docker.Network(`${name}-network`, { name: `${args.prefix}-monitoring`, labels: dockerLabels(args.labels) }, { parent: this });
     const image = new docker.RemoteImage(`${name}-image`, { name: s.image, keepLocally: true }, { parent: this });
     const volume = new docker.Volume(`${name}-data`, { name: `${args.prefix}-prometheus`, labels }, { parent: this });
     const pushgateway = this.pushgateway(name, args);
@@ -227,8 +232,9 @@ export class Monitoring extends pulumi.ComponentResource {
           content: files.apply((f) => f[file]),
         })),
         volumes: [{ volumeName: volume.name, containerPath: PROMETHEUS_DATA_DIR }],
-        // Not published: operators query it with `docker exec <container> promtool query instant …`.
-        networksAdvanced: [{ name: args.network }],
+        // Not published: operators query it with `docker exec <container> promtool query instant …`. On the edge network
+        // to scrape the replicas and HAProxy's exporter, on the monitoring network for the Pushgateway and Alertmanager.
+        networksAdvanced: [{ name: args.network }, { name: this.network.name }],
         healthcheck: readiness(["CMD", "promtool", "check", "ready", `--url=http://127.0.0.1:${PROMETHEUS_PORT}`]),
         wait: true,
         waitTimeout: 120,
@@ -270,7 +276,7 @@ export class Monitoring extends pulumi.ComponentResource {
         uploads,
         volumes: [{ volumeName: volume.name, containerPath: ALERTMANAGER_DATA_DIR }],
         // Not published: Prometheus reaches it by name; operators use `docker exec <container> amtool …`.
-        networksAdvanced: [{ name: args.network }],
+        networksAdvanced: [{ name: this.network.name }],
         healthcheck: readiness(["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ALERTMANAGER_PORT}/-/ready`]),
         wait: true,
         waitTimeout: 120,
@@ -297,7 +303,7 @@ export class Monitoring extends pulumi.ComponentResource {
         command: pushgatewayCommand(),
         volumes: [{ volumeName: volume.name, containerPath: PUSHGATEWAY_DATA_DIR }],
         // Not published: the backup verb pushes through `docker exec` (busybox wget against 127.0.0.1).
-        networksAdvanced: [{ name: args.network }],
+        networksAdvanced: [{ name: this.network.name }],
         healthcheck: readiness(["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${PUSHGATEWAY_PORT}/-/ready`]),
         wait: true,
         waitTimeout: 120,

@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PUSHGATEWAY_PORT } from "../../src/backup/metrics";
 import { ensureImages } from "../support/docker-images";
 import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
@@ -74,7 +75,7 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
 
   // Never published: no port binding on the host, only the edge network.
   assert.deepEqual(JSON.parse(docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", prometheus])) ?? {}, {});
-  assert.deepEqual(Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", prometheus]))), [`${ps.prefix}-edge`]);
+  assert.deepEqual(Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", prometheus]))).sort(), [`${ps.prefix}-edge`, `${ps.prefix}-monitoring`].sort(), "Prometheus: the edge network to scrape, the monitoring network for the Pushgateway and Alertmanager");
   assert.equal(docker(["inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-file\"}}", prometheus]).split(" ")[0], "json-file");
   // The uploaded config and rules are valid for the server that runs them.
   const check = docker(["exec", prometheus, "promtool", "check", "config", "/etc/prometheus/prometheus.yml"]);
@@ -119,7 +120,12 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   const pushgateway = outputs.pushgatewayContainer?.value as string;
   assert.equal(pushgateway, `${ps.prefix}-pushgateway`);
   assert.deepEqual(JSON.parse(docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", pushgateway])) ?? {}, {}, "the Pushgateway is never published");
-  assert.deepEqual(Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", pushgateway]))), [`${ps.prefix}-edge`]);
+  assert.deepEqual(Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", pushgateway]))), [`${ps.prefix}-monitoring`], "the Pushgateway is on the monitoring network only");
+  // No API replica can push a backup timestamp (which would silence BackupTooOld): the Pushgateway is not on its networks.
+  const aReplica = (outputs.apiContainers!.value as string[])[0]!;
+  const fromReplica = spawnSync("docker", ["exec", aReplica, "node", "-e", `fetch("http://${pushgateway}:${PUSHGATEWAY_PORT}/-/ready").then(() => process.exit(0), (e) => { console.error(String(e.cause ?? e)); process.exit(3); })`], { encoding: "utf8" });
+  assert.equal(fromReplica.status, 3, `a replica cannot reach the Pushgateway: ${fromReplica.stdout}${fromReplica.stderr}`);
+  assert.match(fromReplica.stderr, /ENOTFOUND|EAI_AGAIN/, "its name does not even resolve there");
   const lastBackup = `slipway_backup_last_success_timestamp_seconds{job="slipway_backup",stack="${ps.prefix}"}`;
   await until("the pre-deploy backup's timestamp in Prometheus", 60_000, () => query(prometheus, lastBackup) !== undefined);
   const first = query(prometheus, lastBackup)!;
@@ -170,7 +176,7 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   await until("the last backup's timestamp after the replacement", 60_000, () => (query(prometheus, lastBackup) ?? 0) > first);
   await ps.stack.preview({ expectNoChanges: true, onOutput: log });
 
-  // Alerting on: an Alertmanager notifies a receiver this test runs on the host (reached through the edge network's
+  // Alerting on: an Alertmanager notifies a receiver this test runs on the host (reached through the monitoring network's
   // gateway), with the stack's bearer token. Short `for:` and group timings (monitoring.alertFor, alerting.*) so
   // that a stopped replica and a stale backup each notify within seconds; the rules themselves are the real ones.
   const notifications: { status: string; alertname: string; auth: string | undefined }[] = [];
@@ -186,7 +192,7 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   });
   await new Promise<void>((resolve) => receiver.listen(0, "0.0.0.0", resolve));
   t.after(() => receiver.close());
-  const gateway = docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", `${ps.prefix}-edge`]);
+  const gateway = docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", `${ps.prefix}-monitoring`]);
   const token = randomBytes(12).toString("hex");
   await ps.stack.setConfig("slipway:alertWebhookToken", { value: token, secret: true });
   await ps.stack.setConfig("slipway:monitoring.alertFor.ApiReplicasMissing", { value: "3" }, true);

@@ -122,7 +122,7 @@ test("program: no Prometheus unless monitoring.enabled", () => {
   assert.equal(resources.filter((r) => r.name.startsWith("monitoring")).length, 0);
 });
 
-test("program with monitoring on: Prometheus on the edge network, unpublished, config uploaded, limits, log rotation", () => {
+test("program with monitoring on: Prometheus on the edge and monitoring networks, the Pushgateway on the monitoring one only, unpublished, config uploaded, limits, log rotation", () => {
   const { resources, error } = declare("staging", {
     "slipway:monitoring": { enabled: true, image: "slipway-local/prometheus:2", retentionHours: 72, scrapeIntervalSeconds: 5 },
   });
@@ -132,7 +132,7 @@ test("program with monitoring on: Prometheus on the edge network, unpublished, c
   const i = container.inputs;
   assert.equal(i.name, "slipway-staging-prometheus");
   assert.equal(i.ports, undefined, "Prometheus is never published");
-  assert.deepEqual(i.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge"]);
+  assert.deepEqual(i.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge", "slipway-staging-monitoring"], "Prometheus scrapes the edge network and reaches the Pushgateway on the monitoring one");
   assert.ok(i.command.includes("--storage.tsdb.retention.time=72h"));
   assert.deepEqual(i.uploads.map((u: { file: string }) => u.file), [
     "/etc/prometheus/prometheus.yml",
@@ -162,7 +162,7 @@ test("program with monitoring on: Prometheus on the edge network, unpublished, c
   assert.ok(pg, "monitoring-pushgateway declared");
   assert.equal(pg.inputs.name, "slipway-staging-pushgateway");
   assert.equal(pg.inputs.ports, undefined, "the Pushgateway is never published");
-  assert.deepEqual(pg.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge"]);
+  assert.deepEqual(pg.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-monitoring"], "no replica can push to the Pushgateway");
   assert.ok(pg.inputs.command.includes("--persistence.file=/pushgateway/metrics"));
   assert.equal(pg.inputs.volumes[0].containerPath, "/pushgateway");
   assert.equal(pg.inputs.memory, 64);
@@ -223,7 +223,7 @@ test("stack config: alerting needs a webhook URL and monitoring on, each refusal
   assert.equal(on.monitoring.alerting.webhookUrl, "http://h:9/x");
 });
 
-test("program with alerting on: an Alertmanager on the edge network, unpublished, that Prometheus sends to; a bad alertFor names the stack and key", () => {
+test("program with alerting on: an Alertmanager on the monitoring network only, unpublished, that Prometheus sends to; a bad alertFor names the stack and key", () => {
   const { resources, error } = declare("staging", {
     "slipway:monitoring": { enabled: true, alerting: { enabled: true, webhookUrl: "http://hooks.internal/slipway", groupWaitSeconds: 2 } },
   });
@@ -232,7 +232,7 @@ test("program with alerting on: an Alertmanager on the edge network, unpublished
   assert.ok(am, "monitoring-alertmanager declared");
   assert.equal(am.inputs.name, "slipway-staging-alertmanager");
   assert.equal(am.inputs.ports, undefined, "never published");
-  assert.deepEqual(am.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-edge"]);
+  assert.deepEqual(am.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-staging-monitoring"], "no replica can reach the Alertmanager's API");
   assert.deepEqual(am.inputs.uploads.map((u: { file: string }) => u.file), ["/etc/alertmanager/alertmanager.yml"], "no token file without the secret");
   assert.match(am.inputs.uploads[0].content, /url: http:\/\/hooks.internal\/slipway/);
   assert.match(am.inputs.uploads[0].content, /group_wait: 2s/);

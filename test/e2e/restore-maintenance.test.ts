@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { connectDocker, execText } from "../../src/docker";
 import { maintenanceState, setMaintenance } from "../../src/edge/maintenance";
 import { backup } from "../../src/backup/backup";
-import { RESTORE_MAINTENANCE_MESSAGE } from "../../src/restore/restore";
+import { RESTORE_MAINTENANCE_MESSAGE } from "../../src/restore/frame";
 import { testImages } from "../support/docker-images";
 import { startLoad } from "../support/load";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";

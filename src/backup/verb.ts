@@ -2,7 +2,7 @@
 // program's pre-deploy step (infra/components/deploy-steps.ts) runs the verb as a command line built from the same
 // declaration (backupVerb), so a flag cannot exist in one place and not the other.
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
-import { type FlagValues, verbArgv, type VerbSpec } from "../vocabulary/verbs";
+import { type FlagValues, verbCommand, type VerbSpec } from "../vocabulary/verbs";
 
 export const BACKUP_VERB = {
   name: "backup",
@@ -48,5 +48,5 @@ export type BackupVerbFlags = FlagValues<typeof BACKUP_VERB.flags>;
  * pre-deploy `command.local.Command` executes (joined with shellJoin, since `create` is a shell string).
  */
 export function backupVerb(flags: BackupVerbFlags): string[] {
-  return ["node", "--import", "tsx", "src/cli/backup.ts", ...verbArgv(BACKUP_VERB.flags, flags)];
+  return verbCommand(BACKUP_VERB, flags);
 }

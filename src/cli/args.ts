@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 
 export type { FlagSpec, FlagValues, VerbSpec } from "../vocabulary/verbs";
-export { verbArgv } from "../vocabulary/verbs";
+export { verbArgv, verbCommand } from "../vocabulary/verbs";
 import type { VerbSpec } from "../vocabulary/verbs";
 
 export type Values = Record<string, string | boolean | undefined>;

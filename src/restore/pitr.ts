@@ -8,7 +8,8 @@
 // one-off container of the same image with the same volumes runs `pgbackrest restore --delta` (base backup before
 // the target + the WAL to replay) → the container started again: PostgreSQL replays up to the target and promotes
 // → the running API image's migrations → maintenance off. The container is the one Pulumi made (same ID and
-// settings), so `pulumi preview` stays empty. Decisions: pitr-plan.ts and plan.ts.
+// settings), so `pulumi preview` stays empty. Decisions: pitr-plan.ts and plan.ts; the maintenance and migrations
+// around the data change: frame.ts, shared with the dump restore.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
 import { containerLogs, execInContainer, tail } from "../docker";
@@ -17,14 +18,12 @@ import { engineName } from "../postgres/db-exec";
 import { databaseFromEnv } from "../postgres/database";
 import { PGDATA, pgbackrest, pgbackrestEnv, STANZA_ENV, WAL_OS_USER, WAL_REPO_PATH, walRepoVolume } from "../backup/wal";
 import type { WalSettings } from "../../stacks/schema";
-import { setMaintenance } from "../edge/maintenance";
 import { LABEL_ROLE, LABEL_STACK } from "../vocabulary";
-import { runMigrations } from "./migrate";
-import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
+import { RestoreFrame } from "./frame";
+import { describePlan, PlanRefusal, planRestore, type RestorePlan } from "./plan";
 import { confirmationNeeded } from "./policy";
 import { describeTarget, describeWindow, type RecoveryTarget, type RecoveryWindow, recoveryWindow, restoreArgs, targetProblem } from "./pitr-plan";
 import { observeStack, observeStackOf } from "./stack-state";
-import { RESTORE_MAINTENANCE_MESSAGE } from "./restore";
 
 /** How long PostgreSQL may take to replay the WAL and promote after the restore (--recovery-timeout). */
 export const DEFAULT_RECOVERY_TIMEOUT_MS = 10 * 60_000;
@@ -86,8 +85,7 @@ export async function pointInTimeRestore(opts: PitrOptions): Promise<PitrResult>
 }
 
 class PitrRun {
-  private onSince = 0;
-  private readonly stackName: string;
+  private readonly frame: RestoreFrame;
 
   private constructor(
     private readonly opts: PitrOptions,
@@ -99,7 +97,7 @@ class PitrRun {
     /** the container is gone: restore into its data volume, then Pulumi creates it again */
     private readonly rebuild?: DatabaseDeclaration,
   ) {
-    this.stackName = opts.stackName ?? opts.prefix;
+    this.frame = new RestoreFrame({ docker: opts.docker, plan, stack, dbContainer: opts.dbContainer, stackName: opts.stackName ?? opts.prefix, message: opts.maintenanceMessage, log });
   }
 
   static async prepare(opts: PitrOptions): Promise<PitrRun> {
@@ -184,19 +182,18 @@ class PitrRun {
 
   async execute(): Promise<PitrResult> {
     if (this.rebuild) return this.executeRebuild(this.rebuild);
-    await this.maintenanceOn();
+    const restored = `the database was restored to ${describeTarget(this.opts.target)}`;
+    await this.frame.maintenanceOn();
     await this.archiveNow();
     const downtimeS = await this.restoreDataDirectory();
-    await this.migrate();
-    const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
-    if (offFailed) throw new OpsError("maintenance-failed", `the database was restored to ${describeTarget(this.opts.target)}, but ${edge}`);
-    this.log(`edge: ${edge}`);
+    await this.frame.migrate(restored);
+    const edge = await this.frame.finish(restored);
     return { dbContainer: this.opts.dbContainer, database: this.database, target: describeTarget(this.opts.target), window: this.window, plan: this.plan, edge, downtimeS };
   }
 
   private async executeRebuild(decl: DatabaseDeclaration): Promise<PitrResult> {
     const { docker, dbContainer, prefix } = this.opts;
-    await this.maintenanceOn();
+    await this.frame.maintenanceOn();
     const started = Date.now();
     const data = `${prefix}-pgdata`;
     const repo = walRepoVolume(prefix);
@@ -210,35 +207,21 @@ class PitrRun {
     this.log(`restoring the data directory: pgbackrest ${args.join(" ")} into volume '${data}'`);
     const r = await runOneOff(docker, { prefix, image: decl.image, env: declaredEnv(prefix, decl), binds: [`${data}:${PGDATA}`, `${repo}:${WAL_REPO_PATH}`], args });
     if (r.exitCode !== 0) {
-      const edge = this.keepOn(`volume '${data}' may be partly restored: fix the cause, then run the same restore again`);
+      const edge = this.frame.keepOn(`volume '${data}' may be partly restored: fix the cause, then run the same restore again`);
       throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
     }
     this.log("creating the database container again: pulumi up --refresh");
     try {
       await decl.recreate(this.log);
     } catch (err) {
-      const edge = this.keepOn(`the data volume is restored, but Pulumi did not create the container: fix, then \`pulumi up --refresh\``);
+      const edge = this.frame.keepOn(`the data volume is restored, but Pulumi did not create the container: fix, then \`pulumi up --refresh\``);
       throw new OpsError("restore-failed", `pulumi up --refresh failed: ${tail((err as Error).message, 20)}\nEdge: ${edge}`);
     }
     await this.waitPromoted();
     const downtimeS = (Date.now() - started) / 1000;
     this.log(`database restored to ${describeTarget(this.opts.target)}: out of recovery and accepting writes in container '${dbContainer}', ${downtimeS.toFixed(1)} s after the restore began`);
-    const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
-    if (offFailed) throw new OpsError("maintenance-failed", `the database was restored, but ${edge}`);
-    this.log(`edge: ${edge}`);
+    const edge = await this.frame.finish("the database was restored");
     return { dbContainer, database: this.database, target: describeTarget(this.opts.target), window: this.window, plan: this.plan, edge, downtimeS };
-  }
-
-  private async maintenanceOn(): Promise<void> {
-    if (this.plan.maintenance.action !== "turn-on") return;
-    this.onSince = Date.now();
-    try {
-      const edges = await setMaintenance(this.opts.docker, this.stack!, true, this.opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
-      this.log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
-    } catch (err) {
-      await setMaintenance(this.opts.docker, this.stack!, false).catch(() => undefined);
-      throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${this.stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
-    }
   }
 
   /** The WAL written so far, archived: `pgbackrest check` switches the segment and waits until it is in the repository. */
@@ -246,7 +229,7 @@ class PitrRun {
     this.log("archiving the current WAL segment (pgbackrest check)");
     const r = await pgbackrestIn(this.opts.docker, this.opts.dbContainer, ["check"]);
     if (r.exitCode !== 0) {
-      await this.fail("restore", new OpsError("restore-failed", `the database's WAL archive is not working (pgbackrest check exited ${r.exitCode}: ${(r.stderr || r.stdout).trim()}); nothing was changed — fix archiving first (RUNBOOK "WalArchiveFailing")`));
+      await this.frame.fail("restore", new OpsError("restore-failed", `the database's WAL archive is not working (pgbackrest check exited ${r.exitCode}: ${(r.stderr || r.stdout).trim()}); nothing was changed — fix archiving first (RUNBOOK "WalArchiveFailing")`));
     }
   }
 
@@ -266,7 +249,7 @@ class PitrRun {
     const env = (info.Config.Env ?? []).filter((e) => e.startsWith("PGBACKREST_"));
     const r = await runOneOff(docker, { prefix: this.stack ?? this.opts.prefix, image: info.Image, env, binds, args });
     if (r.exitCode !== 0) {
-      const edge = this.keepOn(`the data directory of '${dbContainer}' may be partly restored and the container is stopped: fix the cause, then run the same restore again`);
+      const edge = this.frame.keepOn(`the data directory of '${dbContainer}' may be partly restored and the container is stopped: fix the cause, then run the same restore again`);
       throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
     }
     if (r.output) this.log(tail(r.output, 10));
@@ -292,45 +275,8 @@ class PitrRun {
       await new Promise((res) => setTimeout(res, 500));
     }
     const logs = await containerLogs(docker, dbContainer).catch(() => "");
-    const edge = this.keepOn(`the database did not finish its recovery: read \`docker logs ${dbContainer}\``);
+    const edge = this.frame.keepOn(`the database did not finish its recovery: read \`docker logs ${dbContainer}\``);
     throw new OpsError("restore-failed", `database container '${dbContainer}' was not out of recovery within ${budget} ms (last: ${last}):\n${tail(logs.trim(), 15)}\nEdge: ${edge}`);
-  }
-
-  private async migrate(): Promise<void> {
-    const { plan } = this;
-    if (plan.migrate.action !== "run") return;
-    try {
-      const output = await runMigrations(this.opts.docker, { prefix: this.stack!, dbContainer: this.opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log: this.log });
-      const done = output.split("\n").find((l) => l.includes("migrations complete"));
-      this.log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
-    } catch (err) {
-      const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
-      await this.fail("migrate", new OpsError(error.kind, `the database was restored to ${describeTarget(this.opts.target)}, but ${error.message}`));
-    }
-  }
-
-  /** A failure after the data started to change: maintenance stays on; the sentence on the edge's state. */
-  private keepOn(why: string): string {
-    const edge = this.plan.maintenance.action === "skip" ? "the edge was not touched (maintenance skipped)" : `maintenance stays ON (${why}); then \`npm run maintenance -- --stack ${this.stackName} off\``;
-    this.log(`edge: ${edge}`);
-    return edge;
-  }
-
-  private async endMaintenance(after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> {
-    if (!after.turnOff) return { edge: after.edge, offFailed: false };
-    try {
-      await setMaintenance(this.opts.docker, this.stack!, false);
-      this.log(`maintenance: turned OFF (it was on for ${((Date.now() - this.onSince) / 1000).toFixed(1)} s)`);
-      return { edge: after.edge, offFailed: false };
-    } catch (err) {
-      return { edge: `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${this.stackName} off\``, offFailed: true };
-    }
-  }
-
-  private async fail(failed: Failed, error: OpsError): Promise<never> {
-    const { edge } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName, failed));
-    this.log(`edge: ${edge}`);
-    throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
   }
 }
 

@@ -7,7 +7,8 @@
 // already on) → the restore, one transaction that replaces the database's schemas wholesale with the dump's,
 // waiting at most the lock timeout for locks → the running API image's migrations → maintenance off (only if
 // restore turned it on). Any error in the restore rolls all of it back; every step and the edge's final state are
-// logged. Decisions: plan.ts and policy.ts; what the engine shows about the stack: stack-state.ts. restore() reads
+// logged. Decisions: plan.ts and policy.ts; what the engine shows about the stack: stack-state.ts; the maintenance and
+// migrations around the data change: frame.ts, shared with the point-in-time restore (pitr.ts). restore() reads
 // as its phases: RestoreRun.prepare (every refusal) then execute (maintenance on → replace → migrate → off).
 import type Docker from "dockerode";
 import { createReadStream } from "node:fs";
@@ -21,9 +22,8 @@ import { execInDb } from "../postgres/db-exec";
 import { OpsError } from "../postgres/errors";
 import { sha256File } from "../backup/hash";
 import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem, VERIFIED_SUFFIX } from "../backup/names";
-import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
-import { runMigrations } from "./migrate";
-import { describePlan, type Failed, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
+import { RestoreFrame } from "./frame";
+import { describePlan, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
 import { observeStack } from "./stack-state";
 import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./policy";
 import { verificationState } from "../backup/proof-record";
@@ -85,12 +85,12 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
  * maintenance on → replace the schemas → the running image's migrations → maintenance off.
  */
 class RestoreRun {
-  private onSince = 0;
   /** Which phase a signal interrupts: during "restore" the database session is cancelled (it rolls back). */
   private phase: "restore" | "after" = "restore";
   private interrupted: NodeJS.Signals | undefined;
   private readonly stackName: string;
   private readonly lockTimeoutMs: number;
+  private readonly frame: RestoreFrame;
 
   private constructor(
     private readonly opts: RestoreOptions,
@@ -99,11 +99,12 @@ class RestoreRun {
     private readonly db: Awaited<ReturnType<typeof resolveDatabase>>,
     private readonly plan: RestorePlan,
     /** The database container's stack (its slipway.stack label), when it has one. */
-    private readonly stack: string | undefined,
+    stack: string | undefined,
     private readonly log: (line: string) => void,
   ) {
     this.stackName = opts.stackName ?? opts.prefix;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    this.frame = new RestoreFrame({ docker, plan, stack, dbContainer: opts.dbContainer, stackName: this.stackName, message: opts.maintenanceMessage, log });
   }
 
   /** Every refusal, before anything touches the database or the edge; then the plan around the database. */
@@ -151,31 +152,19 @@ class RestoreRun {
 
   async execute(): Promise<RestoreResult> {
     try {
-      await this.maintenanceOn();
+      await this.frame.maintenanceOn();
+      // from here on a signal ends the restore's session (it rolls back) rather than the process
+      if (this.plan.maintenance.action === "turn-on") {
+        process.once("SIGINT", this.onSignal);
+        process.once("SIGTERM", this.onSignal);
+      }
       await this.replaceSchemas();
-      await this.migrate();
-      const { edge, offFailed } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName));
-      if (offFailed) throw new OpsError("maintenance-failed", `the backup was restored${this.plan.migrate.action === "run" ? " and migrated" : ""}, but ${edge}`);
-      this.log(`edge: ${edge}`);
+      await this.frame.migrate("the backup was restored (committed)");
+      const edge = await this.frame.finish(`the backup was restored${this.plan.migrate.action === "run" ? " and migrated" : ""}`);
       const { file, opts, db, plan } = this;
       return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
     } finally {
       this.detachSignals();
-    }
-  }
-
-  private async maintenanceOn(): Promise<void> {
-    if (this.plan.maintenance.action !== "turn-on") return;
-    this.onSince = Date.now();
-    try {
-      const edges = await setMaintenance(this.docker, this.stack!, true, this.opts.maintenanceMessage ?? RESTORE_MAINTENANCE_MESSAGE);
-      this.log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
-      process.once("SIGINT", this.onSignal);
-      process.once("SIGTERM", this.onSignal);
-    } catch (err) {
-      // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
-      await setMaintenance(this.docker, this.stack!, false).catch(() => undefined);
-      throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${this.stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
     }
   }
 
@@ -186,15 +175,14 @@ class RestoreRun {
     const started = Date.now();
     const result = await execInDb(this.docker, opts.dbContainer, pgRestoreReplace(db, this.lockTimeoutMs), { stdin: createReadStream(file) }).catch(async (err: unknown) => {
       // refused before it ran (the container is gone or stopped): nothing changed
-      if (err instanceof OpsError) return this.fail("restore", err);
+      if (err instanceof OpsError) return this.frame.fail("restore", err);
       // the engine connection broke mid-stream: the restore's session may still be running; maintenance stays as it is
-      const edge = plan.maintenance.action === "skip" ? "the edge was not touched (maintenance skipped)" : `maintenance stays ON until you have checked the data; then \`npm run maintenance -- --stack ${stackName} off\``;
-      this.log(`edge: ${edge}`);
+      const edge = this.frame.keepOn("whether the restore committed is unknown: check the data first");
       throw new OpsError("restore-failed", `the restore's connection to the Docker engine failed (${(err as Error).message}); whether it committed is unknown: check the data.\nEdge: ${edge}`);
     });
     const failure = restoreProblem(result);
     if (failure !== undefined) {
-      await this.fail(
+      await this.frame.fail(
         "restore",
         new OpsError(
           "restore-failed",
@@ -212,39 +200,6 @@ class RestoreRun {
       this.log(`edge: ${edge}`);
       throw new OpsError("restore-failed", `interrupted (${this.interrupted}) after the restore had committed.\nEdge: ${edge}`);
     }
-  }
-
-  /** The running API image's migrations, so the restored data fits the code that serves it. */
-  private async migrate(): Promise<void> {
-    const { plan } = this;
-    if (plan.migrate.action !== "run") return;
-    try {
-      const output = await runMigrations(this.docker, { prefix: this.stack!, dbContainer: this.opts.dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log: this.log });
-      const done = output.split("\n").find((l) => l.includes("migrations complete"));
-      this.log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
-    } catch (err) {
-      const error = err instanceof OpsError ? err : new OpsError("migrate-failed", `the migrations of the running API image could not run: ${(err as Error).message}`);
-      await this.fail("migrate", new OpsError(error.kind, `the backup was restored (committed), but ${error.message}`));
-    }
-  }
-
-  /** Maintenance off again when the plan says so; the edge's state in words, and whether turning it off failed. */
-  private async endMaintenance(after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> {
-    if (!after.turnOff) return { edge: after.edge, offFailed: false };
-    try {
-      await setMaintenance(this.docker, this.stack!, false);
-      this.log(`maintenance: turned OFF (it was on for ${((Date.now() - this.onSince) / 1000).toFixed(1)} s)`);
-      return { edge: after.edge, offFailed: false };
-    } catch (err) {
-      return { edge: `maintenance is still ON: turning it off failed (${(err as Error).message}); turn it off with \`npm run maintenance -- --stack ${this.stackName} off\``, offFailed: true };
-    }
-  }
-
-  /** Ends a failed step: maintenance off again if restore turned it on (and the step allows); the error says what state the edge is in. */
-  private async fail(failed: Failed, error: OpsError): Promise<never> {
-    const { edge } = await this.endMaintenance(maintenanceAfter(this.plan, this.stackName, failed));
-    this.log(`edge: ${edge}`);
-    throw new OpsError(error.kind, `${error.message}\nEdge: ${edge}`);
   }
 
   // Interrupted (Ctrl-C, SIGTERM) once maintenance is on. During the restore: its session in the database is
@@ -269,9 +224,6 @@ class RestoreRun {
     process.removeListener("SIGTERM", this.onSignal);
   }
 }
-
-/** What clients see while restore holds maintenance on (unless --maintenance-message). */
-export const RESTORE_MAINTENANCE_MESSAGE = `${DEFAULT_MAINTENANCE_MESSAGE.replace(/;.*$/, "")} (restoring data); back shortly.`;
 
 /** Checks `file` against its .sha256 and returns the digest. */
 async function verifyChecksum(file: string): Promise<string> {

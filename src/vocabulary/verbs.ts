@@ -48,3 +48,10 @@ export function verbArgv<F extends Record<string, FlagSpec>>(flags: F, values: F
   });
 }
 
+/**
+ * `npm run <verb> -- <flags>` as argv run from the repository root: node with tsx, the verb's file (src/cli/<name>.ts),
+ * then the flags as the verb declares them — what a caller that runs a verb (the program's pre-deploy step, a test) spawns.
+ */
+export function verbCommand<F extends Record<string, FlagSpec>>(spec: { name: string; flags: F }, values: FlagValues<F>): string[] {
+  return ["node", "--import", "tsx", `src/cli/${spec.name}.ts`, ...verbArgv(spec.flags, values)];
+}

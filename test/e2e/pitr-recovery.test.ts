@@ -11,20 +11,15 @@
 // lost are only those of the last archive_timeout, counted.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { connectDocker, execInContainer, execText } from "../../src/docker";
+import { execInContainer, execText } from "../../src/docker";
 import { maintenanceState } from "../../src/edge/maintenance";
-import { walRepoVolume } from "../../src/backup/wal";
-import { testImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
 import { productionShape } from "../support/deploy-scenario";
-import { freePort, projectStack } from "../support/project-stack";
-import { engineAvailable, engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
+import { pulumiCli } from "../support/pulumi";
+import { restoreScenario } from "../support/restore-scenario";
 
 /** archive_timeout of the test stack (the default is 60 s; a shorter one only makes the test quicker to reason about). */
 const ARCHIVE_TIMEOUT_S = 10;
@@ -73,23 +68,12 @@ function writeContinuously(url: string, tag: string, writers: number) {
 }
 
 test("backup.wal on an existing stack keeps its data; restore --to-time T brings back every row committed before T and none after; a lost container + volume --to-latest loses at most archive_timeout", { timeout: 30 * 60_000 }, async (t) => {
-  assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
-  const images = await testImages();
-  const port = await freePort();
-  const name = `pitr${randomBytes(3).toString("hex")}`;
-  const backupDir = mkdtempSync(join(tmpdir(), `slipway-${name}-backups-`));
-  const uploads = `slipway-${name}-uploads`;
-  const base = productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir, volume: uploads });
-  const ps = await projectStack(name, base);
-  const docker = connectDocker();
-  const log = (s: string) => process.stderr.write(s);
-  t.after(async () => {
-    await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
-    await ps.stack.destroy({ color: "never" }).catch((e: Error) => log(`destroy: ${e.message}\n`));
-    for (const v of [`${ps.prefix}-pgdata`, walRepoVolume(ps.prefix), uploads]) await docker.getVolume(v).remove().catch(() => undefined);
-    await ps.cleanup();
-    rmSync(backupDir, { recursive: true, force: true });
+  const uploads = (name: string) => `slipway-${name}-uploads`;
+  const { name, images, ps, docker, restore, sqlIn } = await restoreScenario(t, "pitr", {
+    config: ({ name, images, port, dir }) => productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir: dir, volume: uploads(name) }),
+    volumes: (name) => [uploads(name)],
   });
+  const log = (s: string) => process.stderr.write(s);
   const up = async (message: string) => {
     const r = await ps.stack.up({ message, onOutput: log, color: "never" });
     assert.equal(r.summary.result, "succeeded");
@@ -109,14 +93,14 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   const first = await up("without wal");
   const url = first.outputs.edgeUrl!.value as string;
   const dbContainer = first.outputs.dbContainer!.value as string;
-  const sql = (q: string) => execText(docker, dbContainer, ["psql", "-U", "app", "-d", "app", "-Atc", q], undefined, 30_000).then((s) => s.trim());
+  const sql = sqlIn(dbContainer);
   assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "before-wal" }) })).status, 201);
 
   // Switched on (with the image that has pgBackRest): the container is replaced, the data is kept, a full base backup taken.
   const stackFile = join(ps.workDir, `Pulumi.${name}.yaml`);
   const file = parse(readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
-  file.config["slipway:images"] = { ...(base.images as object), postgres: images.postgresWal };
-  file.config["slipway:backup"] = { ...(base.backup as object), wal: { enabled: true, archiveTimeoutSeconds: ARCHIVE_TIMEOUT_S } };
+  file.config["slipway:images"] = { ...(file.config["slipway:images"] as object), postgres: images.postgresWal };
+  file.config["slipway:backup"] = { ...(file.config["slipway:backup"] as object), wal: { enabled: true, archiveTimeoutSeconds: ARCHIVE_TIMEOUT_S } };
   writeFileSync(stackFile, stringify(file));
   // Production protects the database container: replacing it is a deliberate act, as the RUNBOOK says (§2 "What each change costs").
   await pulumiCli(ps, ["state", "unprotect", `urn:pulumi:${name}::slipway::slipway:index:Database$docker:index/container:Container::db-container`, "--yes"]);
@@ -181,20 +165,7 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   const writes = await writer.stop();
   await sql("DROP TABLE items");
 
-  const verb = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", name, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill("SIGKILL"), RESTORE_BUDGET_MS);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const verb = (args: string[]) => restore(args, RESTORE_BUDGET_MS);
 
   // Refusals, before anything changes: a time before the oldest base backup (the window is named), production without --yes.
   const early = await verb(["--to-time", "2020-01-01T00:00:00Z", "--yes"]);

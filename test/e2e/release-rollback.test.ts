@@ -15,6 +15,7 @@ import { connectDocker, execText } from "../../src/docker";
 import { promoteMessage } from "../../src/release/history";
 import { imageIdOnStackHost } from "../../src/release/host";
 import { listReleases, rollback } from "../../src/release/rollback";
+import { rollbackVerb } from "../../src/release/rollback-verb";
 import { deploy, history, setImages } from "../../src/release/stack";
 import { testImages } from "../support/docker-images";
 import { deriveApiImage } from "../support/derived-images";
@@ -182,17 +183,17 @@ test("rollback restores releases along the history chain under load, and refuses
   rmSync(lockFile);
 
   // The CLI is a thin wrapper over the same verb: --list by stack name, and an unknown stack is an error (never created).
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", "src/cli/rollback.ts", ...args], {
+  const cli = (stack: string) =>
+    spawnSync(process.execPath, rollbackVerb({ stack, list: true }).slice(1) /* its "node" is this one */, {
       cwd: repoRoot,
       encoding: "utf8",
       env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
       timeout: 120_000,
     });
-  const listed = cli(["--stack", name, "--list"]);
+  const listed = cli(name);
   assert.equal(listed.status, 0, listed.stderr);
   assert.match(listed.stdout, /#6\s.*rollback to #3 .*try FEATURE again {3}← running/);
-  const unknown = cli(["--stack", `${name}x`, "--list"]);
+  const unknown = cli(`${name}x`);
   assert.equal(unknown.status, 1, unknown.stdout);
   assert.match(unknown.stderr, /rollback failed: .*does not exist/);
 

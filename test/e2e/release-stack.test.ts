@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
+import { statusVerb } from "../../src/status/verb";
 import { ensureImages } from "../support/docker-images";
 import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
@@ -94,24 +95,24 @@ test("staging stack: up, health through the edge, data survives a rolling second
   assert.ok(items.body.some((i: { name: string }) => i.name === `survivor-${name}`), "data survived the second up");
 
   // `npm run status`: every replica running, healthy and UP at the edge → exit 0; one stopped by hand → exit 1, named.
-  const status = (args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", "src/cli/status.ts", "--stack", name, ...args], {
+  const status = (flags: { json?: boolean } = {}) =>
+    spawnSync(process.execPath, statusVerb({ stack: name, ...flags }).slice(1) /* its "node" is this one */, {
       cwd: repoRoot,
       encoding: "utf8",
       env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
       timeout: 180_000,
     });
-  const ok = status([]);
+  const ok = status();
   assert.equal(ok.status, 0, `status: ${ok.stdout}${ok.stderr}`);
   for (const c of after) assert.match(ok.stdout, new RegExp(`${c}\\s+[0-9a-f]{12}\\s+${images.api.replace(/[.:/]/g, "\\$&")}\\s+running\\s+healthy\\s+UP api/[\\w.-]+\\s+[1-9]\\d*`), ok.stdout);
   assert.match(ok.stdout, /last deploys:\n\s+#\d+ .*update\s+succeeded/);
   assert.match(ok.stdout, /\nhealthy\n$/);
-  const json = status(["--json"]);
+  const json = status({ json: true });
   assert.equal(json.status, 0, json.stderr);
   const report = JSON.parse(json.stdout) as { healthy: boolean; replicas: { container: string; edge: string }[] };
   assert.deepEqual(report.replicas.map((r) => [r.container, r.edge]).sort(), after.map((c) => [c, "UP"]));
   await docker.getContainer(after[0]).stop({ t: 5 });
-  const sick = status([]);
+  const sick = status();
   assert.equal(sick.status, 1, `status with ${after[0]} stopped: ${sick.stdout}${sick.stderr}`);
   assert.match(sick.stdout, new RegExp(`UNHEALTHY:\\n  - replica ${after[0]}: container exited`), sick.stdout);
 

@@ -8,19 +8,13 @@
 // had on stays on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import * as fs from "node:fs/promises";
-import * as os from "node:os";
-import * as path from "node:path";
-import { connectDocker, execText } from "../../src/docker";
+import { connectDocker } from "../../src/docker";
 import { maintenanceState, setMaintenance } from "../../src/edge/maintenance";
 import { backup } from "../../src/backup/backup";
-import { RESTORE_MAINTENANCE_MESSAGE } from "../../src/restore/restore";
-import { testImages } from "../support/docker-images";
+import { RESTORE_MAINTENANCE_MESSAGE } from "../../src/restore/frame";
 import { startLoad } from "../support/load";
-import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
-import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
+import { smallStackConfig } from "../support/project-stack";
+import { restoreScenario } from "../support/restore-scenario";
 
 /** Every container of the stack with its id, creation time and restart count: any restart or replacement shows. */
 async function containerIds(prefix: string): Promise<Map<string, string>> {
@@ -56,24 +50,14 @@ function sampler(url: string) {
 }
 
 test("restore drives maintenance mode and the running image's migrations under load; --no-maintenance leaves the edge alone", { timeout: 30 * 60_000 }, async (t) => {
-  assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
-  const images = await testImages();
-  const port = await freePort();
-  const name = `rm${randomBytes(3).toString("hex")}`;
-  const ps = await projectStack(name, smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, replicas: 2 }));
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-restore-maint-"));
-  const docker = connectDocker();
-  t.after(async () => {
-    await ps.stack.destroy({ color: "never" }).catch(() => undefined);
-    await docker.getVolume(`${ps.prefix}-pgdata`).remove().catch(() => undefined);
-    await ps.cleanup();
-    await fs.rm(dir, { recursive: true, force: true });
+  const { name, ps, docker, dir, restore: verb, spawnRestore, sqlIn } = await restoreScenario(t, "rm", {
+    config: ({ images, port }) => smallStackConfig({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, replicas: 2 }),
   });
   const up = await ps.stack.up({ onOutput: (s) => process.stderr.write(s) });
   assert.equal(up.summary.result, "succeeded");
   const url = up.outputs.edgeUrl!.value as string;
   const dbContainer = up.outputs.dbContainer!.value as string;
-  const sql = (q: string) => execText(docker, dbContainer, ["psql", "-U", "app", "-d", "app", "-Atc", q], undefined, 30_000).then((s) => s.trim());
+  const sql = sqlIn(dbContainer);
   /** Until another session holds a lock on `table` (a fixed sleep was not enough on a loaded machine). */
   const lockHeld = async (table: string) => {
     for (let i = 0; i < 100; i++) {
@@ -83,18 +67,6 @@ test("restore drives maintenance mode and the running image's migrations under l
     throw new Error(`no session took a lock on ${table}`);
   };
   const tables = () => sql("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
-
-  /** The verb as the operator runs it (asynchronously: the load and the sampler keep running meanwhile). */
-  const verb = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", name, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
 
   // Dump "current": the schema as deployed (items, migrated), with rows.
   for (const n of ["one", "two"]) assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: n }) })).status, 201);
@@ -188,8 +160,7 @@ test("restore drives maintenance mode and the running image's migrations under l
   // Interrupted (Ctrl-C) while the restore waits for a lock: its session is ended (rolled back), maintenance goes off.
   const holder2 = sql("SET application_name = 'rm-holder'; BEGIN; LOCK TABLE legacy IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;").catch(() => "cancelled");
   await lockHeld("legacy");
-  const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", name, "--file", current.file, "--lock-timeout", "120000"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnRestore(["--file", current.file, "--lock-timeout", "120000"]);
   let err5 = "";
   child.stderr.on("data", (d: Buffer) => (err5 += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { alertRules, EDGE_METRICS_PORT, MONITORING_DIR, prometheusFiles, PUSHGATEWAY_PORT } from "../../infra/components/monitoring";
+import { alertRules, MONITORING_DIR, prometheusFiles } from "../../infra/components/monitoring";
+import { STAGING_PROMETHEUS_VALUES } from "../support/monitoring";
 
 const INSTALL_HINT =
   "promtool not found on PATH: it comes with Debian's `prometheus` package — install it with " +
@@ -28,17 +29,7 @@ test("alert rules: promtool check rules and promtool test rules monitoring/alert
 });
 
 test("the rendered Prometheus config with its rules beside it: promtool check config passes", () => {
-  const files = prometheusFiles({
-    stack: "slipway-staging",
-    scrapeIntervalSeconds: 15,
-    apiAlias: "api",
-    apiPort: 3000,
-    edgeHost: "slipway-staging-edge",
-    edgeMetricsPort: EDGE_METRICS_PORT,
-    pushgatewayHost: "slipway-staging-pushgateway",
-    pushgatewayPort: PUSHGATEWAY_PORT,
-    expectedReplicas: 2,
-  });
+  const files = prometheusFiles(STAGING_PROMETHEUS_VALUES);
   const dir = mkdtempSync(join(tmpdir(), "slipway-prometheus-"));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);

@@ -6,14 +6,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { declareProgram as declare } from "../support/declare";
+import { STAGING_PROMETHEUS_VALUES } from "../support/monitoring";
 import {
   alertmanagerCommand,
   alertRules,
-  EDGE_METRICS_PORT,
   MONITORING_DIR,
   prometheusCommand,
   prometheusFiles,
-  PUSHGATEWAY_PORT,
   pushgatewayCommand,
   renderAlertmanagerConfig,
   renderPrometheusConfig,
@@ -22,17 +21,7 @@ import {
 import { parse } from "yaml";
 import { loadStackConfig, StackConfigError } from "../../stacks/load";
 
-const values = {
-  stack: "slipway-staging",
-  scrapeIntervalSeconds: 15,
-  apiAlias: "api",
-  apiPort: 3000,
-  edgeHost: "slipway-staging-edge",
-  edgeMetricsPort: EDGE_METRICS_PORT,
-  pushgatewayHost: "slipway-staging-pushgateway",
-  pushgatewayPort: PUSHGATEWAY_PORT,
-  expectedReplicas: 2,
-};
+const values = STAGING_PROMETHEUS_VALUES;
 
 test("every alert in alerts.yml has at least one promtool test that expects it to fire", () => {
   const rules = readFileSync(join(MONITORING_DIR, "alerts.yml"), "utf8");

@@ -64,6 +64,20 @@ describe("one declaration per verb: the command line a caller builds is the one 
     assert.equal(Object.keys(values!).length, Object.keys(BACKUP_VERB.flags).length, "every declared flag was passed");
   });
 
+  it("every flag of the status and rollback verbs round-trips through statusVerb / rollbackVerb and the verb's own parser", async () => {
+    const { STATUS_VERB, statusVerb } = await import("../../src/status/verb");
+    const status = statusVerb({ stack: "staging", json: true, deploys: 3 });
+    assert.deepEqual(status.slice(0, 4), ["node", "--import", "tsx", "src/cli/status.ts"]);
+    assert.deepEqual(parseVerbArgs(status.slice(4), STATUS_VERB), { stack: "staging", json: true, deploys: "3" });
+    const { ROLLBACK_VERB, rollbackVerb } = await import("../../src/release/rollback-verb");
+    const rollback = rollbackVerb({ stack: "production", list: true, to: 3, steps: 2, reason: "checkout broke", withEdge: true, dryRun: true });
+    assert.deepEqual(rollback.slice(0, 4), ["node", "--import", "tsx", "src/cli/rollback.ts"]);
+    const values = parseVerbArgs(rollback.slice(4), ROLLBACK_VERB);
+    assert.deepEqual(values, { stack: "production", list: true, to: "3", steps: "2", reason: "checkout broke", "with-edge": true, "dry-run": true });
+    assert.equal(Object.keys(values!).length, Object.keys(ROLLBACK_VERB.flags).length, "every declared flag was passed");
+    assert.deepEqual(statusVerb({ stack: "staging", json: false }).slice(4), ["--stack", "staging"], "a false boolean is left out");
+  });
+
   it("a flag the verb does not declare cannot be passed", async () => {
     const { BACKUP_VERB } = await import("../../src/backup/verb");
     const { verbArgv } = await import("../../src/cli/args");

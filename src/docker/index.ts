@@ -7,4 +7,4 @@ export { DockerDemux } from "./demux";
 export { demuxLogs, tail, containerLogs } from "./logs";
 export { firstFileOfTar, tarFiles, tarOneFile } from "./tar";
 export type { TarEntry } from "./tar";
-export { checkSecretName, putSecretFiles, resolveIds, secretFileEnv, secretPath, secretsArchive, SECRETS_DIR } from "./secret-files";
+export { checkSecretName, putSecretFiles, resolveIds, secretFileEnv, secretPath, secretsArchive, SECRETS_DIR, SECRETS_PARENT } from "./secret-files";

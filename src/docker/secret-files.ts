@@ -29,9 +29,12 @@ export interface Ids {
   gid: number;
 }
 
-/** The archive to upload at "/": run/secrets/ (0500) and one 0400 file per secret, all owned by `ids`. */
+/** Where the archive is uploaded: the parent of SECRETS_DIR (a volume of its own in a read-only container). */
+export const SECRETS_PARENT = "/run";
+
+/** The archive to upload at SECRETS_PARENT: secrets/ (0500) and one 0400 file per secret, all owned by `ids`. */
 export function secretsArchive(secrets: Record<string, string>, ids: Ids): Buffer {
-  const dir = SECRETS_DIR.slice(1);
+  const dir = SECRETS_DIR.slice(SECRETS_PARENT.length + 1);
   return tarFiles([
     { path: `${dir}/`, content: "", dir: true, mode: 0o500, ...ids },
     ...Object.keys(secrets).sort().map((name) => ({ path: `${dir}/${checkSecretName(name)}`, content: secrets[name], mode: 0o400, ...ids })),
@@ -79,5 +82,6 @@ export async function putSecretFiles(container: Docker.Container, secrets: Recor
     for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
     return firstFileOfTar(Buffer.concat(chunks))?.toString("utf8");
   });
-  await container.putArchive(secretsArchive(secrets, ids), { path: "/" });
+  // At /run, not /: Docker refuses an upload into a read-only root filesystem, but not into a volume mounted there.
+  await container.putArchive(secretsArchive(secrets, ids), { path: SECRETS_PARENT });
 }

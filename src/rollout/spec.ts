@@ -2,7 +2,7 @@
 // Docker create options for one replica. Pure: building the request is tested; sending it is the executor's job.
 import type Docker from "dockerode";
 import type { RestartPolicy } from "../../stacks/schema";
-import { checkSecretName, secretFileEnv } from "../docker";
+import { checkSecretName, SECRETS_PARENT, secretFileEnv } from "../docker";
 import { checkName, containerName, keyedDigest, LABEL_REPLICA, LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, logConfig, type LogRotation, revisionOf } from "../vocabulary";
 
 export interface NetworkAttachment {
@@ -96,6 +96,19 @@ export function validateSpec(spec: ReplicaSpec): ReplicaSpec {
 
 const ms = (n: number) => Math.round(n * 1e6); // Docker wants nanoseconds
 
+/**
+ * How every replica runs, whatever the stack says: a read-only root filesystem (writable: a /tmp tmpfs, the /run
+ * volume holding the secret files, and api.volumes), no Linux capabilities (the API listens above 1024 as a
+ * non-root user) and no privilege gain through setuid binaries. Not part of the revision: existing replicas are not
+ * rolled for it; each replica a deploy starts from now on runs this way.
+ */
+export const LOCKED_DOWN = {
+  ReadonlyRootfs: true,
+  CapDrop: ["ALL"],
+  SecurityOpt: ["no-new-privileges"],
+  Tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
+} as const;
+
 /** Create options for replica `replica`; the first network is attached at create, the rest before start. */
 export function createOptions(spec: ReplicaSpec, replica: number): Docker.ContainerCreateOptions {
   const revision = revisionOfSpec(spec);
@@ -120,14 +133,18 @@ export function createOptions(spec: ReplicaSpec, replica: number): Docker.Contai
       StartPeriod: ms(spec.healthcheck.startPeriodMs),
     },
     HostConfig: {
+      ...LOCKED_DOWN,
       Memory: Math.round(spec.memoryMb * 1024 * 1024),
       NanoCpus: Math.round(spec.cpus * 1e9),
       RestartPolicy: { Name: spec.restartPolicy, ...(spec.restartPolicy === "on-failure" ? { MaximumRetryCount: 3 } : {}) },
       NetworkMode: first.name,
       ...(spec.logs ? { LogConfig: logConfig(spec.logs) } : {}),
-      ...(spec.volumes?.length
-        ? { Mounts: spec.volumes.map((v) => ({ Type: v.source.startsWith("/") ? ("bind" as const) : ("volume" as const), Source: v.source, Target: v.target, ReadOnly: v.readOnly })) }
-        : {}),
+      Mounts: [
+        // /run: a volume of the container's own (removed with it), so the secret files can be written into it
+        // before start although the root filesystem is read-only (src/docker/secret-files.ts).
+        { Type: "volume" as const, Source: "", Target: SECRETS_PARENT },
+        ...(spec.volumes ?? []).map((v) => ({ Type: v.source.startsWith("/") ? ("bind" as const) : ("volume" as const), Source: v.source, Target: v.target, ReadOnly: v.readOnly })),
+      ],
     },
     NetworkingConfig: { EndpointsConfig: { [first.name]: { Aliases: first.aliases ?? [] } } },
   };

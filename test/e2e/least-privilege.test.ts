@@ -68,6 +68,11 @@ test("least privilege: roles convert an existing stack under load; the API role 
   const replica = after[0];
   assert.equal(sh(["exec", replica, "stat", "-c", "%a %U", "/run/secrets/PGPASSWORD", "/run/secrets/API_TOKEN"]), "400 node\n400 node");
   assert.equal(sh(["exec", replica, "stat", "-c", "%a %U", "/run/secrets"]), "500 node");
+  // Locked down: a read-only root filesystem, no capabilities, no privilege gain.
+  const host = (await docker.getContainer(replica).inspect()).HostConfig;
+  assert.deepEqual([host.ReadonlyRootfs, host.CapDrop, host.SecurityOpt], [true, ["ALL"], ["no-new-privileges"]]);
+  assert.match(sh(["exec", replica, "sh", "-c", "touch /app/x 2>&1 || true"]), /Read-only file system/);
+  assert.equal(sh(["exec", replica, "sh", "-c", "grep CapEff /proc/1/status"]), "CapEff:\t0000000000000000");
   const apiPassword = sh(["exec", replica, "cat", "/run/secrets/PGPASSWORD"]);
   assert.equal(sh(["exec", replica, "cat", "/run/secrets/API_TOKEN"]), token);
   // As the API's role over TCP, the password on stdin (never on a command line or in an environment we leave behind).

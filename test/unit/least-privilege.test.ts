@@ -58,6 +58,19 @@ describe("database roles script", () => {
   });
 });
 
+describe("locked-down replicas", () => {
+  it("every replica: read-only root filesystem, no capabilities, no privilege gain, /tmp a tmpfs, /run its own volume; not in the revision", () => {
+    const opts = createOptions({ ...spec, volumes: [{ source: "data", target: "/data", readOnly: false }] }, 1);
+    const host = opts.HostConfig!;
+    assert.equal(host.ReadonlyRootfs, true);
+    assert.deepEqual(host.CapDrop, ["ALL"]);
+    assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
+    assert.match(host.Tmpfs!["/tmp"]!, /noexec,nosuid/);
+    assert.deepEqual(host.Mounts!.map((m) => [m.Type, m.Source, m.Target]), [["volume", "", "/run"], ["volume", "data", "/data"]], "/run anonymous (removed with the replica), api.volumes kept");
+    assert.equal(revisionOfSpec(spec), revisionOfSpec({ ...spec }), "the lock-down is how slipway runs replicas, not a setting: no roll of existing replicas for it");
+  });
+});
+
 describe("secrets as files", () => {
   it("the environment names the files only", () => {
     assert.deepEqual(secretFileEnv(["TOKEN", "PGPASSWORD"]), ["PGPASSWORD_FILE=/run/secrets/PGPASSWORD", "TOKEN_FILE=/run/secrets/TOKEN"]);
@@ -70,10 +83,10 @@ describe("secrets as files", () => {
     const tar = secretsArchive({ PGPASSWORD: "pw" }, { uid: 1000, gid: 1001 });
     const header = (n: number) => tar.subarray(n * 512, n * 512 + 512);
     const field = (h: Buffer, at: number, len: number) => h.subarray(at, at + len).toString("ascii").replace(/\0.*$/s, "");
-    assert.equal(field(header(0), 0, 100), "run/secrets/");
+    assert.equal(field(header(0), 0, 100), "secrets/", "uploaded at /run (SECRETS_PARENT)");
     assert.equal(field(header(0), 156, 1), "5");
     assert.equal(parseInt(field(header(0), 100, 8), 8), 0o500);
-    assert.equal(field(header(1), 0, 100), "run/secrets/PGPASSWORD");
+    assert.equal(field(header(1), 0, 100), "secrets/PGPASSWORD");
     assert.equal(parseInt(field(header(1), 100, 8), 8), 0o400);
     assert.equal(parseInt(field(header(1), 108, 8), 8), 1000);
     assert.equal(parseInt(field(header(1), 116, 8), 8), 1001);

@@ -74,8 +74,11 @@ test("production-shaped stack: every routine deploy under load drops nothing, an
   for (const name of outputs.apiContainers?.value as string[]) {
     const info = await docker.getContainer(name).inspect();
     assert.deepEqual(
-      (info.Mounts ?? []).map((m) => ({ type: m.Type, name: m.Name, target: m.Destination, rw: m.RW })),
-      [{ type: "volume", name: `slipway-${name.split("-")[1]}-uploads`, target: "/srv/uploads", rw: true }],
+      (info.Mounts ?? []).map((m) => ({ type: m.Type, name: m.Destination === "/run" ? "(anonymous)" : m.Name, target: m.Destination, rw: m.RW })).sort((x, y) => x.target.localeCompare(y.target)),
+      [
+        { type: "volume", name: "(anonymous)", target: "/run", rw: true }, // the replica's own /run, for its secret files (read-only root)
+        { type: "volume", name: `slipway-${name.split("-")[1]}-uploads`, target: "/srv/uploads", rw: true },
+      ],
       `${name}: api.volumes mounted`,
     );
     assert.deepEqual(info.Config.Healthcheck?.Test?.slice(0, 4), ["CMD", "node", "dist/api/healthcheck.js", "/up"], `${name}: Docker probes api.healthcheck.path`);

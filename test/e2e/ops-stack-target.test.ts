@@ -66,7 +66,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     const file = second.stdout.trim();
     assert.equal(path.dirname(file), path.join(root, "backups"));
     assert.match(path.basename(file), new RegExp(`^${pg.name}-\\d{8}T\\d{6}Z-two\\.dump$`), "filed under the prefix of the stack's dbContainer");
-    assert.match(second.stderr, /retention \(keep 1, at most 30 days old\): deleted .*-one\.dump/);
+    assert.match(second.stderr, /retention \(keep 1, one a week for 4 weeks, at most 30 days old, the newest verified\): deleted .*-one\.dump/);
     assert.match(second.stderr, /verified: restored into a throwaway database/, "backup.verify: true in the stack");
     assert.deepEqual((await fs.readdir(path.join(root, "backups"))).sort(), [path.basename(file), `${path.basename(file)}.sha256`, `${path.basename(file)}.verified.json`]);
   });

@@ -159,6 +159,7 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
 
   // Rows written continuously through the edge; T noted in the middle; more rows; then the accident.
   const writer = writeContinuously(url, name, 4);
+  t.after(() => writer.stop()); // a failed assertion must not leave the writers running (the process would never end)
   await new Promise((r) => setTimeout(r, 6000));
   const T = new Date();
   await new Promise((r) => setTimeout(r, 4000));
@@ -235,6 +236,7 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   // data volume from the repository volume and has Pulumi create the container again. Rows lost: at most those
   // committed in the last archive_timeout before the loss (not yet archived), counted.
   const writer2 = writeContinuously(url, `${name}x`, 4);
+  t.after(() => writer2.stop());
   const writer2Start = Date.now();
   // The loss comes once the segment holding the writers' first rows is archived (what --to-latest can bring back) and
   // at least two archive_timeouts of writing have passed: a budget, not a fixed sleep — on a loaded machine

@@ -105,6 +105,22 @@ void runVerb(spec, async (values) => {
       rl.close();
     }
   };
+  // What both restores take alike: the stack's database, who confirms, and the frame around the data change.
+  const common = {
+    prefix: target?.prefix ?? stringFlag(values, "stack")!,
+    dbContainer: explicit ?? target!.dbContainer,
+    production: target ? target.production : environment === "production",
+    yes: values.yes === true,
+    stackName: stringFlag(values, "stack")!,
+    deployedImage: target?.image,
+    maintenance: values["no-maintenance"] !== true,
+    maintenanceMessage: stringFlag(values, "maintenance-message"),
+    migrate: values["no-migrate"] !== true,
+    docker: connectDocker(target?.dockerHost),
+    isTTY: !!process.stdin.isTTY && !!process.stderr.isTTY,
+    confirm,
+    log,
+  };
   if (pitrTarget) {
     // A stack that archives can be rebuilt from its repository when its database container is gone.
     const declared = target?.database;
@@ -123,22 +139,10 @@ void runVerb(spec, async (values) => {
         }
         : undefined;
     const result = await pointInTimeRestore({
+      ...common,
       ...(rebuild ? { rebuild } : {}),
-      prefix: target?.prefix ?? stringFlag(values, "stack")!,
-      dbContainer: explicit ?? target!.dbContainer,
       target: pitrTarget,
-      production: target ? target.production : environment === "production",
-      yes: values.yes === true,
-      stackName: stringFlag(values, "stack")!,
-      deployedImage: target?.image,
-      maintenance: values["no-maintenance"] !== true,
-      maintenanceMessage: stringFlag(values, "maintenance-message"),
-      migrate: values["no-migrate"] !== true,
       recoveryTimeoutMs: intFlag(values, "recovery-timeout", DEFAULT_RECOVERY_TIMEOUT_MS, 1000),
-      docker: connectDocker(target?.dockerHost),
-      isTTY: !!process.stdin.isTTY && !!process.stderr.isTTY,
-      confirm,
-      log,
     });
     console.log(`restored database '${result.database}' of stack '${stringFlag(values, "stack")!}' to ${result.target}; ${result.edge}`);
     return;
@@ -149,26 +153,13 @@ void runVerb(spec, async (values) => {
     if (!dir) throw new UsageError("with --from, pass --dir <path>: the local directory to fetch the backup into");
     file = await fetchBackup({ from: resolveFrom(from, target?.backup?.copyTo), dir, log });
   }
-  const prefix = target?.prefix ?? stringFlag(values, "stack")!;
   const result = await restore({
-    prefix,
-    dbContainer: explicit ?? target!.dbContainer,
-    production: target ? target.production : environment === "production",
+    ...common,
     file: file!,
-    yes: values.yes === true,
     force: values.force === true,
-    stackName: stringFlag(values, "stack")!,
-    deployedImage: target?.image,
-    maintenance: values["no-maintenance"] !== true,
-    maintenanceMessage: stringFlag(values, "maintenance-message"),
-    migrate: values["no-migrate"] !== true,
     lockTimeoutMs: intFlag(values, "lock-timeout", DEFAULT_LOCK_TIMEOUT_MS, 1),
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
-    docker: connectDocker(target?.dockerHost),
-    isTTY: !!process.stdin.isTTY && !!process.stderr.isTTY,
-    confirm,
-    log,
   });
   console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'; ${result.edge}`);
 });

@@ -83,3 +83,16 @@ export function restoreArgs(target: RecoveryTarget): string[] {
 export function describeTarget(target: RecoveryTarget): string {
   return target.kind === "latest" ? "the latest archived moment" : target.time.toISOString();
 }
+
+/**
+ * Where the replay ended, from PostgreSQL's log of the restored server (its last recovery): the commit time of the last
+ * transaction replayed — the moment the data is back to — and the timeline it was promoted onto. The last occurrence
+ * of each wins (the log of a restarted container holds earlier runs too). A line the operator reads: for --to-latest it
+ * says what was lost (everything committed after that moment).
+ */
+export function recoveryEnd(log: string): string {
+  const last = (re: RegExp) => [...log.matchAll(re)].at(-1)?.[1]?.trim();
+  const tx = last(/last completed transaction was at log time (.+)$/gm);
+  const timeline = last(/selected new timeline ID: (\d+)/gm);
+  return `${tx ? `last transaction replayed committed at ${tx}` : "no committed transaction replayed (PostgreSQL logged none)"}${timeline ? `; promoted onto timeline ${timeline}` : ""}`;
+}

@@ -22,7 +22,7 @@ import { LABEL_ROLE, LABEL_STACK } from "../vocabulary";
 import { RestoreFrame } from "./frame";
 import { describePlan, PlanRefusal, planRestore, type RestorePlan } from "./plan";
 import { confirmationNeeded } from "./policy";
-import { describeTarget, describeWindow, type RecoveryTarget, type RecoveryWindow, recoveryWindow, restoreArgs, targetProblem } from "./pitr-plan";
+import { describeTarget, describeWindow, type RecoveryTarget, type RecoveryWindow, recoveryEnd, recoveryWindow, restoreArgs, targetProblem } from "./pitr-plan";
 import { observeStack, observeStackOf } from "./stack-state";
 
 /** How long PostgreSQL may take to replay the WAL and promote after the restore (--recovery-timeout). */
@@ -261,6 +261,19 @@ class PitrRun {
     return downtimeS;
   }
 
+  /**
+   * archive_timeout in force from now on. PostgreSQL's checkpointer (17) computes its sleep while the server is still
+   * in recovery — up to checkpoint_timeout, 5 min by default, the end-of-recovery checkpoint included — and forces no
+   * segment switch until it wakes: measured, rows written for 2 min after a restore were in no archived segment, so a
+   * second loss would have cost them all. A configuration reload (SIGHUP) wakes it; nothing else changes.
+   */
+  private async wakeCheckpointer(user: string): Promise<void> {
+    const { docker, dbContainer } = this.opts;
+    const r = await execInContainer(docker, dbContainer, ["psql", "-h", "/var/run/postgresql", "-U", user, "-d", "postgres", "-Atc", "SELECT pg_reload_conf()"], { user: WAL_OS_USER }).catch((err: Error) => ({ exitCode: -1, stdout: "", stderr: err.message }));
+    if (r.exitCode === 0) this.log("archive_timeout in force again (checkpointer woken: pg_reload_conf)");
+    else this.log(`warning: could not wake the checkpointer (pg_reload_conf: ${(r.stderr || r.stdout).trim()}): until its next checkpoint (checkpoint_timeout) archive_timeout may not switch segments; run \`SELECT pg_reload_conf()\` in '${dbContainer}'`);
+  }
+
   /** Until the server is out of recovery (promoted): a restore whose target was not reached never gets there. */
   private async waitPromoted(): Promise<void> {
     const { docker, dbContainer } = this.opts;
@@ -270,7 +283,11 @@ class PitrRun {
     const user = databaseUser(await docker.getContainer(dbContainer).inspect());
     while (Date.now() < deadline) {
       const r = await execInContainer(docker, dbContainer, ["psql", "-h", "/var/run/postgresql", "-U", user, "-d", "postgres", "-Atc", "SELECT pg_is_in_recovery()"], { user: WAL_OS_USER }).catch((err: Error) => ({ exitCode: -1, stdout: "", stderr: err.message }));
-      if (r.exitCode === 0 && r.stdout.trim() === "f") return;
+      if (r.exitCode === 0 && r.stdout.trim() === "f") {
+        this.log(`recovery: ${recoveryEnd(await containerLogs(docker, dbContainer).catch(() => ""))}`);
+        await this.wakeCheckpointer(user);
+        return;
+      }
       last = (r.stderr || r.stdout).trim();
       await new Promise((res) => setTimeout(res, 500));
     }

@@ -162,6 +162,7 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
 
   // Rows written continuously through the edge; T noted in the middle; more rows; then the accident.
   const writer = writeContinuously(url, name, 4);
+  t.after(() => writer.stop()); // a failed assertion must not leave the writers running (the process would never end)
   await new Promise((r) => setTimeout(r, 6000));
   const T = new Date();
   await new Promise((r) => setTimeout(r, 4000));
@@ -195,6 +196,8 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
     /archiving the current WAL segment \(pgbackrest check\)/,
     /stopping database container/,
     /restoring the data directory: pgbackrest restore --delta --type=time --target=.* --target-action=promote/,
+    /recovery: last transaction replayed committed at .*; promoted onto timeline \d+/,
+    /archive_timeout in force again \(checkpointer woken: pg_reload_conf\)/,
     /database restored to .*: out of recovery and accepting writes/,
     /migrations: done/,
     /maintenance: turned OFF/,
@@ -236,8 +239,21 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   // data volume from the repository volume and has Pulumi create the container again. Rows lost: at most those
   // committed in the last archive_timeout before the loss (not yet archived), counted.
   const writer2 = writeContinuously(url, `${name}x`, 4);
-  // long enough that segments switched by archive_timeout were archived before the loss
-  await new Promise((r) => setTimeout(r, (2 * ARCHIVE_TIMEOUT_S + 5) * 1000));
+  t.after(() => writer2.stop());
+  const writer2Start = Date.now();
+  // The loss comes once the segment holding the writers' first rows is archived (what --to-latest can bring back) and
+  // at least two archive_timeouts of writing have passed: a budget, not a fixed sleep — on a loaded machine
+  // archive-push lags, and a loss before any of these rows was archived would prove nothing.
+  await new Promise((r) => setTimeout(r, 2000));
+  const firstSegment = await sql("SELECT pg_walfile_name(pg_current_wal_lsn())");
+  const archiver = () => sql("SELECT concat_ws(' ', 'last archived', last_archived_wal, 'at', last_archived_time, '; failed', failed_count, last_failed_wal, last_failed_time) FROM pg_stat_archiver");
+  while ((await sql(`SELECT last_archived_wal >= '${firstSegment}' FROM pg_stat_archiver`)) !== "t") {
+    assert.ok(Date.now() < writer2Start + ARCHIVE_VISIBLE_BUDGET_MS, `segment ${firstSegment} (the writers' first rows) not archived within ${ARCHIVE_VISIBLE_BUDGET_MS} ms: ${await archiver()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const firstArchivedS = (Date.now() - writer2Start) / 1000;
+  await new Promise((r) => setTimeout(r, Math.max(0, writer2Start + (2 * ARCHIVE_TIMEOUT_S + 5) * 1000 - Date.now())));
+  const archiverAtLoss = await archiver();
   const lostAt = Date.now();
   await docker.getContainer(dbContainer).remove({ force: true });
   await docker.getVolume(`${ps.prefix}-pgdata`).remove();
@@ -249,7 +265,7 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   const writes2 = await writer2.stop();
   log(r2.stderr);
   assert.equal(r2.code, 0, r2.stderr);
-  for (const step of [/is gone: restoring its data volume from the WAL repository/, /data volume '.*-pgdata' created again/, /pgbackrest restore --delta --type=default into volume/, /pulumi up --refresh/, /out of recovery and accepting writes/, /maintenance: turned OFF/]) {
+  for (const step of [/is gone: restoring its data volume from the WAL repository/, /data volume '.*-pgdata' created again/, /pgbackrest restore --delta --type=default into volume/, /pulumi up --refresh/, /recovery: last transaction replayed committed at .*; promoted onto timeline \d+/, /archive_timeout in force again/, /out of recovery and accepting writes/, /maintenance: turned OFF/]) {
     assert.match(r2.stderr, step);
   }
   const present2 = new Set((await sql(`SELECT name FROM items WHERE name LIKE '${name}x-%'`)).split("\n").filter(Boolean));
@@ -259,7 +275,8 @@ test("backup.wal on an existing stack keeps its data; restore --to-time T brings
   const oldestLostS = lost.length ? (lostAt - Math.min(...lost.map((w) => w.ackAt!))) / 1000 : 0;
   console.log(
     `pitr latest: ${ackedBeforeLoss.length} rows acknowledged before the loss, ${lost.length} lost (the oldest lost acknowledged ${oldestLostS.toFixed(1)} s before it; ` +
-      `archive_timeout ${ARCHIVE_TIMEOUT_S} s); restore --to-latest ${latestS.toFixed(1)} s; ${afterRestore.length} rows written after it, ${afterRestore.filter((w) => present2.has(w.name)).length} present`,
+      `archive_timeout ${ARCHIVE_TIMEOUT_S} s); restore --to-latest ${latestS.toFixed(1)} s; ${afterRestore.length} rows written after it, ${afterRestore.filter((w) => present2.has(w.name)).length} present; ` +
+      `the writers' first segment ${firstSegment} archived ${firstArchivedS.toFixed(1)} s after they started; at the loss (${new Date(lostAt).toISOString()}): ${archiverAtLoss}`,
   );
   assert.ok(ackedBeforeLoss.length > 50, "rows were written before the loss");
   assert.ok(ackedBeforeLoss.some((w) => present2.has(w.name)), "rows archived before the loss are back");

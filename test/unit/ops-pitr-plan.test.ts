@@ -2,7 +2,7 @@
 // declarations they pair with (src/backup/wal.ts, stacks/schema.ts backup.wal).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseTargetTime, pgTime, recoveryWindow, restoreArgs, targetProblem } from "../../src/restore/pitr-plan";
+import { parseTargetTime, pgTime, recoveryEnd, recoveryWindow, restoreArgs, targetProblem } from "../../src/restore/pitr-plan";
 import { archivingCommand, pgbackrestEnv } from "../../src/backup/wal";
 import { walSchema } from "../../stacks/schema";
 
@@ -49,6 +49,18 @@ test("pgbackrest restore arguments: delta, to a time then promote, or to the end
   assert.equal(pgTime(new Date("2026-12-05T14:03:00.123Z")), "2026-12-05 14:03:00.123+00");
   assert.deepEqual(restoreArgs({ kind: "time", time: new Date("2026-12-05T14:03:00Z") }), ["restore", "--delta", "--type=time", "--target=2026-12-05 14:03:00.000+00", "--target-action=promote"]);
   assert.deepEqual(restoreArgs({ kind: "latest" }), ["restore", "--delta", "--type=default"]);
+});
+
+test("where the replay ended: the last recovery's last committed transaction and its new timeline, from PostgreSQL's log", () => {
+  const log = [
+    "2026-12-05 18:39:40.1 UTC [29] LOG:  last completed transaction was at log time 2026-12-05 18:39:33.100+00",
+    "2026-12-05 18:39:40.2 UTC [29] LOG:  selected new timeline ID: 2",
+    "2026-12-05 18:51:50.7 UTC [31] LOG:  redo done at 0/7000F20 system usage: CPU: user: 0.01 s",
+    "2026-12-05 18:51:50.7 UTC [31] LOG:  last completed transaction was at log time 2026-12-05 18:51:02.412345+00",
+    "2026-12-05 18:51:50.8 UTC [31] LOG:  selected new timeline ID: 3",
+  ].join("\n");
+  assert.equal(recoveryEnd(log), "last transaction replayed committed at 2026-12-05 18:51:02.412345+00; promoted onto timeline 3");
+  assert.equal(recoveryEnd("LOG:  database system is ready to accept connections"), "no committed transaction replayed (PostgreSQL logged none)");
 });
 
 test("backup.wal: off by default (one default each); the container archives through pgBackRest with the stack's settings", () => {

@@ -46,11 +46,15 @@ export function imageTag(ref: string): string {
 }
 
 /**
- * A shell loop (in the database container) that waits until the server is out of recovery: a container created on a
- * volume that `restore --to-latest` filled replays the archive first, and a base backup cannot start meanwhile.
+ * A shell loop (in the database container) that waits until the server is out of recovery and is the real server:
+ * a container created on a volume that `restore --to-latest` filled replays the archive first (a base backup or
+ * ALTER ROLE cannot run meanwhile), and a new container's entrypoint first runs a temporary server on the socket only
+ * (listen_addresses '') while it creates the database — steps that connect to it then fail with
+ * 'database "app" does not exist'.
  */
 export function untilPromoted(dbUser: string, seconds = 600): string {
-  return `i=0; until [ "$(psql -h /var/run/postgresql -U ${dbUser} -d postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = f ]; do i=$((i+1)); [ $i -lt ${seconds} ] || { echo "database still in recovery after ${seconds} s" >&2; exit 1; }; sleep 1; done`;
+  const probe = `select case when pg_is_in_recovery() then 'recovery' when current_setting('listen_addresses') = '' then 'initialising' else 'ready' end`;
+  return `i=0; until [ "$(psql -h /var/run/postgresql -U ${dbUser} -d postgres -Atc "${probe}" 2>/dev/null)" = ready ]; do i=$((i+1)); [ $i -lt ${seconds} ] || { echo "database still in recovery or initialising after ${seconds} s" >&2; exit 1; }; sleep 1; done`;
 }
 
 export class DeploySteps extends pulumi.ComponentResource {

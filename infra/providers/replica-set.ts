@@ -1,4 +1,4 @@
-// ReplicaSet: N API replicas on a Docker host, replaced one at a time behind the HAProxy edge.
+// ReplicaSet: N API replicas on a Docker host, replaced one at a time (or api.rollout.surge at a time) behind the HAProxy edge.
 // A Pulumi dynamic provider. Its code is serialized into the stack state, so the closure is kept tiny: every
 // method loads the rollout engine (src/rollout) from the working copy at run time (./engine.ts). Pulumi ignores customTimeouts here; `rollout` carries our own.
 // The shape of a replica set is declared once, as ReplicaSpec (src/rollout/spec.ts); the args and the stored

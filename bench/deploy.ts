@@ -170,8 +170,11 @@ async function scaleSteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promis
     });
     await promote(3, 1, "s3");
     if (scenario) {
-      // 12 replicas and a batch of 4 beside them, with room for the slots a removed replica still holds.
+      // 12 replicas and a batch of 4 beside them, with room for the slots a removed replica still holds. Each
+      // replica's pool may hold PGPOOL_MAX connections (default 10): 16 × 10 is past PostgreSQL's max_connections
+      // (100, 3 of them reserved), and a first run here failed POSTs with "too many clients" — 5 each leaves room.
       await set(scenario, "slipway:edge.slots", "24");
+      await set(scenario, "slipway:api.env.PGPOOL_MAX", "5");
       await set(scenario, "slipway:api.replicas", "12");
       await set(scenario, "slipway:api.rollout.surge", "4");
       await scenario.up("12 replicas").catch((e: Error) => { ready = false; rows.push({ system: "slipway", edge: "http", step: "scale to 12", failure: e.message.slice(0, 2000) }); });

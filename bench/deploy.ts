@@ -12,10 +12,16 @@
 // switch time), a rollback inside the blue-green window (a switch back) beside the rolling rollback above, a canary
 // promote (gates passed at 10 and 50 %), and a canary of an image failing half its requests (how many requests
 // users saw fail before the gate took it out).
+// Then (unless --no-scale), on a fourth stack, the cost as the service grows: a promote of 3 replicas, then of 12
+// replicas one at a time (api.rollout.surge 1) and 12 in batches of 4 (surge 4), each under the same load, printed
+// beside each other — wall time, the rollout's own span (from its events, SLIPWAY_ROLLOUT_EVENTS), time per replica
+// and the 1-minute load average before and after. --only-scale runs just these rows.
 // Figures, no verdicts; a failed step is reported (what failed, one line), not thrown.
 // JSON to bench/results/deploy-<time>.json.
-//   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+//   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
@@ -35,6 +41,8 @@ interface Row {
   strategy?: "rolling" | "blue-green" | "canary";
   /** what else was measured: versions seen, switch time, the canary's verdict */
   note?: string;
+  /** scale rows: the release's size and batch, its own span, and the machine's load around it */
+  scale?: ScaleFigures;
   /** how the load reached the edge */
   edge: "http" | "https";
   figures?: StepFigures;
@@ -43,17 +51,36 @@ interface Row {
   step: string;
 }
 
+interface ScaleFigures {
+  replicas: number;
+  surge: number;
+  /** first rollout step's start to the last one's end (the events of the provider) */
+  rolloutS: number;
+  /** rolloutS / replicas */
+  perReplicaS: number;
+  /** 1-minute load average when the step started and when it ended */
+  loadBefore: number;
+  loadAfter: number;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false }, "no-strategies": { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: {
+      connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false }, "no-strategies": { type: "boolean", default: false },
+      "no-scale": { type: "boolean", default: false }, "only-scale": { type: "boolean", default: false },
+    },
+  });
   const connections = Number(values.connections);
   if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${values.connections}`);
   const load = { connections, settleS: 5 };
   const refs = await testImages();
   const rows: Row[] = [];
 
-  await deploySteps(rows, "http", refs, load);
-  if (!values["no-strategies"]) await strategySteps(rows, refs, load);
-  if (values.tls) {
+  const only = values["only-scale"];
+  if (!only) await deploySteps(rows, "http", refs, load);
+  if (!only && !values["no-strategies"]) await strategySteps(rows, refs, load);
+  if (!values["no-scale"] || only) await scaleSteps(rows, refs, load);
+  if (!only && values.tls) {
     let tls: ScenarioOptions["tls"];
     try {
       tls = selfSignedCertificate("bench-deploy");
@@ -65,6 +92,24 @@ async function main(): Promise<void> {
     if (tls) await deploySteps(rows, "https", refs, load, { tls });
   }
 
+  if (!only) await swarmStep(rows, refs, connections);
+
+  console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms)` +
+    `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
+  console.log(table(rows));
+  const scaled = rows.filter((r) => r.scale);
+  if (scaled.length) console.log(`\nScale (rolling promote under the same load):\n${scaleTable(scaled)}`);
+  const failedSteps = rows.filter((r) => r.failure);
+  if (failedSteps.length) console.log(`\n${failedSteps.length} step(s) could not be measured: ${failedSteps.map((r) => `${r.system}/${r.edge} "${r.step}"`).join(", ")}`);
+  const dir = path.join(__dirname, "results");
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, loadAverage: loadavg(), results: rows }, null, 2));
+  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
+}
+
+/** Docker Swarm doing the same image update behind the same edge, same load: the baseline. */
+async function swarmStep(rows: Row[], refs: ImageRefs, connections: number): Promise<void> {
   console.log("\n== swarm: the same image update behind the same edge, same load");
   await inSwarm(async () => {
     try {
@@ -77,17 +122,98 @@ async function main(): Promise<void> {
       rows.push({ system: "swarm", edge: "http", step: "promote a new image", failure: (e as Error).message.slice(0, 2000) });
     }
   }).catch((e: Error) => rows.push({ system: "swarm", edge: "http", step: "swarm mode", failure: e.message }));
+}
 
-  console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms)` +
-    `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
-  console.log(table(rows));
-  const failedSteps = rows.filter((r) => r.failure);
-  if (failedSteps.length) console.log(`\n${failedSteps.length} step(s) could not be measured: ${failedSteps.map((r) => `${r.system}/${r.edge} "${r.step}"`).join(", ")}`);
-  const dir = path.join(__dirname, "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, results: rows }, null, 2));
-  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
+/**
+ * The cost of a release as the service grows, on one production-shaped stack, same load: promote at 3 replicas, at
+ * 12 one at a time (surge 1), at 12 in batches of 4 (surge 4). The scale-ups between them are not measured.
+ */
+async function scaleSteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promise<void> {
+  const name = `bz${randomBytes(3).toString("hex")}`;
+  const eventsDir = mkdtempSync(path.join(tmpdir(), "slipway-bench-scale-"));
+  let scenario: Scenario | undefined;
+  /** false once a reconfiguration failed: the later rows would not measure what they say */
+  let ready = true;
+  const set = (s: Scenario, key: string, value: string) => s.ps.stack.setConfig(key, { value }, true);
+  const promote = async (replicas: number, surge: number, version: string) => {
+    const step = `promote, ${replicas} replicas, surge ${surge}`;
+    if (!scenario || !ready) return rows.push({ system: "slipway", edge: "http", strategy: "rolling", step, failure: scenario ? "the scale-up before it failed" : "the stack did not come up" });
+    console.log(`\n== slipway scale: ${step}`);
+    const events = path.join(eventsDir, `${version}.jsonl`);
+    process.env.SLIPWAY_ROLLOUT_EVENTS = events;
+    const loadBefore = loadavg()[0]!;
+    try {
+      // Built before the load starts: the deploy's wall time is the promote's alone.
+      const image = scenario.apiImage(version);
+      const f = await scenario.measure(step, load, async () => {
+        await set(scenario!, "slipway:images.api", image);
+        await scenario!.up(`promote ${image}`);
+      });
+      const rolloutS = rolloutSpan(events);
+      const scale = { replicas, surge, rolloutS, perReplicaS: rolloutS / replicas, loadBefore, loadAfter: loadavg()[0]! };
+      console.log(`${describeStep(f)}; rollout ${rolloutS.toFixed(1)} s, ${scale.perReplicaS.toFixed(1)} s per replica, load average ${loadBefore.toFixed(2)} → ${scale.loadAfter.toFixed(2)}`);
+      rows.push({ system: "slipway", edge: "http", strategy: "rolling", step, figures: f, scale });
+    } catch (e) {
+      const failure = (e as Error).message.slice(0, 2000);
+      console.log(`FAILED: ${failure.split("\n")[0]}`);
+      rows.push({ system: "slipway", edge: "http", strategy: "rolling", step, failure });
+    } finally {
+      delete process.env.SLIPWAY_ROLLOUT_EVENTS;
+    }
+    return undefined;
+  };
+  try {
+    console.log(`\nbringing up a production-shaped stack ${name} for the scale rows with pulumi up …`);
+    scenario = await startScenario(name, refs, () => undefined).catch((e: Error) => {
+      rows.push({ system: "slipway", edge: "http", step: "initial up (scale)", failure: e.message.slice(0, 2000) });
+      return undefined;
+    });
+    await promote(3, 1, "s3");
+    if (scenario) {
+      // 12 replicas and a batch of 4 beside them, with room for the slots a removed replica still holds. Each
+      // replica's pool may hold PGPOOL_MAX connections (default 10): 16 × 10 is past PostgreSQL's max_connections
+      // (100, 3 of them reserved), and a first run here failed POSTs with "too many clients" — 5 each leaves room.
+      await set(scenario, "slipway:edge.slots", "24");
+      await set(scenario, "slipway:api.env.PGPOOL_MAX", "5");
+      await set(scenario, "slipway:api.replicas", "12");
+      await set(scenario, "slipway:api.rollout.surge", "4");
+      await scenario.up("12 replicas").catch((e: Error) => { ready = false; rows.push({ system: "slipway", edge: "http", step: "scale to 12", failure: e.message.slice(0, 2000) }); });
+    }
+    if (scenario) await set(scenario, "slipway:api.rollout.surge", "1");
+    await promote(12, 1, "s12a");
+    if (scenario) await set(scenario, "slipway:api.rollout.surge", "4");
+    await promote(12, 4, "s12b");
+  } finally {
+    await scenario?.cleanup();
+    rmSync(eventsDir, { recursive: true, force: true });
+  }
+}
+
+/** Seconds from the first rollout step's start to the last one's end, as the provider's events say (NaN: none). */
+function rolloutSpan(file: string): number {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return NaN;
+  }
+  const events = text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { time: string; durationMs: number });
+  if (events.length === 0) return NaN;
+  const start = Math.min(...events.map((e) => Date.parse(e.time)));
+  const end = Math.max(...events.map((e) => Date.parse(e.time) + e.durationMs));
+  return (end - start) / 1000;
+}
+
+function scaleTable(rows: Row[]): string {
+  const head = ["replicas", "surge", "deploy s", "rollout s", "s per replica", "failed", "twice", "lost", "preview after", "load avg (1 min) before → after"];
+  const body = rows.map((r) => {
+    const x = r.scale!;
+    const f = r.figures!;
+    return [String(x.replicas), String(x.surge), f.deployS.toFixed(1), x.rolloutS.toFixed(1), x.perReplicaS.toFixed(2), String(f.failed), String(f.rows.rowsTwice), String(f.rows.lost),
+      f.perpetualDiff ? "CHANGES" : "empty", `${x.loadBefore.toFixed(2)} → ${x.loadAfter.toFixed(2)}`];
+  });
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i]!)).join("  ")).join("\n");
 }
 
 /**

@@ -44,28 +44,36 @@ function written(input: unknown, path: readonly string[]): boolean {
 }
 
 /**
- * Rollout rules of every stack: blue-green settings only with that strategy, and enough edge slots for the
- * replicas a rollout runs at once (rolling: N + 1 new; blue-green: the serving set, the standby and the new set).
+ * Rollout rules of every stack: blue-green settings only with that strategy, surge only with rolling and at most
+ * the replicas, and enough edge slots for the replicas a rollout runs at once (rolling: N + surge new; blue-green:
+ * the serving set, the standby and the new set).
  */
 export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
   const out: Violation[] = [];
-  const { strategy, blueGreen, canary } = cfg.api.rollout;
+  const { strategy, surge, blueGreen, canary } = cfg.api.rollout;
   for (const [key, owner] of [["blueGreen", "blue-green"], ["canary", "canary"]] as const) {
     if (strategy !== owner && written(input, ["api", "rollout", key])) {
       out.push({ key: `slipway:api.rollout.${key}`, message: `applies only with api.rollout.strategy ${owner} (the strategy is ${strategy}); remove it or set the strategy` });
     }
   }
   const n = cfg.api.replicas;
+  // Blue-green starts a whole set at once and canary stages its canaries: a batch size means nothing there.
+  if (strategy !== "rolling" && written(input, ["api", "rollout", "surge"])) {
+    out.push({ key: "slipway:api.rollout.surge", message: `applies only with api.rollout.strategy rolling (the strategy is ${strategy}); remove it or set the strategy` });
+  }
+  if (strategy === "rolling" && surge > n) {
+    out.push({ key: "slipway:api.rollout.surge", message: `is ${surge}; at most api.replicas (${n}): a batch cannot start more new replicas than the service has` });
+  }
   if (strategy === "canary" && canary.replicas > n) {
     out.push({ key: "slipway:api.rollout.canary.replicas", message: `is ${canary.replicas}; at most api.replicas (${n})` });
   }
   const sets = strategy === "blue-green" ? (blueGreen.keepOldMinutes > 0 ? 3 : 2) : 1;
-  const needed = strategy === "canary" ? n + Math.min(canary.replicas, n) + 1 : sets * n + 1;
+  const needed = strategy === "canary" ? n + Math.min(canary.replicas, n) + 1 : strategy === "rolling" ? n + surge : sets * n + 1;
   if (cfg.edge.slots < needed) {
     const why =
       strategy === "blue-green" ? `${sets} sets of ${n} replicas${sets === 3 ? " (serving, standby, new)" : " (serving, new)"} and one spare`
       : strategy === "canary" ? `${n} replicas, ${Math.min(canary.replicas, n)} canary and one spare`
-      : `${n} replicas and one new beside them`;
+      : surge === 1 ? `${n} replicas and one new beside them` : `${n} replicas and a batch of ${surge} new beside them (api.rollout.surge)`;
     out.push({ key: "slipway:edge.slots", message: `is ${cfg.edge.slots}; ${strategy} with ${n} replicas needs at least ${needed} (${why})` });
   }
   return out;

@@ -58,6 +58,12 @@ const rolloutSchema = z.strictObject({
    * traffic to it at once, keep the previous set idle for a switch back (README "Release strategies").
    */
   strategy: z.enum(["rolling", "blue-green", "canary"]).default("rolling"),
+  /**
+   * rolling: how many new replicas a release starts at once (a batch: start them, wait until all are healthy and UP
+   * at the edge, then drain and remove as many old ones). At most api.replicas; only with strategy rolling
+   * (stacks/policy.ts refuses it otherwise). How the rollout moves, not what runs: a change alone rolls nothing.
+   */
+  surge: z.number().int().min(1).default(1),
   /** Only with strategy blue-green (stacks/policy.ts refuses it otherwise). */
   blueGreen: z
     .strictObject({
@@ -306,7 +312,7 @@ export type EdgeTimeouts = z.infer<typeof edgeTimeoutsSchema>;
 /** How long each rollout step may take (api.rollout): the executor's budgets. */
 export type RolloutTimeouts = Pick<RolloutSettings, "healthTimeoutMs" | "edgeUpTimeoutMs" | "drainTimeoutMs" | "stopGraceSeconds">;
 /** The strategy part of api.rollout. */
-export type StrategySettings = Pick<RolloutSettings, "strategy" | "blueGreen" | "canary">;
+export type StrategySettings = Pick<RolloutSettings, "strategy" | "surge" | "blueGreen" | "canary">;
 export type CanarySettings = RolloutSettings["canary"];
 export type Strategy = RolloutSettings["strategy"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;

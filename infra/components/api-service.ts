@@ -1,5 +1,5 @@
 // The API service: its replicas on the edge network (found by the proxy under one alias) and the
-// backend network (to reach the database), replaced one at a time by the ReplicaSet dynamic
+// backend network (to reach the database), replaced one (or api.rollout.surge) at a time by the ReplicaSet dynamic
 // provider after the deploy steps (backup → migrate) have succeeded.
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";

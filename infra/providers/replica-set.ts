@@ -1,4 +1,4 @@
-// ReplicaSet: N API replicas on a Docker host, replaced one at a time behind the HAProxy edge.
+// ReplicaSet: N API replicas on a Docker host, replaced one at a time (or api.rollout.surge at a time) behind the HAProxy edge.
 // A Pulumi dynamic provider. Its code is serialized into the stack state, so the closure is kept tiny: every
 // method loads the rollout engine (src/rollout) from the working copy at run time (./engine.ts). Pulumi ignores customTimeouts here; `rollout` carries our own.
 // The shape of a replica set is declared once, as ReplicaSpec (src/rollout/spec.ts); the args and the stored
@@ -44,6 +44,8 @@ function policyOf(p: ReplicaSetInputs, olds?: ReplicaSetProps): RolloutPolicy {
   // Stacks written before the strategy existed have neither key: rolling.
   return {
     strategy: p.rollout.strategy ?? "rolling",
+    // Stacks written before surge existed: one at a time, as then.
+    ...(p.rollout.surge !== undefined ? { surge: p.rollout.surge } : {}),
     keepOldMinutes: p.rollout.blueGreen?.keepOldMinutes ?? 0,
     ...(p.rollout.canary ? { canary: p.rollout.canary } : {}),
     ...(olds?.standby ? { standby: olds.standby } : {}),
@@ -73,6 +75,14 @@ function outsOf(p: ReplicaSetInputs, result: { containers: string[]; standby?: S
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
+/** The keys whose values differ between two objects (either may be missing: then none are named). */
+function changedKeys(a: object | undefined, b: object | undefined): string[] {
+  if (!a || !b) return [];
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => !same(x[k], y[k])).sort();
+}
+
 /** Per changed input: a rolling update, or a replacement (identity). */
 export type ReplicaSetDiff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update" | "update-replace"; inputDiff: boolean }> };
 
@@ -86,7 +96,13 @@ export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs, no
   const changed = [...keys].filter((k) => !same(olds[k], news[k])).sort();
   const replaces = changed.filter((k) => IDENTITY.includes(k));
   const detailedDiff: ReplicaSetDiff["detailedDiff"] = {};
-  for (const k of changed) detailedDiff[k] = { kind: IDENTITY.includes(k) ? "update-replace" : "update", inputDiff: true };
+  for (const k of changed) {
+    // The rollout settings say how replicas move, not what runs (the revision excludes them): name the setting
+    // that changed (rollout.surge, rollout.strategy), an update that starts no replica by itself.
+    const subKeys = k === "rollout" ? changedKeys(olds.rollout, news.rollout) : [];
+    if (subKeys.length > 0) for (const sub of subKeys) detailedDiff[`rollout.${sub}`] = { kind: "update", inputDiff: true };
+    else detailedDiff[k] = { kind: IDENTITY.includes(k) ? "update-replace" : "update", inputDiff: true };
+  }
   // Containers that vanished or multiplied outside Pulumi (found by read) also call for an update.
   const drifted = olds.containers !== undefined && olds.containers.length !== olds.replicas;
   if (drifted) detailedDiff.containers = { kind: "update", inputDiff: false };

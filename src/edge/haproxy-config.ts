@@ -42,7 +42,7 @@ export interface HaproxyConfigOptions {
   listenPort?: number;
   /** `server-template` prefix; slots are named `<prefix>1..<prefix><slots>`. Default "api". */
   serverPrefix?: string;
-  /** Number of slots. Must exceed replicas + one surge + removed-but-still-held addresses. Default 10. */
+  /** Number of slots. Must exceed replicas + api.rollout.surge + removed-but-still-held addresses. Default 10. */
   slots?: number;
   /** Readiness path the edge checks (the API's /up). Default "/up". */
   healthPath?: string;

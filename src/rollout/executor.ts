@@ -50,6 +50,8 @@ export interface RolloutEvent {
 export interface RolloutPolicy {
   /** Default "rolling". */
   strategy?: Strategy;
+  /** rolling: new replicas started at once (api.rollout.surge); absent: one at a time. */
+  surge?: number;
   /** blue-green: how long the set that served before a switch stays idle for a switch back; 0: removed at once. */
   keepOldMinutes?: number;
   /** The standby set an earlier run left (kept in the provider's state). */
@@ -172,7 +174,8 @@ class Run {
     let expected: string | undefined;
     for (let i = 0; i < limit; i++) {
       const canary = this.policy.canary ? { canary: { replicas: this.policy.canary.replicas, steps: this.policy.canary.steps } } : {};
-      const desired = { stack: spec.stack, service: spec.service, revision, replicas: spec.replicas, strategy: this.strategy, keep: this.keep(), ...canary };
+      const surge = this.policy.surge !== undefined ? { surge: this.policy.surge } : {};
+      const desired = { stack: spec.stack, service: spec.service, revision, replicas: spec.replicas, strategy: this.strategy, keep: this.keep(), ...canary, ...surge };
       const observed = await this.look(spec);
       const moves = plan(desired, observed);
       if (moves.length === 0) {
@@ -242,7 +245,7 @@ class Run {
         ...("replica" in step ? { replica: step.replica } : {}), durationMs: Date.now() - start, outcome, ...(error ? { error } : {}),
       });
       try {
-        await this.step(step, spec, move.kind === "replace");
+        await this.step(step, spec, move.kind === "replace" || move.kind === "batch");
       } catch (e) {
         this.ctx.onEvent?.(event("failed", (e as Error).message));
         throw e;
@@ -324,6 +327,7 @@ function describe(m: Move): string {
   switch (m.kind) {
     case "replace": return `replace ${m.retire} with ${m.start}`;
     case "scale-up": return `start ${m.start}`;
+    case "batch": return `batch of ${m.moves.length} [${m.moves.map(describe).join("; ")}]`;
     case "adopt": return `wait for ${m.name}`;
     case "retire": return `retire ${m.name}${m.reason ? ` (${m.reason})` : ""}`;
     case "discard": return `discard stopped ${m.name}`;

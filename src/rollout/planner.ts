@@ -1,6 +1,6 @@
 // The rollout planner: given what should run and what Docker and the edge report, what moves bring the service
 // to exactly `replicas` healthy containers of ONE revision serving all traffic, and in which order. Two
-// strategies: rolling (replace one replica at a time) and blue-green (start a full idle set, switch all traffic
+// strategies: rolling (replace `surge` replicas at a time, one by default) and blue-green (start a full idle set, switch all traffic
 // at once, keep the previous set idle for a switch back). Pure; the executor carries the moves out one at a
 // time and asks again after each, so a run interrupted anywhere converges on the next run.
 import type { Strategy } from "../../stacks/schema";
@@ -38,7 +38,15 @@ export interface Desired {
   keep?: string;
   /** canary: how many new replicas take the canary shares, and the shares in percent. */
   canary?: { replicas: number; steps: number[] };
+  /**
+   * Where the plan replaces or scales up (rolling): how many new replicas one move starts at once (api.rollout.surge).
+   * Absent: one at a time.
+   */
+  surge?: number;
 }
+
+/** A move that starts one new replica (and retires its old counterpart, if any): what a batch is made of. */
+export type StartMove = Extract<Move, { kind: "replace" | "scale-up" }>;
 
 /** One unit of work; the executor expands it into steps (see `stepsOf`). */
 export type Move =
@@ -50,6 +58,11 @@ export type Move =
   | { kind: "replace"; replica: number; start: string; retire: string }
   /** Start a replica that has no counterpart. */
   | { kind: "scale-up"; replica: number; start: string }
+  /**
+   * surge > 1: start every new replica of `moves`, wait until all are healthy and UP at the edge, then drain and
+   * remove their old counterparts — capacity never dips below N, and at most `moves.length` replicas are extra.
+   */
+  | { kind: "batch"; moves: StartMove[] }
   /** Drain and remove a running container that is not wanted (surplus, unhealthy, or of a stray revision). */
   | { kind: "retire"; name: string; reason?: string }
   /** blue-green: start a replica the edge health-checks but sends nothing to (weight 0) until the switch. */
@@ -93,6 +106,15 @@ export function stepsOf(move: Move): Step[] {
         ...stepsOf({ kind: "scale-up", replica: move.replica, start: move.start }),
         ...stepsOf({ kind: "retire", name: move.retire }),
       ];
+    case "batch": {
+      // Step by step, but each phase for the whole batch before the next: the replicas start together, are
+      // healthy by about the time the first one is, and no old one is drained before every new one is UP.
+      const news = move.moves.map((m) => stepsOf({ kind: "scale-up", replica: m.replica, start: m.start }));
+      const olds = move.moves.flatMap((m) => (m.kind === "replace" ? [stepsOf({ kind: "retire", name: m.retire })] : []));
+      // Both expand to three steps: all first steps, then all second ones, then all third ones.
+      const byPhase = (of: Step[][]) => [0, 1, 2].flatMap((i) => of.map((steps) => steps[i]!));
+      return [...byPhase(news), ...byPhase(olds)];
+    }
     case "retire":
       return [
         { kind: "drain-old", name: move.name },
@@ -123,7 +145,7 @@ export function stepsOf(move: Move): Step[] {
  *    unhealthy OLD replica is replaced like any other, new one first, so capacity does not dip);
  * 2. adopt wanted containers still starting;
  * 3. per replica slot 1..N without a wanted container —
- *    rolling: replace its old container (new first), or scale up;
+ *    rolling: replace its old container (new first), or scale up; `surge` of these at a time, as one batch;
  *    blue-green: stage a new replica, idle; the old set keeps all traffic;
  * 4. switch: once every wanted replica runs, all traffic goes to them at once (blue-green; rolling only when an
  *    earlier blue-green run left wanted replicas idle, or another revision live);
@@ -135,6 +157,8 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   if (!Number.isInteger(desired.replicas) || desired.replicas < 0) {
     throw new Error(`planner: replicas must be a whole number >= 0, got ${desired.replicas}`);
   }
+  const surge = desired.surge ?? 1;
+  if (!Number.isInteger(surge) || surge < 1) throw new Error(`planner: surge must be a whole number >= 1, got ${desired.surge}`);
   const blueGreen = desired.strategy === "blue-green";
   const serving = (c: ObservedContainer) => c.routing === "live" || c.routing === "partial";
   const byName = [...observed].sort((a, b) => a.replica - b.replica || a.name.localeCompare(b.name));
@@ -177,7 +201,7 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   }
   const standby = (c: ObservedContainer) => blueGreen && desired.keep !== undefined && desired.keep !== desired.revision && c.revision === desired.keep && c.health !== "unhealthy";
   const paired = new Set<string>();
-  const starts: Move[] = [];
+  const starts: (StartMove | Extract<Move, { kind: "stage" }>)[] = [];
   for (let replica = 1; replica <= desired.replicas; replica++) {
     if (kept.has(replica)) continue;
     const start = containerName(desired.stack, desired.service, desired.revision, replica);
@@ -195,7 +219,7 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   const others = leftovers.filter((c) => !paired.has(c.name));
   const idleWanted = [...kept.values()].filter((c) => c.routing === "idle" || c.routing === "partial").map((c) => c.name);
   const liveOthers = others.filter(serving).map((c) => c.name);
-  const newSet = [...keptNames, ...starts.map((m) => (m as { start: string }).start)].sort();
+  const newSet = [...keptNames, ...starts.map((m) => m.start)].sort();
   let switchMove: Move[] = [];
   // (Staged replicas land idle: a plan that stages also switches.)
   if (blueGreen && newSet.length > 0 && (starts.length > 0 || idleWanted.length > 0 || liveOthers.length > 0)) {
@@ -204,13 +228,23 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
     // Only the idle ones: the others keep serving until their own replacement drains them.
     switchMove = [{ kind: "switch", live: idleWanted, idle: [] }];
   }
-  moves.push(...(blueGreen ? [...starts, ...switchMove] : [...switchMove, ...starts]));
+  moves.push(...(blueGreen ? [...starts, ...switchMove] : [...switchMove, ...batches(starts.filter((m): m is StartMove => m.kind !== "stage"), surge)]));
   for (const c of others) {
     if (standby(c)) continue;
     const reason = !wanted(c) ? "other revision" : c.replica >= 1 && c.replica <= desired.replicas ? "duplicate" : "surplus";
     moves.push({ kind: "retire", name: c.name, reason });
   }
   return moves;
+}
+
+/** Rolling starts in groups of `surge` (a group of one stays the plain move: surge 1 plans exactly as before). */
+function batches(starts: StartMove[], surge: number): Move[] {
+  const out: Move[] = [];
+  for (let i = 0; i < starts.length; i += surge) {
+    const group = starts.slice(i, i + surge);
+    out.push(group.length === 1 ? group[0]! : { kind: "batch", moves: group });
+  }
+  return out;
 }
 
 /** Reads Docker's `Status` text ("Up 3 seconds (healthy)") into a health value. */

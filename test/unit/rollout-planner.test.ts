@@ -178,6 +178,8 @@ function apply(observed: ObservedContainer[], m: Move): ObservedContainer[] {
       return [...observed, c(NEW, m.replica)];
     case "replace":
       return [...observed.filter((x) => x.name !== m.retire), c(NEW, m.replica)];
+    case "batch":
+      return m.moves.reduce(apply, observed);
     case "stage":
       return [...observed, c(NEW, m.replica, { routing: "idle" })];
     case "switch":
@@ -378,3 +380,79 @@ describe("healthFromStatus", () => {
     it(`${status} → ${health}`, () => assert.equal(healthFromStatus(status), health));
   }
 });
+
+describe("planner: surge (rolling in batches)", () => {
+  const olds = (count: number) => Array.from({ length: count }, (_, i) => c(OLD, i + 1));
+  const replace = (r: number): Move => ({ kind: "replace", replica: r, start: n(r), retire: o(r) });
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  it("12 replicas, surge 4: three batches of four replacements, in replica order", () => {
+    const moves = plan({ ...desired(12), surge: 4 }, olds(12));
+    assert.deepEqual(moves, [
+      { kind: "batch", moves: range(1, 4).map(replace) },
+      { kind: "batch", moves: range(5, 8).map(replace) },
+      { kind: "batch", moves: range(9, 12).map(replace) },
+    ]);
+  });
+
+  it("a batch starts all its new replicas, waits for all of them healthy and UP, before draining any old one", () => {
+    const [first] = plan({ ...desired(12), surge: 4 }, olds(12));
+    const steps = stepsOf(first!).map((s) => `${s.kind} ${s.name}`);
+    assert.deepEqual(steps, [
+      ...range(1, 4).map((r) => `start-new ${n(r)}`),
+      ...range(1, 4).map((r) => `wait-healthy ${n(r)}`),
+      ...range(1, 4).map((r) => `wait-edge-up ${n(r)}`),
+      ...range(1, 4).map((r) => `drain-old ${o(r)}`),
+      ...range(1, 4).map((r) => `wait-drained ${o(r)}`),
+      ...range(1, 4).map((r) => `remove-old ${o(r)}`),
+    ]);
+  });
+
+  it("3 replicas, surge 1 (and surge absent): one replacement at a time, exactly as before surge existed", () => {
+    assert.deepEqual(plan({ ...desired(3), surge: 1 }, olds(3)), range(1, 3).map(replace));
+    assert.deepEqual(plan(desired(3), olds(3)), range(1, 3).map(replace));
+  });
+
+  it("surge = N: one batch of every replica; 10 replicas surge 4: batches of 4, 4, 2", () => {
+    assert.deepEqual(plan({ ...desired(5), surge: 5 }, olds(5)), [{ kind: "batch", moves: range(1, 5).map(replace) }]);
+    assert.deepEqual(plan({ ...desired(10), surge: 4 }, olds(10)).map((m) => (m.kind === "batch" ? m.moves.length : 1)), [4, 4, 2]);
+  });
+
+  it("a first deploy starts in batches too; a batch of one is the plain move", () => {
+    const moves = plan({ ...desired(3), surge: 2 }, []);
+    assert.deepEqual(moves, [
+      { kind: "batch", moves: [1, 2].map((r): Move => ({ kind: "scale-up", replica: r, start: n(r) })) },
+      { kind: "scale-up", replica: 3, start: n(3) },
+    ]);
+    // No old replica in the batch: only the new ones' steps.
+    assert.deepEqual(stepsOf(moves[0]!).map((s) => s.kind), ["start-new", "start-new", "wait-healthy", "wait-healthy", "wait-edge-up", "wait-edge-up"]);
+  });
+
+  it("an interrupted batch converges: the started new replicas are adopted, the rest batched again", () => {
+    const observed = [c(NEW, 1), c(NEW, 2, { health: "starting" }), ...olds(6)];
+    assert.deepEqual(plan({ ...desired(6), surge: 4 }, observed), [
+      { kind: "adopt", replica: 2, name: n(2) },
+      { kind: "batch", moves: range(3, 6).map(replace) },
+      { kind: "retire", name: o(1), reason: "other revision" },
+      { kind: "retire", name: o(2), reason: "other revision" },
+    ]);
+  });
+
+  it("applying the first move until none is left converges in N / surge batches", () => {
+    let observed = olds(12);
+    let rounds = 0;
+    for (; rounds < 20; rounds++) {
+      const moves = plan({ ...desired(12), surge: 4 }, observed);
+      if (moves.length === 0) break;
+      observed = apply(observed, moves[0]!);
+    }
+    assert.equal(rounds, 3);
+    assert.deepEqual(observed.map((x) => x.name).sort(), range(1, 12).map(n).sort());
+  });
+
+  it("blue-green ignores surge (it stages a whole set); a surge below 1 is refused", () => {
+    assert.deepEqual(plan({ ...desired(2), strategy: "blue-green", surge: 2 }, olds(2)), plan({ ...desired(2), strategy: "blue-green" }, olds(2)));
+    assert.throws(() => plan({ ...desired(2), surge: 0 }, olds(2)), /surge must be a whole number >= 1/);
+  });
+});
+

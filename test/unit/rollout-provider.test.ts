@@ -57,7 +57,7 @@ describe("ReplicaSet provider", () => {
       healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped",
       edge: { stack: "demo", backend: "api" },
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green", blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green", surge: 1, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
     });
     const id = await new Promise((resolve) => rs.id.apply(resolve));
     assert.equal(id, "demo/api");
@@ -70,7 +70,7 @@ describe("ReplicaSet provider", () => {
       stack: "demo", service: "api", image: "slipway/api:1", replicas: 3, env: { A: "1" }, networks: [{ name: "net", aliases: ["api"] }],
       memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped" as const, edge: { stack: "demo", backend: "api" },
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "rolling" as const, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "rolling" as const, surge: 1, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
     };
     const olds = { ...base, containers: ["a", "b", "c"], revision: "r" };
     const diff = async (news: object) => {
@@ -93,7 +93,10 @@ describe("ReplicaSet provider", () => {
     const drifted = await replicaSetProvider.diff!("demo/api", { ...olds, containers: ["a", "b"] }, base);
     assert.equal(drifted.changes, true);
     // A strategy change is a rolling update of the same containers (the revision excludes it).
-    assert.deepEqual((await diff({ rollout: { ...base.rollout, strategy: "blue-green" } })).detailedDiff, { rollout: update });
+    assert.deepEqual((await diff({ rollout: { ...base.rollout, strategy: "blue-green" } })).detailedDiff, { "rollout.strategy": update });
+    // So is a surge change, named as such (test/e2e/deploy-surge.test.ts: an up of it alone starts no replica).
+    const surged = await diff({ rollout: { ...base.rollout, surge: 2 } });
+    assert.deepEqual(surged, { changes: true, replaces: [], detailedDiff: { "rollout.surge": update }, deleteBeforeReplace: false });
   });
 
   it("diff: a blue-green standby is no change inside its window, and an update once it has passed (the next up removes it)", async () => {
@@ -102,7 +105,7 @@ describe("ReplicaSet provider", () => {
       stack: "demo", service: "api", image: "slipway/api:1", replicas: 2, env: {}, networks: [{ name: "net" }],
       memoryMb: 256, cpus: 0.5, healthcheck: { test: ["CMD", "true"], intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
       restartPolicy: "unless-stopped" as const,
-      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green" as const, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
+      rollout: { healthTimeoutMs: 60_000, edgeUpTimeoutMs: 20_000, drainTimeoutMs: 30_000, stopGraceSeconds: 10, strategy: "blue-green" as const, surge: 1, blueGreen: { keepOldMinutes: 15 }, canary: CANARY },
     };
     const until = "2026-11-23T12:15:00.000Z";
     const olds = { ...base, containers: ["a", "b"], revision: "r", standby: { revision: "q", containers: ["c", "d"], until } };

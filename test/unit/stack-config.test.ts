@@ -154,3 +154,35 @@ test("canary settings: only with strategy canary; canary replicas at most api.re
   ok.api.rollout = { ...(ok.api.rollout ?? {}), strategy: "canary" };
   assert.deepEqual(load("production", ok).api.rollout.canary, { replicas: 1, steps: [10, 50], stepSeconds: 60, maxErrorRateIncrease: 1, maxP99Ratio: 2, minRequests: 20 });
 });
+
+test("surge: 1 by default; rolling only, naming stack and key; at most api.replicas; edge slots for the batch", () => {
+  assert.equal(load("production", stackFile("production")).api.rollout.surge, 1);
+  const batch = stackFile("staging") as Record<string, any>;
+  batch.api.replicas = 4;
+  batch.api.rollout = { ...(batch.api.rollout ?? {}), surge: 2 };
+  assert.equal(load("staging", batch).api.rollout.surge, 2);
+  for (const strategy of ["blue-green", "canary"]) {
+    const other = stackFile("staging") as Record<string, any>;
+    other.api.rollout = { ...(other.api.rollout ?? {}), strategy, surge: 2 };
+    // violationsOf also asserts the error names the stack.
+    assert.deepEqual(violationsOf("staging", other), [
+      `slipway:api.rollout.surge: applies only with api.rollout.strategy rolling (the strategy is ${strategy}); remove it or set the strategy`,
+    ]);
+  }
+  const more = stackFile("production") as Record<string, any>;
+  more.api.rollout = { ...(more.api.rollout ?? {}), surge: more.api.replicas + 1 };
+  assert.deepEqual(violationsOf("production", more), [
+    `slipway:api.rollout.surge: is ${more.api.replicas + 1}; at most api.replicas (${more.api.replicas}): a batch cannot start more new replicas than the service has`,
+  ]);
+  for (const bad of [0, 1.5, "2"]) {
+    const v = stackFile("staging") as Record<string, any>;
+    v.api.rollout = { ...(v.api.rollout ?? {}), surge: bad };
+    assert.match(violationsOf("staging", v).join("\n"), /^slipway:api\.rollout\.surge: /m, `surge ${JSON.stringify(bad)}`);
+  }
+  const crowded = stackFile("staging") as Record<string, any>;
+  crowded.api.replicas = 8;
+  crowded.api.rollout = { ...(crowded.api.rollout ?? {}), surge: 4 };
+  assert.deepEqual(violationsOf("staging", crowded), [
+    "slipway:edge.slots: is 10; rolling with 8 replicas needs at least 12 (8 replicas and a batch of 4 new beside them (api.rollout.surge))",
+  ]);
+});

@@ -1,6 +1,7 @@
 // Rules a production stack must satisfy beyond the schema. Pure: returns the violations, each
 // naming the config key, so the program can refuse to start with all of them at once.
 import type { StackConfig } from "./schema";
+import { DEFAULT_POOL_MAX } from "../src/api/config";
 import { LOCAL_PASSPHRASE } from "./secrets";
 
 export interface Violation {
@@ -77,6 +78,37 @@ export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<strin
     out.push({ key: "slipway:edge.slots", message: `is ${cfg.edge.slots}; ${strategy} with ${n} replicas needs at least ${needed} (${why})` });
   }
   return out;
+}
+
+/**
+ * PostgreSQL's connection limit: max_connections (100, the server's default, which slipway does not change) less
+ * superuser_reserved_connections (3) less what slipway's own steps open beside the replicas (migrations, the roles
+ * step, a backup and its safety dump, `status`).
+ */
+export const DATABASE_CONNECTION_BUDGET = 100 - 3 - 5;
+
+/**
+ * Every replica's pool at its fullest (PGPOOL_MAX each, src/api/config.ts) while a release runs the most replicas at
+ * once: rolling N + surge, canary N + its canaries, blue-green the serving set and the new one (a standby set takes no
+ * traffic: its pools idle down to the health check's one connection). Beyond PostgreSQL's limit the last replicas'
+ * requests fail with "too many clients" exactly when a release is under way — measured: 12 replicas, surge 1, pools
+ * of 10, two failed POSTs.
+ */
+export function connectionViolations(cfg: StackConfig): Violation[] {
+  const raw = cfg.api.env.PGPOOL_MAX;
+  const pool = raw === undefined ? DEFAULT_POOL_MAX : Number(raw);
+  if (!Number.isInteger(pool) || pool < 1) return []; // the API itself refuses it at start, naming the variable
+  const n = cfg.api.replicas;
+  const { strategy, surge, canary, blueGreen } = cfg.api.rollout;
+  const serving = strategy === "rolling" ? n + surge : strategy === "canary" ? n + Math.min(canary.replicas, n) : 2 * n;
+  const standby = strategy === "blue-green" && blueGreen.keepOldMinutes > 0 ? n : 0;
+  const peak = serving * pool + standby;
+  if (peak <= DATABASE_CONNECTION_BUDGET) return [];
+  const fit = Math.max(1, Math.floor((DATABASE_CONNECTION_BUDGET - standby) / serving));
+  return [{
+    key: "slipway:api.replicas",
+    message: `is ${n}: during a ${strategy} release ${serving} replicas${standby ? ` (and a standby set of ${n})` : ""} with pools of ${pool} (PGPOOL_MAX) may open ${peak} database connections, more than the ${DATABASE_CONNECTION_BUDGET} PostgreSQL allows the API; set slipway:api.env.PGPOOL_MAX to ${fit} or less, or run fewer replicas`,
+  }];
 }
 
 /** What the program finds outside the config that production rules judge (the stack file, the Docker transport). */

@@ -50,11 +50,14 @@ function intFrom(env: Env, key: string, fallback: number): number {
   return value;
 }
 
+/** Connections each replica's pool may open (PGPOOL_MAX); stacks/policy.ts counts them against PostgreSQL's limit. */
+export const DEFAULT_POOL_MAX = 10;
+
 /** DATABASE_URL wins; otherwise the libpq-style PG* variables (unset ones fall back to pg's defaults). */
 export function dbConfigFrom(env: Env): PoolConfig {
   // PGCONNECT_TIMEOUT (seconds, as libpq reads it; default 10): how long a new pool connection may take. A stopped or
   // restarting database is refused or unresolvable at once, so this only bounds a slow handshake on a loaded host.
-  const common = { connectionTimeoutMillis: intFrom(env, "PGCONNECT_TIMEOUT", 10) * 1000, max: intFrom(env, "PGPOOL_MAX", 10) };
+  const common = { connectionTimeoutMillis: intFrom(env, "PGCONNECT_TIMEOUT", 10) * 1000, max: intFrom(env, "PGPOOL_MAX", DEFAULT_POOL_MAX) };
   if (env.DATABASE_URL) return { ...common, connectionString: env.DATABASE_URL };
   return {
     ...common,

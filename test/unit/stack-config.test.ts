@@ -182,7 +182,30 @@ test("surge: 1 by default; rolling only, naming stack and key; at most api.repli
   const crowded = stackFile("staging") as Record<string, any>;
   crowded.api.replicas = 8;
   crowded.api.rollout = { ...(crowded.api.rollout ?? {}), surge: 4 };
+  crowded.api.env = { ...(crowded.api.env ?? {}), PGPOOL_MAX: "5" }; // 12 × 5 connections fit PostgreSQL's limit
   assert.deepEqual(violationsOf("staging", crowded), [
     "slipway:edge.slots: is 10; rolling with 8 replicas needs at least 12 (8 replicas and a batch of 4 new beside them (api.rollout.surge))",
   ]);
+});
+
+test("database connections: the replicas a release runs at once, with full pools, fit PostgreSQL's limit, naming api.replicas and the fix", () => {
+  const many = stackFile("staging") as Record<string, any>;
+  many.api.replicas = 12;
+  many.edge = { ...(many.edge ?? {}), slots: 20 };
+  assert.deepEqual(violationsOf("staging", many), [
+    "slipway:api.replicas: is 12: during a rolling release 13 replicas with pools of 10 (PGPOOL_MAX) may open 130 database connections, more than the 92 PostgreSQL allows the API; set slipway:api.env.PGPOOL_MAX to 7 or less, or run fewer replicas",
+  ]);
+  many.api.env = { ...(many.api.env ?? {}), PGPOOL_MAX: "7" };
+  assert.deepEqual(violationsOf("staging", many), [], "13 × 7 = 91 fits");
+  many.api.rollout = { ...(many.api.rollout ?? {}), surge: 4 };
+  assert.match(violationsOf("staging", many).join("\n"), /16 replicas with pools of 7 \(PGPOOL_MAX\) may open 112 database connections.*PGPOOL_MAX to 5 or less/);
+
+  const blueGreen = stackFile("production") as Record<string, any>;
+  blueGreen.api.replicas = 4;
+  blueGreen.edge = { ...(blueGreen.edge ?? {}), slots: 13 };
+  blueGreen.api.rollout = { ...(blueGreen.api.rollout ?? {}), strategy: "blue-green" };
+  assert.deepEqual(violationsOf("production", blueGreen), [], "2 × 4 × 10 + a standby of 4 idle pools = 84");
+  blueGreen.api.replicas = 5;
+  blueGreen.edge.slots = 16;
+  assert.match(violationsOf("production", blueGreen).join("\n"), /^slipway:api\.replicas: is 5: during a blue-green release 10 replicas \(and a standby set of 5\) with pools of 10/m);
 });

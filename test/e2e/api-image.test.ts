@@ -4,10 +4,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import { after, before, test } from "node:test";
-import { dockerBuildArgs, loadBake } from "../../tools/bake";
-import { ensureImages, type ImageRefs } from "../support/docker-images";
+import { buildProductionApi, ensureImages, type ImageRefs } from "../support/docker-images";
 
 const suffix = randomBytes(4).toString("hex");
 const network = `slipway-e2e-api-${suffix}`;
@@ -18,9 +16,9 @@ const created: string[] = [];
 const builtImages: string[] = [];
 let images: ImageRefs;
 
-function docker(args: string[], timeoutMs = 60_000, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function docker(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile("docker", args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
+    execFile("docker", args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() });
     });
@@ -189,23 +187,10 @@ test("abrupt API variant exits at once on SIGTERM, dropping in-flight requests",
   assert.equal(await inflight, "dropped");
 });
 
-/**
- * The production API image as CI builds it: docker-bake.hcl's prod with its defaults (TEST_ROUTES=false), on the
- * local Node base, with the legacy builder as tools/images.sh does (the dependency layers come from its cache).
- */
-async function buildProductionApi(): Promise<string> {
-  const repo = "slipway-e2e/api-prod";
-  const target = loadBake(["prod"], { NODE_IMAGE: images.node, API_REPO: repo, TAG: suffix, GIT_SHA: suffix, APP_VERSION: `prod-${suffix}` }).target.prod!;
-  assert.equal(target.args.TEST_ROUTES, "false", "docker-bake.hcl's default is the production image");
-  builtImages.push(...target.tags);
-  const build = await docker(["build", "--network", "host", ...dockerBuildArgs(target, path.join(__dirname, "..", ".."))], 15 * 60_000,
-    { ...process.env, DOCKER_BUILDKIT: "0" });
-  assert.equal(build.code, 0, `docker build of the production API image failed:\n${build.stdout.slice(-3000)}\n${build.stderr.slice(-3000)}`);
-  return target.tags[0]!;
-}
-
 test("test-only routes: /slow is 404 in the production image (the module is not in it), 200 in the test image", async () => {
-  const prodImage = await buildProductionApi();
+  const tags = await buildProductionApi({ nodeImage: images.node, repo: "slipway-e2e/api-prod", tag: suffix });
+  builtImages.push(...tags);
+  const prodImage = tags[0]!;
   assert.equal(await dockerOk(["run", "--rm", "--entrypoint", "sh", prodImage, "-c", "ls dist/api/slow.js 2>/dev/null || echo absent"]), "absent");
   const prod = await startApi(prodImage, "prod");
   assert.equal((await http(`${prod.url}/slow?ms=1`)).status, 404, "GET /slow in the production image");

@@ -70,9 +70,11 @@ const dirOf = (path: string) => path.slice(0, path.lastIndexOf("/"));
 /**
  * The only directories an edge writes to: the config, certificate and maintenance map (slipway uploads them), the
  * servers' state and the candidate files of a config check, and the runtime-API sockets. Each is an anonymous volume
- * of the container's own: Docker fills it from the image on creation (the empty maintenance map, the directories'
- * owners), accepts uploads into it before start (a tmpfs exists only while the container runs; the root filesystem
- * refuses them) and removes it with the container (`remove({ v: true })`).
+ * of the container's own, declared like an image's VOLUME (`Volumes`, not `HostConfig.Mounts`): Docker fills it from
+ * the image — files and the directory's owner, `haproxy` where the image says so — when the container is created,
+ * before slipway's uploads (a volume of `Mounts` is filled at start, and only if still empty); it accepts uploads
+ * before start (a tmpfs exists only while the container runs; the root filesystem refuses them); it goes with the
+ * container (`remove({ v: true })`).
  */
 export const EDGE_WRITABLE_DIRS = [...new Set([CONFIG_PATH, TLS_PEM, MAINTENANCE_MAP, SERVER_STATE_FILE, ADMIN_SOCKET, MASTER_SOCKET].map(dirOf))];
 
@@ -98,9 +100,9 @@ export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOp
     // entrypoint does not (our local stand-in) in master-worker mode too. -S: the master CLI, for `reload`.
     Cmd: ["haproxy", "-W", "-db", "-S", MASTER_SOCKET, "-f", CONFIG_PATH],
     Labels: { ...(spec.labels ?? {}), [LABEL_STACK]: spec.stack, [LABEL_ROLE]: ROLES.edge, [LABEL_EDGE_REVISION]: edgeRevision(spec) },
+    Volumes: Object.fromEntries(EDGE_WRITABLE_DIRS.map((dir) => [dir, {}])),
     HostConfig: {
       ...EDGE_LOCKED_DOWN,
-      Mounts: EDGE_WRITABLE_DIRS.map((dir) => ({ Type: "volume" as const, Source: "", Target: dir })),
       NetworkMode: `container:${spec.holder}`,
       ...(spec.logs ? { LogConfig: logConfig(spec.logs) } : {}),
       ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024), MemorySwap: Math.round(spec.memoryMb * 1024 * 1024) } : {}),

@@ -76,16 +76,15 @@ describe("locked-down replicas", () => {
 describe("locked-down edge", () => {
   const edge: EdgeProxySpec = { stack: "slipway-staging", holder: "slipway-staging-edge", image: "slipway/edge:1", config: "global\n", restartPolicy: "unless-stopped" };
   it("every HAProxy: read-only root filesystem, no capabilities, no privilege gain; writable only its config, state and socket directories, as its own volumes", () => {
-    const host = edgeCreateOptions(edge).HostConfig!;
+    const opts = edgeCreateOptions(edge);
+    const host = opts.HostConfig!;
     assert.equal(host.ReadonlyRootfs, true);
     assert.deepEqual(host.CapDrop, ["ALL"]);
     assert.equal(host.CapAdd, undefined, "it binds 8080/8443/8405 as user haproxy: no NET_BIND_SERVICE");
     assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
-    assert.deepEqual(host.Mounts!.map((m) => [m.Type, m.Source, m.Target]), [
-      ["volume", "", "/usr/local/etc/haproxy"],
-      ["volume", "", "/var/lib/haproxy"],
-      ["volume", "", "/var/run/haproxy"],
-    ], "anonymous volumes (removed with the container) for every path slipway uploads to or HAProxy writes");
+    assert.deepEqual(Object.keys(opts.Volumes ?? {}), ["/usr/local/etc/haproxy", "/var/lib/haproxy", "/var/run/haproxy"],
+      "anonymous volumes, filled from the image at create (removed with the container), for every path slipway uploads to or HAProxy writes");
+    assert.equal(host.Mounts, undefined);
     for (const path of [CONFIG_PATH, TLS_PEM, MAINTENANCE_MAP, SERVER_STATE_FILE, ADMIN_SOCKET, MASTER_SOCKET]) {
       assert.ok(EDGE_WRITABLE_DIRS.some((d) => path.startsWith(`${d}/`)), `${path} is on a writable volume`);
     }

@@ -45,6 +45,22 @@ function buildBefore(nodeImage: string, ref: string): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * One GET with a ref'd deadline: a connection docker-proxy accepted for a container not listening yet can stay pending
+ * with nothing keeping the event loop alive (AbortSignal.timeout's timer does not), and node would exit mid-run.
+ */
+async function healthOk(url: string): Promise<boolean> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 1000);
+  try {
+    return (await fetch(url, { signal: controller.signal })).status === 200;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** ms from `docker run` to the first 200 of /health. */
 async function startToHealthy(image: string, flags: string[], network: string, databaseUrl: string): Promise<number> {
   const name = `slipway-bench-img-${randomBytes(4).toString("hex")}`;
@@ -53,7 +69,7 @@ async function startToHealthy(image: string, flags: string[], network: string, d
     await docker(["run", "-d", "--name", name, "--network", network, "-p", "127.0.0.1::3000", "-e", `DATABASE_URL=${databaseUrl}`, ...flags, image]);
     const port = (await docker(["port", name, "3000/tcp"])).split("\n")[0]!.split(":").pop();
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false);
+      const ok = await healthOk(`http://127.0.0.1:${port}/health`);
       if (ok) return Math.round(performance.now() - t0);
       if (performance.now() - t0 > 60_000) throw new Error(`${image}: not healthy within 60 s`);
       await sleep(20);

@@ -33,6 +33,11 @@ variable "HAPROXY_IMAGE" {
 variable "POSTGRES_IMAGE" {
   default = "postgres:17-bookworm"
 }
+# "true" keeps the test-only routes (GET|POST /slow) in the API image: tools/images.sh's local test images and the
+# benchmarks need them; the production image (CI's push) is built without them.
+variable "TEST_ROUTES" {
+  default = "false"
+}
 variable "POSTGRES_REPO" {
   default = "slipway/postgres"
 }
@@ -66,15 +71,17 @@ target "prod" {
   target   = "prod"
   args = {
     APP_VERSION = "${APP_VERSION}"
+    TEST_ROUTES = "${TEST_ROUTES}"
   }
   tags = ["${API_REPO}:${TAG}", "${API_REPO}:sha-${GIT_SHA}"]
 }
 
-# Test-only variant of prod that exits at once on SIGTERM.
+# Test-only variant of prod that exits at once on SIGTERM (with /slow, the request its tests hold open).
 target "abrupt" {
   inherits = ["prod"]
   args = {
     SHUTDOWN_MODE = "abrupt"
+    TEST_ROUTES   = "true"
   }
   tags = ["${API_REPO}:${TAG}-abrupt", "${API_REPO}:sha-${GIT_SHA}-abrupt"]
 }

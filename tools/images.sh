@@ -18,7 +18,8 @@ Builds (skipping images whose recipe is unchanged):
   slipway-local/prometheus:2    Debian prometheus (+ promtool), official paths  images/local/prometheus
   slipway-local/pushgateway:1   Debian prometheus-pushgateway + busybox wget    images/local/pushgateway
   slipway-local/alertmanager:0  Debian prometheus-alertmanager + busybox wget   images/local/alertmanager
-  slipway/api:<tag>             docker-bake.hcl target prod   (images/api/Dockerfile)
+  slipway/api:<tag>             docker-bake.hcl target prod   (images/api/Dockerfile) with TEST_ROUTES=true:
+                                the test image, with the test-only GET|POST /slow the e2e tests and benchmarks use
   slipway/api:<tag>-abrupt      docker-bake.hcl target abrupt (prod, SHUTDOWN_MODE=abrupt: test-only, exits at once on SIGTERM)
   slipway/edge:<tag>            docker-bake.hcl target edge   (images/edge/Dockerfile: HAProxy + socat)
   slipway/postgres:17-pgbackrest docker-bake.hcl target postgres (images/postgres: + pgBackRest, backup.wal)
@@ -188,7 +189,8 @@ if [ -n "$TAG" ]; then GIT_SHA="$TAG"; else TAG="$(git -C "$ROOT" rev-parse --sh
 [ -n "$API_VERSION" ] || API_VERSION="$TAG"
 BAKE_SET=(--set "TAG=$TAG" --set "GIT_SHA=$GIT_SHA" --set "APP_VERSION=$API_VERSION" --set API_REPO=slipway/api
   --set EDGE_REPO=slipway/edge --set NODE_IMAGE=slipway-local/node:20 --set HAPROXY_IMAGE=slipway-local/haproxy:3.0
-  --set POSTGRES_REPO=slipway/postgres --set POSTGRES_IMAGE=slipway-local/postgres:17)
+  --set POSTGRES_REPO=slipway/postgres --set POSTGRES_IMAGE=slipway-local/postgres:17
+  --set TEST_ROUTES=true)   # test images: the e2e tests and benchmarks hold requests open with /slow
 API_INPUTS="package.json package-lock.json tsconfig.json src/api images/api"
 bake_build prod "slipway/api:$TAG" slipway-local/node:20 "$API_INPUTS"
 bake_build abrupt "slipway/api:$TAG-abrupt" slipway-local/node:20 "$API_INPUTS"

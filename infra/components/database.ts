@@ -97,8 +97,15 @@ export class Database extends pulumi.ComponentResource {
         ...logRotation(args.logs),
         labels: dockerLabels(args.labels),
         stopTimeout: 30,
+        // No privilege gain through setuid binaries: the entrypoint starts as root and only drops to postgres
+        // (gosu / setpriv), which no-new-privileges allows. What PostgreSQL does not allow (a read-only root
+        // filesystem, no capabilities): README, "Least privilege".
+        securityOpts: ["no-new-privileges"],
       },
-      { parent: this, additionalSecretOutputs: ["envs"], protect: args.production },
+      // securityOpts ignored on update: Docker cannot change it in place, and a database container replaced for it
+      // would be a restart of the database (refused outright where it is protected). Databases created from now on
+      // have it; an existing one gets it whenever it is re-created anyway.
+      { parent: this, additionalSecretOutputs: ["envs"], protect: args.production, ignoreChanges: ["securityOpts"] },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });

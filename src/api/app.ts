@@ -1,10 +1,9 @@
 // The demo API's HTTP routes (fastify), wired to a Store; no process or signal handling here.
-import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import fastify, { type FastifyInstance } from "fastify";
 import { healthReport, isDatabaseUnavailable, isLoopback, readinessReport, walArchiveCheck, type CheckResult } from "./health";
 import { parseItemInput } from "./items";
 import { createMetrics, METRICS_PATH, type ApiMetrics } from "./metrics";
 import { requestLogFields } from "./request-log";
-import { parseSlowMs } from "./slow";
 import type { Store } from "./store";
 
 export interface AppDeps {
@@ -117,14 +116,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.code(201).send(await deps.store.insertItem(input.name));
   });
 
-  const slow = async (request: FastifyRequest<{ Querystring: { ms?: string } }>, reply: FastifyReply) => {
-    const parsed = parseSlowMs(request.query.ms);
-    if (!parsed.ok) return reply.code(400).send({ error: parsed.error });
-    await new Promise((resolve) => setTimeout(resolve, parsed.ms));
-    return reply.code(200).send({ sleptMs: parsed.ms, version: deps.version });
-  };
-  app.get("/slow", slow);
-  app.post("/slow", slow);
+  // The test-only /slow is not here: src/api/server.ts adds it when the image carries it (src/api/slow.ts).
 
   return app;
 }

@@ -4,6 +4,20 @@ import { readConfig, withFileEnv } from "./config";
 import { gracefulShutdown } from "./shutdown";
 import { pgStore } from "./store";
 
+/**
+ * The test-only routes (GET|POST /slow, src/api/slow.ts), or undefined where the image was built without them: the
+ * production image's build removes that module (images/api/Dockerfile, build arg TEST_ROUTES=false), so no run-time
+ * setting can turn them on there.
+ */
+async function testRoutes(): Promise<typeof import("./slow") | undefined> {
+  try {
+    return await import("./slow");
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "MODULE_NOT_FOUND" && /Cannot find module '\.\/slow'/.test(String(error))) return undefined;
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   // Secrets come as files (PGPASSWORD_FILE, …): read once, into this object, never back into process.env.
   const config = readConfig(withFileEnv(process.env));
@@ -11,6 +25,8 @@ async function main(): Promise<void> {
   let onIdleError = (_error: Error): void => {};
   const store = pgStore(config.db, (error) => onIdleError(error));
   const app = buildApp({ store, version: config.version, isDraining: () => draining, logger: true });
+  const slow = await testRoutes();
+  slow?.registerSlowRoutes(app, config.version);
   onIdleError = (error) => app.log.error({ err: error }, "database connection lost");
 
   if (config.shutdownMode === "abrupt") {
@@ -44,7 +60,7 @@ async function main(): Promise<void> {
   }
 
   await app.listen({ host: "0.0.0.0", port: config.port });
-  app.log.info({ version: config.version, port: config.port, shutdownMode: config.shutdownMode }, "api started");
+  app.log.info({ version: config.version, port: config.port, shutdownMode: config.shutdownMode, testRoutes: slow !== undefined }, "api started");
 }
 
 main().catch((error: unknown) => {

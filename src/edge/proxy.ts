@@ -14,7 +14,7 @@ import type { RestartPolicy } from "../../stacks/schema";
 import { execText, firstFileOfTar, ignoreStatus, isStatus, tarOneFile } from "../docker";
 import { LABEL_ROLE, LABEL_STACK, logConfig, type LogRotation, pollUntil, revisionOf, revisionShort, ROLES, since } from "../vocabulary";
 
-import { CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "./haproxy-config";
+import { ADMIN_SOCKET, CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "./haproxy-config";
 import { edgeRuntime, OP_RUNNING, parseServersState, SOCAT_ANSWER_TIMEOUT_S } from "./runtime-api";
 
 const LABEL_EDGE_REVISION = "slipway.edge-revision";
@@ -65,6 +65,32 @@ export function edgeContainerName(spec: EdgeProxySpec): string {
   return `${spec.stack}-haproxy-${revisionShort(edgeRevision(spec))}`;
 }
 
+const dirOf = (path: string) => path.slice(0, path.lastIndexOf("/"));
+
+/**
+ * The only directories an edge writes to: the config, certificate and maintenance map (slipway uploads them), the
+ * servers' state and the candidate files of a config check, and the runtime-API sockets. Each is an anonymous volume
+ * of the container's own, declared like an image's VOLUME (`Volumes`, not `HostConfig.Mounts`): Docker fills it from
+ * the image — files and the directory's owner, `haproxy` where the image says so — when the container is created,
+ * before slipway's uploads (a volume of `Mounts` is filled at start, and only if still empty); it accepts uploads
+ * before start (a tmpfs exists only while the container runs; the root filesystem refuses them); it goes with the
+ * container (`remove({ v: true })`).
+ */
+export const EDGE_WRITABLE_DIRS = [...new Set([CONFIG_PATH, TLS_PEM, MAINTENANCE_MAP, SERVER_STATE_FILE, ADMIN_SOCKET, MASTER_SOCKET].map(dirOf))];
+
+/**
+ * How every HAProxy container runs, whatever the stack says: a read-only root filesystem (writable: EDGE_WRITABLE_DIRS),
+ * no Linux capabilities (it runs as the image's user `haproxy` and binds 8080, 8443 and 8405 only, inside the holder's
+ * namespace; the holder publishes the ports) and no privilege gain through setuid binaries. Not part of the edge's
+ * revision, like the replicas' (src/rollout/spec.ts): a running edge is not handed over for it; every HAProxy a
+ * deploy starts from now on (a change of the edge image or limits) runs this way.
+ */
+export const EDGE_LOCKED_DOWN = {
+  ReadonlyRootfs: true,
+  CapDrop: ["ALL"],
+  SecurityOpt: ["no-new-privileges"],
+} as const;
+
 /** The container request for a new HAProxy of `spec` (pure; tested). */
 export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOptions {
   return {
@@ -74,7 +100,9 @@ export function edgeCreateOptions(spec: EdgeProxySpec): Docker.ContainerCreateOp
     // entrypoint does not (our local stand-in) in master-worker mode too. -S: the master CLI, for `reload`.
     Cmd: ["haproxy", "-W", "-db", "-S", MASTER_SOCKET, "-f", CONFIG_PATH],
     Labels: { ...(spec.labels ?? {}), [LABEL_STACK]: spec.stack, [LABEL_ROLE]: ROLES.edge, [LABEL_EDGE_REVISION]: edgeRevision(spec) },
+    Volumes: Object.fromEntries(EDGE_WRITABLE_DIRS.map((dir) => [dir, {}])),
     HostConfig: {
+      ...EDGE_LOCKED_DOWN,
       NetworkMode: `container:${spec.holder}`,
       ...(spec.logs ? { LogConfig: logConfig(spec.logs) } : {}),
       ...(spec.memoryMb ? { Memory: Math.round(spec.memoryMb * 1024 * 1024), MemorySwap: Math.round(spec.memoryMb * 1024 * 1024) } : {}),
@@ -186,7 +214,7 @@ async function handover(ctx: EdgeContext, spec: EdgeProxySpec, previous: string[
     await waitServing(ctx, name, state ? upAddresses(state) : new Set());
   } catch (e) {
     const logs = await container.logs({ stdout: true, stderr: true }).then((b) => String(b).slice(-2000), () => "");
-    await container.remove({ force: true }).catch(() => undefined);
+    await container.remove({ force: true, v: true }).catch(() => undefined);
     throw new Error(`edge: the new HAProxy ${name} did not come up; ${from ? `${from} keeps serving` : "no edge is running"}. ${(e as Error).message}\n${logs}`);
   }
   ctx.log(`edge ${name}: serving${from ? ` beside ${from}` : ""} (${since(start)})`);
@@ -242,8 +270,9 @@ async function softStop(ctx: EdgeContext, name: string): Promise<void> {
   ctx.log(`edge ${name}: stopped and removed (${since(start)})`);
 }
 
+/** With its anonymous volumes (EDGE_WRITABLE_DIRS): nothing of an edge outlives it. */
 async function removeEdge(ctx: EdgeContext, name: string): Promise<void> {
-  await ctx.docker.getContainer(name).remove({ force: true }).catch(ignoreStatus(404));
+  await ctx.docker.getContainer(name).remove({ force: true, v: true }).catch(ignoreStatus(404));
 }
 
 export async function putFile(docker: Docker, container: string, path: string, content: string): Promise<void> {

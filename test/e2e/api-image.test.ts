@@ -1,10 +1,11 @@
 // End-to-end: the real slipway/api and slipway-local/postgres images in Docker — migrations, HTTP
-// endpoints, request-id logging, non-root user, and graceful vs abrupt SIGTERM behaviour.
+// endpoints, request-id logging, non-root user, graceful vs abrupt SIGTERM behaviour, and the production variant
+// (docker-bake.hcl's prod as CI builds it, TEST_ROUTES=false) without the test-only /slow.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { ensureImages, type ImageRefs } from "../support/docker-images";
+import { buildProductionApi, ensureImages, type ImageRefs } from "../support/docker-images";
 
 const suffix = randomBytes(4).toString("hex");
 const network = `slipway-e2e-api-${suffix}`;
@@ -12,6 +13,7 @@ const volume = `slipway-e2e-api-pg-${suffix}`;
 const pg = `slipway-e2e-api-pg-${suffix}`;
 const databaseUrl = `postgres://postgres:e2e-secret@${pg}:5432/app`;
 const created: string[] = [];
+const builtImages: string[] = [];
 let images: ImageRefs;
 
 function docker(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -88,6 +90,7 @@ before(async () => {
 
 after(async () => {
   for (const name of created) await docker(["rm", "-f", "-v", name]);
+  for (const ref of builtImages) await docker(["image", "rm", ref]);
   await docker(["network", "rm", network]);
   await docker(["volume", "rm", "-f", volume]);
 });
@@ -182,4 +185,22 @@ test("abrupt API variant exits at once on SIGTERM, dropping in-flight requests",
   assert.equal(await dockerOk(["wait", api.name], 20_000), "0");
   assert.ok(Date.now() - killedAt < 1500, `took ${Date.now() - killedAt} ms to exit`);
   assert.equal(await inflight, "dropped");
+});
+
+test("test-only routes: /slow is 404 in the production image (the module is not in it), 200 in the test image", async () => {
+  const tags = await buildProductionApi({ nodeImage: images.node, repo: "slipway-e2e/api-prod", tag: suffix });
+  builtImages.push(...tags);
+  const prodImage = tags[0]!;
+  assert.equal(await dockerOk(["run", "--rm", "--entrypoint", "sh", prodImage, "-c", "ls dist/api/slow.js 2>/dev/null || echo absent"]), "absent");
+  const prod = await startApi(prodImage, "prod");
+  assert.equal((await http(`${prod.url}/slow?ms=1`)).status, 404, "GET /slow in the production image");
+  assert.equal((await http(`${prod.url}/slow?ms=1`, { method: "POST" })).status, 404, "POST /slow in the production image");
+  assert.equal((await http(`${prod.url}/health`)).status, 200, "the rest of the API is there");
+  assert.match((await docker(["logs", prod.name])).stdout, /"testRoutes":false[^\n]*"api started"/);
+
+  const testApi = await startApi(images.api, "test-routes");
+  const slow = await http(`${testApi.url}/slow?ms=1`);
+  assert.equal(slow.status, 200, "GET /slow in tools/images.sh's test image");
+  assert.equal(((await slow.json()) as { sleptMs: number }).sleptMs, 1);
+  assert.match((await docker(["logs", testApi.name])).stdout, /"testRoutes":true[^\n]*"api started"/);
 });

@@ -65,6 +65,15 @@ test("edge: request ids and JSON access logs, headers, CORS, maintenance under l
   const apiLogs = await Promise.all((up.outputs.apiContainers!.value as string[]).map((c) => containerLogs(docker, c)));
   assert.ok(apiLogs.some((l) => l.includes(`"id":"${rid}"`)), "the API logged the request with the edge's id");
 
+  // Locked down (src/edge/proxy.ts): read-only root, no capabilities, no privilege gain; writable only its own
+  // volumes — and still serving, reloading and switching maintenance below. The database: no privilege gain.
+  const edgeInfo = await docker.getContainer(edge).inspect();
+  assert.deepEqual([edgeInfo.HostConfig.ReadonlyRootfs, edgeInfo.HostConfig.CapDrop, edgeInfo.HostConfig.CapAdd ?? null, edgeInfo.HostConfig.SecurityOpt],
+    [true, ["ALL"], null, ["no-new-privileges"]], "the edge's HostConfig");
+  const edgeVolumes = edgeInfo.Mounts.filter((m) => m.Type === "volume");
+  assert.deepEqual(edgeVolumes.map((m) => m.Destination).sort(), ["/usr/local/etc/haproxy", "/var/lib/haproxy", "/var/run/haproxy"]);
+  assert.equal((await docker.getContainer(`${ps.prefix}-db`).inspect()).HostConfig.SecurityOpt?.join(","), "no-new-privileges");
+
   // Maintenance on and off under load: 503 + Retry-After + message while on, 200 after; nothing restarted.
   const before = await containerIds(ps.prefix);
   const load = startLoad({ url, connections: 20, maxSeconds: 120, slowShare: 0.1, slowMs: 1000, fastMs: 50 });
@@ -104,4 +113,10 @@ test("edge: request ids and JSON access logs, headers, CORS, maintenance under l
   assert.ok(statuses.slice(21).every((s) => s === 429), "then 429");
   assert.equal(retryAfter, "10");
   for (let i = 0; i < 10; i++) assert.equal((await fetch(`${url}/up`)).status, 200, "readiness is exempt");
+
+  // The edge's volumes go with it.
+  await ps.stack.destroy({ onOutput: (s) => process.stderr.write(s) });
+  for (const v of edgeVolumes) {
+    await assert.rejects(docker.getVolume(v.Name!).inspect(), (e: { statusCode?: number }) => e.statusCode === 404, `volume ${v.Name} (${v.Destination}) removed with the edge`);
+  }
 });

@@ -1,6 +1,7 @@
 // Ensures the slipway images exist (runs tools/images.sh at most once per tag per process) and returns refs.
 import { execFile } from "node:child_process";
 import path from "node:path";
+import { dockerBuildArgs, loadBake } from "../../tools/bake";
 
 export interface ImageRefs {
   debian: string;
@@ -90,4 +91,21 @@ export async function testImages(): Promise<ImageRefs> {
     edge: `slipway/edge:${tag}`,
     postgresWal: "slipway/postgres:17-pgbackrest",
   };
+}
+
+/**
+ * Builds the production API image as CI builds it — docker-bake.hcl's `prod` with its defaults, so TEST_ROUTES=false
+ * (no /slow) — on `nodeImage`, with the legacy builder as tools/images.sh does (the dependency layers come from its
+ * cache), tagged `<repo>:<tag>` and `<repo>:sha-<tag>`. Returns the tags, the first being the image to run.
+ */
+export function buildProductionApi(opts: { nodeImage: string; repo: string; tag: string }): Promise<string[]> {
+  const target = loadBake(["prod"], { NODE_IMAGE: opts.nodeImage, API_REPO: opts.repo, TAG: opts.tag, GIT_SHA: opts.tag, APP_VERSION: `prod-${opts.tag}` }).target.prod!;
+  if (target.args.TEST_ROUTES !== "false") throw new Error(`docker-bake.hcl's prod must default to TEST_ROUTES=false, got ${target.args.TEST_ROUTES}`);
+  const args = ["build", "--network", "host", ...dockerBuildArgs(target, path.join(__dirname, "..", ".."))];
+  return new Promise((resolve, reject) => {
+    execFile("docker", args, { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000, env: { ...process.env, DOCKER_BUILDKIT: "0" } }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`docker build of the production API image failed: ${error.message}\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`));
+      else resolve(target.tags);
+    });
+  });
 }

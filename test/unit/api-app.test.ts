@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildApp, HEALTH_CACHE_MS } from "../../src/api/app";
+import { registerSlowRoutes } from "../../src/api/slow";
 import type { Item, Store } from "../../src/api/store";
 
 function memoryStore(dbUp = true): Store {
@@ -74,8 +75,10 @@ test("POST /items then GET /items; invalid body is 400", async () => {
   assert.equal((await api.inject({ method: "POST", url: "/items", payload: { name: "" } })).statusCode, 400);
 });
 
-test("GET and POST /slow sleep the parsed time; bad ms is 400", async () => {
+test("GET and POST /slow (registered by server.ts when the image carries them) sleep the parsed time; bad ms is 400", async () => {
+  assert.equal((await app().inject({ url: "/slow?ms=5" })).statusCode, 404, "buildApp alone serves no test-only route");
   const api = app();
+  registerSlowRoutes(api, "t1");
   for (const method of ["GET", "POST"] as const) {
     const response = await api.inject({ method, url: "/slow?ms=5" });
     assert.equal(response.statusCode, 200);

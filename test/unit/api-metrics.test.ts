@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildApp } from "../../src/api/app";
+import { registerSlowRoutes } from "../../src/api/slow";
 import { createMetrics, type PoolStats } from "../../src/api/metrics";
 import type { Item, Store } from "../../src/api/store";
 
@@ -32,6 +33,7 @@ function sample(body: string, series: string): number | undefined {
 
 test("GET /metrics: Prometheus text with request counts and latency by route pattern and status, not by raw URL", async () => {
   const api = buildApp({ store: memoryStore(), version: "t1", isDraining: () => false, logger: false });
+  registerSlowRoutes(api, "t1"); // added after buildApp, as server.ts does: still counted by the app's hooks
   await api.inject({ url: "/slow?ms=1" });
   await api.inject({ url: "/slow?ms=2" });
   await api.inject({ url: "/slow?ms=nope" });

@@ -8,6 +8,8 @@ import { dropTempLoginScript, rolesCommand, rolesScript, tempLoginScript } from 
 import { replaceSchemasSql } from "../../src/postgres/commands";
 import { createOptions, type ReplicaSpec, revisionOfSpec, validateSpec } from "../../src/rollout/spec";
 import { revisionOf } from "../../src/vocabulary";
+import { EDGE_WRITABLE_DIRS, edgeCreateOptions, edgeRevision, type EdgeProxySpec } from "../../src/edge/proxy";
+import { ADMIN_SOCKET, CONFIG_PATH, MAINTENANCE_MAP, MASTER_SOCKET, SERVER_STATE_FILE, TLS_PEM } from "../../src/edge/haproxy-config";
 
 const spec: ReplicaSpec = {
   stack: "slipway-staging",
@@ -68,6 +70,26 @@ describe("locked-down replicas", () => {
     assert.match(host.Tmpfs!["/tmp"]!, /noexec,nosuid/);
     assert.deepEqual(host.Mounts!.map((m) => [m.Type, m.Source, m.Target]), [["volume", "", "/run"], ["volume", "data", "/data"]], "/run anonymous (removed with the replica), api.volumes kept");
     assert.equal(revisionOfSpec(spec), revisionOfSpec({ ...spec }), "the lock-down is how slipway runs replicas, not a setting: no roll of existing replicas for it");
+  });
+});
+
+describe("locked-down edge", () => {
+  const edge: EdgeProxySpec = { stack: "slipway-staging", holder: "slipway-staging-edge", image: "slipway/edge:1", config: "global\n", restartPolicy: "unless-stopped" };
+  it("every HAProxy: read-only root filesystem, no capabilities, no privilege gain; writable only its config, state and socket directories, as its own volumes", () => {
+    const opts = edgeCreateOptions(edge);
+    const host = opts.HostConfig!;
+    assert.equal(host.ReadonlyRootfs, true);
+    assert.deepEqual(host.CapDrop, ["ALL"]);
+    assert.equal(host.CapAdd, undefined, "it binds 8080/8443/8405 as user haproxy: no NET_BIND_SERVICE");
+    assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
+    assert.deepEqual(Object.keys(opts.Volumes ?? {}), ["/usr/local/etc/haproxy", "/var/lib/haproxy", "/var/run/haproxy"],
+      "anonymous volumes, filled from the image at create (removed with the container), for every path slipway uploads to or HAProxy writes");
+    assert.equal(host.Mounts, undefined);
+    for (const path of [CONFIG_PATH, TLS_PEM, MAINTENANCE_MAP, SERVER_STATE_FILE, ADMIN_SOCKET, MASTER_SOCKET]) {
+      assert.ok(EDGE_WRITABLE_DIRS.some((d) => path.startsWith(`${d}/`)), `${path} is on a writable volume`);
+    }
+    const { config: _config, ...container } = edge;
+    assert.equal(edgeRevision(edge), revisionOf(container), "the revision hashes the stack's spec only: no handover of a running edge for the lock-down");
   });
 });
 

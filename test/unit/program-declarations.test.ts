@@ -34,6 +34,7 @@ for (const stack of ["staging", "production"]) {
     assert.ok(isSecret(db.inputs.envs), "db env (with the password) is a secret");
     assert.equal(db.inputs.volumes[0].containerPath, "/var/lib/postgresql/data");
     assert.ok(!db.inputs.volumes[0].hostPath, "named volume, not a bind mount");
+    assert.deepEqual(db.inputs.securityOpts, ["no-new-privileges"], "no privilege gain in the database container (ignored on update: README, Least privilege)");
 
     const holder = byName(resources, "edge-holder");
     assert.equal(holder.inputs.name, `${prefix}-edge`);

@@ -12,12 +12,13 @@ test("docker-bake.hcl: prod, abrupt, edge tagged <tag> and sha-<git sha>; dev ta
   assert.deepEqual(Object.keys(def.target).sort(), ["abrupt", "dev", "edge", "postgres", "prod"]);
   const { prod, abrupt, edge, dev } = def.target;
   assert.deepEqual(prod.tags, ["slipway/api:0123456789ab", `slipway/api:sha-${env.GIT_SHA}`]);
-  assert.deepEqual(prod.args, { NODE_IMAGE: "slipway-local/node:20", APP_VERSION: "1.2.3" });
+  assert.deepEqual(prod.args, { NODE_IMAGE: "slipway-local/node:20", APP_VERSION: "1.2.3", TEST_ROUTES: "false" });
   assert.equal(prod.target, "prod");
   assert.equal(prod.dockerfile, "images/api/Dockerfile");
   assert.deepEqual(abrupt.tags, ["slipway/api:0123456789ab-abrupt", `slipway/api:sha-${env.GIT_SHA}-abrupt`]);
   assert.equal(abrupt.args.SHUTDOWN_MODE, "abrupt");
   assert.equal(abrupt.args.APP_VERSION, "1.2.3");
+  assert.equal(abrupt.args.TEST_ROUTES, "true", "the abrupt variant is test-only: it holds requests open with /slow");
   assert.equal(abrupt.target, "prod");
   assert.deepEqual(edge.tags, ["slipway/edge:0123456789ab", `slipway/edge:sha-${env.GIT_SHA}`]);
   assert.deepEqual(edge.args, { HAPROXY_IMAGE: "slipway-local/haproxy:3.0" });
@@ -36,6 +37,8 @@ test("docker-bake.hcl: defaults are the official base images; the default group 
   assert.equal(def.target.prod.args.NODE_IMAGE, "node:20-bookworm-slim");
   assert.equal(def.target.edge.args.HAPROXY_IMAGE, "haproxy:3.0");
   assert.deepEqual(def.group.default, { targets: ["prod", "edge"] });
+  assert.equal(def.target.prod.args.TEST_ROUTES, "false", "what CI builds and pushes carries no test-only route");
+  assert.equal(loadBake(["prod"], { TEST_ROUTES: "true" }).target.prod.args.TEST_ROUTES, "true", "tools/images.sh's test image");
 });
 
 test("the registry prefix is a variable (CI pushes to its registry)", () => {
@@ -47,7 +50,8 @@ test("docker build arguments: -f, --target, build args, tags, context last", () 
   const def = loadBake(["abrupt"], env);
   const args = dockerBuildArgs(def.target.abrupt, "/repo");
   assert.deepEqual(args, ["-f", "/repo/images/api/Dockerfile", "--target", "prod",
-    "--build-arg", "NODE_IMAGE=slipway-local/node:20", "--build-arg", "APP_VERSION=1.2.3", "--build-arg", "SHUTDOWN_MODE=abrupt",
+    "--build-arg", "NODE_IMAGE=slipway-local/node:20", "--build-arg", "APP_VERSION=1.2.3", "--build-arg", "TEST_ROUTES=true",
+    "--build-arg", "SHUTDOWN_MODE=abrupt",
     "-t", "slipway/api:0123456789ab-abrupt", "-t", `slipway/api:sha-${env.GIT_SHA}-abrupt`, "/repo"]);
 });
 

@@ -66,24 +66,41 @@ for (const file of ["pull-request.yml", "main.yml"]) {
     }
   });
 
-  test(`${file}: images scanned by Trivy pinned by tag or commit, failing on HIGH/CRITICAL`, () => {
+  test(`${file}: every third-party action pinned by its full commit SHA, the version in a trailing comment`, () => {
+    // Read as text: the YAML parser drops the comments. A tag can be moved to other code; a commit cannot.
+    const lines = readFileSync(join(dir, file), "utf8").split("\n").filter((l) => /^\s*(- )?uses:/.test(l));
+    assert.ok(lines.length > 0);
+    for (const line of lines) {
+      const ref = line.replace(/^\s*(- )?uses:\s*/, "");
+      if (ref.startsWith("./")) continue; // an action of this repository: pinned by the checkout itself
+      assert.match(ref, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+\b/, `${file}: \`${line.trim()}\` is not pinned by a 40-hex commit SHA with \`# vX.Y.Z\``);
+    }
+  });
+
+  test(`${file}: images scanned by Trivy, failing on HIGH/CRITICAL, before any push`, () => {
     const image = load(file).jobs.image;
     assert.ok(image, "an image job");
     const scans = trivySteps(image);
     assert.equal(scans.length, 2, "api and edge images are scanned");
     for (const s of scans) {
-      assert.match(s.uses!, /^aquasecurity\/trivy-action@([0-9a-f]{40}|v?\d+\.\d+\.\d+)$/, "pinned by full commit SHA or version tag");
       assert.equal(String(s.with?.["exit-code"]), "1");
       assert.equal(s.with?.severity, "HIGH,CRITICAL");
     }
-    // Built once, from docker-bake.hcl (the same file tools/images.sh builds from), and scanned before any push.
+    // Built from docker-bake.hcl (the same file tools/images.sh builds from), loaded and scanned before any push;
+    // main.yml's push is the same bake again (same targets, from the builder's cache).
     const bake = image.steps.filter((s) => /^docker\/bake-action@/.test(s.uses ?? ""));
-    assert.equal(bake.length, 1);
-    assert.equal(bake[0]!.with?.files, "docker-bake.hcl");
-    assert.ok(!image.steps.some((s) => /docker build/.test(s.run ?? "")), "no second, hand-written build");
+    assert.equal(bake.length, file === "main.yml" ? 2 : 1);
+    for (const b of bake) {
+      assert.equal(b.with?.files, "docker-bake.hcl");
+      assert.equal(b.with?.targets, "default");
+    }
+    assert.equal(bake[0]!.with?.load, true, "the first build is loaded for the scans");
+    assert.ok(!image.steps.some((s) => /docker (build|push)/.test(s.run ?? "")), "no hand-written build or push");
     const firstScan = image.steps.indexOf(scans[0]!);
+    const lastScan = image.steps.indexOf(scans[scans.length - 1]!);
+    assert.ok(image.steps.indexOf(bake[0]!) < firstScan);
     image.steps.forEach((s, i) => {
-      if (/docker push/.test(s.run ?? "")) assert.ok(i > firstScan, "nothing is pushed before the scan");
+      if (s.with?.push === true) assert.ok(i > lastScan, "nothing is pushed before the scans");
     });
   });
 }
@@ -126,10 +143,21 @@ test("main.yml: build once and push, promote that digest to staging, smoke test,
   assert.ok(image && staging && production);
 
   assert.equal((image.permissions as Record<string, string>).packages, "write");
-  assert.ok(image.steps.some((s) => /docker push/.test(s.run ?? "")), "pushed to the registry, not left in the runner's engine");
+  // Pushed to the registry, not left in the runner's engine, with an SBOM and max-mode provenance attached.
+  const push = image.steps.find((s) => /^docker\/bake-action@/.test(s.uses ?? "") && s.with?.push === true);
+  assert.ok(push, "the bake pushes");
+  assert.equal(push.id, "bake");
+  assert.equal(push.with?.sbom, true, "an SBOM attestation on every pushed image");
+  assert.equal(push.with?.provenance, "mode=max", "max-mode provenance from the bake build");
+  assert.equal(push.with?.load, undefined, "attestations do not survive a load into the runner's engine");
+  // Promoted by digest: the one bake's metadata reports for what it pushed (attestations included).
   assert.match(image.outputs?.api ?? "", /steps\.digests\.outputs\.api/);
+  assert.match(image.outputs?.edge ?? "", /steps\.digests\.outputs\.edge/);
   const digests = image.steps.find((s) => s.id === "digests");
-  assert.match(digests?.run ?? "", /RepoDigests/, "promoted by digest");
+  assert.ok(digests && image.steps.indexOf(digests) > image.steps.indexOf(push));
+  assert.equal(digests.env?.METADATA, "${{ steps.bake.outputs.metadata }}");
+  assert.match(digests.run ?? "", /\.prod\["containerimage\.digest"\]/, "the api target is prod");
+  assert.match(digests.run ?? "", /\.edge\["containerimage\.digest"\]/);
 
   for (const [name, job] of Object.entries(wf.jobs)) {
     const perms = job.permissions as Record<string, string>;

@@ -36,7 +36,10 @@ export async function openRelay(docker: Docker, stack: string, edge: SwarmEdgeTa
   await container.start();
   return {
     async edges() {
-      const tasks = (await serviceTasks(docker, edge.service)).filter((t) => t.desired === "running" && t.state === "running" && t.addresses[edge.controlNetwork]);
+      // The edge tasks Swarm wants running on Ready nodes; none while one of them is still starting (a release waits).
+      const wanted = (await serviceTasks(docker, edge.service)).filter((t) => t.desired === "running" && t.nodeReady);
+      if (wanted.some((t) => t.state !== "running" || !t.addresses[edge.controlNetwork])) return [];
+      const tasks = wanted;
       return tasks.map((t) => {
         const address = t.addresses[edge.controlNetwork]!;
         const command = (cmd: string) => execText(docker, name, ["socat", `-t${SOCAT_ANSWER_TIMEOUT_S}`, "stdio", `tcp:${address}:${edge.runtimePort},connect-timeout=5`], `${cmd}\n`, 20_000);

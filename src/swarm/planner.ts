@@ -36,6 +36,8 @@ export function planRelease(observed: ObservedService[], revision: string, servi
 export interface ObservedTask {
   id: string;
   node: string;
+  /** The manager sees the task's node Ready (a Down node's tasks still read "running" until it is back). */
+  nodeReady: boolean;
   /** Swarm's task state: new, pending, assigned, accepted, preparing, starting, running, complete, failed, shutdown, rejected, orphaned, remove. */
   state: string;
   desired: string;
@@ -63,7 +65,7 @@ export function judgeTasks(tasks: ObservedTask[], replicas: number, maxFailures:
     const last = failed[failed.length - 1]!;
     return { kind: "failed", reason: `${failed.length} tasks failed; the last on ${last.node || "no node"}: ${last.error ?? last.state}${last.exitCode !== undefined ? ` (exit code ${last.exitCode})` : ""}` };
   }
-  const running = tasks.filter((t) => t.desired === "running" && t.state === "running");
+  const running = tasks.filter((t) => t.desired === "running" && t.state === "running" && t.nodeReady);
   if (running.length >= replicas) return { kind: "ready", tasks: running };
   return { kind: "waiting", running: running.length };
 }

@@ -15,19 +15,20 @@ interface RawTask {
   NetworksAttachments?: { Network?: { Spec?: { Name?: string } }; Addresses?: string[] }[];
 }
 
-/** Node IDs → hostnames (for messages and tests). */
-async function nodeNames(docker: Docker): Promise<Map<string, string>> {
-  const nodes = (await docker.listNodes()) as { ID: string; Description?: { Hostname?: string } }[];
-  return new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+/** Node IDs → hostname and whether the manager sees the node Ready. */
+async function nodeInfo(docker: Docker): Promise<Map<string, { name: string; ready: boolean }>> {
+  const nodes = (await docker.listNodes()) as { ID: string; Description?: { Hostname?: string }; Status?: { State?: string } }[];
+  return new Map(nodes.map((n) => [n.ID, { name: n.Description?.Hostname ?? n.ID, ready: n.Status?.State === "ready" }]));
 }
 
 /** The tasks of a service as the manager lists them (newest state of each). */
 export async function serviceTasks(docker: Docker, service: string): Promise<ObservedTask[]> {
   const raw = (await docker.listTasks({ filters: { service: [service] } })) as RawTask[];
-  const names = raw.some((t) => t.NodeID) ? await nodeNames(docker) : new Map<string, string>();
+  const nodes = raw.some((t) => t.NodeID) ? await nodeInfo(docker) : new Map<string, { name: string; ready: boolean }>();
   return raw.map((t) => ({
     id: t.ID,
-    node: t.NodeID ? (names.get(t.NodeID) ?? t.NodeID) : "",
+    node: t.NodeID ? (nodes.get(t.NodeID)?.name ?? t.NodeID) : "",
+    nodeReady: t.NodeID ? (nodes.get(t.NodeID)?.ready ?? false) : false,
     state: t.Status?.State ?? "new",
     desired: t.DesiredState,
     ...(t.Status?.Err ? { error: t.Status.Err } : {}),

@@ -63,9 +63,10 @@ test("planner: first release to colour a; a new revision goes to the idle colour
 });
 
 test("judgeTasks: ready when all replicas run; failed with Swarm's error and the exit code", () => {
-  const t = (state: string, extra = {}) => ({ id: state, node: "n1", state, desired: "running", addresses: {}, ...extra });
+  const t = (state: string, extra = {}) => ({ id: state, node: "n1", nodeReady: true, state, desired: "running", addresses: {}, ...extra });
   assert.deepEqual(judgeTasks([t("running"), t("starting")], 2, 2), { kind: "waiting", running: 1 });
   assert.equal(judgeTasks([t("running"), t("running")], 2, 2).kind, "ready");
+  assert.equal(judgeTasks([t("running"), t("running", { nodeReady: false })], 2, 2).kind, "waiting", "a task on a Down node does not count");
   const failed = judgeTasks([t("failed", { error: "task: non-zero exit (1)", exitCode: 1 }), t("failed", { error: "task: non-zero exit (1)", exitCode: 1 })], 2, 2);
   assert.equal(failed.kind, "failed");
   assert.match((failed as { reason: string }).reason, /non-zero exit \(1\) \(exit code 1\)/);

@@ -27,7 +27,14 @@ export const RUNTIME_API_PORT = 9999;
 const EDGE_BACKEND = "api";
 
 const base64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
-const ms = (n: number) => `${n}ms`;
+/** A duration as the docker provider reads it back (Go's form: 65000 → "1m5s"), so a preview stays empty. */
+export function goDuration(ms: number): string {
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000), m = Math.floor((ms % 3_600_000) / 60_000), sec = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ""}${h || m ? `${m}m` : ""}${sec}s`;
+}
+// Read back when never set (the provider would plan them as unknown on every preview): not set by slipway.
+const UNSET_BY_SLIPWAY = ["taskSpec.containerSpec.sysctl"];
 
 export function declareSwarm(ctx: TargetContext): StackOutputs {
   const { cfg, prefix, production, labels, secretEnv } = ctx;
@@ -76,9 +83,9 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
         stopGracePeriod: "30s",
       },
       placement: { constraints: [DATABASE_CONSTRAINT] },
-      networksAdvanceds: [{ name: backendNet.id, aliases: [DB_HOST] }],
+      networksAdvanceds: [{ id: backendNet.id, aliases: [DB_HOST] }],
       ...(cfg.database.limits ? { resources: limits(cfg.database.limits) } : {}),
-      restartPolicy: { condition: "any", delay: "5s" },
+      restartPolicy: { condition: "any", delay: "5s", maxAttempts: 0, window: "0s" },
       logDriver,
     },
     mode: { replicated: { replicas: 1 } },
@@ -86,7 +93,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     // One data volume: never two servers on it.
     updateConfig: { order: "stop-first", parallelism: 1 },
     convergeConfig: { delay: "2s", timeout: "10m" },
-  }, { ...opts, protect: production, dependsOn: [dbSecret] });
+  }, { ...opts, protect: production, dependsOn: [dbSecret], ignoreChanges: UNSET_BY_SLIPWAY });
 
   const secretsKey = pulumi.secret(new random.RandomPassword("api-secrets-key", { length: 48, special: false }).result);
   const triggers = db.id.apply((id) => [cfg.images.api, id]);
@@ -160,12 +167,12 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
         configs: [{ configId: edgeConfig.id, configName: edgeConfig.name, fileName: CONFIG_PATH }],
         // SIGUSR1: HAProxy's soft stop (finishes what it has, then exits).
         stopSignal: "SIGUSR1",
-        stopGracePeriod: ms(cfg.edge.timeouts.serverMs + 5000),
+        stopGracePeriod: goDuration(Math.ceil((cfg.edge.timeouts.serverMs + 5000) / 1000) * 1000),
       },
       placement: { constraints: [EDGE_CONSTRAINT] },
-      networksAdvanceds: [{ name: edgeNet.id }, { name: controlNet.id }],
+      networksAdvanceds: [{ id: edgeNet.id }, { id: controlNet.id }],
       ...(cfg.edge.limits ? { resources: limits(cfg.edge.limits) } : {}),
-      restartPolicy: { condition: "any", delay: "2s" },
+      restartPolicy: { condition: "any", delay: "2s", maxAttempts: 0, window: "0s" },
       logDriver,
     },
     mode: { global: true },
@@ -173,7 +180,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     endpointSpec: { mode: "dnsrr", ports: [{ targetPort: HTTP_PORT, publishedPort: cfg.edge.port, publishMode: "host", protocol: "tcp" }] },
     // A task holds its node's port: the old one must go before the new one binds it.
     updateConfig: { order: "stop-first", parallelism: 1, delay: "5s" },
-  }, opts);
+  }, { ...opts, ignoreChanges: [...UNSET_BY_SLIPWAY, "taskSpec.containerSpec.env"] });
 
   const api = cfg.api;
   const release = new SwarmRelease("api", {

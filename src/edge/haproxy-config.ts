@@ -218,6 +218,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
           "  mode tcp",
           `  bind :${requirePort("runtimeApi.port", opts.runtimeApi.port)}`,
           "  no log",
+          "  no option idle-close-on-response",
           `  tcp-request connection reject unless { src ${requireCidr(opts.runtimeApi.allowFrom)} }`,
           `  server admin unix@${ADMIN_SOCKET}`,
           "",

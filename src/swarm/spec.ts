@@ -97,8 +97,14 @@ export function validateReleaseSpec(spec: SwarmReleaseSpec): SwarmReleaseSpec {
  * value is a new secret; the name tells nothing about the value to whoever lacks the stack's key.
  */
 export function secretName(owner: string, name: string, value: string, key: string): string {
-  return `${owner}-${checkSecretName(name).toLowerCase().replace(/_/g, "-")}-${keyedDigest(key, { name, value }).slice(0, 12)}`;
+  const tail = `-${keyedDigest(key, { name, value }).slice(0, 12)}`;
+  // Swarm allows 64 characters: the owner and the variable name are cut, never the digest.
+  const head = `${owner}-${checkSecretName(name).toLowerCase().replace(/_/g, "-")}`.slice(0, SWARM_NAME_MAX - tail.length).replace(/[-_.]+$/, "");
+  return `${head}${tail}`;
 }
+
+/** The longest name Swarm accepts for a secret or a service. */
+export const SWARM_NAME_MAX = 64;
 
 const ns = (ms: number) => Math.round(ms * 1e6);
 

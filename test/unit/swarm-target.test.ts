@@ -8,6 +8,7 @@ import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevi
 import { rolesTaskScript } from "../../src/swarm/database";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { declareProgram as declare, type Registered } from "../support/declare";
+import { goDuration } from "../../infra/targets/swarm";
 
 const base = {
   environment: "staging",
@@ -103,6 +104,8 @@ test("the release service: dnsrr, spread, constraints, secrets as 0400 files and
   assert.equal(s.Labels["slipway.revision"], releaseRevision(spec));
   assert.notEqual(releaseRevision({ ...spec, secrets: { PGPASSWORD: "other" } }), releaseRevision(spec), "a new secret value is a new revision");
   assert.notEqual(secretName("o", "PGPASSWORD", "a", spec.secretsKey), secretName("o", "PGPASSWORD", "b", spec.secretsKey), "a new value is a new Swarm secret");
+  const long = secretName("slipway-swarm-82a651-roles-abc123", "SLIPWAY_DB_OWNER_PASSWORD", "v", spec.secretsKey);
+  assert.ok(long.length <= 64 && /^[a-z0-9][a-z0-9-]*[a-z0-9]$/.test(long), `a Swarm name: ${long}`);
 });
 
 test("one-off tasks: restart condition none, on the constrained node, secrets as files", () => {
@@ -121,7 +124,7 @@ test("the swarm edge config: a server-template per colour over tasks.<service>, 
   assert.match(text, /server-template a 10 tasks\.s-api-a:3000/);
   assert.match(text, /server-template b 10 tasks\.s-api-b:3000/);
   assert.doesNotMatch(text, /server-template api /);
-  assert.match(text, /listen runtime-api\n {2}mode tcp\n {2}bind :9999\n {2}no log\n {2}tcp-request connection reject unless \{ src 10\.0\.9\.0\/24 \}\n {2}server admin unix@\/var\/run\/haproxy\/admin\.sock/);
+  assert.match(text, /listen runtime-api\n {2}mode tcp\n {2}bind :9999\n {2}no log\n {2}no option idle-close-on-response\n {2}tcp-request connection reject unless \{ src 10\.0\.9\.0\/24 \}\n {2}server admin unix@\/var\/run\/haproxy\/admin\.sock/);
   assert.doesNotMatch(renderHaproxyConfig({ backend: "api", serviceHost: "api" }), /runtime-api/, "the one-host config is unchanged");
 });
 
@@ -169,4 +172,8 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
   assert.equal(release.type, "pulumi-nodejs:dynamic/slipway:SwarmRelease");
   assert.deepEqual(release.inputs.placement, ["node.labels.zone==a"]);
   assert.equal(resources.find((r) => r.name === "api-replicas"), undefined, "no one-host replica set on swarm");
+});
+
+test("durations in the provider's read-back form (Go's), so the preview after an up stays empty", () => {
+  assert.deepEqual([65_000, 30_000, 2000, 3_600_000, 1500].map(goDuration), ["1m5s", "30s", "2s", "1h0m0s", "1500ms"]);
 });

@@ -2,7 +2,9 @@
 // production-shaped stack with `slipway:target: swarm` and the manager as dockerHost. Proven here: the first up
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
 // (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; a broken image: the
-// up fails naming the reason, the old release keeps serving, 0 failed; a worker drained under load: 0 failed.
+// up fails naming the reason, the old release keeps serving, 0 failed; a worker drained under load: 0 failed; a worker
+// killed under load: only requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the
+// survivors within SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s), and started again it rejoins without a deploy.
 // The lab is taken exclusively (the drain). The lab's overlays cannot carry ESP here: swarm.encrypted is off and the
 // networks' options are asserted to say so (unit tests assert it is on by default).
 import { after, before, test } from "node:test";
@@ -22,6 +24,8 @@ import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
 
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd(), missingPulumi()]);
 const id = randomBytes(3).toString("hex");
+const KILL_BOUND_MS = Number(process.env.SLIPWAY_SWARM_KILL_BOUND_MS ?? 180_000);
+const CONNECTIONS = 30;
 const log = (s: string) => process.stderr.write(s);
 
 let lab: SwarmLab;
@@ -29,6 +33,7 @@ let images: ImageRefs;
 let ps: ProjectStack;
 let port: number;
 const built: string[] = [];
+let victimKilled = false;
 
 const edgeUrl = (i: number) => `http://${lab.edgeNodes[i]!.address}:${port}`;
 
@@ -77,7 +82,7 @@ async function previewComplaint(): Promise<string> {
 /** Runs `deploy` under load through edge node `via` (POSTs writing rows, slow GETs) and measures it. */
 async function measure(step: string, deploy: () => Promise<unknown>, via = 0): Promise<StepFigures> {
   const url = edgeUrl(via);
-  const running = startLoad({ url, allowHost: lab.edgeNodes[via]!.address, connections: 30, maxSeconds: 1200, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 });
+  const running = startLoad({ url, allowHost: lab.edgeNodes[via]!.address, connections: CONNECTIONS, maxSeconds: 1200, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 });
   await new Promise((r) => setTimeout(r, 5000));
   const start = Date.now();
   let error: string | undefined;
@@ -139,6 +144,7 @@ before(async () => {
 
 after(async () => {
   if (!lab) return;
+  if (victimKilled) await lab.start(3).catch(() => undefined);
   await lab.cli(["node", "update", "--availability", "active", lab.nodes[2]!.name]).catch(() => undefined);
   if (ps) {
     await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
@@ -210,9 +216,13 @@ test("a broken image: the up fails naming the reason, the old release keeps serv
   assert.equal(f.rows.rowsTwice, 0);
   assert.equal(f.rows.lost, 0);
   assert.match((await get(`${edgeUrl(0)}/health`)).body, /v2/, "the old release still serves");
-  // Back to the serving image: nothing to do.
+  // Back to the serving image: the roles and migrations (which did run with the broken image) run again with it, the
+  // serving release stays as it is, and the preview after that up is empty.
+  const serving = ((await ps.stack.outputs()).apiContainers!.value as string[])[0];
   await setApiImage(`${images.api}-swarm-${id}-v2`);
-  assert.equal(await previewComplaint(), "", "preview empty with the serving image back in the config");
+  await up("back to v2");
+  assert.equal(((await ps.stack.outputs()).apiContainers!.value as string[])[0], serving, "the serving release was not touched");
+  assert.equal(await previewComplaint(), "", "preview empty after going back to the serving image");
 });
 
 test("a worker drained under load: 0 failed, 0 rows twice; back to active, every edge node answers", { skip, timeout: 30 * 60_000 }, async () => {
@@ -232,4 +242,39 @@ test("a worker drained under load: 0 failed, 0 rows twice; back to active, every
   for (let i = 0; i < lab.edgeNodes.length; i++) {
     await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 180_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
   }
+});
+
+test(`a worker killed under load: only in-flight requests fail, 0 rows twice, 3 tasks on the survivors within ${KILL_BOUND_MS} ms; started, it rejoins`, { skip, timeout: 30 * 60_000 }, async () => {
+  const victim = lab.nodes[2]!;
+  const serving = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
+  let replacedMs = 0;
+  const f = await measure("kill a worker", async () => {
+    victimKilled = true;
+    await lab.kill(victim.index);
+    const killed = Date.now();
+    await waitFor(`3 API tasks running off ${victim.name}`, KILL_BOUND_MS, async () => {
+      const rows = (await lab.cli(["service", "ps", serving, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
+      return rows.length === 3 && rows.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
+    });
+    replacedMs = Date.now() - killed;
+    // Requests in flight on the dead node's tasks end by the edge's server timeout (60 s) before the load stops.
+    await new Promise((r) => setTimeout(r, 65_000));
+  });
+  console.log(`kill ${victim.name}: ${f.failed} requests failed (in flight on it: at most one per connection, ${CONNECTIONS}), 3 API tasks running on the survivors ${(replacedMs / 1000).toFixed(1)} s after the kill`);
+  assert.equal(f.rows.rowsTwice, 0, "no row written twice");
+  assert.equal(f.rows.lost, 0, "no 2xx without its row");
+  assert.ok(f.failed <= CONNECTIONS, `only requests in flight failed: ${f.failed} > ${CONNECTIONS} connections`);
+  assert.equal(f.perpetualDiff, "", "preview empty");
+
+  await lab.start(victim.index);
+  victimKilled = false;
+  const ready = await waitFor(`${victim.name} Ready again`, 300_000, async () => {
+    const rows = (await lab.cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).trim().split("\n");
+    return rows.includes(`${victim.name} Ready`) ? true : undefined;
+  });
+  console.log(`${victim.name} started: Ready after ${(ready.ms / 1000).toFixed(1)} s`);
+  for (let i = 0; i < lab.edgeNodes.length; i++) {
+    await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 300_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
+  }
+  assert.equal(await previewComplaint(), "", "preview empty once the node is back (nothing to deploy)");
 });

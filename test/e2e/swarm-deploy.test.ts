@@ -104,6 +104,28 @@ async function measure(step: string, deploy: () => Promise<unknown>, via = 0): P
   return figures;
 }
 
+/** The serving release's running tasks, as "node state" lines. */
+async function servingTasks(): Promise<{ service: string; rows: string[] }> {
+  const service = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
+  const rows = (await lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
+  return { service, rows };
+}
+
+/**
+ * Before a fault on `node`: the serving release has a task there (an earlier fault may have moved them all off it;
+ * Swarm does not move tasks back). If not, Swarm restarts the tasks (`service update --force`) to spread them again —
+ * outside any measured load.
+ */
+async function ensureTaskOn(node: string): Promise<void> {
+  const { service, rows } = await servingTasks();
+  if (rows.some((r) => r.startsWith(`${node} `))) return;
+  await lab.cli(["service", "update", "--force", "--detach=false", "--quiet", service]);
+  await waitFor(`a task of ${service} running on ${node}`, 300_000, async () => ((await servingTasks()).rows.some((r) => r.startsWith(`${node} `) && / Running /.test(` ${r} `)) ? true : undefined));
+  // The edge's health checks take the restarted tasks in.
+  for (let i = 0; i < lab.edgeNodes.length; i++) await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 120_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 5000));
+}
+
 /** A new API image, loaded into every node (no registry in the lab). */
 async function apiImage(version: string, extra: { cmd?: string[] } = {}): Promise<string> {
   const ref = `${images.api}-swarm-${id}-${version}`;
@@ -229,6 +251,8 @@ test("a worker drained under load: 0 failed, 0 rows twice; back to active, every
   const victim = lab.nodes[2]!; // an edge node, not the one the load goes through, not the database's
   assert.notEqual(victim.name, lab.databaseNode.name);
   assert.equal(lab.edgeNodes[0]!.name === victim.name, false);
+  await ensureTaskOn(victim.name);
+  console.log(`before the drain: ${(await servingTasks()).rows.join(", ")}`);
   const f = await measure("drain a worker", async () => {
     await lab.cli(["node", "update", "--availability", "drain", victim.name]);
     await waitFor(`no API task on ${victim.name}`, 300_000, async () => {
@@ -246,7 +270,9 @@ test("a worker drained under load: 0 failed, 0 rows twice; back to active, every
 
 test(`a worker killed under load: only in-flight requests fail, 0 rows twice, 3 tasks on the survivors within ${KILL_BOUND_MS} ms; started, it rejoins`, { skip, timeout: 30 * 60_000 }, async () => {
   const victim = lab.nodes[2]!;
-  const serving = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
+  await ensureTaskOn(victim.name);
+  const serving = (await servingTasks()).service;
+  console.log(`before the kill: ${(await servingTasks()).rows.join(", ")}`);
   let replacedMs = 0;
   const f = await measure("kill a worker", async () => {
     victimKilled = true;

@@ -1,22 +1,18 @@
-// The slipway program: one stack = two networks, PostgreSQL, the HAProxy edge and the API replicas,
-// with backup → migrate → rollout on every new image. Config is read and validated once, here.
+// The slipway program: config is read and validated once, here, then the stack's target declares it —
+// infra/targets/docker.ts (one Docker engine: two networks, PostgreSQL, the HAProxy edge and the API replicas, with
+// backup → migrate → rollout on every new image) or infra/targets/swarm.ts (the same on a Docker Swarm).
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import * as docker from "@pulumi/docker";
-import * as random from "@pulumi/random";
 import { loadStackConfig, namespaceConfig, StackConfigError } from "../stacks/load";
 import { LOCAL_PASSPHRASE, saltOpensWith } from "../stacks/secrets";
-import { Networks } from "./components/networks";
-import { Database, DB_HOST } from "./components/database";
-import { Edge } from "./components/edge";
-import { DeploySteps } from "./components/deploy-steps";
-import { ApiService } from "./components/api-service";
-import { alertRules, EDGE_METRICS_PORT, Monitoring } from "./components/monitoring";
-import { dockerConnection, edgeUrl as clientUrl, processConnectEnv, publishedHost } from "../src/docker/connect";
+import { alertRules } from "./components/monitoring";
+import { dockerConnection, processConnectEnv } from "../src/docker/connect";
 import type { ProductionFacts } from "../stacks/policy";
-import { DB_ROLES, LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
+import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
+import { declareDocker } from "./targets/docker";
+import { declareSwarm } from "./targets/swarm";
 
 const stack = pulumi.getStack();
 
@@ -82,122 +78,31 @@ const tlsPem = cfg.edge.tls.enabled
   ? pulumi.all([config.requireSecret("tlsCertificate"), config.requireSecret("tlsKey")]).apply(([cert, key]) => `${cert.trim()}\n${key.trim()}\n`)
   : undefined;
 
+
 const prefix = `${project}-${stack}`;
-const production = cfg.environment === "production";
-const labels = { [LABEL_PROJECT]: project, [LABEL_STACK]: prefix };
-const API_ALIAS = "api";
-
-// Every Docker object of the stack goes to the engine the stack names (dockerHost), or to the
-// operator's DOCKER_HOST / local engine when it names none.
-const dockerOpts: pulumi.ComponentResourceOptions = cfg.dockerHost
-  ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] }
-  : {};
-
-const networks = new Networks("net", { prefix, labels }, dockerOpts);
-const db = new Database("db", {
+const ctx = {
+  cfg,
   prefix,
-  image: cfg.images.postgres,
-  network: networks.backend.name,
-  settings: cfg.database,
-  labels,
-  production,
-  logs: cfg.logs,
-  ...(cfg.backup?.wal.enabled ? { wal: cfg.backup.wal } : {}),
-}, dockerOpts);
-const edge = new Edge("edge", {
-  prefix,
-  image: cfg.images.edge,
-  network: networks.edge.name,
-  settings: cfg.edge,
-  api: { alias: API_ALIAS, port: cfg.api.port, readinessPath: cfg.api.healthcheck.path },
-  labels,
-  production,
-  logs: cfg.logs,
+  production: cfg.environment === "production",
+  labels: { [LABEL_PROJECT]: project, [LABEL_STACK]: prefix },
+  config,
+  secretEnv: secretEnv as pulumi.Output<Record<string, string>>,
   ...(tlsPem ? { tlsPem } : {}),
-  ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-}, dockerOpts);
-// Prometheus and a Pushgateway (monitoring.enabled): scrapes the replicas, the edge's exporter and what backups
-// pushed, on the edge network, not published. Declared before the deploy steps: their backup pushes to it.
-const monitoring = cfg.monitoring.enabled
-  ? new Monitoring("monitoring", {
-    prefix,
-    settings: cfg.monitoring,
-    network: networks.edge.name,
-    api: { alias: API_ALIAS, port: cfg.api.port, replicas: cfg.api.replicas },
-    edge: { host: edge.holderName, metricsPort: EDGE_METRICS_PORT },
-    labels,
-    logs: cfg.logs,
-    ...(cfg.monitoring.alerting.enabled && config.get("alertWebhookToken") !== undefined
-      ? { alertWebhookToken: config.requireSecret("alertWebhookToken") }
-      : {}),
-  }, dockerOpts)
-  : undefined;
-const steps = new DeploySteps(
-  "deploy",
-  {
-    prefix,
-    image: cfg.images.api,
-    backendNetwork: networks.backend.name,
-    dbContainer: db.containerName,
-    dbContainerId: db.container.id,
-    dbUser: db.user,
-    dbName: db.database,
-    ownerPassword: db.ownerPassword,
-    apiPassword: db.apiPassword,
-    backup: cfg.backup,
-    ...(monitoring ? { pushgateway: monitoring.pushgatewayName } : {}),
-    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-    // The repository root (the program runs with infra/ as its working directory).
-    projectDir: path.resolve(__dirname, ".."),
-  },
-  { dependsOn: [db] },
-);
-const api = new ApiService(
-  "api",
-  {
-    prefix,
-    image: cfg.images.api,
-    settings: cfg.api,
-    edgeNetwork: networks.edge.name,
-    backendNetwork: networks.backend.name,
-    alias: API_ALIAS,
-    edgeBackend: edge.backend,
-    // As the API's own role (DML only). Secrets (its password, every secretEnv value) reach the replicas as files
-    // (/run/secrets/<NAME>, the env has NAME_FILE), and enter the revision only keyed with the stack's secretsKey.
-    env: {
-      ...cfg.api.env,
-      PORT: String(cfg.api.port),
-      PGHOST: DB_HOST,
-      PGUSER: DB_ROLES.api,
-      PGDATABASE: db.database,
-    },
-    secrets: pulumi.all([db.apiPassword, secretEnv]).apply(([password, extra]): Record<string, string> => ({ ...extra, PGPASSWORD: password })),
-    secretsKey: pulumi.secret(new random.RandomPassword("api-secrets-key", { length: 48, special: false }).result),
-    labels,
-    logs: cfg.logs,
-    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-  },
-  { dependsOn: [steps.done, edge] },
-);
+};
+const outputs = cfg.target === "swarm" ? declareSwarm(ctx) : declareDocker(ctx);
 
-// Where clients reach the edge: edge.publicUrl when set; else, on a remote dockerHost, that host's address (or the
-// specific edge.bindAddress).
-const edgeHost = publishedHost(cfg.dockerHost, cfg.edge.bindAddress);
-if (edgeHost.loopbackOnRemote && !cfg.edge.publicUrl) {
-  pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly, or set edge.publicUrl to where clients reach it`);
-}
-export const edgeUrl = clientUrl(cfg.edge, cfg.dockerHost);
-export const image = api.replicas.image;
-export const replicas = api.replicas.replicas;
-export const apiContainers = api.replicas.containers;
+export const edgeUrl = outputs.edgeUrl;
+export const image = outputs.image;
+export const replicas = outputs.replicas;
+export const apiContainers = outputs.apiContainers;
 /** blue-green: the previous set, running idle for a switch back (`npm run rollback` inside the window), or null. */
-export const apiStandby = api.replicas.standby.apply((s) => s ?? null);
-export const dbContainer = db.containerName;
-export const edgeContainer = edge.containerName;
+export const apiStandby = outputs.apiStandby;
+export const dbContainer = outputs.dbContainer;
+export const edgeContainer = outputs.edgeContainer;
 export const environment = cfg.environment;
 /** The Prometheus container (monitoring.enabled), queried with `docker exec`; null without monitoring. */
-export const prometheusContainer = monitoring?.containerName ?? null; // null, not undefined: no "will not show" warning
+export const prometheusContainer = outputs.prometheusContainer; // null, not undefined: no "will not show" warning
 /** The Pushgateway container (monitoring.enabled) the backup verb pushes slipway_backup_* to; null without monitoring. */
-export const pushgatewayContainer = monitoring?.pushgatewayName ?? null;
+export const pushgatewayContainer = outputs.pushgatewayContainer;
 /** The Alertmanager container (monitoring.alerting.enabled) that notifies the webhook receiver; null without it. */
-export const alertmanagerContainer = monitoring?.alertmanagerName ?? null;
+export const alertmanagerContainer = outputs.alertmanagerContainer;

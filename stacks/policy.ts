@@ -90,7 +90,7 @@ export const DATABASE_CONNECTION_BUDGET = 100 - 3 - 5;
 /**
  * Every replica's pool at its fullest (PGPOOL_MAX each, src/api/config.ts) while a release runs the most replicas at
  * once: rolling N + surge, canary N + its canaries, blue-green the serving set and the new one (a standby set takes no
- * traffic: its pools idle down to the health check's one connection). Beyond PostgreSQL's limit the last replicas'
+ * traffic: its pools idle down to the health check's one connection; on swarm, the old revision's service and the new one). Beyond PostgreSQL's limit the last replicas'
  * requests fail with "too many clients" exactly when a release is under way — measured: 12 replicas, surge 1, pools
  * of 10, two failed POSTs.
  */
@@ -100,7 +100,8 @@ export function connectionViolations(cfg: StackConfig): Violation[] {
   if (!Number.isInteger(pool) || pool < 1) return []; // the API itself refuses it at start, naming the variable
   const n = cfg.api.replicas;
   const { strategy, surge, canary, blueGreen } = cfg.api.rollout;
-  const serving = strategy === "rolling" ? n + surge : strategy === "canary" ? n + Math.min(canary.replicas, n) : 2 * n;
+  // On swarm a release runs the new revision's whole service beside the old one (infra/targets/swarm.ts).
+  const serving = cfg.target === "swarm" ? 2 * n : strategy === "rolling" ? n + surge : strategy === "canary" ? n + Math.min(canary.replicas, n) : 2 * n;
   const standby = strategy === "blue-green" && blueGreen.keepOldMinutes > 0 ? n : 0;
   const peak = serving * pool + standby;
   if (peak <= DATABASE_CONNECTION_BUDGET) return [];
@@ -160,6 +161,34 @@ export function productionFactViolations(cfg: StackConfig, stack: string, facts:
 }
 
 /**
+ * What a stack may not ask of its target, named, never silently ignored. `target: docker` takes no `swarm` key.
+ * `target: swarm` (infra/targets/swarm.ts) does not yet support what needs a container on one known engine or a
+ * host port bound to an address: edge.bindAddress (the edge publishes in host mode on every edge node's
+ * addresses), edge.tls, blue-green and canary, volumes, backups (the verbs and the pre-deploy backup) and
+ * monitoring. Production on swarm must acknowledge that it deploys without a pre-deploy backup.
+ */
+export function targetViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
+  if (cfg.target === "docker") {
+    return written(input, ["swarm"]) ? [{ key: "slipway:swarm", message: "applies only with slipway:target swarm (the target is docker); remove it or set the target" }] : [];
+  }
+  const out: Violation[] = [];
+  const unsupported = (key: string, why: string) => out.push({ key: `slipway:${key}`, message: `is not supported on target swarm yet: ${why}; remove it (README "Target swarm" lists what swarm supports)` });
+  if (written(input, ["edge", "bindAddress"])) unsupported("edge.bindAddress", "the edge publishes its port in host mode on every node labelled slipway.edge=true, on all of its addresses");
+  if (cfg.edge.tls.enabled) unsupported("edge.tls.enabled", "certificates are not handed to the edge's tasks");
+  if (cfg.api.rollout.strategy !== "rolling") unsupported("api.rollout.strategy", `${cfg.api.rollout.strategy} needs per-replica weights at every edge task; a swarm release switches one service for another`);
+  for (const key of ["blueGreen", "canary"] as const) if (written(input, ["api", "rollout", key])) unsupported(`api.rollout.${key}`, "only the rolling strategy runs on swarm");
+  if (written(input, ["api", "rollout", "surge"])) unsupported("api.rollout.surge", "a swarm release starts the new revision's whole service at once, beside the old one");
+  if (cfg.api.volumes.length > 0) unsupported("api.volumes", "a task may run on any node, where a named volume would be another, empty one");
+  if (written(input, ["api", "restartPolicy"])) unsupported("api.restartPolicy", "Swarm restarts tasks itself (restart condition any)");
+  if (cfg.backup !== undefined) unsupported("backup", "backups run the database's tools in its container, which Swarm may place on any node; set swarm.withoutBackups in production");
+  if (cfg.monitoring.enabled) unsupported("monitoring.enabled", "Prometheus scrapes replicas by container name on one engine");
+  if (cfg.environment === "production" && !cfg.swarm.withoutBackups) {
+    out.push({ key: "slipway:swarm.withoutBackups", message: "must be true for production on target swarm: no pre-deploy backup is taken there yet (RUNBOOK \"Swarm\"); take backups with your own tooling and say so here" });
+  }
+  return out;
+}
+
+/**
  * @param cfg    the parsed config (defaults applied)
  * @param input  what the stack wrote (the loader's raw input), for rules about values that must be written
  *               explicitly even though the schema has a default — `api.limits`
@@ -191,7 +220,8 @@ export function productionViolations(cfg: StackConfig, input: Readonly<Record<st
       out.push({ key: `slipway:api.volumes[${i}].source`, message: `"${v.source}" is a bind mount; production allows named volumes only` });
     }
   });
-  if (!cfg.backup?.enabled) {
+  // On swarm, backups are refused (targetViolations) and production acknowledges it with swarm.withoutBackups.
+  if (!cfg.backup?.enabled && cfg.target === "docker") {
     out.push({ key: "slipway:backup.enabled", message: "must be true in production: every deploy takes a backup before migrating" });
   }
   return out;

@@ -275,8 +275,35 @@ const monitoringSchema = z.strictObject({
     }
   });
 
+/**
+ * `target: swarm` (infra/targets/swarm.ts): where Swarm places things and how its networks are made. Refused on
+ * `target: docker` (stacks/policy.ts), like every key that makes no sense for the target.
+ */
+export const swarmSchema = z.strictObject({
+  /**
+   * The stack's overlay networks carry IPsec-encrypted VXLAN (`--opt encrypted`). On by default: traffic between
+   * nodes (API ↔ database, edge ↔ API, the edge's runtime API) crosses the hosts' network. Turn it off only where the
+   * kernel has no ESP (this project's lab does not) or the link is trusted.
+   */
+  encrypted: z.boolean().default(true),
+  /** Placement constraints for the API's tasks (Swarm syntax, e.g. `node.labels.zone==a`), beside the spread over nodes. */
+  apiPlacement: z.array(z.string().regex(/^[\w.-]+\s*(==|!=)\s*[^\s]+$/, "must be a Swarm constraint such as node.labels.zone==a")).default(() => []),
+  /**
+   * Production on Swarm takes no pre-deploy backup yet (the backup verbs need the database container on the
+   * machine running pulumi). A production stack must say it knows: `withoutBackups: true`.
+   */
+  withoutBackups: z.boolean().default(false),
+  /** How long a one-off task (database roles, migrations) may take from creation to exit: the first needs the image on the node. */
+  taskTimeoutMs: z.number().int().min(10_000).default(300_000),
+});
+
 export const stackConfigSchema = z.strictObject({
   environment: z.enum(["staging", "production"]),
+  /**
+   * The engine that runs the stack: `docker`, one Docker engine (dockerHost); `swarm`, a Docker Swarm whose manager
+   * dockerHost names (README "Target swarm"). Keys the target does not support are refused (stacks/policy.ts).
+   */
+  target: z.enum(["docker", "swarm"]).default("docker"),
   /** Docker engine to deploy to; unset means the local engine (or DOCKER_HOST of the operator). */
   dockerHost: z.string().optional(),
   images: z.strictObject({
@@ -289,6 +316,8 @@ export const stackConfigSchema = z.strictObject({
   database: databaseSchema,
   backup: backupSchema.optional(),
   monitoring: monitoringSchema.prefault({}),
+  /** Only with target swarm. */
+  swarm: swarmSchema.prefault({}),
   /** Docker log rotation (json-file) for every container the stack runs. */
   logs: z
     .strictObject({
@@ -318,6 +347,8 @@ export type Strategy = RolloutSettings["strategy"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;
 export type WalSettings = BackupSettings["wal"];
 export type MonitoringSettings = StackConfig["monitoring"];
+export type SwarmSettings = StackConfig["swarm"];
+export type Target = StackConfig["target"];
 
 /** Every top-level key of the `slipway` config namespace: the parsed ones, in schema order, then `secretEnv`. */
 export const configKeys = [...Object.keys(stackConfigSchema.shape), ...secretConfigKeys] as (

@@ -1,4 +1,4 @@
-// The one engine loader of both dynamic providers (ReplicaSet → src/rollout, EdgeProxy → src/edge). A dynamic
+// The one engine loader of the dynamic providers (ReplicaSet → src/rollout, EdgeProxy → src/edge, SwarmRelease and SwarmTask → src/swarm). A dynamic
 // provider's code is serialized into the stack state with its closure, so the closure stays tiny: each method
 // calls loadEngine, which loads the engine's TypeScript from the working copy at run time, through tsx, because
 // the dynamic-provider host is plain node.
@@ -7,7 +7,7 @@ import * as path from "node:path";
 /** The src/ directory of the checkout that declared the resource (a fallback: see loadEngine). */
 const DECLARED_SRC = path.resolve(__dirname, "..", "..", "src");
 
-export function loadEngine<T>(room: "rollout" | "edge"): T {
+export function loadEngine<T>(room: "rollout" | "edge" | "swarm"): T {
   // The dynamic-provider host runs in the program's directory (where Pulumi.yaml is): prefer the engine of the
   // checkout running `pulumi` now, so state written from one clone works from another; fall back to the path
   // recorded when the resource was declared.

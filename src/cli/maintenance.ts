@@ -5,6 +5,7 @@ import { connectDocker } from "../docker";
 import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
 import { LABEL_STACK } from "../vocabulary";
 import { selectStack } from "../release/stack";
+import { refuseSwarm } from "../release/target";
 import { runVerb, stringFlag, type VerbSpec } from "./args";
 
 const spec: VerbSpec = {
@@ -23,6 +24,7 @@ void runVerb(spec, async (values) => {
   const stack = await selectStack(name).catch((e: Error) => {
     throw new Error(`no Pulumi stack "${name}" here (${e.message.split("\n")[0]})`);
   });
+  refuseSwarm(name, await stack.getAllConfig(), "maintenance mode");
   const outputs = await stack.outputs();
   const edge = outputs.edgeContainer?.value;
   if (typeof edge !== "string" || edge === "") throw new Error(`stack "${name}" has no running edge (output edgeContainer): deploy it first`);

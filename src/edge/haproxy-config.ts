@@ -66,6 +66,16 @@ export interface HaproxyConfigOptions {
    * port clients use for HTTPS; `hsts` adds Strict-Transport-Security to HTTPS answers.
    */
   tls?: { publicPort: number; hsts: boolean };
+  /**
+   * Swarm target: several server-templates in the one backend instead of `serverPrefix` over `serviceHost` — one per
+   * release colour, each over `tasks.<service>` (a stable config across releases).
+   */
+  serverTemplates?: { prefix: string; host: string }[];
+  /**
+   * Swarm target: the admin socket forwarded to TCP `port`, accepting connections from `allowFrom` (a CIDR: the control
+   * overlay no API task is on) only; the relay on the manager reaches it there (src/swarm/edge.ts).
+   */
+  runtimeApi?: { port: number; allowFrom: string };
 }
 
 export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
@@ -200,8 +210,20 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     `  option httpchk GET ${healthPath}`,
     "  http-check expect status 200",
     "  default-server inter 500ms fall 2 rise 1 check resolvers docker resolve-prefer ipv4 init-addr last,none",
-    `  server-template ${prefix} ${slots} ${host}:${servicePort}`,
+    ...(opts.serverTemplates ?? [{ prefix, host }]).map((t) => `  server-template ${requireName("serverTemplates.prefix", t.prefix)} ${slots} ${requireName("serverTemplates.host", t.host)}:${servicePort}`),
     "",
+    ...(opts.runtimeApi
+      ? [
+          "listen runtime-api",
+          "  mode tcp",
+          `  bind :${requirePort("runtimeApi.port", opts.runtimeApi.port)}`,
+          "  no log",
+          "  no option idle-close-on-response",
+          `  tcp-request connection reject unless { src ${requireCidr(opts.runtimeApi.allowFrom)} }`,
+          `  server admin unix@${ADMIN_SOCKET}`,
+          "",
+        ]
+      : []),
   ].join("\n");
 }
 
@@ -209,6 +231,11 @@ function requireName(key: string, value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) {
     throw new Error(`renderHaproxyConfig: ${key} "${value}" must be letters, digits, '_', '.', '-'`);
   }
+  return value;
+}
+
+function requireCidr(value: string): string {
+  if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(value)) throw new Error(`renderHaproxyConfig: runtimeApi.allowFrom "${value}" must be an IPv4 CIDR such as 10.0.9.0/24`);
   return value;
 }
 

@@ -146,6 +146,15 @@ export function edgeRuntime(docker: Docker, container: string, socket = ADMIN_SO
   // -t: how long socat waits for HAProxy's answer after sending the command (its default, 0.5 s, returned an empty
   // answer on a busy host); HAProxy closes the connection once it has answered, so an answer is never delayed by it.
   const command = (cmd: string) => execText(docker, container, ["socat", `-t${SOCAT_ANSWER_TIMEOUT_S}`, "stdio", `unix-connect:${socket}`], `${cmd}\n`);
+  return runtimeOver(container, command);
+}
+
+/**
+ * A runtime-API client over any transport that sends one command line and returns HAProxy's answer (the Swarm
+ * target reaches each edge task over TCP through a relay container: src/swarm/edge.ts). `container` names the peer
+ * in messages.
+ */
+export function runtimeOver(container: string, command: (cmd: string) => Promise<string>): EdgeRuntime {
   return {
     container,
     command,

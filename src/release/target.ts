@@ -26,8 +26,19 @@ export interface StackTarget {
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
 export type Values = Record<string, { value: unknown } | undefined>;
 
+/**
+ * The verbs that work on the database's or the edge's container (backup, restore, maintenance, status) refuse a stack on
+ * `slipway:target: swarm`: there those are Swarm tasks on other nodes, which these verbs do not reach yet.
+ */
+export function refuseSwarm(stackName: string, config: Values, what: string): void {
+  if (config["slipway:target"]?.value === "swarm") {
+    throw new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote and rollback do`);
+  }
+}
+
 /** Pure: the target from a stack's outputs and config; errors say what to do. */
 export function targetFromStack(stackName: string, outputs: Values, config: Values): StackTarget {
+  refuseSwarm(stackName, config, "backing up and restoring");
   const db = outputs.dbContainer?.value;
   if (typeof db !== "string") {
     throw new Error(`stack "${stackName}" has no dbContainer output: deploy it first (npm run promote -- --stack ${stackName} ...) or pass --db-container`);

@@ -16,6 +16,7 @@ import { runningEdges } from "../edge/proxy";
 import { edgeRuntime, type ServerState } from "../edge/runtime-api";
 import { updates, type HistoryEntry } from "../release/history";
 import { describeHost } from "../release/host";
+import { refuseSwarm } from "../release/target";
 import { LABEL_REVISION } from "../vocabulary";
 import { edgeStateOf, type BackupStatus, type ReplicaStatus, type StatusReport } from "./report";
 
@@ -67,6 +68,7 @@ async function replicaStatus(docker: Docker, name: string, slots: ServerState[])
 /** The report for `stack` (selected by the caller); `deploys`: how many of the last updates to list. */
 export async function observe(stack: Stack, stackName: string, opts: { deploys?: number; docker?: Docker } = {}): Promise<StatusReport> {
   const [outputs, config, history] = await Promise.all([stack.outputs(), stack.getAllConfig(), stack.history(undefined, undefined, false) as unknown as Promise<HistoryEntry[]>]);
+  refuseSwarm(stackName, config, "the status report (it reads replica containers on one engine)");
   const dockerHost = stringOf(config["slipway:dockerHost"]);
   const docker = opts.docker ?? connectDocker(dockerHost);
   const db = stringOf(outputs.dbContainer);

@@ -13,6 +13,7 @@ const doc = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8")) as {
 const overrides = overridesFile ? (JSON.parse(readFileSync(overridesFile, "utf8")) as Record<string, unknown>) : {};
 const config: Record<string, string> = {};
 for (const [k, v] of Object.entries({ ...doc.config, ...overrides })) {
+  if (v === null) continue; // an override of null removes the stack file's key
   config[k] = typeof v === "string" ? v : JSON.stringify(v);
 }
 
@@ -31,6 +32,8 @@ void pulumi.runtime.setMocks(
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "random:index/randomPassword:RandomPassword") state.result = "mock-password-0123456789";
       if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:mock-${String(args.inputs.name)}`;
+      // Swarm assigns an overlay its subnet; the swarm target limits the edge's runtime API to the control network's.
+      if (args.type === "docker:index/network:Network" && args.inputs.driver === "overlay") state.ipamConfigs = [{ subnet: "10.0.9.0/24" }];
       return { id: `${args.name}-id`, state };
     },
     call(args) {

@@ -58,3 +58,10 @@ describe("stack target", () => {
     assert.equal(t({}), undefined);
   });
 });
+
+it("backup, restore and maintenance refuse a stack on target swarm, saying what works there", () => {
+  assert.throws(
+    () => targetFromStack("sw", outputs({ dbContainer: "slipway-sw-db", environment: "staging" }), config({ environment: "staging", target: "swarm" })),
+    /stack "sw" runs on target swarm, where backing up and restoring does not work yet .*promote and rollback do/,
+  );
+});

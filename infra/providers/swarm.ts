@@ -1,0 +1,150 @@
+// The Swarm target's two dynamic providers, loading src/swarm from the working copy at run time (./engine.ts):
+// - SwarmRelease: the API, one Swarm service per revision in one of two colour slots, released behind every edge task
+//   (src/swarm/release.ts). Any change of its inputs is a release (an update, never a replacement).
+// - SwarmTask: a one-off task run to its exit through the manager whenever its inputs change (database roles,
+//   migrations); a failing task fails `pulumi up` with its exit code and log tail.
+// Pulumi ignores customTimeouts here: the budgets are inputs.
+import * as pulumi from "@pulumi/pulumi";
+import type { Colour, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
+import { loadEngine } from "./engine";
+
+const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+// In a preview, values computed by other resources arrive as this placeholder: validate them at `up`.
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+export type Diff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> };
+
+/** Pure: which inputs changed (each an update: a release or a re-run, never a replacement). */
+export function diffInputs<T extends object>(olds: T, news: T, outputs: readonly string[]): Diff {
+  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !outputs.includes(k)).sort();
+  const changed = keys.filter((k) => !same((olds as Record<string, unknown>)[k], (news as Record<string, unknown>)[k]));
+  const detailedDiff: Diff["detailedDiff"] = {};
+  for (const k of changed) detailedDiff[k] = { kind: "update", inputDiff: true };
+  return { changes: changed.length > 0, replaces: [], detailedDiff, deleteBeforeReplace: false };
+}
+
+export interface SwarmReleaseInputs extends SwarmReleaseSpec {
+  edge: SwarmEdgeTarget;
+  timeouts: ReleaseTimeouts;
+  /** The manager: unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
+  dockerHost?: string;
+}
+
+export interface SwarmReleaseProps extends SwarmReleaseInputs {
+  /** The serving colour and its service. */
+  colour?: Colour;
+  service?: string;
+  revision?: string;
+}
+
+const RELEASE_OUTPUTS = ["colour", "service", "revision"] as const;
+
+function releaseSpec(p: SwarmReleaseInputs): SwarmReleaseSpec {
+  const { edge: _e, timeouts: _t, dockerHost: _d, colour: _c, service: _s, revision: _r, ...spec } = p as SwarmReleaseProps;
+  return spec;
+}
+
+function releaseContext(p: SwarmReleaseInputs) {
+  const e = engine();
+  e.exitWhenOrphaned(); // a killed `pulumi up` must not leave this process releasing behind the next one
+  return { docker: e.connectDocker(p.dockerHost), edge: p.edge, timeouts: p.timeouts, log };
+}
+
+async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour): Promise<SwarmReleaseProps> {
+  const result = await engine().release(releaseContext(p), releaseSpec(p), serving);
+  return { ...p, colour: result.colour, service: result.service, revision: result.revision };
+}
+
+export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: SwarmReleaseInputs, news: SwarmReleaseInputs) {
+    if (JSON.stringify(news).includes(UNKNOWN)) return { inputs: news };
+    try {
+      engine().validateReleaseSpec(releaseSpec(news));
+      return { inputs: news };
+    } catch (e) {
+      return { inputs: news, failures: [{ property: "image", reason: (e as Error).message }] };
+    }
+  },
+  async create(inputs: SwarmReleaseInputs) {
+    const outs = await releaseOuts(inputs);
+    return { id: `${inputs.stack}/api`, outs };
+  },
+  async diff(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
+    return diffInputs(olds, news, RELEASE_OUTPUTS);
+  },
+  async update(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
+    return { outs: await releaseOuts(news, olds.colour) };
+  },
+  async delete(_id: string, props: SwarmReleaseProps) {
+    await engine().removeRelease(engine().connectDocker(props.dockerHost), props.stack);
+  },
+};
+
+export class SwarmRelease extends pulumi.dynamic.Resource {
+  declare readonly image: pulumi.Output<string>;
+  declare readonly replicas: pulumi.Output<number>;
+  declare readonly colour: pulumi.Output<Colour>;
+  declare readonly service: pulumi.Output<string>;
+  declare readonly revision: pulumi.Output<string>;
+
+  constructor(name: string, args: Inputs<SwarmReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      swarmReleaseProvider,
+      name,
+      // env, the secrets and their key are secret in the stored inputs too.
+      { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), colour: undefined, service: undefined, revision: undefined },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env", "secrets", "secretsKey"] },
+      "slipway",
+      "SwarmRelease",
+    );
+  }
+}
+
+export interface SwarmTaskInputs extends OneOffSpec {
+  /** Values whose change re-runs the task (the image, the database service's ID…). */
+  triggers: unknown[];
+  dockerHost?: string;
+}
+
+function oneOff(p: SwarmTaskInputs): OneOffSpec {
+  const { triggers: _t, dockerHost: _d, ...spec } = p;
+  return spec;
+}
+
+async function runTask(p: SwarmTaskInputs): Promise<void> {
+  const e = engine();
+  e.exitWhenOrphaned();
+  await e.runOneOff(e.connectDocker(p.dockerHost), oneOff(p), log);
+}
+
+export const swarmTaskProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: SwarmTaskInputs) {
+    await runTask(inputs);
+    return { id: `${inputs.stack}/${inputs.name}`, outs: inputs };
+  },
+  async diff(_id: string, olds: SwarmTaskInputs, news: SwarmTaskInputs) {
+    return diffInputs(olds, news, []);
+  },
+  async update(_id: string, _olds: SwarmTaskInputs, news: SwarmTaskInputs) {
+    await runTask(news);
+    return { outs: news };
+  },
+  // Nothing stays behind a one-off task (its service and secrets are removed after each run).
+  async delete() {},
+};
+
+export class SwarmTask extends pulumi.dynamic.Resource {
+  constructor(name: string, args: Inputs<SwarmTaskInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      swarmTaskProvider,
+      name,
+      { ...args, secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey) },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secrets", "secretsKey"] },
+      "slipway",
+      "SwarmTask",
+    );
+  }
+}

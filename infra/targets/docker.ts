@@ -1,0 +1,132 @@
+// The one-host target (slipway:target docker, the default): one Docker engine (dockerHost) runs two networks,
+// PostgreSQL, the HAProxy edge and the API replicas, with backup → migrate → rollout on every new image.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import { Networks } from "../components/networks";
+import { Database, DB_HOST } from "../components/database";
+import { Edge } from "../components/edge";
+import { DeploySteps } from "../components/deploy-steps";
+import { ApiService } from "../components/api-service";
+import { EDGE_METRICS_PORT, Monitoring } from "../components/monitoring";
+import { edgeUrl as clientUrl, publishedHost } from "../../src/docker/connect";
+import { DB_ROLES } from "../../src/vocabulary";
+import type { StackOutputs, TargetContext } from "./context";
+
+export function declareDocker(ctx: TargetContext): StackOutputs {
+  const { cfg, prefix, production, labels, config, secretEnv, tlsPem } = ctx;
+  const API_ALIAS = "api";
+
+  // Every Docker object of the stack goes to the engine the stack names (dockerHost), or to the
+  // operator's DOCKER_HOST / local engine when it names none.
+  const dockerOpts: pulumi.ComponentResourceOptions = cfg.dockerHost
+    ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] }
+    : {};
+
+  const networks = new Networks("net", { prefix, labels }, dockerOpts);
+  const db = new Database("db", {
+    prefix,
+    image: cfg.images.postgres,
+    network: networks.backend.name,
+    settings: cfg.database,
+    labels,
+    production,
+    logs: cfg.logs,
+    ...(cfg.backup?.wal.enabled ? { wal: cfg.backup.wal } : {}),
+  }, dockerOpts);
+  const edge = new Edge("edge", {
+    prefix,
+    image: cfg.images.edge,
+    network: networks.edge.name,
+    settings: cfg.edge,
+    api: { alias: API_ALIAS, port: cfg.api.port, readinessPath: cfg.api.healthcheck.path },
+    labels,
+    production,
+    logs: cfg.logs,
+    ...(tlsPem ? { tlsPem } : {}),
+    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+  }, dockerOpts);
+  // Prometheus and a Pushgateway (monitoring.enabled): scrapes the replicas, the edge's exporter and what backups
+  // pushed, on the edge network, not published. Declared before the deploy steps: their backup pushes to it.
+  const monitoring = cfg.monitoring.enabled
+    ? new Monitoring("monitoring", {
+      prefix,
+      settings: cfg.monitoring,
+      network: networks.edge.name,
+      api: { alias: API_ALIAS, port: cfg.api.port, replicas: cfg.api.replicas },
+      edge: { host: edge.holderName, metricsPort: EDGE_METRICS_PORT },
+      labels,
+      logs: cfg.logs,
+      ...(cfg.monitoring.alerting.enabled && config.get("alertWebhookToken") !== undefined
+        ? { alertWebhookToken: config.requireSecret("alertWebhookToken") }
+        : {}),
+    }, dockerOpts)
+    : undefined;
+  const steps = new DeploySteps(
+    "deploy",
+    {
+      prefix,
+      image: cfg.images.api,
+      backendNetwork: networks.backend.name,
+      dbContainer: db.containerName,
+      dbContainerId: db.container.id,
+      dbUser: db.user,
+      dbName: db.database,
+      ownerPassword: db.ownerPassword,
+      apiPassword: db.apiPassword,
+      backup: cfg.backup,
+      ...(monitoring ? { pushgateway: monitoring.pushgatewayName } : {}),
+      ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+      // The repository root (the program runs with infra/ as its working directory).
+      projectDir: path.resolve(__dirname, "..", ".."),
+    },
+    { dependsOn: [db] },
+  );
+  const api = new ApiService(
+    "api",
+    {
+      prefix,
+      image: cfg.images.api,
+      settings: cfg.api,
+      edgeNetwork: networks.edge.name,
+      backendNetwork: networks.backend.name,
+      alias: API_ALIAS,
+      edgeBackend: edge.backend,
+      // As the API's own role (DML only). Secrets (its password, every secretEnv value) reach the replicas as files
+      // (/run/secrets/<NAME>, the env has NAME_FILE), and enter the revision only keyed with the stack's secretsKey.
+      env: {
+        ...cfg.api.env,
+        PORT: String(cfg.api.port),
+        PGHOST: DB_HOST,
+        PGUSER: DB_ROLES.api,
+        PGDATABASE: db.database,
+      },
+      secrets: pulumi.all([db.apiPassword, secretEnv]).apply(([password, extra]): Record<string, string> => ({ ...extra, PGPASSWORD: password })),
+      secretsKey: pulumi.secret(new random.RandomPassword("api-secrets-key", { length: 48, special: false }).result),
+      labels,
+      logs: cfg.logs,
+      ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+    },
+    { dependsOn: [steps.done, edge] },
+  );
+
+  // Where clients reach the edge: edge.publicUrl when set; else, on a remote dockerHost, that host's address (or the
+  // specific edge.bindAddress).
+  const edgeHost = publishedHost(cfg.dockerHost, cfg.edge.bindAddress);
+  if (edgeHost.loopbackOnRemote && !cfg.edge.publicUrl) {
+    pulumi.log.warn(`edge.bindAddress ${cfg.edge.bindAddress} on the remote Docker host ${edgeHost.host}: the edge is reachable only on that host (behind your own proxy there); bind 0.0.0.0 or the host's address to reach ${edgeHost.host} directly, or set edge.publicUrl to where clients reach it`);
+  }
+  return {
+    edgeUrl: clientUrl(cfg.edge, cfg.dockerHost),
+    image: api.replicas.image,
+    replicas: api.replicas.replicas,
+    apiContainers: api.replicas.containers,
+    apiStandby: api.replicas.standby.apply((s) => s ?? null),
+    dbContainer: db.containerName,
+    edgeContainer: edge.containerName,
+    prometheusContainer: monitoring?.containerName ?? null,
+    pushgatewayContainer: monitoring?.pushgatewayName ?? null,
+    alertmanagerContainer: monitoring?.alertmanagerName ?? null,
+  };
+}

@@ -1,0 +1,8 @@
+// The Swarm target's engine, as loaded by its dynamic providers (infra/providers/swarm.ts) and tests.
+export { release, removeRelease, observeServices, ReleaseFailure } from "./release";
+export type { ReleaseContext, ReleaseResult, ReleaseTimeouts } from "./release";
+export { runOneOff, OneOffFailure, serviceTasks, serviceLogTail } from "./tasks";
+export { planRelease, judgeTasks } from "./planner";
+export * from "./spec";
+export { connectDocker } from "../docker";
+export { exitWhenOrphaned } from "../vocabulary/orphan";

@@ -1,0 +1,71 @@
+// Decides what a release does, from what the manager reports. Pure: the executor (release.ts) observes and acts.
+import { COLOURS, type Colour, otherColour } from "./spec";
+
+export interface ObservedService {
+  name: string;
+  colour: Colour;
+  /** The revision label of the service (empty when it has none). */
+  revision: string;
+}
+
+export type ReleasePlan =
+  /** The serving service already runs this revision. */
+  | { kind: "keep"; colour: Colour }
+  /**
+   * Start `colour` (after removing `stale`: a service an interrupted run left in that slot), move traffic from
+   * `from` (the serving colour, if any) to it, remove `from`.
+   */
+  | { kind: "release"; colour: Colour; from?: Colour; stale?: string };
+
+/**
+ * @param observed  the stack's API services (at most one per colour)
+ * @param revision  the revision wanted
+ * @param serving   the colour the last successful run left serving (stored state), if any
+ */
+export function planRelease(observed: ObservedService[], revision: string, serving?: Colour): ReleasePlan {
+  const byColour = new Map(observed.map((s) => [s.colour, s]));
+  // The stored colour when its service is there; else the only service there is (state lost or written elsewhere).
+  const current = serving && byColour.has(serving) ? serving : observed.length === 1 ? observed[0]!.colour : undefined;
+  if (current && byColour.get(current)!.revision === revision) return { kind: "keep", colour: current };
+  const colour = current ? otherColour(current) : COLOURS[0];
+  const stale = byColour.get(colour)?.name;
+  return { kind: "release", colour, ...(current ? { from: current } : {}), ...(stale ? { stale } : {}) };
+}
+
+/** A task as the manager lists it, reduced to what the release judges. */
+export interface ObservedTask {
+  id: string;
+  node: string;
+  /** The manager sees the task's node Ready (a Down node's tasks still read "running" until it is back). */
+  nodeReady: boolean;
+  /** Swarm's task state: new, pending, assigned, accepted, preparing, starting, running, complete, failed, shutdown, rejected, orphaned, remove. */
+  state: string;
+  desired: string;
+  /** Swarm's error text for the task (failed, rejected), if any. */
+  error?: string;
+  exitCode?: number;
+  /** Its address on each network, by network name (no prefix length). */
+  addresses: Record<string, string>;
+}
+
+export type TasksVerdict =
+  | { kind: "ready"; tasks: ObservedTask[] }
+  | { kind: "waiting"; running: number }
+  | { kind: "failed"; reason: string };
+
+/**
+ * Whether a release service's tasks are all up: `replicas` tasks wanted running are `running` (with a health check,
+ * Swarm reports running only once the container is healthy). It has failed once `maxFailures` tasks ended failed or
+ * rejected (Swarm restarts them; a broken image would keep failing until the budget runs out), with the reason of the
+ * last one: Swarm's error text and the exit code.
+ */
+export function judgeTasks(tasks: ObservedTask[], replicas: number, maxFailures: number): TasksVerdict {
+  const failed = tasks.filter((t) => t.state === "failed" || t.state === "rejected");
+  if (failed.length >= maxFailures) {
+    const last = failed[failed.length - 1]!;
+    return { kind: "failed", reason: `${failed.length} tasks failed; the last on ${last.node || "no node"}: ${last.error ?? last.state}${last.exitCode !== undefined ? ` (exit code ${last.exitCode})` : ""}` };
+  }
+  const running = tasks.filter((t) => t.desired === "running" && t.state === "running" && t.nodeReady);
+  if (running.length >= replicas) return { kind: "ready", tasks: running };
+  return { kind: "waiting", running: running.length };
+}

@@ -1,0 +1,179 @@
+// The Swarm target without a swarm: the stack settings it refuses (each named), the release planner, the service
+// specs it sends (secrets never in env, dnsrr, spread, constraints, host-mode edge ports) and what the program declares
+// for `slipway:target: swarm` under Pulumi's mocks.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadStackConfig, StackConfigError } from "../../stacks/load";
+import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, type SwarmReleaseSpec } from "../../src/swarm";
+import { rolesTaskScript } from "../../src/swarm/database";
+import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
+import { declareProgram as declare, type Registered } from "../support/declare";
+import { goDuration } from "../../infra/targets/swarm";
+
+const base = {
+  environment: "staging",
+  target: "swarm",
+  images: { api: "slipway/api:1", edge: "slipway/edge:1", postgres: "slipway-local/postgres:17" },
+  api: { replicas: 2 },
+  edge: { port: 18080 },
+  database: {},
+};
+const violations = (raw: Record<string, unknown>): string[] => {
+  try {
+    loadStackConfig("s", raw);
+    return [];
+  } catch (e) {
+    if (!(e instanceof StackConfigError)) throw e;
+    return e.message.split("\n").filter((l) => l.includes("slipway:"));
+  }
+};
+
+test("target: docker by default; a swarm stack with what swarm supports loads", () => {
+  const { target: _t, ...docker } = base;
+  assert.equal(loadStackConfig("s", docker).target, "docker");
+  const cfg = loadStackConfig("s", base);
+  assert.equal(cfg.target, "swarm");
+  assert.equal(cfg.swarm.encrypted, true, "overlays encrypted by default");
+});
+
+test("swarm refuses, by key, what it does not support; docker refuses the swarm key", () => {
+  const refused = violations({
+    ...base,
+    edge: { port: 18080, bindAddress: "0.0.0.0", tls: { enabled: true } },
+    api: { replicas: 2, restartPolicy: "always", volumes: [{ source: "v", target: "/v" }], rollout: { strategy: "canary" } },
+    backup: { enabled: false, dir: "/b" },
+    monitoring: { enabled: true },
+  }).join("\n");
+  for (const key of ["edge.bindAddress", "edge.tls.enabled", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup", "monitoring.enabled"]) {
+    assert.match(refused, new RegExp(`slipway:${key.replace(/\./g, "\\.")}\\b.*not supported on target swarm`), key);
+  }
+  const { target: _t, ...docker } = base;
+  assert.match(violations({ ...docker, swarm: { encrypted: false } }).join("\n"), /slipway:swarm.*only with slipway:target swarm/);
+  assert.match(violations({ ...base, environment: "production" }).join("\n"), /slipway:swarm\.withoutBackups/);
+  assert.match(violations({ ...base, swarm: { apiPlacement: ["zone a"] } }).join("\n"), /slipway:swarm\.apiPlacement/);
+});
+
+test("planner: first release to colour a; a new revision goes to the idle colour; the same one is kept", () => {
+  assert.deepEqual(planRelease([], "r1"), { kind: "release", colour: "a" });
+  assert.deepEqual(planRelease([{ name: "s-api-a", colour: "a", revision: "r1" }], "r1", "a"), { kind: "keep", colour: "a" });
+  assert.deepEqual(planRelease([{ name: "s-api-a", colour: "a", revision: "r1" }], "r2", "a"), { kind: "release", colour: "b", from: "a" });
+  // an interrupted run left b: removed first, a keeps serving until b is up again
+  assert.deepEqual(planRelease([{ name: "s-api-a", colour: "a", revision: "r1" }, { name: "s-api-b", colour: "b", revision: "r2" }], "r2", "a"), { kind: "release", colour: "b", from: "a", stale: "s-api-b" });
+  // state lost: the only service found is the serving one
+  assert.deepEqual(planRelease([{ name: "s-api-b", colour: "b", revision: "r1" }], "r2"), { kind: "release", colour: "a", from: "b" });
+});
+
+test("judgeTasks: ready when all replicas run; failed with Swarm's error and the exit code", () => {
+  const t = (state: string, extra = {}) => ({ id: state, node: "n1", nodeReady: true, state, desired: "running", addresses: {}, ...extra });
+  assert.deepEqual(judgeTasks([t("running"), t("starting")], 2, 2), { kind: "waiting", running: 1 });
+  assert.equal(judgeTasks([t("running"), t("running")], 2, 2).kind, "ready");
+  assert.equal(judgeTasks([t("running"), t("running", { nodeReady: false })], 2, 2).kind, "waiting", "a task on a Down node does not count");
+  const failed = judgeTasks([t("failed", { error: "task: non-zero exit (1)", exitCode: 1 }), t("failed", { error: "task: non-zero exit (1)", exitCode: 1 })], 2, 2);
+  assert.equal(failed.kind, "failed");
+  assert.match((failed as { reason: string }).reason, /non-zero exit \(1\) \(exit code 1\)/);
+});
+
+const spec: SwarmReleaseSpec = {
+  stack: "slipway-staging",
+  image: "slipway/api:1",
+  replicas: 3,
+  env: { PORT: "3000", PGUSER: "slipway_api" },
+  secrets: { PGPASSWORD: "s3cret-value" },
+  secretsKey: "k".repeat(32),
+  networks: ["slipway-staging-edge", "slipway-staging-backend"],
+  labels: { "slipway.project": "slipway" },
+  memoryMb: 256,
+  cpus: 0.5,
+  healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js", "/up"], intervalMs: 1000, timeoutMs: 5000, retries: 3, startPeriodMs: 10_000 },
+  placement: ["node.labels.zone==a"],
+  stopGraceSeconds: 10,
+};
+
+test("the release service: dnsrr, spread, constraints, secrets as 0400 files and never in env or names", () => {
+  const refs = [{ name: secretName("slipway-staging-api-b", "PGPASSWORD", "s3cret-value", spec.secretsKey), file: "PGPASSWORD", id: "sec1" }];
+  const s = apiServiceSpec(spec, "b", refs, { uid: 1000, gid: 1000 });
+  assert.equal(s.Name, "slipway-staging-api-b");
+  assert.equal(s.EndpointSpec.Mode, "dnsrr");
+  assert.equal(s.Mode.Replicated.Replicas, 3);
+  assert.deepEqual(s.TaskTemplate.Placement, { Constraints: ["node.labels.zone==a"], Preferences: [{ Spread: { SpreadDescriptor: "node.id" } }] });
+  assert.deepEqual(s.TaskTemplate.ContainerSpec.Secrets, [{ SecretID: "sec1", SecretName: refs[0]!.name, File: { Name: "PGPASSWORD", UID: "1000", GID: "1000", Mode: 0o400 } }]);
+  assert.ok(s.TaskTemplate.ContainerSpec.Env.includes("PGPASSWORD_FILE=/run/secrets/PGPASSWORD"));
+  assert.ok(!JSON.stringify(s).includes("s3cret-value"), "no secret value anywhere in the service spec");
+  assert.equal(s.TaskTemplate.ContainerSpec.ReadOnly, true);
+  assert.deepEqual(s.TaskTemplate.ContainerSpec.CapabilityDrop, ["ALL"]);
+  assert.equal(s.Labels["slipway.revision"], releaseRevision(spec));
+  assert.notEqual(releaseRevision({ ...spec, secrets: { PGPASSWORD: "other" } }), releaseRevision(spec), "a new secret value is a new revision");
+  assert.notEqual(secretName("o", "PGPASSWORD", "a", spec.secretsKey), secretName("o", "PGPASSWORD", "b", spec.secretsKey), "a new value is a new Swarm secret");
+  const long = secretName("slipway-swarm-82a651-roles-abc123", "SLIPWAY_DB_OWNER_PASSWORD", "v", spec.secretsKey);
+  assert.ok(long.length <= 64 && /^[a-z0-9][a-z0-9-]*[a-z0-9]$/.test(long), `a Swarm name: ${long}`);
+});
+
+test("one-off tasks: restart condition none, on the constrained node, secrets as files", () => {
+  const s = oneOffServiceSpec({ stack: "st", name: "roles", image: "pg", command: ["sh", "-c", "x"], env: {}, secrets: { A: "v" }, secretsKey: "k".repeat(16), constraints: ["node.labels.slipway.database==true"], networks: [], mounts: [{ source: "st-pgsocket", target: "/var/run/postgresql" }], timeoutMs: 1000, labels: {} }, "abc", [{ name: "st-roles-abc-a-1", file: "A", id: "i" }], { uid: 0, gid: 0 });
+  assert.equal(s.Name, "st-roles-abc");
+  assert.deepEqual(s.TaskTemplate.RestartPolicy, { Condition: "none" });
+  assert.deepEqual(s.TaskTemplate.Placement.Constraints, ["node.labels.slipway.database==true"]);
+  assert.deepEqual(s.TaskTemplate.ContainerSpec.Env, ["A_FILE=/run/secrets/A"]);
+  const script = rolesTaskScript({ user: "app", database: "app" });
+  assert.match(script, /psql -h \/var\/run\/postgresql .*--username app --dbname app$/m, "the superuser on the local socket only");
+  assert.match(script, /cat \/run\/secrets\/SLIPWAY_DB_OWNER_PASSWORD/);
+});
+
+test("the swarm edge config: a server-template per colour over tasks.<service>, the runtime API from the control subnet only", () => {
+  const text = renderHaproxyConfig({ backend: "api", serviceHost: "x", serverTemplates: [{ prefix: "a", host: "tasks.s-api-a" }, { prefix: "b", host: "tasks.s-api-b" }], runtimeApi: { port: 9999, allowFrom: "10.0.9.0/24" } });
+  assert.match(text, /server-template a 10 tasks\.s-api-a:3000/);
+  assert.match(text, /server-template b 10 tasks\.s-api-b:3000/);
+  assert.doesNotMatch(text, /server-template api /);
+  assert.match(text, /listen runtime-api\n {2}mode tcp\n {2}bind :9999\n {2}no log\n {2}no option idle-close-on-response\n {2}tcp-request connection reject unless \{ src 10\.0\.9\.0\/24 \}\n {2}server admin unix@\/var\/run\/haproxy\/admin\.sock/);
+  assert.doesNotMatch(renderHaproxyConfig({ backend: "api", serviceHost: "api" }), /runtime-api/, "the one-host config is unchanged");
+});
+
+const swarmStack = {
+  "slipway:target": "swarm",
+  "slipway:edge": { port: 18080, limits: { memoryMb: 128, cpus: 0.5 } },
+  "slipway:api": { replicas: 2, limits: { memoryMb: 256, cpus: 0.5 } },
+  "slipway:backup": null,
+  "slipway:swarm": { encrypted: true, apiPlacement: ["node.labels.zone==a"] },
+};
+const byName = (rs: Registered[], name: string) => {
+  const r = rs.find((x) => x.name === name);
+  assert.ok(r, `resource ${name} declared`);
+  return r;
+};
+
+test("target swarm declares overlays, a pinned database service, one-off roles and migrations, a global host-mode edge and the release", () => {
+  const { resources, error } = declare("staging", swarmStack);
+  assert.equal(error, undefined);
+  for (const n of ["edge", "backend", "control"]) {
+    const net = byName(resources, `${n}-network`);
+    assert.equal(net.inputs.driver, "overlay");
+    assert.equal(net.inputs.attachable, true);
+    assert.deepEqual(net.inputs.options, { encrypted: "" }, `${n}: encrypted`);
+  }
+  const db = byName(resources, "db");
+  assert.equal(db.type, "docker:index/service:Service");
+  assert.deepEqual(db.inputs.taskSpec.placement.constraints, ["node.labels.slipway.database==true"]);
+  assert.equal(db.inputs.endpointSpec.mode, "dnsrr");
+  assert.equal(db.inputs.endpointSpec.ports, undefined, "the database is never published");
+  assert.equal(db.inputs.taskSpec.containerSpec.env.POSTGRES_PASSWORD_FILE, "/run/secrets/POSTGRES_PASSWORD");
+  assert.ok(!JSON.stringify(db.inputs).includes("mock-password"), "no password in the database service");
+  assert.equal(byName(resources, "db-roles").type, "pulumi-nodejs:dynamic/slipway:SwarmTask");
+  const migrate = byName(resources, "migrate");
+  assert.equal(migrate.inputs.env.PGUSER, "slipway_owner");
+  assert.ok(!JSON.stringify(migrate.inputs.env).includes("mock-password"));
+  const edge = byName(resources, "edge");
+  assert.deepEqual(edge.inputs.mode, { global: true });
+  assert.deepEqual(edge.inputs.taskSpec.placement.constraints, ["node.labels.slipway.edge==true"]);
+  assert.deepEqual(edge.inputs.endpointSpec.ports, [{ targetPort: 8080, publishedPort: 18080, publishMode: "host", protocol: "tcp" }]);
+  const config = Buffer.from(byName(resources, "edge-config").inputs.data, "base64").toString("utf8");
+  assert.match(config, /server-template a 10 tasks\.slipway-staging-api-a:3000/);
+  assert.match(config, /src 10\.0\.9\.0\/24/);
+  const release = byName(resources, "api");
+  assert.equal(release.type, "pulumi-nodejs:dynamic/slipway:SwarmRelease");
+  assert.deepEqual(release.inputs.placement, ["node.labels.zone==a"]);
+  assert.equal(resources.find((r) => r.name === "api-replicas"), undefined, "no one-host replica set on swarm");
+});
+
+test("durations in the provider's read-back form (Go's), so the preview after an up stays empty", () => {
+  assert.deepEqual([65_000, 30_000, 2000, 3_600_000, 1500].map(goDuration), ["1m5s", "30s", "2s", "1h0m0s", "1500ms"]);
+});

@@ -51,6 +51,9 @@ test("swarm refuses, by key, what it does not support; docker refuses the swarm 
   assert.match(violations({ ...docker, swarm: { encrypted: false } }).join("\n"), /slipway:swarm.*only with slipway:target swarm/);
   assert.match(violations({ ...base, environment: "production" }).join("\n"), /slipway:swarm\.withoutBackups/);
   assert.match(violations({ ...base, swarm: { apiPlacement: ["zone a"] } }).join("\n"), /slipway:swarm\.apiPlacement/);
+  assert.match(violations({ ...base, api: { replicas: 2, rollout: { surge: 2 } } }).join("\n"), /slipway:api\.rollout\.surge\b.*not supported on target swarm.*whole service at once/);
+  // a swarm release runs the old service and the new one: 2 × 5 replicas × pools of 10 > 92 connections
+  assert.match(violations({ ...base, api: { replicas: 5 } }).join("\n"), /slipway:api\.replicas: is 5: during a rolling release 10 replicas with pools of 10/);
 });
 
 test("planner: first release to colour a; a new revision goes to the idle colour; the same one is kept", () => {

@@ -165,7 +165,14 @@ export const databaseSchema = z.strictObject({
 });
 
 /** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
-export const BACKUP_DEFAULTS = { keep: 7, keepWeeks: 4, verify: false } as const;
+export const BACKUP_DEFAULTS = { keep: 7, keepWeeks: 4 } as const;
+
+/**
+ * backup.verify when the stack writes none, by environment: production proves every pre-deploy backup by a restore,
+ * so its newest backup is a verified one and a restore in an emergency needs no --allow-unverified (restore refuses
+ * unverified dumps in production); staging keeps its deploys quick. Without a stack (--db-container), --verify only.
+ */
+export const BACKUP_VERIFY_DEFAULT = { production: true, staging: false } as const;
 
 /**
  * Continuous WAL archiving with pgBackRest (src/backup/wal.ts): the database archives every WAL segment into a
@@ -196,8 +203,11 @@ export const backupSchema = z.strictObject({
   keepWeeks: z.number().int().min(0).max(520).default(BACKUP_DEFAULTS.keepWeeks),
   /** …and none older than this many days (unset: no age limit). The backup just taken is always kept. */
   maxAgeDays: z.number().int().min(1).optional(),
-  /** Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. */
-  verify: z.boolean().default(BACKUP_DEFAULTS.verify),
+  /**
+   * Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. Unset: the
+   * environment's default (BACKUP_VERIFY_DEFAULT, applied by withBackupDefaults).
+   */
+  verify: z.boolean().optional(),
   /**
    * Copy each backup (with its checksum and verification record) off the host with rclone, to this remote
    * path (`<remote>:<path>`, the remote defined in rclone's config or RCLONE_CONFIG_<NAME>_* variables) or
@@ -269,7 +279,7 @@ const monitoringSchema = z.strictObject({
     }
   });
 
-export const stackConfigSchema = z.strictObject({
+const stackConfigObject = z.strictObject({
   environment: z.enum(["staging", "production"]),
   /** Docker engine to deploy to; unset means the local engine (or DOCKER_HOST of the operator). */
   dockerHost: z.string().optional(),
@@ -291,6 +301,16 @@ export const stackConfigSchema = z.strictObject({
     })
     .prefault({}),
 });
+
+export type Environment = z.infer<typeof stackConfigObject>["environment"];
+
+/** The backup section with the defaults that depend on the environment applied (backup.verify). */
+export function withBackupDefaults<B extends z.infer<typeof backupSchema>>(backup: B, environment: Environment): B & { verify: boolean } {
+  return { ...backup, verify: backup.verify ?? BACKUP_VERIFY_DEFAULT[environment] };
+}
+
+/** The whole stack configuration; the defaults that depend on the environment are applied after the object's. */
+export const stackConfigSchema = stackConfigObject.transform((cfg) => ({ ...cfg, backup: cfg.backup && withBackupDefaults(cfg.backup, cfg.environment) }));
 
 /**
  * Top-level keys of the namespace that are known but not parsed here: `secretEnv` is read by
@@ -314,7 +334,7 @@ export type WalSettings = BackupSettings["wal"];
 export type MonitoringSettings = StackConfig["monitoring"];
 
 /** Every top-level key of the `slipway` config namespace: the parsed ones, in schema order, then `secretEnv`. */
-export const configKeys = [...Object.keys(stackConfigSchema.shape), ...secretConfigKeys] as (
+export const configKeys = [...Object.keys(stackConfigObject.shape), ...secretConfigKeys] as (
   | keyof StackConfig
   | (typeof secretConfigKeys)[number]
 )[];

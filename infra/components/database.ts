@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import type { StackConfig, WalSettings } from "../../stacks/schema";
 import { archivingCommand, PGDATA, pgbackrestEnv, WAL_REPO_PATH, walRepoVolume } from "../../src/backup/wal";
+import { LABEL_ENVIRONMENT } from "../../src/vocabulary";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 export interface DatabaseArgs {
@@ -95,10 +96,20 @@ export class Database extends pulumi.ComponentResource {
         restart: settings.restartPolicy,
         ...containerLimits(settings.limits),
         ...logRotation(args.logs),
-        labels: dockerLabels(args.labels),
+        // The container says which environment's data it holds: restore reads it there (src/restore/environment.ts),
+        // so `--environment staging` cannot point at production's database.
+        labels: dockerLabels({ ...args.labels, [LABEL_ENVIRONMENT]: args.production ? "production" : "staging" }),
         stopTimeout: 30,
       },
-      { parent: this, additionalSecretOutputs: ["envs"], protect: args.production },
+      {
+        parent: this,
+        additionalSecretOutputs: ["envs"],
+        protect: args.production,
+        // A label change replaces a container, and production's is protected: a database created before the
+        // environment label existed keeps its labels (restore then falls back to the stack file / the stack's config,
+        // src/restore/policy.ts restoreEnvironment); a new or replaced one carries it.
+        ignoreChanges: ["labels"],
+      },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });

@@ -11,6 +11,11 @@ export const LABEL_ROLE = "slipway.role";
 export const LABEL_RESOURCE = "slipway.resource";
 export const LABEL_REVISION = "slipway.revision";
 export const LABEL_REPLICA = "slipway.replica";
+/**
+ * The environment (production, staging) a stack's database container holds data of: restore reads it from the
+ * container itself, so no flag can point a staging restore at production's data.
+ */
+export const LABEL_ENVIRONMENT = "slipway.environment";
 
 /** Values of LABEL_ROLE. */
 export const ROLES = {

@@ -193,8 +193,8 @@ class RestoreRun {
   private async safetyDump(): Promise<string> {
     const dir = this.opts.safetyDumpDir ?? path.dirname(this.file);
     this.log(`safety dump: dumping the current data of database '${this.db.database}' into ${dir} before it is replaced`);
-    try {
-      const taken = await backup({
+    const take = () =>
+      backup({
         prefix: this.opts.prefix,
         dbContainer: this.opts.dbContainer,
         dir,
@@ -204,6 +204,13 @@ class RestoreRun {
         user: this.db.user,
         docker: this.docker,
         log: this.log,
+      });
+    try {
+      // names have seconds: a second restore within the same second as the last one (undoing it at once) waits one
+      const taken = await take().catch(async (err: unknown) => {
+        if (!(err instanceof OpsError && err.kind === "already-exists")) throw err;
+        await new Promise((r) => setTimeout(r, 1100));
+        return take();
       });
       this.log(`safety dump: ${taken.file} (${taken.bytes} bytes, sha256 ${taken.sha256.slice(0, 12)}…; kept — restore it to undo this restore)`);
       return taken.file;

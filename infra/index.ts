@@ -17,6 +17,9 @@ import { alertRules, EDGE_METRICS_PORT, Monitoring } from "./components/monitori
 import { dockerConnection, edgeUrl as clientUrl, processConnectEnv, publishedHost } from "../src/docker/connect";
 import type { ProductionFacts } from "../stacks/policy";
 import { DB_ROLES, LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
+import { connectDocker } from "../src/docker";
+import { engineAncestor, lockName, releaseLockSync, takeStackLock } from "../src/docker/stack-lock";
+import { LOCK_DEFAULTS, type StackConfig } from "../stacks/schema";
 
 const stack = pulumi.getStack();
 
@@ -42,7 +45,7 @@ function plainTcp(dockerHost: string | undefined): Pick<ProductionFacts, "plainT
 const project = pulumi.getProject();
 const config = new pulumi.Config("slipway");
 
-let cfg;
+let cfg: StackConfig;
 try {
   // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
   // Production whose secrets the local default passphrase opens, whose Docker engine is plain tcp://, or whose
@@ -83,15 +86,49 @@ const tlsPem = cfg.edge.tls.enabled
   : undefined;
 
 const prefix = `${project}-${stack}`;
+
+/**
+ * An update holds the stack's lock on its Docker host (src/docker/stack-lock.ts) from before anything of the stack is
+ * touched until the program ends, so the backup, restore and maintenance verbs wait for it (and it for them). Every
+ * Docker object of the stack depends on taking it (dockerOpts); the deploy steps and the replicas depend on those.
+ * A preview takes nothing. Released when the program's work is done; if the program dies, its lock is stale at once
+ * on this host (its pid is gone) and it is removed synchronously on exit when it can be.
+ */
+function stackLock(): Promise<pulumi.Resource[]> {
+  // Under the unit tests' mocks (no engine) there is no Docker host to lock.
+  const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as typeof import("@pulumi/pulumi/runtime/mocks");
+  if (pulumi.runtime.isDryRun() || pulumi.runtime.getMonitor() instanceof MockMonitor) return Promise.resolve([]);
+  const host = cfg.dockerHost;
+  const waitMs = LOCK_DEFAULTS.waitSeconds * 1000;
+  return takeStackLock(connectDocker(host), { prefix, holder: "deploy", waitMs, engine: engineAncestor(), log: (line) => pulumi.log.info(line) }).then(
+    (lock) => {
+      if (lock.taken) {
+        let done = false;
+        process.once("beforeExit", () => {
+          done = true;
+          void lock.release();
+        });
+        process.once("exit", () => {
+          if (!done) releaseLockSync(host, lockName(prefix), process.pid);
+        });
+      }
+      return [];
+    },
+    (err: Error) => {
+      throw new pulumi.RunError(`stack "${stack}": ${err.message}`);
+    },
+  );
+}
 const production = cfg.environment === "production";
 const labels = { [LABEL_PROJECT]: project, [LABEL_STACK]: prefix };
 const API_ALIAS = "api";
 
 // Every Docker object of the stack goes to the engine the stack names (dockerHost), or to the
 // operator's DOCKER_HOST / local engine when it names none.
-const dockerOpts: pulumi.ComponentResourceOptions = cfg.dockerHost
-  ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] }
-  : {};
+const dockerOpts: pulumi.ComponentResourceOptions = {
+  ...(cfg.dockerHost ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] } : {}),
+  dependsOn: stackLock(),
+};
 
 const networks = new Networks("net", { prefix, labels }, dockerOpts);
 const db = new Database("db", {

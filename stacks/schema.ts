@@ -164,6 +164,13 @@ export const databaseSchema = z.strictObject({
   restartPolicy: restartPolicySchema.default("unless-stopped"),
 });
 
+/**
+ * The stack lock a deploy and the backup, restore and maintenance verbs take on the Docker host
+ * (src/docker/stack-lock.ts): how long one waits for another before it refuses (the verbs' --lock-wait; a deploy
+ * waits as long), and after how long a lock whose holder's host cannot check its pid counts as abandoned.
+ */
+export const LOCK_DEFAULTS = { waitSeconds: 600, staleAfterHours: 6 } as const;
+
 /** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
 export const BACKUP_DEFAULTS = { keep: 7, keepWeeks: 4 } as const;
 

@@ -20,6 +20,8 @@ import { stackTarget } from "../release/target";
 import { selectStack, stackFileEnvironment } from "../release/stack";
 import { ENVIRONMENTS, type Environment, forceRefusal, RESTORE_OVERRIDES } from "../restore/policy";
 import { resolveEnvironment } from "../restore/environment";
+import { LOCK_DEFAULTS } from "../../stacks/schema";
+import { stackOfContainer, withStackLock } from "../docker/stack-lock";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const spec: VerbSpec = {
@@ -45,6 +47,7 @@ const spec: VerbSpec = {
     "maintenance-message": { type: "string", value: "<text>", description: `what clients get with the 503 meanwhile (default: "${RESTORE_MAINTENANCE_MESSAGE}")` },
     "no-migrate": { type: "boolean", description: "do not run the running API image's migrations after the restore" },
     "lock-timeout": { type: "string", value: "<ms>", description: `give up (changing nothing) when a lock on the existing data is not granted within ms (default ${DEFAULT_LOCK_TIMEOUT_MS})` },
+    "stack-lock-wait": { type: "string", value: "<s>", description: `while a deploy (or another verb) holds the stack's lock on its Docker host, wait up to s seconds, then refuse naming the holder (default ${LOCK_DEFAULTS.waitSeconds}; 0: refuse at once)` },
   },
   notes: [
     "Production or not: the database container's slipway.environment label, and its stack (the stack's environment",
@@ -75,6 +78,9 @@ const spec: VerbSpec = {
     "--to-latest with the database container gone (and its data volume): the volume is created again and restored from",
     "the WAL repository volume <prefix>-pgwal, then `pulumi up --refresh` of the stack creates the container on it;",
     "what was not archived yet (at most backup.wal.archiveTimeoutSeconds of writes) is lost.",
+    "It holds the stack's lock on the Docker host (<prefix>-lock) from before its checks to the end: a deploy running",
+    "(its migrations, its edge handover) is waited for (--stack-lock-wait, then refused naming the holder), and a",
+    "deploy started meanwhile waits for the restore.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -135,6 +141,10 @@ void runVerb(spec, async (values) => {
     confirm,
     log,
   };
+  // The stack's lock (the database container's slipway.stack label, else the stack read): never beside a deploy.
+  const lockPrefix = (await stackOfContainer(docker, dbContainer)) ?? target?.prefix;
+  const waitMs = intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000;
+  const locked = <T>(body: () => Promise<T>) => (lockPrefix === undefined ? body() : withStackLock(docker, { prefix: lockPrefix, holder: "restore", waitMs, log }, body));
   if (pitrTarget) {
     // A stack that archives can be rebuilt from its repository when its database container is gone.
     const declared = target?.database;
@@ -152,12 +162,8 @@ void runVerb(spec, async (values) => {
           },
         }
         : undefined;
-    const result = await pointInTimeRestore({
-      ...common,
-      ...(rebuild ? { rebuild } : {}),
-      target: pitrTarget,
-      recoveryTimeoutMs: intFlag(values, "recovery-timeout", DEFAULT_RECOVERY_TIMEOUT_MS, 1000),
-    });
+    const recoveryTimeoutMs = intFlag(values, "recovery-timeout", DEFAULT_RECOVERY_TIMEOUT_MS, 1000);
+    const result = await locked(() => pointInTimeRestore({ ...common, ...(rebuild ? { rebuild } : {}), target: pitrTarget, recoveryTimeoutMs }));
     console.log(`restored database '${result.database}' of stack '${stringFlag(values, "stack")!}' to ${result.target}; ${result.edge}`);
     return;
   }
@@ -167,15 +173,16 @@ void runVerb(spec, async (values) => {
     if (!dir) throw new UsageError("with --from, pass --dir <path>: the local directory to fetch the backup into");
     file = await fetchBackup({ from: resolveFrom(from, target?.backup?.copyTo), dir, log });
   }
-  const result = await restore({
+  const lockTimeoutMs = intFlag(values, "lock-timeout", DEFAULT_LOCK_TIMEOUT_MS, 1);
+  const result = await locked(() => restore({
     ...common,
     file: file!,
     allowOtherStack: values["allow-other-stack"] === true,
     allowUnverified: values["allow-unverified"] === true,
     ...(dir ? { safetyDumpDir: dir } : {}),
-    lockTimeoutMs: intFlag(values, "lock-timeout", DEFAULT_LOCK_TIMEOUT_MS, 1),
+    lockTimeoutMs,
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
-  });
+  }));
   console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'; the data it replaced is in ${result.safetyDump}; ${result.edge}`);
 });

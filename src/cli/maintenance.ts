@@ -35,8 +35,10 @@ void runVerb(spec, async (values) => {
   if (typeof edge !== "string" || edge === "") throw new Error(`stack "${name}" has no running edge (output edgeContainer): deploy it first`);
   const dockerHost = await stack.getConfig("slipway:dockerHost").then((v) => v.value, () => undefined);
   const docker = connectDocker(dockerHost);
-  // The edge's containers carry the stack's Docker prefix as a label.
-  const prefix = (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
+  // The stack's Docker prefix, as the backup and restore verbs read it (src/release/target.ts): not from the edge
+  // container the outputs name, which a deploy running now may be replacing.
+  const db = outputs.dbContainer?.value;
+  const prefix = typeof db === "string" && db.endsWith("-db") ? db.slice(0, -"-db".length) : (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
   if (!prefix) throw new Error(`edge container ${edge} has no slipway.stack label`);
   const on = values.state === "on";
   // Under the stack's lock: a deploy's edge handover copies the maintenance state once; a change made meanwhile would be lost.

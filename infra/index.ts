@@ -11,6 +11,9 @@ import { alertRules } from "./components/monitoring";
 import { dockerConnection, processConnectEnv } from "../src/docker/connect";
 import type { ProductionFacts } from "../stacks/policy";
 import { LABEL_PROJECT, LABEL_STACK } from "../src/vocabulary";
+import { connectDocker } from "../src/docker";
+import { engineAncestor, lockName, releaseLockSync, takeStackLock } from "../src/docker/stack-lock";
+import { LOCK_DEFAULTS, type StackConfig } from "../stacks/schema";
 import { declareDocker } from "./targets/docker";
 import { declareSwarm } from "./targets/swarm";
 
@@ -38,7 +41,7 @@ function plainTcp(dockerHost: string | undefined): Pick<ProductionFacts, "plainT
 const project = pulumi.getProject();
 const config = new pulumi.Config("slipway");
 
-let cfg;
+let cfg: StackConfig;
 try {
   // Every `slipway:` key, so a typo (`api.replicaz`) is an error naming it, not a silently ignored setting.
   // Production whose secrets the local default passphrase opens, whose Docker engine is plain tcp://, or whose
@@ -80,6 +83,38 @@ const tlsPem = cfg.edge.tls.enabled
 
 
 const prefix = `${project}-${stack}`;
+/**
+ * An update holds the stack's lock on its Docker host (src/docker/stack-lock.ts) from before anything of the stack is
+ * touched until the program ends, so the backup, restore and maintenance verbs wait for it (and it for them). Every
+ * Docker object of the stack depends on taking it (dockerOpts); the deploy steps and the replicas depend on those.
+ * A preview takes nothing. Released when the program's work is done; if the program dies, its lock is stale at once
+ * on this host (its pid is gone) and it is removed synchronously on exit when it can be.
+ */
+function stackLock(): Promise<pulumi.Resource[]> {
+  // Under the unit tests' mocks (no engine) there is no Docker host to lock.
+  const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as typeof import("@pulumi/pulumi/runtime/mocks");
+  if (pulumi.runtime.isDryRun() || pulumi.runtime.getMonitor() instanceof MockMonitor) return Promise.resolve([]);
+  const host = cfg.dockerHost;
+  const waitMs = LOCK_DEFAULTS.waitSeconds * 1000;
+  return takeStackLock(connectDocker(host), { prefix, holder: "deploy", waitMs, engine: engineAncestor(), log: (line) => pulumi.log.info(line) }).then(
+    (lock) => {
+      if (lock.taken) {
+        let done = false;
+        process.once("beforeExit", () => {
+          done = true;
+          void lock.release();
+        });
+        process.once("exit", () => {
+          if (!done) releaseLockSync(host, lockName(prefix), process.pid);
+        });
+      }
+      return [];
+    },
+    (err: Error) => {
+      throw new pulumi.RunError(`stack "${stack}": ${err.message}`);
+    },
+  );
+}
 const ctx = {
   cfg,
   prefix,
@@ -88,6 +123,8 @@ const ctx = {
   config,
   secretEnv: secretEnv as pulumi.Output<Record<string, string>>,
   ...(tlsPem ? { tlsPem } : {}),
+  // The verbs the lock keeps apart from a deploy (backup, restore, maintenance) refuse a swarm stack: one-host only.
+  lock: cfg.target === "docker" ? stackLock() : Promise.resolve([]),
 };
 const outputs = cfg.target === "swarm" ? declareSwarm(ctx) : declareDocker(ctx);
 

@@ -170,8 +170,22 @@ export const databaseSchema = z.strictObject({
   restartPolicy: restartPolicySchema.default("unless-stopped"),
 });
 
+/**
+ * The stack lock a deploy and the backup, restore and maintenance verbs take on the Docker host
+ * (src/docker/stack-lock.ts): how long one waits for another before it refuses (the verbs' --lock-wait; a deploy
+ * waits as long), and after how long a lock whose holder's host cannot check its pid counts as abandoned.
+ */
+export const LOCK_DEFAULTS = { waitSeconds: 600, staleAfterHours: 6 } as const;
+
 /** The defaults of `backup.*`; the backup verb uses them too when it is run without a stack (--db-container). */
-export const BACKUP_DEFAULTS = { keep: 7, keepWeeks: 4, verify: false } as const;
+export const BACKUP_DEFAULTS = { keep: 7, keepWeeks: 4 } as const;
+
+/**
+ * backup.verify when the stack writes none, by environment: production proves every pre-deploy backup by a restore,
+ * so its newest backup is a verified one and a restore in an emergency needs no --allow-unverified (restore refuses
+ * unverified dumps in production); staging keeps its deploys quick. Without a stack (--db-container), --verify only.
+ */
+export const BACKUP_VERIFY_DEFAULT = { production: true, staging: false } as const;
 
 /**
  * Continuous WAL archiving with pgBackRest (src/backup/wal.ts): the database archives every WAL segment into a
@@ -202,8 +216,11 @@ export const backupSchema = z.strictObject({
   keepWeeks: z.number().int().min(0).max(520).default(BACKUP_DEFAULTS.keepWeeks),
   /** …and none older than this many days (unset: no age limit). The backup just taken is always kept. */
   maxAgeDays: z.number().int().min(1).optional(),
-  /** Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. */
-  verify: z.boolean().default(BACKUP_DEFAULTS.verify),
+  /**
+   * Prove each pre-deploy backup by restoring it into a throwaway PostgreSQL and comparing row counts. Unset: the
+   * environment's default (BACKUP_VERIFY_DEFAULT, applied by withBackupDefaults).
+   */
+  verify: z.boolean().optional(),
   /**
    * Copy each backup (with its checksum and verification record) off the host with rclone, to this remote
    * path (`<remote>:<path>`, the remote defined in rclone's config or RCLONE_CONFIG_<NAME>_* variables) or
@@ -297,7 +314,7 @@ export const swarmSchema = z.strictObject({
   taskTimeoutMs: z.number().int().min(10_000).default(300_000),
 });
 
-export const stackConfigSchema = z.strictObject({
+const stackConfigObject = z.strictObject({
   environment: z.enum(["staging", "production"]),
   /**
    * The engine that runs the stack: `docker`, one Docker engine (dockerHost); `swarm`, a Docker Swarm whose manager
@@ -327,6 +344,16 @@ export const stackConfigSchema = z.strictObject({
     .prefault({}),
 });
 
+export type Environment = z.infer<typeof stackConfigObject>["environment"];
+
+/** The backup section with the defaults that depend on the environment applied (backup.verify). */
+export function withBackupDefaults<B extends z.infer<typeof backupSchema>>(backup: B, environment: Environment): B & { verify: boolean } {
+  return { ...backup, verify: backup.verify ?? BACKUP_VERIFY_DEFAULT[environment] };
+}
+
+/** The whole stack configuration; the defaults that depend on the environment are applied after the object's. */
+export const stackConfigSchema = stackConfigObject.transform((cfg) => ({ ...cfg, backup: cfg.backup && withBackupDefaults(cfg.backup, cfg.environment) }));
+
 /**
  * Top-level keys of the namespace that are known but not parsed here: `secretEnv` is read by
  * infra/index.ts as a Pulumi secret (its values may be encrypted or placeholders at load time), so the
@@ -351,7 +378,7 @@ export type SwarmSettings = StackConfig["swarm"];
 export type Target = StackConfig["target"];
 
 /** Every top-level key of the `slipway` config namespace: the parsed ones, in schema order, then `secretEnv`. */
-export const configKeys = [...Object.keys(stackConfigSchema.shape), ...secretConfigKeys] as (
+export const configKeys = [...Object.keys(stackConfigObject.shape), ...secretConfigKeys] as (
   | keyof StackConfig
   | (typeof secretConfigKeys)[number]
 )[];

@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import type { StackConfig, WalSettings } from "../../stacks/schema";
 import { archivingCommand, PGDATA, pgbackrestEnv, WAL_REPO_PATH, walRepoVolume } from "../../src/backup/wal";
+import { LABEL_ENVIRONMENT } from "../../src/vocabulary";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 export interface DatabaseArgs {
@@ -95,17 +96,25 @@ export class Database extends pulumi.ComponentResource {
         restart: settings.restartPolicy,
         ...containerLimits(settings.limits),
         ...logRotation(args.logs),
-        labels: dockerLabels(args.labels),
+        // The container says which environment's data it holds: restore reads it there (src/restore/environment.ts),
+        // so `--environment staging` cannot point at production's database.
+        labels: dockerLabels({ ...args.labels, [LABEL_ENVIRONMENT]: args.production ? "production" : "staging" }),
         stopTimeout: 30,
         // No privilege gain through setuid binaries: the entrypoint starts as root and only drops to postgres
         // (gosu / setpriv), which no-new-privileges allows. What PostgreSQL does not allow (a read-only root
         // filesystem, no capabilities): README, "Least privilege".
         securityOpts: ["no-new-privileges"],
       },
-      // securityOpts ignored on update: Docker cannot change it in place, and a database container replaced for it
-      // would be a restart of the database (refused outright where it is protected). Databases created from now on
-      // have it; an existing one gets it whenever it is re-created anyway.
-      { parent: this, additionalSecretOutputs: ["envs"], protect: args.production, ignoreChanges: ["securityOpts"] },
+      {
+        parent: this,
+        additionalSecretOutputs: ["envs"],
+        protect: args.production,
+        // Both replace a container, and production's is protected. securityOpts: Docker cannot change it in place;
+        // databases created from now on have it, an existing one whenever it is re-created anyway. labels: a database
+        // created before the environment label existed keeps its labels (restore then falls back to the stack file /
+        // the stack's config, src/restore/policy.ts restoreEnvironment); a new or replaced one carries it.
+        ignoreChanges: ["securityOpts", "labels"],
+      },
     );
     this.containerName = this.container.name;
     this.registerOutputs({ containerName: this.containerName });

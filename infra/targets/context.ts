@@ -16,6 +16,8 @@ export interface TargetContext {
   secretEnv: pulumi.Output<Record<string, string>>;
   /** Certificate chain + key (edge.tls.enabled). */
   tlsPem?: pulumi.Output<string>;
+  /** The stack lock taken (infra/index.ts stackLock): every Docker object of the stack depends on it. */
+  lock: Promise<pulumi.Resource[]>;
 }
 
 export interface StackOutputs {

@@ -19,10 +19,11 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
   const API_ALIAS = "api";
 
   // Every Docker object of the stack goes to the engine the stack names (dockerHost), or to the
-  // operator's DOCKER_HOST / local engine when it names none.
-  const dockerOpts: pulumi.ComponentResourceOptions = cfg.dockerHost
-    ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] }
-    : {};
+  // operator's DOCKER_HOST / local engine when it names none; each after the stack lock is taken (infra/index.ts).
+  const dockerOpts: pulumi.ComponentResourceOptions = {
+    ...(cfg.dockerHost ? { providers: [new docker.Provider("docker-host", { host: cfg.dockerHost })] } : {}),
+    dependsOn: ctx.lock,
+  };
 
   const networks = new Networks("net", { prefix, labels }, dockerOpts);
   const db = new Database("db", {

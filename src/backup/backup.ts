@@ -49,6 +49,11 @@ export interface BackupOptions {
   maxAgeDays?: number;
   /** prove the dump by restoring it into a throwaway PostgreSQL and comparing row counts (default false) */
   verify?: boolean;
+  /**
+   * apply retention after the backup (default true). Restore's safety dump passes false: it must not delete the dump
+   * being restored, nor be the reason another one goes.
+   */
+  retention?: boolean;
   /** rclone destination (`remote:path`, or a local path) to copy the backup to (default: none) */
   copyTo?: string;
   /** image tag running (or about to run) against this data; part of the name (default 'untagged') */
@@ -134,7 +139,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const copied = opts.copyTo ? { copiedTo: await copyOffHost({ file, copyTo: opts.copyTo, log }) } : {};
 
   const policy = { keep, keepWeeks: opts.keepWeeks ?? BACKUP_DEFAULTS.keepWeeks, maxAgeDays: opts.maxAgeDays, now };
-  const deleted = await applyRetention(dir, opts.prefix, name, policy, log);
+  const deleted = opts.retention === false ? [] : await applyRetention(dir, opts.prefix, name, policy, log);
   return { file, checksumFile, bytes: dumped.bytes, sha256: dumped.sha256, deleted, removedPartials, ...verified, ...copied };
 }
 

@@ -1,7 +1,7 @@
 // The `npm run backup` verb, declared once: its flags, help and notes. src/cli/backup.ts parses them; the Pulumi
 // program's pre-deploy step (infra/components/deploy-steps.ts) runs the verb as a command line built from the same
 // declaration (backupVerb), so a flag cannot exist in one place and not the other.
-import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { BACKUP_DEFAULTS, LOCK_DEFAULTS } from "../../stacks/schema";
 import { type FlagValues, verbCommand, type VerbSpec } from "../vocabulary/verbs";
 
 export const BACKUP_VERB = {
@@ -20,6 +20,7 @@ export const BACKUP_VERB = {
     pushgateway: { type: "string", value: "<container>", description: "Pushgateway container to push slipway_backup_* to afterwards (default: the stack's pushgatewayContainer output, set with monitoring on)" },
     database: { type: "string", value: "<db>", description: "database name (default: the container's POSTGRES_DB)" },
     user: { type: "string", value: "<role>", description: "role to dump as (default: the container's POSTGRES_USER)" },
+    "stack-lock-wait": { type: "string", value: "<s>", description: `while a deploy (or another verb) holds the stack's lock on its Docker host, wait up to s seconds, then refuse naming the holder (default ${LOCK_DEFAULTS.waitSeconds}; 0: refuse at once)` },
   },
   notes: [
     "Writes <dir>/<prefix>-<YYYYMMDDTHHMMSSZ>-<tag>.dump and .dump.sha256 (mode 0600); <prefix> is the stack's Docker",
@@ -36,6 +37,8 @@ export const BACKUP_VERB = {
     "Then, with a Pushgateway (monitoring on), slipway_backup_last_success_timestamp_seconds, _last_size_bytes and",
     "_last_verified are pushed under job=\"slipway_backup\", stack=<prefix>, by `docker exec <pushgateway> wget`",
     "(so a remote engine works too); without one, or if the push fails, one line says so and the backup still succeeds.",
+    "It holds the stack's lock on the Docker host (<prefix>-lock) while it runs: it waits for a deploy or a restore",
+    "to finish (--stack-lock-wait), and the pre-deploy backup a deploy runs goes ahead inside the deploy's lock.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 } as const satisfies VerbSpec;

@@ -2,8 +2,9 @@
 // push its figures to the stack's Pushgateway (what the BackupTooOld alert reads).
 // Prints the backup's path on stdout (progress goes to stderr), so scripts and the Pulumi
 // pre-deploy command can capture it.
-import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { BACKUP_DEFAULTS, LOCK_DEFAULTS } from "../../stacks/schema";
 import { connectDocker } from "../docker";
+import { stackOfContainer, withStackLock } from "../docker/stack-lock";
 import { backup } from "../backup/backup";
 import { reportBackupMetrics } from "../backup/metrics";
 import { stackTarget } from "../release/target";
@@ -22,9 +23,15 @@ void runVerb(BACKUP_VERB, async (values) => {
   const docker = connectDocker(target?.dockerHost);
   const prefix = target?.prefix ?? stack;
   const verify = values.verify === true || settings?.verify === true;
-  const result = await backup({
+  const dbContainer = explicit ?? target!.dbContainer;
+  const log = (line: string) => console.error(line);
+  // The stack's lock (its database container's slipway.stack label): never beside a deploy or a restore.
+  const lockPrefix = (await stackOfContainer(docker, dbContainer)) ?? target?.prefix;
+  const locked = <T>(body: () => Promise<T>) =>
+    lockPrefix === undefined ? body() : withStackLock(docker, { prefix: lockPrefix, holder: "backup", waitMs: intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000, log }, body);
+  const result = await locked(() => backup({
     prefix,
-    dbContainer: explicit ?? target!.dbContainer,
+    dbContainer,
     dir,
     keep: intFlag(values, "keep", settings?.keep ?? BACKUP_DEFAULTS.keep, 1),
     keepWeeks: intFlag(values, "keep-weeks", settings?.keepWeeks ?? BACKUP_DEFAULTS.keepWeeks, 0),
@@ -35,8 +42,8 @@ void runVerb(BACKUP_VERB, async (values) => {
     database: stringFlag(values, "database"),
     user: stringFlag(values, "user"),
     docker,
-    log: (line) => console.error(line),
-  });
+    log,
+  }));
   await reportBackupMetrics({
     docker,
     pushgateway: stringFlag(values, "pushgateway") ?? target?.pushgateway,

@@ -4,9 +4,11 @@
 import { connectDocker } from "../docker";
 import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
 import { LABEL_STACK } from "../vocabulary";
+import { LOCK_DEFAULTS } from "../../stacks/schema";
+import { withStackLock } from "../docker/stack-lock";
 import { selectStack } from "../release/stack";
 import { refuseSwarm } from "../release/target";
-import { runVerb, stringFlag, type VerbSpec } from "./args";
+import { intFlag, runVerb, stringFlag, type VerbSpec } from "./args";
 
 const spec: VerbSpec = {
   name: "maintenance",
@@ -14,9 +16,14 @@ const spec: VerbSpec = {
   flags: {
     stack: { type: "string", value: "<stack>", description: "the Pulumi stack (staging, production)", required: true },
     message: { type: "string", value: "<text>", description: `shown to clients (default: "${DEFAULT_MAINTENANCE_MESSAGE}")` },
+    "stack-lock-wait": { type: "string", value: "<s>", description: `while a deploy (or another verb) holds the stack's lock on its Docker host, wait up to s seconds, then refuse naming the holder (default ${LOCK_DEFAULTS.waitSeconds}; 0: refuse at once)` },
   },
   positional: { name: "state", choices: ["on", "off"] },
-  notes: ["Replicas keep running; `curl <edgeUrl>/health` answers 503 with the message while it is on."],
+  notes: [
+    "Replicas keep running; `curl <edgeUrl>/health` answers 503 with the message while it is on.",
+    "It takes the stack's lock on the Docker host (<prefix>-lock): during a deploy it waits until the deploy is done",
+    "(--stack-lock-wait), so a new edge taking over cannot miss the change.",
+  ],
 };
 
 void runVerb(spec, async (values) => {
@@ -30,10 +37,15 @@ void runVerb(spec, async (values) => {
   if (typeof edge !== "string" || edge === "") throw new Error(`stack "${name}" has no running edge (output edgeContainer): deploy it first`);
   const dockerHost = await stack.getConfig("slipway:dockerHost").then((v) => v.value, () => undefined);
   const docker = connectDocker(dockerHost);
-  // The edge's containers carry the stack's Docker prefix as a label.
-  const prefix = (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
+  // The stack's Docker prefix, as the backup and restore verbs read it (src/release/target.ts): not from the edge
+  // container the outputs name, which a deploy running now may be replacing.
+  const db = outputs.dbContainer?.value;
+  const prefix = typeof db === "string" && db.endsWith("-db") ? db.slice(0, -"-db".length) : (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
   if (!prefix) throw new Error(`edge container ${edge} has no slipway.stack label`);
   const on = values.state === "on";
-  const edges = await setMaintenance(docker, prefix, on, stringFlag(values, "message") ?? DEFAULT_MAINTENANCE_MESSAGE);
+  // Under the stack's lock: a deploy's edge handover copies the maintenance state once; a change made meanwhile would be lost.
+  const waitMs = intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000;
+  const log = (line: string) => console.error(line);
+  const edges = await withStackLock(docker, { prefix, holder: "maintenance", waitMs, log }, () => setMaintenance(docker, prefix, on, stringFlag(values, "message") ?? DEFAULT_MAINTENANCE_MESSAGE));
   console.log(`maintenance ${on ? "ON" : "off"} for ${name} (${edges.join(", ")})`);
 });

@@ -3,6 +3,7 @@
 // entry, no reload, no restart) on every running HAProxy of the stack, and written to the map file as well so a
 // later reload or handover keeps it.
 import type Docker from "dockerode";
+import { ContainerUnavailableError, isStatus } from "../docker";
 import { MAINTENANCE_MAP } from "./haproxy-config";
 import { putFile, runningEdges } from "./proxy";
 import { edgeRuntime } from "./runtime-api";
@@ -26,17 +27,26 @@ export async function setMaintenance(docker: Docker, stack: string, on: boolean,
   const edges = await runningEdges(docker, stack);
   if (edges.length === 0) throw new Error(`no running edge (HAProxy) of ${stack}: deploy the stack first`);
   const file = maintenanceMapFile(on, message);
+  const set: string[] = [];
   for (const edge of edges) {
-    const api = edgeRuntime(docker, edge);
-    await putFile(docker, edge, MAINTENANCE_MAP, file);
-    const clear = (await api.command(`clear map ${MAINTENANCE_MAP}`)).trim();
-    if (clear !== "") throw new Error(`edge ${edge}: clear map answered "${clear}"`);
-    if (on) {
-      const added = (await api.command(addMapCommand(message))).trim();
-      if (added !== "") throw new Error(`edge ${edge}: add map answered "${added}"`);
+    try {
+      const api = edgeRuntime(docker, edge);
+      await putFile(docker, edge, MAINTENANCE_MAP, file);
+      const clear = (await api.command(`clear map ${MAINTENANCE_MAP}`)).trim();
+      if (clear !== "") throw new Error(`edge ${edge}: clear map answered "${clear}"`);
+      if (on) {
+        const added = (await api.command(addMapCommand(message))).trim();
+        if (added !== "") throw new Error(`edge ${edge}: add map answered "${added}"`);
+      }
+      set.push(edge);
+    } catch (err) {
+      // An HAProxy a handover is removing (the old one, whose removal the engine finishes after the deploy's program,
+      // so after its stack lock): it serves no one any more, the new one has the state.
+      if (!(err instanceof ContainerUnavailableError || isStatus(err, 404, 409)) || edges.length === 1) throw err;
     }
   }
-  return edges;
+  if (set.length === 0) throw new Error(`no running edge (HAProxy) of ${stack} took the change: retry`);
+  return set;
 }
 
 /** The message if maintenance is on at the stack's edge, else undefined (read from the running HAProxy). */

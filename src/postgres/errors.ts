@@ -18,6 +18,7 @@ export type OpsErrorKind =
   | "needs-confirmation"
   | "not-confirmed"
   | "restore-failed"
+  | "safety-dump-failed"
   | "verify-failed"
   | "unverified"
   | "copy-failed"

@@ -2,7 +2,7 @@
 // and config: the database container, the Docker engine it runs on (`dockerHost`), the Docker name
 // prefix its backups are filed under, whether it is production (its `environment`, never its name),
 // and its backup settings with the defaults of stacks/schema.ts applied.
-import { backupSchema, databaseSchema, type BackupSettings } from "../../stacks/schema";
+import { backupSchema, databaseSchema, withBackupDefaults, type BackupSettings } from "../../stacks/schema";
 import { selectStack } from "./stack";
 
 export interface StackTarget {
@@ -57,7 +57,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
       const issues = parsed.error.issues.map((i) => `slipway:backup${i.path.map((p) => `.${String(p)}`).join("")}: ${i.message}`);
       throw new Error(`stack "${stackName}" has invalid backup settings: ${issues.join("; ")}`);
     }
-    backup = parsed.data;
+    backup = withBackupDefaults(parsed.data, environments.includes("production") ? "production" : "staging");
   }
   const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
   const images = json(config["slipway:images"]?.value) as { postgres?: unknown } | undefined;

@@ -1,10 +1,11 @@
 // restore(): put a backup back into a stack's running database container, all or nothing.
 // Before anything touches the database it refuses — with the reason and what to do — a missing
 // file, a missing or mismatching checksum, an archive pg_restore cannot read to the end, a dump of
-// another stack (unless force), a production restore nobody confirmed, and — in production, unless
-// forced — a dump never proven by a restore (no ok <dump>.verified.json for these bytes; elsewhere a
+// another stack (unless allowOtherStack), a production restore nobody confirmed, and — in production, unless
+// allowUnverified — a dump never proven by a restore (no ok <dump>.verified.json for these bytes; elsewhere a
 // warning). Then, for a database in a deployed stack: maintenance ON at the stack's edge (unless told not to, or
-// already on) → the restore, one transaction that replaces the database's schemas wholesale with the dump's,
+// already on) → a safety dump of the current data (backup.ts: read back in full, checksummed, kept; its failure
+// stops the restore before anything is dropped) → the restore, one transaction that replaces the database's schemas wholesale with the dump's,
 // waiting at most the lock timeout for locks → the running API image's migrations → maintenance off (only if
 // restore turned it on). Any error in the restore rolls all of it back; every step and the edge's final state are
 // logged. Decisions: plan.ts and policy.ts; what the engine shows about the stack: stack-state.ts; the maintenance and
@@ -28,6 +29,10 @@ import { observeStack } from "./stack-state";
 import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./policy";
 import { verificationState } from "../backup/proof-record";
 import { verifyArchive } from "../backup/archive-check";
+import { backup } from "../backup/backup";
+
+/** The image-tag part of a safety dump's name (<prefix>-<time>-pre-restore.dump): what it is, at a glance. */
+export const SAFETY_DUMP_TAG = "pre-restore";
 
 export interface RestoreOptions {
   /** what this stack's backups are filed under: its Docker name prefix (slipway-<stack>), or any name (see names.ts) */
@@ -36,8 +41,15 @@ export interface RestoreOptions {
   file: string;
   /** production: skip the confirmation question */
   yes?: boolean;
-  /** restore a dump whose name says it belongs to another prefix (or to none), or, in production, one never verified */
-  force?: boolean;
+  /** restore a dump whose name says it belongs to another prefix (or to none) (--allow-other-stack) */
+  allowOtherStack?: boolean;
+  /** in production, restore a dump never proven by a restore or one that failed its proof (--allow-unverified) */
+  allowUnverified?: boolean;
+  /**
+   * where the safety dump of the current data is written before the schemas are replaced (a private directory, as
+   * backup's; default: the directory of `file`)
+   */
+  safetyDumpDir?: string;
   database?: string;
   user?: string;
   /**
@@ -71,6 +83,8 @@ export interface RestoreResult {
   database: string;
   dbContainer: string;
   plan: RestorePlan;
+  /** the safety dump of the data the restore replaced (kept; restore it to undo this restore) */
+  safetyDump: string;
   /** the state the edge is left in, in words */
   edge: string;
 }
@@ -120,10 +134,10 @@ class RestoreRun {
 
     const sha256 = await verifyChecksum(file);
     const dumpPrefix = parseBackupFileName(path.basename(file))?.prefix;
-    const mismatch = prefixMismatchProblem({ dumpPrefix, prefix: opts.prefix, force: !!opts.force });
+    const mismatch = prefixMismatchProblem({ dumpPrefix, prefix: opts.prefix, allowOtherStack: !!opts.allowOtherStack });
     if (mismatch) throw new OpsError("other-stack", `refusing to restore ${file}: ${mismatch}`);
     const recordText = await fs.readFile(file + VERIFIED_SUFFIX, "utf8").catch(() => undefined);
-    const verification = verificationDecision({ state: verificationState(recordText, path.basename(file), sha256), production: opts.production, force: !!opts.force });
+    const verification = verificationDecision({ state: verificationState(recordText, path.basename(file), sha256), production: opts.production, allowUnverified: !!opts.allowUnverified });
     if (verification.refuse) throw new OpsError("unverified", `refusing to restore ${file} into production stack '${opts.prefix}': ${verification.refuse}`);
     if (verification.warn) log(verification.warn);
 
@@ -158,13 +172,51 @@ class RestoreRun {
         process.once("SIGINT", this.onSignal);
         process.once("SIGTERM", this.onSignal);
       }
+      const safetyDump = await this.safetyDump();
       await this.replaceSchemas();
-      await this.frame.migrate("the backup was restored (committed)");
-      const edge = await this.frame.finish(`the backup was restored${this.plan.migrate.action === "run" ? " and migrated" : ""}`);
+      await this.frame.migrate(`the backup was restored (committed; the data it replaced is in ${safetyDump})`);
+      const edge = await this.frame.finish(`the backup was restored${this.plan.migrate.action === "run" ? " and migrated" : ""} (the data it replaced is in ${safetyDump})`);
       const { file, opts, db, plan } = this;
-      return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, edge };
+      return { file, prefix: opts.prefix, database: db.database, dbContainer: opts.dbContainer, plan, safetyDump, edge };
     } finally {
       this.detachSignals();
+    }
+  }
+
+  /**
+   * A dump of the data about to be replaced, taken as `npm run backup` takes one (read back in full by pg_restore,
+   * checksummed, renamed to .dump only then) into the safety directory, filed under the stack's prefix with the tag
+   * `pre-restore`, and kept: no retention runs here, so neither it nor the dump being restored can be rotated out by
+   * it. Taken after maintenance is on, so it holds the last write clients made. Its failure ends the restore before
+   * anything is dropped (maintenance off again, as for a failed restore).
+   */
+  private async safetyDump(): Promise<string> {
+    const dir = this.opts.safetyDumpDir ?? path.dirname(this.file);
+    this.log(`safety dump: dumping the current data of database '${this.db.database}' into ${dir} before it is replaced`);
+    const take = () =>
+      backup({
+        prefix: this.opts.prefix,
+        dbContainer: this.opts.dbContainer,
+        dir,
+        imageTag: SAFETY_DUMP_TAG,
+        retention: false,
+        database: this.db.database,
+        user: this.db.user,
+        docker: this.docker,
+        log: this.log,
+      });
+    try {
+      // names have seconds: a second restore within the same second as the last one (undoing it at once) waits one
+      const taken = await take().catch(async (err: unknown) => {
+        if (!(err instanceof OpsError && err.kind === "already-exists")) throw err;
+        await new Promise((r) => setTimeout(r, 1100));
+        return take();
+      });
+      this.log(`safety dump: ${taken.file} (${taken.bytes} bytes, sha256 ${taken.sha256.slice(0, 12)}…; kept — restore it to undo this restore)`);
+      return taken.file;
+    } catch (err) {
+      const why = err instanceof OpsError ? err.message : String((err as Error).message ?? err);
+      return this.frame.fail("restore", new OpsError("safety-dump-failed", `the safety dump of the current data into ${dir} failed, so nothing was dropped or restored: ${why}. Fix it (or pass --dir <private directory> for the safety dump) and run the restore again`));
     }
   }
 

@@ -11,6 +11,11 @@ export const LABEL_ROLE = "slipway.role";
 export const LABEL_RESOURCE = "slipway.resource";
 export const LABEL_REVISION = "slipway.revision";
 export const LABEL_REPLICA = "slipway.replica";
+/**
+ * The environment (production, staging) a stack's database container holds data of: restore reads it from the
+ * container itself, so no flag can point a staging restore at production's data.
+ */
+export const LABEL_ENVIRONMENT = "slipway.environment";
 
 /** Values of LABEL_ROLE. */
 export const ROLES = {
@@ -25,6 +30,8 @@ export const ROLES = {
   migrate: "migrate",
   /** A throwaway PostgreSQL a backup is restored into to prove it. */
   backupVerify: "backup-verify",
+  /** The stack's lock on its Docker host (src/docker/stack-lock.ts): created, never started, by a deploy or a verb. */
+  lock: "lock",
 } as const;
 
 export type Role = (typeof ROLES)[keyof typeof ROLES];

@@ -75,6 +75,46 @@ describe("ops verbs (processes)", { timeout: 360_000 }, () => {
     const r = verb("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--yes"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await pg.sql("SELECT string_agg(name, ',') FROM items"), "alpha");
+    // the data it replaced (the emptied table) was dumped first, kept beside the backup, and its path printed
+    const safety = /the data it replaced is in (\S+-pre-restore\.dump);/.exec(r.stdout)?.[1];
+    assert.ok(safety, r.stdout);
+    assert.equal(path.dirname(safety), dir);
+    await fs.access(safety);
+    await fs.access(`${safety}.sha256`);
+    assert.match(r.stderr, /safety dump: .*-pre-restore\.dump \(\d+ bytes, .*kept/);
+    assert.ok(r.stderr.indexOf("safety dump: /") < r.stderr.indexOf("restoring into database"), "the safety dump comes before the schemas are replaced");
+  });
+
+  it("a production-labelled database container is production whatever --environment says: staging is refused, naming both", async () => {
+    const prod = await startPostgres({ prefix: "slipway-test-ops-cli-prod", labels: { "slipway.environment": "production" } });
+    try {
+      await prod.sql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
+      await prod.sql("INSERT INTO items (name) VALUES ('alpha')");
+      const b = verb("backup", ["--stack", "staging", "--db-container", prod.name, "--dir", dir, "--image-tag", "prodlabel"]);
+      assert.equal(b.code, 0, b.stderr);
+      const file = b.stdout.trim();
+      await prod.sql("INSERT INTO items (name) VALUES ('live')");
+      const base = ["--stack", "staging", "--db-container", prod.name, "--file", file, "--yes", "--allow-unverified"];
+
+      const staging = verb("restore", [...base, "--environment", "staging"]);
+      assert.equal(staging.code, 2, staging.stderr);
+      assert.match(staging.stderr, new RegExp(`restore: --environment staging contradicts the database: database container '${prod.name}' is labelled slipway\\.environment=production\\. Nothing was changed`));
+      // without --environment the label decides: production, so no terminal and no --yes is refused
+      const unconfirmed = verb("restore", ["--stack", "staging", "--db-container", prod.name, "--file", file, "--allow-unverified"]);
+      assert.equal(unconfirmed.code, 1, unconfirmed.stderr);
+      assert.match(unconfirmed.stderr, /stack 'staging' is production and there is no terminal to confirm on; pass --yes/);
+      // and as production, an unverified dump needs --allow-unverified (the label made the production guards apply)
+      const unverified = verb("restore", ["--stack", "staging", "--db-container", prod.name, "--file", file, "--yes"]);
+      assert.equal(unverified.code, 1, unverified.stderr);
+      assert.match(unverified.stderr, /into production stack 'staging': it was never verified by a restore.*--allow-unverified/);
+      assert.equal(await prod.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,live", "nothing restored");
+
+      const r = verb("restore", [...base, "--environment", "production"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await prod.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
+    } finally {
+      await prod.stop();
+    }
   });
 
   it("with --db-container, production is what --environment says, never the name (slipway-production included)", async () => {
@@ -86,7 +126,7 @@ describe("ops verbs (processes)", { timeout: 360_000 }, () => {
 
     const unstated = verb("restore", base);
     assert.equal(unstated.code, 2, unstated.stderr);
-    assert.match(unstated.stderr, /restore: with --db-container, pass --environment production\|staging: .*never guesses it from a name/);
+    assert.match(unstated.stderr, /restore: database container '.*' carries no slipway\.environment label and belongs to no stack that names one: pass --environment production\|staging .*never guesses it from a name/);
     const refused = verb("restore", [...base, "--environment", "production"]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /stack 'slipway-production' is production and there is no terminal to confirm on; pass --yes/);
@@ -106,19 +146,19 @@ describe("ops verbs (processes)", { timeout: 360_000 }, () => {
     const file = b.stdout.trim();
     await pg.sql("INSERT INTO items (name) VALUES ('after-backup')");
 
-    // an unverified dump is refused in production before anything is asked; --force lets it through to the question
+    // an unverified dump is refused in production before anything is asked; --allow-unverified lets it through to the question
     const unverified = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file], "production\n");
     assert.equal(unverified.code, 1, unverified.output);
-    assert.match(unverified.output, /never verified by a restore.*pass --force/s);
+    assert.match(unverified.output, /never verified by a restore.*pass --allow-unverified/s);
     assert.doesNotMatch(unverified.output, /Type the stack name/);
 
-    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--force"], "nope\n");
+    const no = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--allow-unverified"], "nope\n");
     assert.equal(no.code, 1, no.output);
     assert.match(no.output, /Type the stack name to continue/);
     assert.match(no.output, /not confirmed; nothing was changed/);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,after-backup");
 
-    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--force"], "production\n");
+    const yes = verbOnTTY("restore", ["--stack", "production", "--db-container", pg.name, "--environment", "production", "--file", file, "--allow-unverified"], "production\n");
     assert.equal(yes.code, 0, yes.output);
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha");
   });

@@ -93,24 +93,29 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
     await refuses({ file }, "corrupt-dump", /pg_restore/);
   });
 
-  it("refuses another stack's dump unless forced", async () => {
-    await refuses({ prefix: "qa" }, "other-stack", /backup of stack 'staging', not 'qa'; pass --force/);
+  it("refuses another stack's dump unless --allow-other-stack", async () => {
+    await refuses({ prefix: "qa" }, "other-stack", /backup of stack 'staging', not 'qa'; pass --allow-other-stack/);
+  });
+
+  it("each override bypasses its own check only: --allow-unverified lets no other stack's dump in, --allow-other-stack no unverified one", async () => {
+    await refuses({ prefix: "production", production: true, yes: true, allowUnverified: true }, "other-stack", /backup of stack 'staging', not 'production'; pass --allow-other-stack/);
+    await refuses({ prefix: "production", production: true, yes: true, allowOtherStack: true }, "unverified", /never verified by a restore.*pass --allow-unverified/);
   });
 
   it("refuses production without a terminal and without --yes", async () => {
-    await refuses({ prefix: "production", production: true, force: true }, "needs-confirmation", /'production' is production.*pass --yes/);
+    await refuses({ prefix: "production", production: true, allowOtherStack: true }, "needs-confirmation", /'production' is production.*pass --yes/);
   });
 
   it("treats a stack as production when the caller says so, whatever its name — and never because of its name", async () => {
     await refuses({ production: true }, "needs-confirmation", /'staging' is production/);
-    await restore({ prefix: "slipway-production", dbContainer: pg.name, production: false, file: good.file, force: true });
+    await restore({ prefix: "slipway-production", dbContainer: pg.name, production: false, file: good.file, allowOtherStack: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma", "not production: restored without a question");
   });
 
   it("refuses production when the operator does not confirm", async () => {
     let asked = "";
     const confirm = async (q: string) => ((asked = q), false);
-    await refuses({ prefix: "production", production: true, force: true, isTTY: true, confirm }, "not-confirmed", /not confirmed; nothing was changed/);
+    await refuses({ prefix: "production", production: true, allowOtherStack: true, allowUnverified: true, isTTY: true, confirm }, "not-confirmed", /not confirmed; nothing was changed/);
     assert.match(asked, /Restore .*-good\.dump into database 'slipway' of stack 'production'.*Type the stack name/);
   });
 
@@ -173,11 +178,40 @@ describe("ops restore refusals (real PostgreSQL)", { timeout: 180_000 }, () => {
     }
   });
 
-  it("restores another stack's dump with --force, and production with --yes", async () => {
-    await restore({ prefix: "qa", dbContainer: pg.name, production: false, file: good.file, force: true });
+  it("restores another stack's dump with --allow-other-stack, and an unverified one into production with --allow-unverified and --yes", async () => {
+    await restore({ prefix: "qa", dbContainer: pg.name, production: false, file: good.file, allowOtherStack: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
     await pg.sql("INSERT INTO items (name) VALUES ('again')");
-    await restore({ prefix: "production", dbContainer: pg.name, production: true, file: good.file, force: true, yes: true });
+    await restore({ prefix: "production", dbContainer: pg.name, production: true, file: good.file, allowOtherStack: true, allowUnverified: true, yes: true });
     assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
+  });
+
+  it("takes a safety dump of the data it replaces, keeps it, and it brings that data back", async () => {
+    const safety = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-ops-restore-safety-"));
+    try {
+      const logs: string[] = [];
+      const result = await restore({ prefix: "staging", dbContainer: pg.name, production: false, file: good.file, safetyDumpDir: safety, log: (l) => logs.push(l) });
+      assert.equal(await snapshot(pg), "3:alpha,beta,gamma");
+      assert.match(result.safetyDump, new RegExp(`^${safety}/staging-\\d{8}T\\d{6}Z-pre-restore\\.dump$`));
+      await fs.access(`${result.safetyDump}.sha256`);
+      assert.match(logs.join("\n"), /safety dump: .*-pre-restore\.dump \(\d+ bytes, sha256 [0-9a-f]{12}…; kept/);
+      assert.ok(logs.findIndex((l) => l.startsWith("safety dump: /")) < logs.findIndex((l) => l.startsWith("restoring into database")), "the safety dump is taken before the schemas are replaced");
+      await fs.access(good.file); // no retention ran: the dump just restored is still there
+      // the safety dump holds what the restore replaced: restoring it undoes the restore
+      await restore({ prefix: "staging", dbContainer: pg.name, production: false, file: result.safetyDump, safetyDumpDir: safety });
+      assert.equal(await snapshot(pg), AFTER_BACKUP);
+    } finally {
+      await fs.rm(safety, { recursive: true, force: true });
+    }
+  });
+
+  it("a safety dump that cannot be taken stops the restore before anything is dropped", async () => {
+    const open = await fs.mkdtemp(path.join(os.tmpdir(), "slipway-ops-restore-open-"));
+    try {
+      await fs.chmod(open, 0o777); // open to other users: backup refuses to write a dump there
+      await refuses({ safetyDumpDir: open }, "safety-dump-failed", /safety dump of the current data into .* failed, so nothing was dropped or restored/);
+    } finally {
+      await fs.rm(open, { recursive: true, force: true });
+    }
   });
 });

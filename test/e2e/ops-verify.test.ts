@@ -198,7 +198,7 @@ describe("ops verify by restore (real PostgreSQL, throwaway containers)", { time
       assert.match(logs.join("\n"), /warning: it was never verified by a restore: it has no verification record/);
     });
 
-    it("refuses in production a dump never verified, one whose record is for other bytes, and one that failed — unless --force", async () => {
+    it("refuses in production a dump never verified, one whose record is for other bytes, and one that failed — unless --allow-unverified", async () => {
       await pg.sql("INSERT INTO items (name) VALUES ('later')");
       const cases: Array<[string, "none" | "other" | "failed", RegExp]> = [
         ["unverified", "none", /never verified by a restore: it has no verification record/],
@@ -214,15 +214,15 @@ describe("ops verify by restore (real PostgreSQL, throwaway containers)", { time
         await assert.rejects(restore({ prefix: "staging", dbContainer: pg.name, production: true, yes: true, file }), (err: Error) => {
           assert.ok(err instanceof OpsError && err.kind === "unverified", `${tag}: ${String(err)}`);
           assert.match(err.message, message);
-          assert.match(err.message, /pass --force to restore this one into production anyway/);
+          assert.match(err.message, /pass --allow-unverified to restore this one into production anyway/);
           return true;
         });
         assert.equal(await snapshot(), "item-1,item-2,item-3,later", `${tag}: nothing restored`);
       }
       const logs: string[] = [];
-      await restore({ prefix: "staging", dbContainer: pg.name, production: true, yes: true, force: true, file: path.join(path.dirname(good.file), path.basename(good.file).replace("-good", "-unverified")), log: (l) => logs.push(l) });
+      await restore({ prefix: "staging", dbContainer: pg.name, production: true, yes: true, allowUnverified: true, file: path.join(path.dirname(good.file), path.basename(good.file).replace("-good", "-unverified")), log: (l) => logs.push(l) });
       assert.equal(await snapshot(), "item-1,item-2,item-3");
-      assert.match(logs.join("\n"), /restoring into production because of --force/);
+      assert.match(logs.join("\n"), /restoring into production because of --allow-unverified/);
     });
 
     it("restores a verified dump into production (with --yes) without a warning", async () => {

@@ -8,7 +8,9 @@
 // had on stays on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connectDocker } from "../../src/docker";
+import { createReadStream } from "node:fs";
+import * as path from "node:path";
+import { connectDocker, execInContainer } from "../../src/docker";
 import { maintenanceState, setMaintenance } from "../../src/edge/maintenance";
 import { backup } from "../../src/backup/backup";
 import { RESTORE_MAINTENANCE_MESSAGE } from "../../src/restore/frame";
@@ -77,6 +79,12 @@ test("restore drives maintenance mode and the running image's migrations under l
   await new Promise((r) => setTimeout(r, 1100)); // another second, another file name
   const old = await backup({ prefix: ps.prefix, dbContainer, dir, imageTag: "old" });
 
+  // The database container says which environment's data it holds; an --environment against it is refused, naming both.
+  assert.equal((await docker.getContainer(dbContainer).inspect()).Config.Labels["slipway.environment"], "staging");
+  const contradicted = await verb(["--file", current.file, "--environment", "production"]);
+  assert.equal(contradicted.code, 2, contradicted.stderr);
+  assert.match(contradicted.stderr, new RegExp(`--environment production contradicts the database: database container '${dbContainer}' is labelled slipway\\.environment=staging`));
+
   // --no-maintenance: the edge is not touched (no maintenance answer ever), and the data is "current" again.
   const quiet = sampler(`${url}/health`);
   const r1 = await verb(["--file", current.file, "--no-maintenance"]);
@@ -110,6 +118,8 @@ test("restore drives maintenance mode and the running image's migrations under l
     /maintenance: will turn ON at the edge of 'slipway-rm\w+' for the restore, and off after it/,
     /migrations: will run those of the running API image /,
     /maintenance: turned ON at slipway-rm\w+-haproxy-\w+ \(clients get 503 with Retry-After\)/,
+    /safety dump: dumping the current data of database 'app' into /,
+    /safety dump: \/\S+-pre-restore\.dump \(\d+ bytes, sha256 [0-9a-f]{12}…; kept/,
     /restoring into database 'app' in one transaction \(replacing its schemas; lock timeout 30000 ms\)/,
     /restored in [\d.]+ s/,
     /migrating: node dist\/api\/migrate\.js in slipway-rm\w+-restore-migrate-\w+ on network /,
@@ -123,7 +133,14 @@ test("restore drives maintenance mode and the running image's migrations under l
     assert.ok(i >= 0, `step ${String(step)} (in order) in:\n${r2.stderr}`);
     at += i;
   }
-  assert.match(r2.stdout, /^restored .*-old\.dump into database 'app' of stack 'slipway-rm\w+'; maintenance turned off again/);
+  assert.match(r2.stdout, /^restored .*-old\.dump into database 'app' of stack 'slipway-rm\w+'; the data it replaced is in \S+-pre-restore\.dump; maintenance turned off again/);
+  // the safety dump holds what the restore replaced (added_later, the items written before it), kept beside the backups
+  const safety = /the data it replaced is in (\S+-pre-restore\.dump);/.exec(r2.stdout)![1]!;
+  assert.equal(path.dirname(safety), dir);
+  const listing = await execInContainer(docker, dbContainer, ["pg_restore", "--list"], { stdin: createReadStream(safety) });
+  assert.equal(listing.exitCode, 0, listing.stderr);
+  assert.match(listing.stdout, /TABLE public added_later /);
+  assert.match(listing.stdout, /TABLE DATA public items /);
 
   // The data is the old dump's, migrated up to what the running code expects.
   assert.equal(await tables(), "items,legacy,pgmigrations", "added_later is gone; items is back by migration");

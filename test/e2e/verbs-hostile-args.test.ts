@@ -55,6 +55,8 @@ test("verbs refuse hostile arguments with an error naming the argument, executin
     { verb: "rollback", args: ["--stack", "staging", "--steps", "1e400"], names: /--steps/ },
     { verb: "restore", args: ["--stack", "s", "--db-container", "db", "--environment", "staging", "--file", join(sandbox, "x.dump"), "--maintenance-message", huge, "--yes"], names: /--maintenance-message: too long/ },
     { verb: "maintenance", args: ["--stack", "staging", "sideways;id"], names: /expected one of on\|off/ },
+    // --force bypassed every check at once: refused, naming the overrides that replace it (one per check)
+    { verb: "restore", args: ["--stack", "s", "--db-container", "db", "--environment", "staging", "--file", join(sandbox, "x.dump"), "--force", "--yes"], names: /--force is no longer accepted.*--allow-other-stack \(.*--allow-unverified \(/ },
   );
 
   const env = {

@@ -37,7 +37,7 @@ export async function hasPostgresImage(docker: Docker = connectDocker()): Promis
     );
 }
 
-export async function startPostgres(opts: { prefix?: string; database?: string; user?: string; timeoutMs?: number } = {}): Promise<TestPostgres> {
+export async function startPostgres(opts: { prefix?: string; database?: string; user?: string; timeoutMs?: number; labels?: Record<string, string> } = {}): Promise<TestPostgres> {
   const docker = connectDocker();
   const name = `${opts.prefix ?? "slipway-test-pg"}-${randomBytes(4).toString("hex")}`;
   const db = { database: opts.database ?? "slipway", user: opts.user ?? "slipway" };
@@ -45,7 +45,7 @@ export async function startPostgres(opts: { prefix?: string; database?: string; 
     name,
     Image: POSTGRES_IMAGE,
     Env: [`POSTGRES_PASSWORD=${randomBytes(12).toString("hex")}`, `POSTGRES_USER=${db.user}`, `POSTGRES_DB=${db.database}`],
-    Labels: { "slipway.test": "postgres" },
+    Labels: { "slipway.test": "postgres", ...opts.labels },
     HostConfig: { AutoRemove: false },
   });
   const stop = async () => {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadStackConfig, StackConfigError } from "../../stacks/load";
-import { BACKUP_DEFAULTS } from "../../stacks/schema";
+import { BACKUP_DEFAULTS, BACKUP_VERIFY_DEFAULT, stackConfigSchema } from "../../stacks/schema";
 
 const base = {
   environment: "staging",
@@ -24,7 +24,7 @@ const violations = (backup: Record<string, unknown>) => {
 };
 
 describe("backup settings", () => {
-  it("fills in the defaults: keep 7, no age limit, no verification by restore", () => {
+  it("fills in the defaults: keep 7, no age limit, staging without verification by restore", () => {
     const b = load({ enabled: true, dir: "/var/backups/slipway" }).backup!;
     assert.equal(b.keep, BACKUP_DEFAULTS.keep);
     assert.equal(b.keep, 7);
@@ -42,6 +42,15 @@ describe("backup settings", () => {
       assert.equal(v.length, 1, String(bad));
       assert.match(v[0], /^slipway:backup\.copyTo: /);
     }
+  });
+
+  it("production proves its backups by default (an emergency restore needs no override); written verify wins either way", () => {
+    const parse = (environment: string, backup: Record<string, unknown>) => stackConfigSchema.parse(structuredClone({ ...base, environment, backup })).backup!.verify;
+    assert.equal(parse("production", { enabled: true, dir: "/b" }), true);
+    assert.equal(parse("staging", { enabled: true, dir: "/b" }), false);
+    assert.deepEqual(BACKUP_VERIFY_DEFAULT, { production: true, staging: false });
+    assert.equal(parse("production", { enabled: true, dir: "/b", verify: false }), false);
+    assert.equal(parse("staging", { enabled: true, dir: "/b", verify: true }), true);
   });
 
   it("takes verify as a boolean only", () => {

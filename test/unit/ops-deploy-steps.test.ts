@@ -16,9 +16,9 @@ const base = "node --import tsx src/cli/backup.ts --stack slipway-production --d
 const tail = "--image-tag 0000000000000 --database app --user app";
 
 describe("pre-deploy backup command", () => {
-  it("passes keep (the schema's default when unset) and, when set, the age limit", () => {
-    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway" }), `${base} --keep 7 --keep-weeks 4 ${tail}`);
-    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, maxAgeDays: 30 }), `${base} --keep 14 --keep-weeks 4 --max-age-days 30 ${tail}`);
+  it("passes keep (the schema's default when unset), when set the age limit, and production's default proof by restore", () => {
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway" }), `${base} --keep 7 --keep-weeks 4 --verify ${tail}`);
+    assert.equal(backupCommand({ enabled: true, dir: "/var/backups/slipway", keep: 14, maxAgeDays: 30 }), `${base} --keep 14 --keep-weeks 4 --max-age-days 30 --verify ${tail}`);
   });
 
   it("asks for the proof by restore when backup.verify is on", () => {

@@ -17,9 +17,16 @@ describe("stack target", () => {
       dbContainer: "slipway-live-db",
       production: false,
       dockerHost: "ssh://deploy@db1",
-      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, keepWeeks: BACKUP_DEFAULTS.keepWeeks, verify: BACKUP_DEFAULTS.verify, wal: walSchema.parse({}) },
+      backup: { enabled: true, dir: "/b", keep: BACKUP_DEFAULTS.keep, keepWeeks: BACKUP_DEFAULTS.keepWeeks, verify: false, wal: walSchema.parse({}) },
     });
     assert.equal(targetFromStack("s", outputs({ dbContainer: "x-db", environment: "staging" }), {}).dockerHost, undefined);
+  });
+
+  it("a production stack's backups are verified unless its config says otherwise (the schema's default by environment)", () => {
+    const verify = (environment: string, backup: Record<string, unknown>) => targetFromStack("p", outputs({ dbContainer: "x-db", environment }), config({ environment, backup })).backup!.verify;
+    assert.equal(verify("production", { enabled: true, dir: "/b" }), true);
+    assert.equal(verify("staging", { enabled: true, dir: "/b" }), false);
+    assert.equal(verify("production", { enabled: true, dir: "/b", verify: false }), false);
   });
 
   it("reads the image the last update deployed (restore runs its migrations); none before a deploy", () => {

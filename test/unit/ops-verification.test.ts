@@ -83,12 +83,12 @@ describe("restore and verification", () => {
   const failed = { state: "failed" as const, record: { verifiedAt: "2026-11-22T01:00:10.000Z", problems: ["table a: 1 rows at dump time, 0 after the restore"] } };
   const never = { state: "never" as const, why: "it has no verification record" };
 
-  it("production refuses what was never verified or failed, unless forced; elsewhere it warns", () => {
-    assert.deepEqual(verificationDecision({ state: { state: "verified" }, production: true, force: false }), {});
-    assert.match(verificationDecision({ state: never, production: true, force: false }).refuse!, /never verified by a restore: it has no verification record\. .*--verify.*--force/);
-    assert.match(verificationDecision({ state: failed, production: true, force: false }).refuse!, /FAILED its verification on 2026-11-22T01:00:10\.000Z: table a/);
-    assert.match(verificationDecision({ state: never, production: true, force: true }).warn!, /^warning: .*because of --force\)$/);
-    assert.match(verificationDecision({ state: failed, production: false, force: false }).warn!, /^warning: it FAILED/);
-    assert.equal(verificationDecision({ state: never, production: false, force: false }).refuse, undefined);
+  it("production refuses what was never verified or failed, unless --allow-unverified; elsewhere it warns", () => {
+    assert.deepEqual(verificationDecision({ state: { state: "verified" }, production: true, allowUnverified: false }), {});
+    assert.match(verificationDecision({ state: never, production: true, allowUnverified: false }).refuse!, /never verified by a restore: it has no verification record\. .*--verify.*--allow-unverified/);
+    assert.match(verificationDecision({ state: failed, production: true, allowUnverified: false }).refuse!, /FAILED its verification on 2026-11-22T01:00:10\.000Z: table a/);
+    assert.match(verificationDecision({ state: never, production: true, allowUnverified: true }).warn!, /^warning: .*because of --allow-unverified\)$/);
+    assert.match(verificationDecision({ state: failed, production: false, allowUnverified: false }).warn!, /^warning: it FAILED/);
+    assert.equal(verificationDecision({ state: never, production: false, allowUnverified: false }).refuse, undefined);
   });
 });

@@ -35,6 +35,11 @@ for (const stack of ["staging", "production"]) {
     assert.equal(db.inputs.volumes[0].containerPath, "/var/lib/postgresql/data");
     assert.ok(!db.inputs.volumes[0].hostPath, "named volume, not a bind mount");
     assert.deepEqual(db.inputs.securityOpts, ["no-new-privileges"], "no privilege gain in the database container (ignored on update: README, Least privilege)");
+    assert.deepEqual(
+      db.inputs.labels.find((l: { label: string }) => l.label === "slipway.environment"),
+      { label: "slipway.environment", value: stack },
+      "the database container says which environment's data it holds (restore reads it)",
+    );
 
     const holder = byName(resources, "edge-holder");
     assert.equal(holder.inputs.name, `${prefix}-edge`);
@@ -76,8 +81,8 @@ for (const stack of ["staging", "production"]) {
 
     const backup = resources.find((r) => r.name === "deploy-backup");
     if (stack === "production") {
-      assert.ok(backup, "production takes a backup before migrating");
-      assert.match(backup.inputs.create, /^node --import tsx src\/cli\/backup\.ts --stack slipway-production --db-container slipway-production-db --dir \/var\/backups\/slipway --keep 14 --keep-weeks 4 --image-tag 0000000000000 --database app --user app$/);
+      assert.ok(backup, "production takes a backup before migrating, proven by a restore (backup.verify defaults to true there)");
+      assert.match(backup.inputs.create, /^node --import tsx src\/cli\/backup\.ts --stack slipway-production --db-container slipway-production-db --dir \/var\/backups\/slipway --keep 14 --keep-weeks 4 --verify --image-tag 0000000000000 --database app --user app$/);
     } else {
       assert.equal(backup, undefined, "staging has backups off");
     }

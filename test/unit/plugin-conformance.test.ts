@@ -50,7 +50,7 @@ test("the allow-list in PLUGINS.md: one row per difference, each with a reason, 
   const ids = rows.map((r) => `${r.plugin} ${r.id}`);
   assert.equal(new Set(ids).size, ids.length, "no duplicate rows");
   for (const r of rows) {
-    assert.match(r.id, /^[\w:/.[\]{}-]+: (only ours|only upstream|type|secret|willReplaceOnChanges|replaceOnChanges|const|default|defaultInfo|enum|required|required input|required output)$/, r.id);
+    assert.match(r.id, /^[\w:/.[\]{}-]+: (only ours|only upstream|type|secret|willReplaceOnChanges|replaceOnChanges|const|default|defaultInfo|enum|required|required input|required output|updates in place)$/, r.id);
     assert.ok(r.id.startsWith(`${r.plugin}:`), `${r.id} belongs to ${r.plugin}`);
     assert.ok(r.reason.length >= 10, `${r.id} says why`);
   }

@@ -6,6 +6,10 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { buildProductionApi, ensureImages, type ImageRefs } from "../support/docker-images";
+import { budget } from "../support/edge";
+
+/** How long a container of this file may take to start (SLIPWAY_E2E_START_TIMEOUT_MS): 60 s was not enough at load 70. */
+const START_MS = budget("SLIPWAY_E2E_START_TIMEOUT_MS", 180_000);
 
 const suffix = randomBytes(4).toString("hex");
 const network = `slipway-e2e-api-${suffix}`;
@@ -65,9 +69,9 @@ async function startApi(image: string, role: string): Promise<{ name: string; ur
     "-e", `DATABASE_URL=${databaseUrl}`, "-e", "SHUTDOWN_DELAY_MS=1500", image]);
   const port = (await dockerOk(["port", name, "3000/tcp"])).split("\n")[0].split(":").pop();
   const url = `http://127.0.0.1:${port}`;
-  await until(`${name} listening`, 30_000, async () =>
+  await until(`${name} listening`, START_MS, async () =>
     (await docker(["logs", name])).stdout.includes('"api started"') ? true : undefined);
-  await until(`${name} /health 200`, 30_000, async () => ((await http(`${url}/health`)).status === 200 ? true : undefined));
+  await until(`${name} /health 200`, START_MS, async () => ((await http(`${url}/health`)).status === 200 ? true : undefined));
   return { name, url };
 }
 
@@ -84,7 +88,7 @@ before(async () => {
   await dockerOk(["run", "-d", "--name", pg, "--network", network, "-v", `${volume}:/var/lib/postgresql/data`,
     "-e", "POSTGRES_PASSWORD=e2e-secret", "-e", "POSTGRES_DB=app", images.postgres]);
   // -h 127.0.0.1: the init-time server listens on the socket only, so TCP readiness means the real one.
-  await until("postgres ready", 60_000, async () =>
+  await until("postgres ready", START_MS, async () =>
     (await docker(["exec", pg, "pg_isready", "-h", "127.0.0.1", "-U", "postgres"])).code === 0 ? true : undefined);
 });
 
@@ -145,7 +149,7 @@ test("graceful API: health, items, slow, request log, non-root, drain on SIGTERM
 
   assert.equal(await dockerOk(["exec", api.name, "id", "-u"]), "1000");
   assert.equal(await dockerOk(["inspect", "-f", "{{.Config.User}}", api.name]), "node");
-  await until("docker HEALTHCHECK healthy", 20_000, async () =>
+  await until("docker HEALTHCHECK healthy", START_MS, async () =>
     (await dockerOk(["inspect", "-f", "{{.State.Health.Status}}", api.name])) === "healthy" ? true : undefined);
 
   // SIGTERM while a 4 s request is in flight: /health turns 503 draining, the request still completes.

@@ -40,7 +40,8 @@ export interface EdgeEnvironment {
 
 
 /** Budgets for tests and benchmarks: generous (a 2-core machine under load is slow), and configurable. */
-const budget = (name: string, fallback: number) => Number(process.env[name] ?? "") || fallback;
+/** A wait's budget in ms: the environment variable `name` when set, else `fallback` (a 2-core machine under load is slow). */
+export const budget = (name: string, fallback: number) => Number(process.env[name] ?? "") || fallback;
 /** Docker's per-probe health-check timeout (SLIPWAY_HEALTHCHECK_TIMEOUT_MS). */
 export const HEALTHCHECK_TIMEOUT_MS = budget("SLIPWAY_HEALTHCHECK_TIMEOUT_MS", 10_000);
 /** The API image's readiness probe, its own request timeout inside Docker's. */

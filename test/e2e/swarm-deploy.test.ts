@@ -18,7 +18,7 @@ import { countRows, startLoad } from "../support/load";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
 import { freePort, type ProjectStack, projectStack } from "../support/project-stack";
 import { pulumiCli } from "../support/pulumi";
-import { swarmLab, type SwarmLab } from "../support/swarm-lab";
+import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
 import type { StepFigures } from "../support/deploy-scenario";
 import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
 
@@ -36,21 +36,6 @@ const built: string[] = [];
 let victimKilled = false;
 
 const edgeUrl = (i: number) => `http://${lab.edgeNodes[i]!.address}:${port}`;
-
-async function waitFor<T>(what: string, budgetMs: number, check: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < budgetMs) {
-    try {
-      const value = await check();
-      if (value !== undefined) return { value, ms: Date.now() - started };
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${what}: not within ${budgetMs} ms${last ? ` (last error: ${String(last)})` : ""}`);
-}
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });

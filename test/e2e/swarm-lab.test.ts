@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { missingDockerd, missingRoot, skipUnless } from "../support/prerequisites";
-import { swarmLab, type SwarmLab } from "../support/swarm-lab";
+import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
 
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd()]);
 const canRun = skip === false;
@@ -24,21 +24,6 @@ const PINNED = `swarm-lab-pinned-${id}`;
 const VICTIM = 3;
 
 let lab: SwarmLab;
-
-async function waitFor<T>(what: string, budgetMs: number, check: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < budgetMs) {
-    try {
-      const value = await check();
-      if (value !== undefined) return { value, ms: Date.now() - started };
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${what}: not within ${budgetMs} ms${last ? ` (last error: ${String(last)})` : ""}`);
-}
 
 interface NodeRow {
   ID: string;

@@ -173,3 +173,19 @@ export async function swarmLab(options: SwarmLabOptions = {}): Promise<SwarmLab>
     release,
   };
 }
+
+/** Polls `check` every second until it gives a value (errors are retried, the last one reported); how long it took. */
+export async function waitFor<T>(what: string, budgetMs: number, check: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  let last: unknown;
+  while (Date.now() - started < budgetMs) {
+    try {
+      const value = await check();
+      if (value !== undefined) return { value, ms: Date.now() - started };
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`${what}: not within ${budgetMs} ms${last ? ` (last error: ${String(last)})` : ""}`);
+}

@@ -69,7 +69,10 @@ describe("off-host copies over SFTP with rclone (real sshd, real PostgreSQL)", {
     assert.doesNotMatch(r.stderr, /warning/);
     assert.equal(await rows(), "3:alpha,beta,gamma");
     assert.equal(await pg.sql("SELECT count(*) FROM filler"), "20000");
-    assert.deepEqual((await fs.readdir(fetched)).sort(), [name, `${name}.sha256`, `${name}.verified.json`].sort());
+    // --dir holds what was fetched and the safety dump of the data the restore replaced (with its checksum), kept
+    const safety = (await fs.readdir(fetched)).filter((f) => /-pre-restore\.dump$/.test(f));
+    assert.equal(safety.length, 1, "one safety dump of the replaced data");
+    assert.deepEqual((await fs.readdir(fetched)).sort(), [name, `${name}.sha256`, `${name}.verified.json`, safety[0]!, `${safety[0]!}.sha256`].sort());
     for (const f of await fs.readdir(fetched)) assert.equal((await fs.stat(path.join(fetched, f))).mode & 0o777, 0o600, f);
     assert.equal((await fs.stat(fetched)).mode & 0o777, 0o700);
   });

@@ -91,7 +91,7 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     assert.match(refused.stderr, new RegExp(`stack '${pg.name}' is production and there is no terminal to confirm on; pass --yes`));
     const contradicted = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--environment", "staging", "--file", file, "--yes"]);
     assert.equal(contradicted.code, 2, contradicted.stderr);
-    assert.match(contradicted.stderr, /--environment staging contradicts stack "opsprod", whose environment is production/);
+    assert.match(contradicted.stderr, /--environment staging contradicts the database: stack "opsprod" \(its environment output or config\) says environment production\. Nothing was changed/);
     assert.equal(await pg.sql("SELECT count(*) FROM items"), "0", "nothing restored yet");
 
     const r = verb(prod, ["src/cli/restore.ts", "--stack", "opsprod", "--file", file, "--yes"]);

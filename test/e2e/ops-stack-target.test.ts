@@ -111,6 +111,9 @@ describe("backup/restore --stack read the stack (real Pulumi state, real Postgre
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`fetching ${sftp!.remote}:${sftp!.root}/opsprod/${dump.replace(/\./g, "\\.")}`));
     assert.equal(await pg.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items"), "alpha,beta");
-    assert.deepEqual((await fs.readdir(dir)).sort(), [dump, `${dump}.sha256`, `${dump}.verified.json`]);
+    // the stack's backup.dir holds what was fetched and the safety dump of the data the restore replaced, kept
+    const safety = (await fs.readdir(dir)).filter((f) => /-pre-restore\.dump$/.test(f));
+    assert.equal(safety.length, 1, "one safety dump of the replaced data");
+    assert.deepEqual((await fs.readdir(dir)).sort(), [dump, `${dump}.sha256`, `${dump}.verified.json`, safety[0]!, `${safety[0]!}.sha256`].sort());
   });
 });

@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { hostname } from "node:os";
 import type Docker from "dockerode";
 import { LOCK_DEFAULTS } from "../../stacks/schema";
-import { LABEL_ROLE, LABEL_STACK, ROLES } from "../vocabulary";
+import { LABEL_ROLE, LABEL_STACK, processGone, ROLES } from "../vocabulary";
 import { isStatus } from "./connect";
 
 export const LABEL_LOCK_HOLDER = "slipway.lock.holder";
@@ -110,15 +110,6 @@ export function ancestors(pid = process.pid): number[] {
   return out;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** An image already on the engine to create the (never started) lock container from: one of the stack's, else any. */
 async function someImage(docker: Docker, prefix: string): Promise<string | undefined> {
   const ours = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${prefix}`] } });
@@ -188,7 +179,7 @@ export async function takeStackLock(
       .catch((e: unknown) => (isStatus(e, 404) ? undefined : Promise.reject(e)));
     if (info === undefined) continue; // released between our create and our look: try again
     const holder = holderOfLabels(info.Config.Labels);
-    const decision = lockDecision({ holder, self, alive: pidAlive, now: now(), waitedMs: Date.now() - started, waitMs, staleAfterMs, name });
+    const decision = lockDecision({ holder, self, alive: (pid) => !processGone(pid), now: now(), waitedMs: Date.now() - started, waitMs, staleAfterMs, name });
     if (decision.action === "inside") {
       log(`lock: ${name} is held by ${describeHolder(holder!, now())}, which started this ${opts.holder}: going ahead inside it`);
       return { taken: false, release: async () => undefined };

@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { containerLogs, execInContainer, tail } from "../docker";
 import type { Database } from "./commands";
 import { OpsError } from "./errors";
-import { LABEL_ROLE, LABEL_STACK, ROLES } from "../vocabulary";
+import { LABEL_ROLE, LABEL_STACK, processGone, ROLES } from "../vocabulary";
 
 /** `<hostname>/<pid>` of the process that made it: whether that process is gone can be told on that machine only */
 const LABEL_OWNER = "slipway.verify.owner";
@@ -135,22 +135,12 @@ async function waitReady(docker: Docker, name: string, db: Database, timeoutMs: 
   }
 }
 
-/** Whether process `pid` on this machine is gone (a live one, or one we may not signal, is not). */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}
-
 /** Throwaway containers made on this machine by a process that no longer runs (killed with SIGKILL). */
 async function removeAbandoned(docker: Docker, log: (line: string) => void): Promise<void> {
   const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${ROLES.backupVerify}`] } });
   for (const c of leftovers) {
     const [host, pid] = (c.Labels[LABEL_OWNER] ?? "").split("/");
-    if (host !== hostname() || !/^\d+$/.test(pid ?? "") || Number(pid) === process.pid || !isGone(Number(pid))) continue;
+    if (host !== hostname() || !/^\d+$/.test(pid ?? "") || Number(pid) === process.pid || !processGone(Number(pid))) continue;
     await docker
       .getContainer(c.Id)
       .remove({ force: true, v: true })

@@ -17,3 +17,16 @@ export function exitWhenOrphaned(log: (line: string) => void = (l) => process.st
     }
   }, 1000).unref();
 }
+
+/**
+ * Whether process `pid` on this machine is gone. Signal 0 tests without signalling: ESRCH means no such process;
+ * EPERM means one we may not signal, which is alive.
+ */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}

@@ -83,6 +83,11 @@ const tlsPem = cfg.edge.tls.enabled
 
 
 const prefix = `${project}-${stack}`;
+/** The stack's Docker engine, for the little the program itself asks it; none under the unit tests' mocks (no engine). */
+const hostEngine = (() => {
+  const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as typeof import("@pulumi/pulumi/runtime/mocks");
+  return pulumi.runtime.getMonitor() instanceof MockMonitor ? undefined : connectDocker(cfg.dockerHost);
+})();
 /**
  * An update holds the stack's lock on its Docker host (src/docker/stack-lock.ts) from before anything of the stack is
  * touched until the program ends, so the backup, restore and maintenance verbs wait for it (and it for them). Every
@@ -91,12 +96,10 @@ const prefix = `${project}-${stack}`;
  * on this host (its pid is gone) and it is removed synchronously on exit when it can be.
  */
 function stackLock(): Promise<pulumi.Resource[]> {
-  // Under the unit tests' mocks (no engine) there is no Docker host to lock.
-  const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as typeof import("@pulumi/pulumi/runtime/mocks");
-  if (pulumi.runtime.isDryRun() || pulumi.runtime.getMonitor() instanceof MockMonitor) return Promise.resolve([]);
+  if (pulumi.runtime.isDryRun() || !hostEngine) return Promise.resolve([]);
   const host = cfg.dockerHost;
   const waitMs = LOCK_DEFAULTS.waitSeconds * 1000;
-  return takeStackLock(connectDocker(host), { prefix, holder: "deploy", waitMs, engine: engineAncestor(), log: (line) => pulumi.log.info(line) }).then(
+  return takeStackLock(hostEngine, { prefix, holder: "deploy", waitMs, engine: engineAncestor(), log: (line) => pulumi.log.info(line) }).then(
     (lock) => {
       if (lock.taken) {
         let done = false;
@@ -125,6 +128,7 @@ const ctx = {
   ...(tlsPem ? { tlsPem } : {}),
   // The verbs the lock keeps apart from a deploy (backup, restore, maintenance) refuse a swarm stack: one-host only.
   lock: cfg.target === "docker" ? stackLock() : Promise.resolve([]),
+  ...(hostEngine ? { hostEngine } : {}),
 };
 const outputs = cfg.target === "swarm" ? declareSwarm(ctx) : declareDocker(ctx);
 

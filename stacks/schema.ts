@@ -168,6 +168,12 @@ export const databaseSchema = z.strictObject({
   user: identifier.default("app"),
   limits: limitsSchema.optional(),
   restartPolicy: restartPolicySchema.default("unless-stopped"),
+  /**
+   * Production only: replace a database container created with its initdb password in its environment (before
+   * secrets as files) on this deploy, so the password leaves `docker inspect` (src/postgres/initdb-password.ts). The
+   * container is protected: unprotect it for that deploy (RUNBOOK.md §2). Staging's is replaced without asking.
+   */
+  convertPasswordEnv: z.boolean().default(false),
 });
 
 /**

@@ -1,5 +1,5 @@
-// PostgreSQL for one stack: a generated password kept as a Pulumi secret end to end, a named
-// volume for its data, a pg_isready healthcheck, limits, and only the backend network — the
+// PostgreSQL for one stack: a generated password kept as a Pulumi secret end to end (a file in the container, not its
+// environment), a named volume for its data, a pg_isready healthcheck, limits, and only the backend network — the
 // database is never published to the host. The superuser's password only serves initdb: the deploy's roles step
 // clears it (the superuser then logs in on the container's local socket only) and gives the owner and API roles
 // (src/vocabulary/database.ts) their own generated passwords, declared here.
@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import type { StackConfig, WalSettings } from "../../stacks/schema";
 import { archivingCommand, PGDATA, pgbackrestEnv, WAL_REPO_PATH, walRepoVolume } from "../../src/backup/wal";
+import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_FILE_MODE, type InitdbPasswordDelivery } from "../../src/postgres/initdb-password";
 import { LABEL_ENVIRONMENT } from "../../src/vocabulary";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
@@ -25,6 +26,16 @@ export interface DatabaseArgs {
    * Switching it on or off replaces the container (its command, environment and mounts change), never the data volume.
    */
   wal?: WalSettings;
+  /**
+   * How the superuser's initdb password reaches the container: "file" (POSTGRES_PASSWORD_FILE, uploaded before it
+   * starts), or "env" for a production container created before that, kept as it is (src/postgres/initdb-password.ts).
+   */
+  passwordDelivery: pulumi.Input<InitdbPasswordDelivery>;
+}
+
+/** The database's container (swarm: its service) of the stack with this prefix. */
+export function databaseName(prefix: string): string {
+  return `${prefix}-db`;
 }
 
 /** The name other containers on the backend network use to reach the database. */
@@ -70,14 +81,17 @@ export class Database extends pulumi.ComponentResource {
     this.container = new docker.Container(
       `${name}-container`,
       {
-        name: `${args.prefix}-db`,
+        name: databaseName(args.prefix),
         image: image.imageId,
-        envs: [
+        envs: pulumi.all([args.passwordDelivery, this.password]).apply(([delivery, pw]) => [
           `POSTGRES_USER=${settings.user}`,
           `POSTGRES_DB=${settings.name}`,
-          pulumi.interpolate`POSTGRES_PASSWORD=${this.password}`,
+          delivery === "env" ? `POSTGRES_PASSWORD=${pw}` : `POSTGRES_PASSWORD_FILE=${INITDB_PASSWORD_FILE}`,
           ...(wal ? pgbackrestEnv({ prefix: args.prefix, dbUser: settings.user, wal }) : []),
-        ],
+        ]),
+        // The file is written into the created container before it starts: in no `docker inspect`, secret in the state.
+        uploads: pulumi.output(args.passwordDelivery).apply((delivery) =>
+          delivery === "file" ? [{ file: INITDB_PASSWORD_FILE, content: this.password, permissions: INITDB_PASSWORD_FILE_MODE }] : []),
         ...(wal ? { command: archivingCommand(wal) } : {}),
         volumes: [
           { volumeName: volume.name, containerPath: PGDATA },
@@ -107,7 +121,7 @@ export class Database extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        additionalSecretOutputs: ["envs"],
+        additionalSecretOutputs: ["envs", "uploads"],
         protect: args.production,
         // Both replace a container, and production's is protected. securityOpts: Docker cannot change it in place;
         // databases created from now on have it, an existing one whenever it is re-created anyway. labels: a database

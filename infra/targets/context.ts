@@ -1,6 +1,7 @@
 // What infra/index.ts hands each target after reading the stack's config once, and what each target gives back: the
 // stack's outputs (the same names on both targets; what the verbs read).
 import type * as pulumi from "@pulumi/pulumi";
+import type Docker from "dockerode";
 import type { StackConfig } from "../../stacks/schema";
 
 export interface TargetContext {
@@ -18,6 +19,8 @@ export interface TargetContext {
   tlsPem?: pulumi.Output<string>;
   /** The stack lock taken (infra/index.ts stackLock): every Docker object of the stack depends on it. */
   lock: Promise<pulumi.Resource[]>;
+  /** The stack's Docker engine (a swarm's manager), for what the program reads from it; absent under unit-test mocks. */
+  hostEngine?: Docker;
 }
 
 export interface StackOutputs {

@@ -5,12 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { Networks } from "../components/networks";
-import { Database, DB_HOST } from "../components/database";
+import { Database, databaseName, DB_HOST } from "../components/database";
 import { Edge } from "../components/edge";
 import { DeploySteps } from "../components/deploy-steps";
 import { ApiService } from "../components/api-service";
 import { EDGE_METRICS_PORT, Monitoring } from "../components/monitoring";
 import { edgeUrl as clientUrl, publishedHost } from "../../src/docker/connect";
+import { containerHasPasswordInEnv, initdbPasswordDelivery } from "../../src/postgres/initdb-password";
 import { DB_ROLES } from "../../src/vocabulary";
 import type { StackOutputs, TargetContext } from "./context";
 
@@ -26,7 +27,16 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
   };
 
   const networks = new Networks("net", { prefix, labels }, dockerOpts);
+  // A database container created with its initdb password in its environment: replaced (staging) or kept, with a
+  // warning, until the stack asks for the conversion (production; src/postgres/initdb-password.ts).
+  const dbName = databaseName(prefix);
+  const passwordDelivery = (ctx.hostEngine ? containerHasPasswordInEnv(ctx.hostEngine, dbName) : Promise.resolve(false)).then((existingInEnv) => {
+    const { delivery, warning } = initdbPasswordDelivery({ existingInEnv, production, convert: cfg.database.convertPasswordEnv, container: dbName });
+    if (warning) void pulumi.log.warn(warning);
+    return delivery;
+  });
   const db = new Database("db", {
+    passwordDelivery,
     prefix,
     image: cfg.images.postgres,
     network: networks.backend.name,

@@ -15,7 +15,7 @@ import { apiServiceName, COLOURS, slotPrefix } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { DB_ROLES } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
-import { DB_HOST } from "../components/database";
+import { databaseName, DB_HOST } from "../components/database";
 import { SwarmRelease, SwarmTask } from "../providers/swarm";
 import type { StackOutputs, TargetContext } from "./context";
 
@@ -67,7 +67,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     labels: dockerLabels(labels),
   }, { ...opts, additionalSecretOutputs: ["data"] });
   const db = new docker.Service("db", {
-    name: `${prefix}-db`,
+    name: databaseName(prefix),
     labels: dockerLabels(labels),
     taskSpec: {
       containerSpec: {

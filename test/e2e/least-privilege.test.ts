@@ -6,7 +6,7 @@
 //  2. on real PostgreSQL, the API's role (its password read from the replica's own secret file) writes the new
 //     migration's table with no grant of its own, and cannot CREATE/DROP tables, create roles, read another schema
 //     or COPY … PROGRAM; the superuser cannot log in over the network;
-//  3. no secret value (the API's password, a secretEnv value, the revision key) appears in `docker inspect` of any
+//  3. no secret value (the API's password, the superuser's initdb password, a secretEnv value) appears in `docker inspect` of any
 //     container of the stack, in labels or names, in the exported Pulumi state or in the `pulumi up` output; the
 //     secret files are 0400 and the container user's; changing only a secret rolls the replicas.
 import { test } from "node:test";
@@ -97,7 +97,12 @@ test("least privilege: roles convert an existing stack under load; the API role 
     assert.ok(!r.ok, `the API role cannot ${what}`);
     assert.match(r.out, error, `the API role cannot ${what}`);
   }
-  const superPassword = (await docker.getContainer(db).inspect()).Config.Env.find((e) => e.startsWith("POSTGRES_PASSWORD="))!.slice(18);
+  // The superuser's initdb password is a file in the database container, not in its environment.
+  const dbEnv = (await docker.getContainer(db).inspect()).Config.Env ?? [];
+  assert.ok(!dbEnv.some((e) => e.startsWith("POSTGRES_PASSWORD=")), "no password in the database container's environment");
+  assert.ok(dbEnv.includes("POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD"), dbEnv.join(" "));
+  const superPassword = sh(["exec", db, "cat", "/run/secrets/POSTGRES_PASSWORD"]);
+  assert.ok(superPassword.length >= 32, "the initdb password file holds the generated password");
   assert.throws(
     () => sh(["exec", "-i", db, "sh", "-c", "read -r PGPASSWORD; export PGPASSWORD; exec psql -X -h 127.0.0.1 -U app -d app -Atc 'select 1'"], `${superPassword}\n`),
     /password authentication failed for user "app"/,
@@ -114,7 +119,7 @@ test("least privilege: roles convert an existing stack under load; the API role 
   await stack.preview({ expectNoChanges: true, color: "never" });
 
   // No secret value anywhere an observer looks.
-  const secrets = [apiPassword, token, token2];
+  const secrets = [apiPassword, token, token2, superPassword];
   const ids = sh(["ps", "-aq", "--filter", `label=slipway.stack=${s.ps.prefix}`]).split("\n").filter(Boolean);
   assert.ok(ids.length >= 5, `the stack's containers (${ids.length})`);
   const inspect = sh(["inspect", ...ids]);

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { firstFileOfTar, resolveIds, secretFileEnv, secretsArchive } from "../../src/docker";
 import { dropTempLoginScript, rolesCommand, rolesScript, tempLoginScript } from "../../src/postgres/roles";
 import { replaceSchemasSql } from "../../src/postgres/commands";
+import { initdbPasswordDelivery, passwordInEnv } from "../../src/postgres/initdb-password";
 import { createOptions, type ReplicaSpec, revisionOfSpec, validateSpec } from "../../src/rollout/spec";
 import { revisionOf } from "../../src/vocabulary";
 import { EDGE_WRITABLE_DIRS, edgeCreateOptions, edgeRevision, type EdgeProxySpec } from "../../src/edge/proxy";
@@ -148,5 +149,26 @@ describe("revision without secrets", () => {
   it("a spec without secrets hashes exactly as before (a rollback finds its old containers)", () => {
     const { replicas: _r, ...rest } = spec;
     assert.equal(revisionOfSpec(spec), revisionOf(rest));
+  });
+});
+
+describe("the database's initdb password (src/postgres/initdb-password.ts)", () => {
+  const decide = (existingInEnv: boolean, production: boolean, convert = false) => initdbPasswordDelivery({ existingInEnv, production, convert, container: "slipway-production-db" });
+  it("a new database gets it as a file, staging and production alike", () => {
+    assert.deepEqual(decide(false, false), { delivery: "file" });
+    assert.deepEqual(decide(false, true), { delivery: "file" });
+  });
+  it("a staging database created with it in its environment is converted (replaced) on the next deploy", () => {
+    assert.deepEqual(decide(true, false), { delivery: "file" });
+  });
+  it("a production one keeps its environment, with a warning naming the key and the RUNBOOK, until the stack asks", () => {
+    const kept = decide(true, true);
+    assert.equal(kept.delivery, "env");
+    assert.match(kept.warning ?? "", /slipway-production-db[\s\S]*database\.convertPasswordEnv: true[\s\S]*RUNBOOK\.md §2/);
+    assert.deepEqual(decide(true, true, true), { delivery: "file" });
+  });
+  it("reads the environment entry, not a _FILE one", () => {
+    assert.equal(passwordInEnv(["POSTGRES_USER=app", "POSTGRES_PASSWORD=x"]), true);
+    assert.equal(passwordInEnv(["POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD"]), false);
   });
 });

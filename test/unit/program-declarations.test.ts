@@ -31,7 +31,13 @@ for (const stack of ["staging", "production"]) {
     // `cpus` is read back by the provider in another form ("1" → "1.0") and a change replaces the container.
     assert.equal(db.inputs.cpus, undefined, "db CPU limit as a quota (updated in place), not `cpus`");
     assert.match(db.inputs.healthcheck.tests.join(" "), /pg_isready/);
-    assert.ok(isSecret(db.inputs.envs), "db env (with the password) is a secret");
+    assert.ok(isSecret(db.inputs.envs), "db env is a secret");
+    // The initdb password is a file written into the container before it starts, never in its environment.
+    const dbEnv = db.inputs.envs.value as string[];
+    assert.ok(dbEnv.includes("POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD"), dbEnv.join(" "));
+    assert.ok(!dbEnv.some((e) => e.startsWith("POSTGRES_PASSWORD=")), "no password in the database's environment");
+    assert.ok(isSecret(db.inputs.uploads), "the uploaded password file is a secret in the state");
+    assert.deepEqual((db.inputs.uploads.value as { file: string; permissions: string }[]).map((u) => [u.file, u.permissions]), [["/run/secrets/POSTGRES_PASSWORD", "0444"]]);
     assert.equal(db.inputs.volumes[0].containerPath, "/var/lib/postgresql/data");
     assert.ok(!db.inputs.volumes[0].hostPath, "named volume, not a bind mount");
     assert.deepEqual(db.inputs.securityOpts, ["no-new-privileges"], "no privilege gain in the database container (ignored on update: README, Least privilege)");

@@ -292,7 +292,9 @@ class Run {
         return;
       case "switch": {
         // The revision that served until now becomes the standby (blue-green with a window).
-        const before = step.idle.map((n) => this.seen.get(n)?.revision).filter((r): r is string => !!r);
+        // Not the revision being reached: unhealthy replicas of it made idle for their replacements are no standby.
+        const reaching = revisionOfSpec(spec);
+        const before = step.idle.map((n) => this.seen.get(n)?.revision).filter((r): r is string => !!r && r !== reaching);
         await this.slots?.route(step.live, step.idle);
         // Rolling from here on (a canary that passed): a replica started next must land with its full weight.
         if (this.strategy !== "blue-green") await this.slots?.setFreeSlots("full");

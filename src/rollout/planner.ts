@@ -142,7 +142,13 @@ export function stepsOf(move: Move): Step[] {
 /**
  * All moves from `observed` to `desired`, in execution order:
  * 1. discard stopped containers; retire unhealthy ones of the wanted revision (their name is needed; an
- *    unhealthy OLD replica is replaced like any other, new one first, so capacity does not dip);
+ *    unhealthy OLD replica is replaced like any other, new one first, so capacity does not dip) — but only when
+ *    that cannot empty the edge: it serves nothing (not live or partial), or another serving, healthy replica
+ *    stays. Otherwise (every serving replica unhealthy: Docker's checks time out under load while the servers still
+ *    answer) it is replaced new first like an old one, its replacement started beside it under the next free
+ *    replica number (its own name is taken), and drained only once that replacement is healthy and UP;
+ *    blue-green: staged under that number, switched, then retired;
+ * 1b. a healthy wanted replica under a number above N (such a replacement) fills a vacant slot 1..N;
  * 2. adopt wanted containers still starting;
  * 3. per replica slot 1..N without a wanted container —
  *    rolling: replace its old container (new first), or scale up; `surge` of these at a time, as one batch;
@@ -165,19 +171,41 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   const wanted = (c: ObservedContainer) => c.revision === desired.revision;
   const moves: Move[] = [];
   const live: ObservedContainer[] = [];
+  // Never take the last serving replicas out of the edge because Docker calls them unhealthy.
+  const healthyServing = observed.some((c) => c.running && serving(c) && (c.health === "healthy" || c.health === "none"));
   for (const c of byName) {
     if (!c.running) moves.push({ kind: "discard", name: c.name });
-    else if (c.health === "unhealthy" && wanted(c)) moves.push({ kind: "retire", name: c.name, reason: "unhealthy" });
+    else if (c.health === "unhealthy" && wanted(c) && (!serving(c) || healthyServing)) moves.push({ kind: "retire", name: c.name, reason: "unhealthy" });
     else live.push(c);
   }
 
   const kept = new Map<number, ObservedContainer>();
+  const keepable = (c: ObservedContainer) => wanted(c) && c.health !== "unhealthy";
   for (const c of live) {
-    if (wanted(c) && c.health !== "unhealthy" && c.replica >= 1 && c.replica <= desired.replicas && !kept.has(c.replica)) kept.set(c.replica, c);
+    if (keepable(c) && c.replica >= 1 && c.replica <= desired.replicas && !kept.has(c.replica)) kept.set(c.replica, c);
   }
-  for (const [replica, c] of kept) {
-    if (c.health === "starting") moves.push({ kind: "adopt", replica, name: c.name });
+  // A replacement started under a spare number (beside an unhealthy replica that still served) takes the slot it left.
+  const spares = live.filter((c) => keepable(c) && c.replica > desired.replicas);
+  for (let replica = 1; replica <= desired.replicas && spares.length > 0; replica++) {
+    if (!kept.has(replica)) kept.set(replica, spares.shift()!);
   }
+  for (const c of kept.values()) {
+    if (c.health === "starting") moves.push({ kind: "adopt", replica: c.replica, name: c.name });
+  }
+  // Where a slot's own name is still held (by an unhealthy replica that serves), its replacement starts under the
+  // next number no container of the set uses, beside it — as surge starts new replicas beside old ones.
+  const names = new Set(observed.map((c) => c.name));
+  let spare = desired.replicas;
+  const slotFor = (replica: number): { replica: number; start: string; holder?: ObservedContainer } => {
+    const own = containerName(desired.stack, desired.service, desired.revision, replica);
+    const holder = live.find((c) => c.name === own);
+    if (!holder) return { replica, start: own };
+    let start: string;
+    do start = containerName(desired.stack, desired.service, desired.revision, ++spare);
+    while (names.has(start));
+    names.add(start);
+    return { replica: spare, start, holder };
+  };
 
   const keptNames = new Set([...kept.values()].map((c) => c.name));
   const leftovers = live.filter((c) => !keptNames.has(c.name));
@@ -191,9 +219,9 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
       const c = kept.get(replica);
       if (c) canaries.push(c.name);
       else {
-        const start = containerName(desired.stack, desired.service, desired.revision, replica);
-        moves.push({ kind: "stage", replica, start });
-        canaries.push(start);
+        const slot = slotFor(replica);
+        moves.push({ kind: "stage", replica: slot.replica, start: slot.start });
+        canaries.push(slot.start);
       }
     }
     moves.push({ kind: "canary", canaries, stable: servingOthers.map((c) => c.name), steps: desired.canary.steps });
@@ -204,13 +232,15 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   const starts: (StartMove | Extract<Move, { kind: "stage" }>)[] = [];
   for (let replica = 1; replica <= desired.replicas; replica++) {
     if (kept.has(replica)) continue;
-    const start = containerName(desired.stack, desired.service, desired.revision, replica);
-    const old = blueGreen ? undefined : leftovers.find((c) => c.replica === replica && !wanted(c) && !paired.has(c.name));
+    const slot = slotFor(replica);
+    const start = slot.start;
+    const old = blueGreen ? undefined : slot.holder ?? leftovers.find((c) => c.replica === replica && !wanted(c) && !paired.has(c.name));
     if (blueGreen) {
-      starts.push({ kind: "stage", replica, start });
+      // A holder serves until the switch and is retired after it, with the rest of the previous set.
+      starts.push({ kind: "stage", replica: slot.replica, start });
     } else if (old) {
       paired.add(old.name);
-      starts.push({ kind: "replace", replica, start, retire: old.name });
+      starts.push({ kind: "replace", replica: slot.replica, start, retire: old.name });
     } else {
       starts.push({ kind: "scale-up", replica, start });
     }
@@ -231,7 +261,7 @@ export function plan(desired: Desired, observed: ObservedContainer[]): Move[] {
   moves.push(...(blueGreen ? [...starts, ...switchMove] : [...switchMove, ...batches(starts.filter((m): m is StartMove => m.kind !== "stage"), surge)]));
   for (const c of others) {
     if (standby(c)) continue;
-    const reason = !wanted(c) ? "other revision" : c.replica >= 1 && c.replica <= desired.replicas ? "duplicate" : "surplus";
+    const reason = !wanted(c) ? "other revision" : c.health === "unhealthy" ? "unhealthy" : c.replica >= 1 && c.replica <= desired.replicas ? "duplicate" : "surplus";
     moves.push({ kind: "retire", name: c.name, reason });
   }
   return moves;

@@ -456,3 +456,135 @@ describe("planner: surge (rolling in batches)", () => {
   });
 });
 
+
+// Carries out a plan the way the executor does — one move, step by step, then plan again — on a model of Docker and
+// the edge, and records after every step how many replicas the edge sends traffic to (weighted and not drained).
+function simulate(d: Parameters<typeof plan>[0], start: ObservedContainer[]): { servingPerStep: number[]; end: ObservedContainer[]; starts: number } {
+  let now = start.map((x) => ({ ...x }));
+  const drained = new Set<string>();
+  let freeIdle = d.strategy === "blue-green";
+  const servingPerStep: number[] = [];
+  let starts = 0;
+  for (let i = 0; i < 40; i++) {
+    const moves = plan(d, now);
+    if (moves.length === 0) return { servingPerStep, end: now, starts };
+    for (const s of stepsOf(moves[0]!)) {
+      const set = (name: string, over: Partial<ObservedContainer>) => (now = now.map((x) => (x.name === name ? { ...x, ...over } : x)));
+      switch (s.kind) {
+        case "start-new":
+          assert.ok(!now.some((x) => x.name === s.name), `start-new ${s.name}: the name is taken`);
+          now.push({ name: s.name, revision: d.revision, replica: s.replica, running: true, health: "starting", routing: "absent" });
+          starts++;
+          break;
+        case "wait-healthy": set(s.name, { health: "healthy" }); break;
+        case "wait-edge-up": set(s.name, { routing: freeIdle ? "idle" : "live" }); break;
+        case "drain-old": drained.add(s.name); break;
+        case "remove-old": now = now.filter((x) => x.name !== s.name); drained.delete(s.name); break;
+        case "idle-free-slots": freeIdle = true; break;
+        case "switch":
+          for (const name of s.live) set(name, { routing: "live" });
+          for (const name of s.idle) set(name, { routing: "idle" });
+          if (d.strategy !== "blue-green") freeIdle = false;
+          break;
+        case "canary-step":
+          for (const name of [...s.canaries, ...s.stable]) set(name, { routing: "partial" });
+          break;
+        case "wait-drained": break;
+      }
+      servingPerStep.push(now.filter((x) => (x.routing === "live" || x.routing === "partial") && !drained.has(x.name)).length);
+    }
+  }
+  throw new Error("did not converge in 40 moves");
+}
+
+describe("plan: unhealthy replicas that still serve (Docker's checks time out under load)", () => {
+  const sick = (rev: string, replica: number, routing: ObservedContainer["routing"] = "live") => c(rev, replica, { health: "unhealthy", routing });
+  const live = { routing: "live" as const };
+  const strategies = [
+    { name: "rolling", d: desired(3) },
+    { name: "surge 2", d: { ...desired(3), surge: 2 } },
+    { name: "blue-green", d: { ...desired(3), strategy: "blue-green" as const } },
+    { name: "canary", d: { ...desired(3), strategy: "canary" as const, canary: { replicas: 1, steps: [10, 50] } } },
+  ];
+
+  it("rolling, all 3 serving replicas unhealthy: each is replaced new first under a spare number, none retired up front", () => {
+    assert.deepEqual(plan(desired(3), [sick(NEW, 1), sick(NEW, 2), sick(NEW, 3)]), [
+      { kind: "replace", replica: 4, start: n(4), retire: n(1) },
+      { kind: "replace", replica: 5, start: n(5), retire: n(2) },
+      { kind: "replace", replica: 6, start: n(6), retire: n(3) },
+    ]);
+  });
+
+  it("blue-green rollback (the observed case): the serving old set, all unhealthy, stays live until a staged set is switched in", () => {
+    const rollback = { ...desired(3), revision: OLD, strategy: "blue-green" as const };
+    const observed = [sick(OLD, 1), sick(OLD, 2), sick(OLD, 3), c(NEW, 1, { routing: "idle" }), c(NEW, 2, { routing: "idle" })];
+    assert.deepEqual(plan(rollback, observed), [
+      { kind: "stage", replica: 4, start: o(4) },
+      { kind: "stage", replica: 5, start: o(5) },
+      { kind: "stage", replica: 6, start: o(6) },
+      { kind: "switch", live: [o(4), o(5), o(6)], idle: [o(1), o(2), o(3)] },
+      { kind: "retire", name: o(1), reason: "unhealthy" },
+      { kind: "retire", name: n(1), reason: "other revision" },
+      { kind: "retire", name: o(2), reason: "unhealthy" },
+      { kind: "retire", name: n(2), reason: "other revision" },
+      { kind: "retire", name: o(3), reason: "unhealthy" },
+    ]);
+    const run = simulate(rollback, observed);
+    assert.ok(Math.min(...run.servingPerStep) >= 3, `serving per step: ${run.servingPerStep.join(" ")}`);
+    assert.deepEqual(run.end.map((x) => `${x.name} ${x.health} ${x.routing}`).sort(), [4, 5, 6].map((r) => `${o(r)} healthy live`));
+  });
+
+  for (const s of strategies) {
+    it(`${s.name}: 3 serving wanted replicas all unhealthy → the edge never has zero serving replicas, and ends on 3 healthy live`, () => {
+      const rev = s.d.revision;
+      const name = (r: number) => `demo-api-${rev.slice(0, 8)}-${r}`;
+      const run = simulate(s.d, [1, 2, 3].map((r) => c(rev, r, { health: "unhealthy", routing: "live", name: name(r) })));
+      assert.ok(Math.min(...run.servingPerStep) >= 1, `serving per step: ${run.servingPerStep.join(" ")}`);
+      assert.equal(run.end.length, 3);
+      assert.ok(run.end.every((x) => x.revision === rev && x.health === "healthy" && x.routing === "live"), JSON.stringify(run.end));
+      assert.ok(run.starts <= 3, `${run.starts} replicas started for 3 slots`);
+    });
+  }
+
+  it("canary rollback: the serving set is the wanted revision now, all unhealthy, and is replaced new first", () => {
+    const d = { ...desired(2), revision: OLD, strategy: "canary" as const, canary: { replicas: 1, steps: [10] } };
+    assert.deepEqual(plan(d, [sick(OLD, 1), sick(OLD, 2)]), [
+      { kind: "replace", replica: 3, start: o(3), retire: o(1) },
+      { kind: "replace", replica: 4, start: o(4), retire: o(2) },
+    ]);
+  });
+
+  it("another healthy replica serves: the unhealthy one is retired up front and restarted under its own name, as before", () => {
+    assert.deepEqual(plan(desired(2), [c(NEW, 1, live), sick(NEW, 2)]), [
+      { kind: "retire", name: n(2), reason: "unhealthy" },
+      { kind: "scale-up", replica: 2, start: n(2) },
+    ]);
+  });
+
+  it("unhealthy and not serving (idle, absent at the edge): retired up front, as before", () => {
+    assert.deepEqual(plan(desired(2), [sick(NEW, 1, "idle"), sick(NEW, 2, "absent")]), [
+      { kind: "retire", name: n(1), reason: "unhealthy" },
+      { kind: "retire", name: n(2), reason: "unhealthy" },
+      { kind: "scale-up", replica: 1, start: n(1) },
+      { kind: "scale-up", replica: 2, start: n(2) },
+    ]);
+  });
+
+  it("a spare number skips names a container of the set already holds", () => {
+    assert.deepEqual(plan(desired(1), [sick(NEW, 1), c(NEW, 2, { running: false, health: "none" })]), [
+      { kind: "discard", name: n(2) },
+      { kind: "replace", replica: 3, start: n(3), retire: n(1) },
+    ]);
+  });
+
+  it("interrupted replacement: the spare (still starting) takes the slot, the unhealthy one is retired after it", () => {
+    assert.deepEqual(plan(desired(1), [sick(NEW, 1), c(NEW, 2, { health: "starting", routing: "live" })]), [
+      { kind: "adopt", replica: 2, name: n(2) },
+      { kind: "retire", name: n(1), reason: "unhealthy" },
+    ]);
+  });
+
+  it("a replica under a spare number fills a vacant slot: nothing starts", () => {
+    assert.deepEqual(plan(desired(3), [c(NEW, 2, live), c(NEW, 3, live), c(NEW, 4, live)]), []);
+  });
+});

@@ -26,6 +26,10 @@ export function summarizeChange(current: StoredSet, next: ReplicaSpec, policy: R
   const from = revisionShort(current.revision ?? revisionOfSpec(prev));
   // A value known only at `up` (another resource's output) makes a new revision whose hash is not known yet.
   const to = JSON.stringify(next).includes(UNKNOWN) ? "(new, known at up)" : revisionShort(revisionOfSpec(next));
+  // The dynamic-provider host's own input (the provider's code; unknown in a preview) says nothing about what runs.
+  const { __provider: _a, ...prevSpec } = prev as ReplicaSpec & { __provider?: unknown };
+  const { __provider: _b, ...nextSpec } = next as ReplicaSpec & { __provider?: unknown };
+  const release = revisionOfSpec(prevSpec) !== revisionOfSpec(nextSpec);
   const n = next.replicas;
   const count = prev.replicas === n ? `${n}` : `${prev.replicas}→${n}`;
   const parts: string[] = [];
@@ -33,7 +37,7 @@ export function summarizeChange(current: StoredSet, next: ReplicaSpec, policy: R
   const standbyLive = standby !== undefined && Date.parse(standby.until) > now;
   if (standby && !standbyLive) parts.push(`remove the standby ${revisionShort(standby.revision)} (its window ended ${standby.until})`);
 
-  if (from !== to) {
+  if (release) {
     const strategy = policy.strategy ?? "rolling";
     const keep = policy.keepOldMinutes ?? 0;
     const old = keep > 0 ? `keep ${from} as standby ${keep} min` : `remove ${from}`;

@@ -5,8 +5,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeProxySpec, HandoverTimeouts } from "../../src/edge";
 import { loadEngine } from "./engine";
+import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
-export interface EdgeProxyInputs extends EdgeProxySpec {
+export interface EdgeProxyInputs extends EdgeProxySpec, LogTarget {
   timeouts: HandoverTimeouts;
   dockerHost?: string;
 }
@@ -22,22 +23,22 @@ export type EdgeProxyArgs = Inputs<EdgeProxyInputs>;
 const engine = () => loadEngine<typeof import("../../src/edge")>("edge");
 
 function specOf(p: EdgeProxyInputs): EdgeProxySpec {
-  const { timeouts: _t, dockerHost: _d, container: _c, ...spec } = p as EdgeProxyProps;
+  const { timeouts: _t, dockerHost: _d, logUrn: _l, container: _c, ...spec } = p as EdgeProxyProps;
   return spec;
 }
 
-function contextOf(p: EdgeProxyInputs) {
+function contextOf(p: EdgeProxyInputs, log: ResourceLog) {
   const e = engine();
   // A killed `pulumi up` must not leave this process handing over edges behind the next one.
   e.exitWhenOrphaned();
-  return { docker: e.connectDocker(p.dockerHost), timeouts: p.timeouts, log: (line: string) => process.stderr.write(`[edge] ${line}\n`) };
+  return { docker: e.connectDocker(p.dockerHost), timeouts: p.timeouts, log: (line: string) => log(`[edge] ${line}`) };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
-/** Pure: the changed inputs. `stack` names another edge (a replacement); everything else is updated in place. */
+/** Pure: the changed inputs (not where it logs). `stack` names another edge (a replacement); everything else is updated in place. */
 export function diffEdgeProxy(olds: EdgeProxyProps, news: EdgeProxyInputs): pulumi.dynamic.DiffResult {
-  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "container") as (keyof EdgeProxyInputs)[];
+  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "container" && k !== LOG_URN_KEY) as (keyof EdgeProxyInputs)[];
   const changed = keys.filter((k) => !same(olds[k], news[k]));
   // `read` found no HAProxy running, or two (an interrupted handover): the next update converges that.
   const drifted = olds.container !== undefined && (olds.container === "" || olds.container.includes(","));
@@ -46,18 +47,18 @@ export function diffEdgeProxy(olds: EdgeProxyProps, news: EdgeProxyInputs): pulu
 
 export const edgeProxyProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: EdgeProxyInputs) {
-    const container = await engine().applyEdge(contextOf(inputs), specOf(inputs));
+    const container = await withResourceLog(inputs.logUrn, (log) => engine().applyEdge(contextOf(inputs, log), specOf(inputs)));
     return { id: inputs.stack, outs: { ...inputs, container } };
   },
   async diff(_id: string, olds: EdgeProxyProps, news: EdgeProxyInputs) {
     return diffEdgeProxy(olds, news);
   },
   async update(_id: string, _olds: EdgeProxyProps, news: EdgeProxyInputs) {
-    const container = await engine().applyEdge(contextOf(news), specOf(news));
+    const container = await withResourceLog(news.logUrn, (log) => engine().applyEdge(contextOf(news, log), specOf(news)));
     return { outs: { ...news, container } };
   },
   async delete(_id: string, props: EdgeProxyProps) {
-    await engine().removeAllEdges(contextOf(props), props.stack);
+    await withResourceLog(props.logUrn, (log) => engine().removeAllEdges(contextOf(props, log), props.stack));
   },
   async read(id: string, props: EdgeProxyProps) {
     const e = engine();
@@ -73,6 +74,6 @@ export class EdgeProxy extends pulumi.dynamic.Resource {
   declare readonly container: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.CustomResourceOptions) {
-    super(edgeProxyProvider, name, { ...args, container: undefined }, opts, "slipway", "EdgeProxy");
+    super(edgeProxyProvider, name, { ...args, logUrn: logUrnOf("EdgeProxy", name, opts), container: undefined }, opts, "slipway", "EdgeProxy");
   }
 }

@@ -6,9 +6,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeTarget, ReplicaSpec, RolloutPolicy, RolloutTimeouts, Standby, StrategySettings } from "../../src/rollout";
 import { loadEngine } from "./engine";
+import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
-/** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine. */
-export interface ReplicaSetInputs extends ReplicaSpec {
+/** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine, where it logs. */
+export interface ReplicaSetInputs extends ReplicaSpec, LogTarget {
   edge?: EdgeTarget;
   rollout: RolloutTimeouts & StrategySettings;
   /** unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
@@ -31,11 +32,13 @@ export type ReplicaSetArgs = Inputs<ReplicaSetInputs>;
 /** Inputs whose change makes it another replica set (a replacement); every other input is a rolling update. */
 const IDENTITY: (keyof ReplicaSetInputs)[] = ["stack", "service"];
 const OUTPUTS: (keyof ReplicaSetProps)[] = ["containers", "revision", "standby"];
+/** Inputs no diff compares: outputs, and where the provider logs (resource-log.ts). */
+const NOT_COMPARED: string[] = [...OUTPUTS, LOG_URN_KEY];
 
 const engine = () => loadEngine<typeof import("../../src/rollout")>("rollout");
 
 function specOf(p: ReplicaSetInputs): ReplicaSpec {
-  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, containers: _c, revision: _r, standby: _s, ...spec } = p as ReplicaSetProps;
+  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, logUrn: _logUrn, containers: _c, revision: _r, standby: _s, ...spec } = p as ReplicaSetProps;
   return spec;
 }
 
@@ -52,7 +55,7 @@ function policyOf(p: ReplicaSetInputs, olds?: ReplicaSetProps): RolloutPolicy {
   };
 }
 
-function contextOf(p: ReplicaSetInputs) {
+function contextOf(p: ReplicaSetInputs, log: ResourceLog) {
   const e = engine();
   // A killed `pulumi up` must not leave this process rolling replicas behind the next one.
   e.exitWhenOrphaned();
@@ -64,7 +67,7 @@ function contextOf(p: ReplicaSetInputs) {
     docker: e.connectDocker(p.dockerHost),
     edge: p.edge,
     timeouts: p.rollout,
-    log: (line: string) => process.stderr.write(`${line}\n`),
+    log,
     ...(eventsFile ? { onEvent: (event: object) => fs.appendFileSync(eventsFile, `${JSON.stringify(event)}\n`) } : {}),
   };
 }
@@ -92,7 +95,7 @@ export type ReplicaSetDiff = pulumi.dynamic.DiffResult & { detailedDiff: Record<
  * in the preview itself); `detailedDiff` is returned for the hosts that forward it, and for tests.
  */
 export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs, now = Date.now()): ReplicaSetDiff {
-  const keys = new Set([...Object.keys(olds), ...Object.keys(news)].filter((k) => !OUTPUTS.includes(k as keyof ReplicaSetProps))) as Set<keyof ReplicaSetInputs>;
+  const keys = new Set([...Object.keys(olds), ...Object.keys(news)].filter((k) => !NOT_COMPARED.includes(k))) as Set<keyof ReplicaSetInputs>;
   const changed = [...keys].filter((k) => !same(olds[k], news[k])).sort();
   const replaces = changed.filter((k) => IDENTITY.includes(k));
   const detailedDiff: ReplicaSetDiff["detailedDiff"] = {};
@@ -112,6 +115,16 @@ export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs, no
   return { changes: changed.length > 0 || drifted || expired, replaces, detailedDiff, deleteBeforeReplace: false };
 }
 
+/** The one-line summary of a change (src/rollout/summary.ts); a summary that cannot be made says why, never fails the diff. */
+function summaryOf(olds: ReplicaSetProps, news: ReplicaSetInputs, changed: string[]): string {
+  try {
+    const running = olds.containers?.length;
+    return engine().summarizeChange({ spec: specOf(olds), ...(olds.revision ? { revision: olds.revision } : {}), ...(running !== undefined ? { running } : {}) }, specOf(news), policyOf(news, olds), changed);
+  } catch (e) {
+    return `update of ${changed.join(", ")} (no summary: ${(e as Error).message})`;
+  }
+}
+
 export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ReplicaSetInputs, news: ReplicaSetInputs) {
     // In a preview, values computed by other resources arrive as this placeholder: validate them at `up`.
@@ -127,21 +140,28 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ReplicaSetInputs) {
-    const result = await engine().converge(contextOf(inputs), specOf(inputs), undefined, policyOf(inputs));
-    return { id: `${inputs.stack}/${inputs.service}`, outs: outsOf(inputs, result) };
+    return withResourceLog(inputs.logUrn, async (log) => {
+      const result = await engine().converge(contextOf(inputs, log), specOf(inputs), undefined, policyOf(inputs));
+      return { id: `${inputs.stack}/${inputs.service}`, outs: outsOf(inputs, result) };
+    });
   },
 
   async diff(_id: string, olds: ReplicaSetProps, news: ReplicaSetInputs) {
-    return diffReplicaSet(olds, news);
+    const diff = diffReplicaSet(olds, news);
+    // What the next up will do, in one line under the resource (a preview's answer to "what happens?").
+    if (diff.changes) await withResourceLog(news.logUrn, async (log) => log(`[rollout] ${summaryOf(olds, news, Object.keys(diff.detailedDiff))}`));
+    return diff;
   },
 
   async update(_id: string, olds: ReplicaSetProps, news: ReplicaSetInputs) {
-    const result = await engine().converge(contextOf(news), specOf(news), specOf(olds), policyOf(news, olds));
-    return { outs: outsOf(news, result) };
+    return withResourceLog(news.logUrn, async (log) => {
+      const result = await engine().converge(contextOf(news, log), specOf(news), specOf(olds), policyOf(news, olds));
+      return { outs: outsOf(news, result) };
+    });
   },
 
   async delete(_id: string, props: ReplicaSetProps) {
-    await engine().removeAll(contextOf(props), specOf(props));
+    await withResourceLog(props.logUrn, (log) => engine().removeAll(contextOf(props, log), specOf(props)));
   },
 
   async read(id: string, props: ReplicaSetProps) {
@@ -178,6 +198,7 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
         env: pulumi.secret(args.env),
         ...(args.secrets !== undefined ? { secrets: pulumi.secret(args.secrets) } : {}),
         ...(args.secretsKey !== undefined ? { secretsKey: pulumi.secret(args.secretsKey) } : {}),
+        logUrn: logUrnOf("ReplicaSet", name, opts),
         containers: undefined,
         revision: undefined,
         standby: undefined,

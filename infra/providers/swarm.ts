@@ -7,9 +7,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
 import { loadEngine } from "./engine";
+import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
-const log = (line: string) => process.stderr.write(`${line}\n`);
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 // In a preview, values computed by other resources arrive as this placeholder: validate them at `up`.
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -17,16 +17,16 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 export type Diff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> };
 
-/** Pure: which inputs changed (each an update: a release or a re-run, never a replacement). */
+/** Pure: which inputs changed (each an update: a release or a re-run, never a replacement); where it logs is no input that changes. */
 export function diffInputs<T extends object>(olds: T, news: T, outputs: readonly string[]): Diff {
-  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !outputs.includes(k)).sort();
+  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !outputs.includes(k) && k !== LOG_URN_KEY).sort();
   const changed = keys.filter((k) => !same((olds as Record<string, unknown>)[k], (news as Record<string, unknown>)[k]));
   const detailedDiff: Diff["detailedDiff"] = {};
   for (const k of changed) detailedDiff[k] = { kind: "update", inputDiff: true };
   return { changes: changed.length > 0, replaces: [], detailedDiff, deleteBeforeReplace: false };
 }
 
-export interface SwarmReleaseInputs extends SwarmReleaseSpec {
+export interface SwarmReleaseInputs extends SwarmReleaseSpec, LogTarget {
   edge: SwarmEdgeTarget;
   timeouts: ReleaseTimeouts;
   /** The manager: unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
@@ -43,18 +43,18 @@ export interface SwarmReleaseProps extends SwarmReleaseInputs {
 const RELEASE_OUTPUTS = ["colour", "service", "revision"] as const;
 
 function releaseSpec(p: SwarmReleaseInputs): SwarmReleaseSpec {
-  const { edge: _e, timeouts: _t, dockerHost: _d, colour: _c, service: _s, revision: _r, ...spec } = p as SwarmReleaseProps;
+  const { edge: _e, timeouts: _t, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, ...spec } = p as SwarmReleaseProps;
   return spec;
 }
 
-function releaseContext(p: SwarmReleaseInputs) {
+function releaseContext(p: SwarmReleaseInputs, log: ResourceLog) {
   const e = engine();
   e.exitWhenOrphaned(); // a killed `pulumi up` must not leave this process releasing behind the next one
   return { docker: e.connectDocker(p.dockerHost), edge: p.edge, timeouts: p.timeouts, log };
 }
 
 async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour): Promise<SwarmReleaseProps> {
-  const result = await engine().release(releaseContext(p), releaseSpec(p), serving);
+  const result = await withResourceLog(p.logUrn, (log) => engine().release(releaseContext(p, log), releaseSpec(p), serving));
   return { ...p, colour: result.colour, service: result.service, revision: result.revision };
 }
 
@@ -95,7 +95,7 @@ export class SwarmRelease extends pulumi.dynamic.Resource {
       swarmReleaseProvider,
       name,
       // env, the secrets and their key are secret in the stored inputs too.
-      { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), colour: undefined, service: undefined, revision: undefined },
+      { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmRelease", name, opts), colour: undefined, service: undefined, revision: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env", "secrets", "secretsKey"] },
       "slipway",
       "SwarmRelease",
@@ -103,21 +103,21 @@ export class SwarmRelease extends pulumi.dynamic.Resource {
   }
 }
 
-export interface SwarmTaskInputs extends OneOffSpec {
+export interface SwarmTaskInputs extends OneOffSpec, LogTarget {
   /** Values whose change re-runs the task (the image, the database service's ID…). */
   triggers: unknown[];
   dockerHost?: string;
 }
 
 function oneOff(p: SwarmTaskInputs): OneOffSpec {
-  const { triggers: _t, dockerHost: _d, ...spec } = p;
+  const { triggers: _t, dockerHost: _d, logUrn: _l, ...spec } = p;
   return spec;
 }
 
 async function runTask(p: SwarmTaskInputs): Promise<void> {
   const e = engine();
   e.exitWhenOrphaned();
-  await e.runOneOff(e.connectDocker(p.dockerHost), oneOff(p), log);
+  await withResourceLog(p.logUrn, (log) => e.runOneOff(e.connectDocker(p.dockerHost), oneOff(p), log));
 }
 
 export const swarmTaskProvider: pulumi.dynamic.ResourceProvider = {
@@ -141,7 +141,7 @@ export class SwarmTask extends pulumi.dynamic.Resource {
     super(
       swarmTaskProvider,
       name,
-      { ...args, secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey) },
+      { ...args, secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmTask", name, opts) },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secrets", "secretsKey"] },
       "slipway",
       "SwarmTask",

@@ -44,12 +44,26 @@ export const containers = rs.containers;
 export const revision = rs.revision;
 `;
 
+/** The lines the engine prints under `header` ("<type> (<name>):") in the Diagnostics section of an up or preview. */
+function diagnosticsOf(output: string, header: string): string[] {
+  const lines = output.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `${header}:`);
+  if (start < 0) return [];
+  const out: string[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (/^\s{2}\S/.test(l) || /^\S/.test(l)) break; // the next resource's header, or the next section
+    if (l.trim()) out.push(l.trim());
+  }
+  return out;
+}
+
 // A missing toolchain is a failure, not a skip: this suite is the proof that the provider works under the engine.
 describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, () => {
   let env: EdgeEnvironment;
   let refs: ImageRefs;
   let dir: string;
   let run: (...args: string[]) => Promise<string>;
+  let runBoth: (...args: string[]) => Promise<string>;
 
   before(async () => {
     assert.ok(engineAvailable(), "the Pulumi toolchain is missing: run `bash tools/toolchain.sh` first");
@@ -72,14 +86,17 @@ describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, ()
         T_HC_TIMEOUT_MS: String(HEALTHCHECK_TIMEOUT_MS),
       }),
     };
-    run = (...args) =>
-      new Promise((resolve, reject) =>
+    const pulumiRun = (both: boolean, args: string[]) =>
+      new Promise<string>((resolve, reject) =>
         execFile(pulumi, [...args, "--non-interactive", "--cwd", dir], { env: childEnv, maxBuffer: 64 << 20, timeout: 10 * 60_000 }, (err, stdout, stderr) => {
           if (process.env.SLIPWAY_E2E_VERBOSE) console.log(stdout, stderr);
           if (err) reject(new Error(`pulumi ${args.join(" ")} failed: ${err.message}\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`));
-          else resolve(stdout);
+          else resolve(both ? `${stdout}\n${stderr}` : stdout);
         }),
       );
+    run = (...args) => pulumiRun(false, args);
+    // stdout and stderr: where the engine prints a resource's diagnostics depends on the display.
+    runBoth = (...args) => pulumiRun(true, args);
     await run("stack", "init", "e2e");
     await run("config", "set", "databaseUrl", env.databaseUrl, "--secret");
     await run("config", "set", "replicas", "3");
@@ -106,8 +123,20 @@ describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, ()
     const preview = await run("preview", "--diff");
     assert.match(preview, /~ .*slipway:index:ReplicaSet|update/);
     assert.doesNotMatch(preview, /\+-.*ReplicaSet|replace/);
+    // The preview says in one line what the up will do, under the replica set (the engine's log with its URN); in a
+    // preview the new revision is not known yet (the serialized provider is an input, unknown until the up).
+    const plain = await runBoth("preview");
+    const previewLines = diagnosticsOf(plain, "pulumi-nodejs:dynamic/slipway:ReplicaSet (api)");
+    assert.ok(previewLines.some((l) => l.startsWith(`[rollout] rolling 3 replicas ${first[0].revision.slice(0, 8)}→`) && l.endsWith(", surge 1")), `no one-line summary under the replica set:\n${plain}`);
     const up = await run("up", "--yes", "--skip-preview");
-    console.log(up.split("\n").filter((l) => /ReplicaSet|updated|Resources/.test(l)).join("\n"));
+    console.log(up.split("\n").filter((l) => /ReplicaSet|updated|Resources|rollout/.test(l)).join("\n"));
+    // The rollout's lines are the replica set's, not the stack's.
+    const mine = diagnosticsOf(up, "pulumi-nodejs:dynamic/slipway:ReplicaSet (api)");
+    assert.ok(mine.filter((l) => l.startsWith("[rollout] ")).length >= 6, `rollout lines under the replica set:\n${up}`);
+    assert.ok(mine.some((l) => /^\[rollout\] .*: drained/.test(l)), "the drain steps are among them");
+    assert.deepEqual(diagnosticsOf(up, "pulumi:pulumi:Stack").filter((l) => l.includes("[rollout]")), [], "no rollout line under the stack");
+    // The URN input changes nothing: the preview right after the up is empty.
+    await run("preview", "--expect-no-changes");
     const second = await running();
     assert.equal(second.length, 3);
     assert.equal(new Set(second.map((c) => c.revision)).size, 1);

@@ -13,6 +13,7 @@ import { edgeUrl as clientUrl } from "../../src/docker/connect";
 import { CONFIG_PATH, HTTP_PORT, renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { apiServiceName, COLOURS, slotPrefix } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
+import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
 import { DB_ROLES } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
 import { databaseName, DB_HOST } from "../components/database";
@@ -72,8 +73,8 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     taskSpec: {
       containerSpec: {
         image: cfg.images.postgres,
-        env: { POSTGRES_USER: cfg.database.user, POSTGRES_DB: cfg.database.name, POSTGRES_PASSWORD_FILE: "/run/secrets/POSTGRES_PASSWORD" },
-        secrets: [{ secretId: dbSecret.id, secretName: dbSecret.name, fileName: "POSTGRES_PASSWORD" }],
+        env: { POSTGRES_USER: cfg.database.user, POSTGRES_DB: cfg.database.name, POSTGRES_PASSWORD_FILE: INITDB_PASSWORD_FILE },
+        secrets: [{ secretId: dbSecret.id, secretName: dbSecret.name, fileName: INITDB_PASSWORD_SECRET }],
         // Named volumes on the database node: the data, and the socket directory the roles task shares.
         mounts: [
           { type: "volume", source: `${prefix}-pgdata`, target: PGDATA },

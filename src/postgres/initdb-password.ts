@@ -8,9 +8,12 @@
 // deliberate act (RUNBOOK.md §2): it keeps its environment, with a warning on every deploy, until its stack sets
 // `database.convertPasswordEnv: true` and unprotects it for that one deploy.
 import type Docker from "dockerode";
+import { secretPath } from "../docker/secret-files";
 
-/** Where the file is inside the database container (Docker Swarm's secrets path too). */
-export const INITDB_PASSWORD_FILE = "/run/secrets/POSTGRES_PASSWORD";
+/** The secret's name: the file's name, and the variable its `_FILE` form points at it with. */
+export const INITDB_PASSWORD_SECRET = "POSTGRES_PASSWORD";
+/** Where the file is inside the database container, on one host and on a swarm (a Swarm secret) alike. */
+export const INITDB_PASSWORD_FILE = secretPath(INITDB_PASSWORD_SECRET);
 /**
  * The file's mode: the official image reads it as root, the Debian stand-in (images/local/postgres) as postgres, so
  * readable by both — the only two users of the database container — and by nobody outside it.

@@ -36,8 +36,9 @@ const SCHEMA = [
 ];
 
 /** Throwaway verification containers still present (any state), optionally those of one dump. */
+/** This process's throwaway containers: other e2e files run verifications of their own at the same time. */
 async function verifyContainers(pg: TestPostgres, dump?: string): Promise<string[]> {
-  const label = ["slipway.role=backup-verify", ...(dump ? [`slipway.verify.dump=${dump}`] : [])];
+  const label = ["slipway.role=backup-verify", `slipway.verify.owner=${os.hostname()}/${process.pid}`, ...(dump ? [`slipway.verify.dump=${dump}`] : [])];
   return (await pg.docker.listContainers({ all: true, filters: { label } })).map((c) => c.Names[0]);
 }
 

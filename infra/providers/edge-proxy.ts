@@ -4,7 +4,7 @@
 // image or limits a handover to a new HAProxy container — neither drops a request (src/edge/proxy.ts).
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeProxySpec, HandoverTimeouts } from "../../src/edge";
-import { loadEngine } from "./engine";
+import { loadEngine, PROVIDER_CODE, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 export interface EdgeProxyInputs extends EdgeProxySpec, LogTarget {
@@ -23,7 +23,7 @@ export type EdgeProxyArgs = Inputs<EdgeProxyInputs>;
 const engine = () => loadEngine<typeof import("../../src/edge")>("edge");
 
 function specOf(p: EdgeProxyInputs): EdgeProxySpec {
-  const { timeouts: _t, dockerHost: _d, logUrn: _l, container: _c, ...spec } = p as EdgeProxyProps;
+  const { timeouts: _t, dockerHost: _d, logUrn: _l, container: _c, ...spec } = withoutProviderCode(p as EdgeProxyProps);
   return spec;
 }
 
@@ -38,7 +38,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 
 /** Pure: the changed inputs (not where it logs). `stack` names another edge (a replacement); everything else is updated in place. */
 export function diffEdgeProxy(olds: EdgeProxyProps, news: EdgeProxyInputs): pulumi.dynamic.DiffResult {
-  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "container" && k !== LOG_URN_KEY) as (keyof EdgeProxyInputs)[];
+  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => k !== "container" && k !== LOG_URN_KEY && k !== PROVIDER_CODE) as (keyof EdgeProxyInputs)[];
   const changed = keys.filter((k) => !same(olds[k], news[k]));
   // `read` found no HAProxy running, or two (an interrupted handover): the next update converges that.
   const drifted = olds.container !== undefined && (olds.container === "" || olds.container.includes(","));

@@ -5,7 +5,7 @@
 // properties derive from it, and `diff` walks its keys so a preview names every setting that changed.
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeTarget, ReplicaSpec, RolloutPolicy, RolloutTimeouts, Standby, StrategySettings } from "../../src/rollout";
-import { loadEngine } from "./engine";
+import { loadEngine, PROVIDER_CODE, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 /** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine, where it logs. */
@@ -33,12 +33,12 @@ export type ReplicaSetArgs = Inputs<ReplicaSetInputs>;
 const IDENTITY: (keyof ReplicaSetInputs)[] = ["stack", "service"];
 const OUTPUTS: (keyof ReplicaSetProps)[] = ["containers", "revision", "standby"];
 /** Inputs no diff compares: outputs, and where the provider logs (resource-log.ts). */
-const NOT_COMPARED: string[] = [...OUTPUTS, LOG_URN_KEY];
+const NOT_COMPARED: string[] = [...OUTPUTS, LOG_URN_KEY, PROVIDER_CODE];
 
 const engine = () => loadEngine<typeof import("../../src/rollout")>("rollout");
 
 function specOf(p: ReplicaSetInputs): ReplicaSpec {
-  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, logUrn: _logUrn, containers: _c, revision: _r, standby: _s, ...spec } = p as ReplicaSetProps;
+  const { edge: _edge, rollout: _rollout, dockerHost: _dockerHost, logUrn: _logUrn, containers: _c, revision: _r, standby: _s, ...spec } = withoutProviderCode(p as ReplicaSetProps);
   return spec;
 }
 

@@ -6,7 +6,7 @@
 // Pulumi ignores customTimeouts here: the budgets are inputs.
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
-import { loadEngine } from "./engine";
+import { loadEngine, PROVIDER_CODE, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
@@ -19,7 +19,7 @@ export type Diff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { 
 
 /** Pure: which inputs changed (each an update: a release or a re-run, never a replacement); where it logs is no input that changes. */
 export function diffInputs<T extends object>(olds: T, news: T, outputs: readonly string[]): Diff {
-  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !outputs.includes(k) && k !== LOG_URN_KEY).sort();
+  const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !outputs.includes(k) && k !== LOG_URN_KEY && k !== PROVIDER_CODE).sort();
   const changed = keys.filter((k) => !same((olds as Record<string, unknown>)[k], (news as Record<string, unknown>)[k]));
   const detailedDiff: Diff["detailedDiff"] = {};
   for (const k of changed) detailedDiff[k] = { kind: "update", inputDiff: true };
@@ -43,7 +43,7 @@ export interface SwarmReleaseProps extends SwarmReleaseInputs {
 const RELEASE_OUTPUTS = ["colour", "service", "revision"] as const;
 
 function releaseSpec(p: SwarmReleaseInputs): SwarmReleaseSpec {
-  const { edge: _e, timeouts: _t, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, ...spec } = p as SwarmReleaseProps;
+  const { edge: _e, timeouts: _t, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, ...spec } = withoutProviderCode(p as SwarmReleaseProps);
   return spec;
 }
 
@@ -110,7 +110,7 @@ export interface SwarmTaskInputs extends OneOffSpec, LogTarget {
 }
 
 function oneOff(p: SwarmTaskInputs): OneOffSpec {
-  const { triggers: _t, dockerHost: _d, logUrn: _l, ...spec } = p;
+  const { triggers: _t, dockerHost: _d, logUrn: _l, ...spec } = withoutProviderCode(p);
   return spec;
 }
 

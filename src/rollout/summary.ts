@@ -24,13 +24,10 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export function summarizeChange(current: StoredSet, next: ReplicaSpec, policy: RolloutPolicy, changed: readonly string[], now = Date.now()): string {
   const prev = current.spec;
   const from = revisionShort(current.revision ?? revisionOfSpec(prev));
-  // An input the diff sees as unknown (another resource's output; the host's __provider) makes a revision whose hash
+  // An input the diff sees as unknown (another resource's output) makes a revision whose hash
   // is not known yet: "new".
   const to = JSON.stringify(next).includes(UNKNOWN) ? "new" : revisionShort(revisionOfSpec(next));
-  // The dynamic-provider host's own input (the provider's code; unknown in a preview) says nothing about what runs.
-  const { __provider: _a, ...prevSpec } = prev as ReplicaSpec & { __provider?: unknown };
-  const { __provider: _b, ...nextSpec } = next as ReplicaSpec & { __provider?: unknown };
-  const release = revisionOfSpec(prevSpec) !== revisionOfSpec(nextSpec);
+  const release = revisionOfSpec(prev) !== revisionOfSpec(next);
   const n = next.replicas;
   const count = prev.replicas === n ? `${n}` : `${prev.replicas}→${n}`;
   const parts: string[] = [];

@@ -79,6 +79,8 @@ describe("ReplicaSet provider", () => {
       return diffReplicaSet(olds, { ...base, ...news });
     };
     assert.deepEqual(await diff({}), { changes: false, replaces: [], detailedDiff: {}, deleteBeforeReplace: false });
+    // The provider's own code (another checkout's or another build's serialization) is no change of the replica set.
+    assert.deepEqual(diffReplicaSet({ ...olds, __provider: "old code" } as never, { ...base, __provider: "new code" } as never).changes, false);
     const update = { kind: "update", inputDiff: true };
     assert.deepEqual(await diff({ image: "slipway/api:2" }), { changes: true, replaces: [], detailedDiff: { image: update }, deleteBeforeReplace: false });
     assert.deepEqual((await diff({ env: { A: "2" } })).detailedDiff, { env: update });

@@ -127,8 +127,8 @@ function summaryOf(olds: ReplicaSetProps, news: ReplicaSetInputs, changed: strin
 
 export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ReplicaSetInputs, news: ReplicaSetInputs) {
-    // In a preview, values computed by other resources arrive as this placeholder: validate them at `up`.
-    if (JSON.stringify(news).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")) return { inputs: news };
+    // In a preview, values computed by other resources are not known yet: validate them at `up`.
+    if (engine().holdsPreviewUnknown(news)) return { inputs: news };
     try {
       engine().validateSpec(specOf(news));
       return { inputs: news };

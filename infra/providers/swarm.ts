@@ -11,8 +11,6 @@ import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLo
 
 const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-// In a preview, values computed by other resources arrive as this placeholder: validate them at `up`.
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 export type Diff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> };
@@ -58,9 +56,19 @@ async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour): Promise<Swa
   return { ...p, colour: result.colour, service: result.service, revision: result.revision };
 }
 
+/** The one-line summary of a change (src/swarm/summary.ts); a summary that cannot be made says why, never fails the diff. */
+function releaseSummary(olds: SwarmReleaseProps, news: SwarmReleaseInputs, changed: string[]): string {
+  try {
+    return engine().summarizeRelease({ spec: releaseSpec(olds), ...(olds.colour ? { colour: olds.colour } : {}), ...(olds.revision ? { revision: olds.revision } : {}) }, releaseSpec(news), changed);
+  } catch (e) {
+    return `release of ${changed.join(", ")} (no summary: ${(e as Error).message})`;
+  }
+}
+
 export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: SwarmReleaseInputs, news: SwarmReleaseInputs) {
-    if (JSON.stringify(news).includes(UNKNOWN)) return { inputs: news };
+    // In a preview, values computed by other resources are not known yet: validate them at `up`.
+    if (engine().holdsPreviewUnknown(news)) return { inputs: news };
     try {
       engine().validateReleaseSpec(releaseSpec(news));
       return { inputs: news };
@@ -73,7 +81,10 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.stack}/api`, outs };
   },
   async diff(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
-    return diffInputs(olds, news, RELEASE_OUTPUTS);
+    const diff = diffInputs(olds, news, RELEASE_OUTPUTS);
+    // What the next up will do, in one line under the resource (a preview's answer to "what happens?").
+    if (diff.changes) await withResourceLog(news.logUrn, async (log) => log(`[release] ${releaseSummary(olds, news, Object.keys(diff.detailedDiff))}`));
+    return diff;
   },
   async update(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
     return { outs: await releaseOuts(news, olds.colour) };

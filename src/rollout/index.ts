@@ -2,6 +2,7 @@
 // converge/remove/observe a replica set, the one-line summary of a change, and a dockerode client for a DOCKER_HOST-style address.
 export { converge, removeAll } from "./executor";
 export { exitWhenOrphaned } from "../vocabulary/orphan";
+export { holdsPreviewUnknown } from "../vocabulary/naming";
 export { observe } from "./replicas";
 export type { EdgeTarget, ExecutorContext, RolloutEvent, RolloutPolicy, RolloutResult, RolloutTimeouts, Standby, StrategySettings } from "./executor";
 export { revisionOfSpec, validateSpec } from "./spec";

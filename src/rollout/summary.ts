@@ -1,7 +1,7 @@
 // The one line a preview prints about a change of a replica set: what the next `pulumi up` will do, in the words of
 // its strategy ("rolling 3 replicas 1a2b3c4d→5e6f7a8b, surge 1", "blue-green: stage 3 of 5e6f7a8b, switch, keep
 // 1a2b3c4d as standby 15 min"). Pure; the ReplicaSet provider's diff logs it under the resource.
-import { revisionShort } from "../vocabulary";
+import { holdsPreviewUnknown, revisionShort } from "../vocabulary";
 import type { RolloutPolicy } from "./executor";
 import { type ReplicaSpec, revisionOfSpec } from "./spec";
 
@@ -14,8 +14,6 @@ export interface StoredSet {
   running?: number;
 }
 
-/** Placeholder the engine puts in a preview for a value another resource computes at `up`. */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /**
  * Pure: the line for a change the diff found (`changed`: the inputs it names). `policy` is the new one, with the
@@ -26,7 +24,7 @@ export function summarizeChange(current: StoredSet, next: ReplicaSpec, policy: R
   const from = revisionShort(current.revision ?? revisionOfSpec(prev));
   // An input the diff sees as unknown (another resource's output) makes a revision whose hash
   // is not known yet: "new".
-  const to = JSON.stringify(next).includes(UNKNOWN) ? "new" : revisionShort(revisionOfSpec(next));
+  const to = holdsPreviewUnknown(next) ? "new" : revisionShort(revisionOfSpec(next));
   const release = revisionOfSpec(prev) !== revisionOfSpec(next);
   const n = next.replicas;
   const count = prev.replicas === n ? `${n}` : `${prev.replicas}→${n}`;

@@ -4,5 +4,7 @@ export type { ReleaseContext, ReleaseResult, ReleaseTimeouts } from "./release";
 export { runOneOff, OneOffFailure, serviceTasks, serviceLogTail } from "./tasks";
 export { planRelease, judgeTasks } from "./planner";
 export * from "./spec";
+export { summarizeRelease, type StoredRelease } from "./summary";
 export { connectDocker } from "../docker";
 export { exitWhenOrphaned } from "../vocabulary/orphan";
+export { holdsPreviewUnknown } from "../vocabulary/naming";

@@ -43,3 +43,11 @@ function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/** The placeholder the Pulumi engine puts in a preview for a value another resource computes at `up`. */
+export const PREVIEW_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Whether `value` holds a value a preview does not know yet (then it is validated, and its hash known, at `up`). */
+export function holdsPreviewUnknown(value: unknown): boolean {
+  return JSON.stringify(value ?? null).includes(PREVIEW_UNKNOWN);
+}

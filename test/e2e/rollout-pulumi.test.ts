@@ -11,7 +11,7 @@ import path from "node:path";
 import { observe } from "../../src/rollout";
 import { ensureImages, ImageRefs } from "../support/docker-images";
 import { EdgeEnvironment, startEdgeEnvironment, HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
-import { engineAvailable, engineEnv, pulumiBinary } from "../support/pulumi";
+import { diagnosticsOf, engineAvailable, engineEnv, pulumiBinary } from "../support/pulumi";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -43,19 +43,6 @@ const rs = new ReplicaSet("api", {
 export const containers = rs.containers;
 export const revision = rs.revision;
 `;
-
-/** The lines the engine prints under `header` ("<type> (<name>):") in the Diagnostics section of an up or preview. */
-function diagnosticsOf(output: string, header: string): string[] {
-  const lines = output.split("\n");
-  const start = lines.findIndex((l) => l.trim() === `${header}:`);
-  if (start < 0) return [];
-  const out: string[] = [];
-  for (const l of lines.slice(start + 1)) {
-    if (/^\s{2}\S/.test(l) || /^\S/.test(l)) break; // the next resource's header, or the next section
-    if (l.trim()) out.push(l.trim());
-  }
-  return out;
-}
 
 // A missing toolchain is a failure, not a skip: this suite is the proof that the provider works under the engine.
 describe("ReplicaSet under the real Pulumi engine", { timeout: 15 * 60_000 }, () => {

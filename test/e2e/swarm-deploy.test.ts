@@ -17,7 +17,7 @@ import { HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
 import { countRows, startLoad } from "../support/load";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
 import { freePort, type ProjectStack, projectStack } from "../support/project-stack";
-import { pulumiCli } from "../support/pulumi";
+import { diagnosticsOf, pulumiCli } from "../support/pulumi";
 import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
 import type { StepFigures } from "../support/deploy-scenario";
 import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
@@ -50,9 +50,11 @@ async function sql(query: string): Promise<string> {
   return execText(docker, c.Id, ["psql", "-U", "app", "-d", "app", "-Atc", query], undefined, 30_000);
 }
 
-async function up(message: string): Promise<void> {
+/** `pulumi up`; its output. */
+async function up(message: string): Promise<string> {
   const result = await ps.stack.up({ message, onOutput: log, color: "never" });
   if (result.summary.result !== "succeeded") throw new Error(`pulumi up: ${result.summary.result}`);
+  return result.stdout;
 }
 
 async function previewComplaint(): Promise<string> {
@@ -202,11 +204,18 @@ test("first up: the API answers through every edge node, the preview is empty, n
 
 test("promote under load through an edge node: 0 failed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
   const v2 = await apiImage("v2");
+  const before = (await ps.stack.outputs()).apiContainers!.value as string[];
+  let output = "";
   const f = await measure("promote", async () => {
     await setApiImage(v2);
-    await up("promote v2");
+    output = await up("promote v2");
   });
   assertZeroDowntime(f);
+  // What the release did, in one line under the SwarmRelease (not the stack): the image, the colour it went to, the
+  // service removed.
+  const summary = diagnosticsOf(output, "pulumi-nodejs:dynamic/slipway:SwarmRelease (api)").filter((l) => l.startsWith("[release] release "));
+  assert.equal(summary.length, 1, `one release line under the SwarmRelease:\n${output}`);
+  assert.match(summary[0]!, new RegExp(`→[0-9a-f]{8}: 3 replicas of ${v2.replace(/[.:]/g, "\\$&")} as ${ps.prefix}-api-[ab], switched at every edge task, then ${before[0]} removed \\(changed: image\\)$`));
   for (let i = 0; i < lab.edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab.edgeNodes[i]!.name} serves v2`);
 });
 

@@ -81,3 +81,16 @@ export function pulumiCli(ps: { stackName: string; workDir: string; backendDir: 
     ),
   );
 }
+
+/** The lines the engine prints under `header` ("<type> (<name>):") in the Diagnostics section of an up or preview. */
+export function diagnosticsOf(output: string, header: string): string[] {
+  const lines = output.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `${header}:`);
+  if (start < 0) return [];
+  const out: string[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (/^\s{2}\S/.test(l) || /^\S/.test(l)) break; // the next resource's header, or the next section
+    if (l.trim()) out.push(l.trim());
+  }
+  return out;
+}

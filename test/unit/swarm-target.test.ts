@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadStackConfig, StackConfigError } from "../../stacks/load";
-import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, type SwarmReleaseSpec } from "../../src/swarm";
+import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { declareProgram as declare, type Registered } from "../support/declare";
@@ -179,4 +179,21 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
 
 test("durations in the provider's read-back form (Go's), so the preview after an up stays empty", () => {
   assert.deepEqual([65_000, 30_000, 2000, 3_600_000, 1500].map(goDuration), ["1m5s", "30s", "2s", "1h0m0s", "1500ms"]);
+});
+
+test("the preview's one line about a release: revisions, replicas, image, the colour it goes to and the one removed", () => {
+  const short = (s: SwarmReleaseSpec) => releaseRevision(s).slice(0, 8);
+  const v2 = { ...spec, image: "slipway/api:2" };
+  assert.equal(
+    summarizeRelease({ spec, colour: "a", revision: releaseRevision(spec) }, v2, ["image"]),
+    `release ${short(spec)}→${short(v2)}: 3 replicas of slipway/api:2 as slipway-staging-api-b, switched at every edge task, then slipway-staging-api-a removed (changed: image)`,
+  );
+  // A secret's change is a release too; its value appears nowhere in the line.
+  const rotated = { ...spec, secrets: { PGPASSWORD: "n3w-value" }, replicas: 5 };
+  const line = summarizeRelease({ spec, colour: "b" }, rotated, ["replicas", "secrets"]);
+  assert.equal(line, `release ${short(spec)}→${short(rotated)}: 3→5 replicas of slipway/api:1 as slipway-staging-api-a, switched at every edge task, then slipway-staging-api-b removed (changed: replicas, secrets)`);
+  assert.doesNotMatch(line, /s3cret|n3w-value/);
+  // In a preview, an image another resource computes is not known yet.
+  const unknown = { ...spec, image: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
+  assert.equal(summarizeRelease({ spec }, unknown, ["image"]), `release ${short(spec)}→new: 3 replicas of a new image as slipway-staging-api-a, switched at every edge task (changed: image)`);
 });

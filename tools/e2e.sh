@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The e2e suite (`npm run test:e2e`), in two lanes that share no ports, names or cluster:
-#   swarm lane: the files that take the three-node lab (test/e2e/swarm-*.test.ts), one after the other — each takes
-#               the lab exclusively (faults), so running them side by side would only make one wait for the other;
-#   host lane:  every other file, SLIPWAY_E2E_CONCURRENCY at a time (default 2), beside the swarm lane.
+# The e2e suite (`npm run test:e2e`): SLIPWAY_E2E_CONCURRENCY files at a time (default 2; a 2-core machine under more
+# than two e2e files fails health checks). Worker 1 starts with the files that take the three-node swarm lab
+# (test/e2e/swarm-*.test.ts, one after the other: each takes the lab exclusively, so side by side one would only wait
+# for the other), then joins the others on the rest of the files, longest first by the times the last run on this
+# machine recorded (~/.cache/slipway/e2e-times; alphabetical without them).
 # Each file is its own `node --test` run; its output is printed whole when it ends (no interleaving), and a table of
 # every file's wall time and counts closes the run, so a slow CI run says where its time went.
 # Usage: bash tools/e2e.sh [FILE…]   (default: every test/e2e/*.test.ts)
@@ -17,12 +18,29 @@ for f in "${FILES[@]}"; do
   [ -f "$f" ] || { echo "tools/e2e.sh: no such file: $f" >&2; exit 2; }
   case "$(basename "$f")" in swarm-*) SWARM+=("$f") ;; *) HOST+=("$f") ;; esac
 done
-# swarm-deploy first: it is the longest of the lane.
-mapfile -t SWARM < <(printf '%s\n' "${SWARM[@]}" | awk '/swarm-deploy/ {print; next} {rest[++n]=$0} END {for (i = 1; i <= n; i++) print rest[i]}' | grep . || true)
+TIMES="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/e2e-times"
 
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/slipway-e2e.XXXXXX")"
 trap 'rm -rf "$OUT"' EXIT
 START=$SECONDS
+
+# swarm-deploy first: the longest of the lab's files.
+printf '%s\n' "${SWARM[@]}" | awk 'NF && /swarm-deploy/ {print; next} NF {rest[++n] = $0} END {for (i = 1; i <= n; i++) print rest[i]}' >"$OUT/swarm-queue"
+# The rest, longest first by the last recorded times (unknown files first, then alphabetical).
+printf '%s\n' "${HOST[@]}" | awk -v times="$TIMES" 'BEGIN {while ((getline line < times) > 0) {split(line, f, " "); t[f[2]] = f[1]}}
+  NF {print ($0 in t ? t[$0] : 999999), $0}' | sort -k1,1nr -k2,2 | cut -d' ' -f2- >"$OUT/queue"
+touch "$OUT/times"
+
+# Takes the next file of queue $1 (empty when none is left).
+take() {
+  local q=$1 f
+  {
+    flock 7
+    f="$(head -n 1 "$q")"
+    [ -n "$f" ] && sed -i 1d "$q"
+  } 7>"$q.lock"
+  printf '%s' "$f"
+}
 
 # One file: run it, keep its output, print it whole under a lock, record "<seconds> <rc> <pass> <fail> <file>".
 run_file() {
@@ -37,22 +55,20 @@ run_file() {
     flock 8
     printf '\n=== %s (%ds, exit %d) ===\n' "$f" "$((SECONDS - t0))" "$rc"
     cat "$OUT/$key.log"
+    echo "$((SECONDS - t0)) $rc ${pass:-?} ${fail:-?} $f" >>"$OUT/times"
   } 8>"$OUT/print.lock"
-  echo "$((SECONDS - t0)) $rc ${pass:-?} ${fail:-?} $f" >>"$OUT/times"
-}
-export -f run_file
-export OUT
-
-lane_swarm() { local f; for f in "${SWARM[@]}"; do run_file "$f"; done; }
-lane_host() {
-  [ ${#HOST[@]} -gt 0 ] || return 0
-  printf '%s\0' "${HOST[@]}" | xargs -0 -n1 -P"$CONCURRENCY" bash -c 'run_file "$0"'
 }
 
-echo "[e2e] ${#FILES[@]} file(s): swarm lane ${#SWARM[@]} in sequence, host lane ${#HOST[@]} at $CONCURRENCY a time beside it"
-lane_swarm & swarm_pid=$!
-lane_host
-wait "$swarm_pid"
+worker() {
+  local f
+  if [ "$1" = 1 ]; then while f="$(take "$OUT/swarm-queue")" && [ -n "$f" ]; do run_file "$f"; done; fi
+  while f="$(take "$OUT/queue")" && [ -n "$f" ]; do run_file "$f"; done
+}
+
+echo "[e2e] ${#FILES[@]} file(s), ${CONCURRENCY} at a time: the swarm lab's ${#SWARM[@]} first in worker 1, then the other ${#HOST[@]}"
+pids=()
+for w in $(seq 1 "$CONCURRENCY"); do worker "$w" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p"; done
 
 echo
 echo "[e2e] wall time per file (s), exit, tests passed, failed:"
@@ -60,5 +76,8 @@ sort -rn "$OUT/times" | awk '{printf "  %5d  exit %-3s pass %-3s fail %-3s %s\n"
 files=$(wc -l <"$OUT/times")
 failed=$(awk '$2 != 0' "$OUT/times" | wc -l)
 echo "[e2e] ${files} file(s) in $((SECONDS - START))s; ${failed} failed"
+# Keep the times for the next run's order (merged with older ones for files this run did not run).
+mkdir -p "$(dirname "$TIMES")"
+{ awk '{print $1, $5}' "$OUT/times"; if [ -f "$TIMES" ]; then cat "$TIMES"; fi; } | awk '!seen[$2]++' >"$TIMES.new" && mv "$TIMES.new" "$TIMES"
 [ "$files" -eq "${#FILES[@]}" ] || { echo "[e2e] only ${files} of ${#FILES[@]} file(s) reported"; exit 1; }
 [ "$failed" -eq 0 ]

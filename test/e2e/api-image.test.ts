@@ -182,12 +182,17 @@ test("/slow is capped at 10 s", async () => {
 
 test("abrupt API variant exits at once on SIGTERM, dropping in-flight requests", async () => {
   const api = await startApi(images.apiAbrupt, "abrupt");
-  const inflight = http(`${api.url}/slow?ms=5000`).then((r) => r.status, () => "dropped");
+  // The in-flight request would take 20 s: the graceful image waits for it (test above), this one must not. Exiting
+  // well before it could have been answered is what "at once" means here (a loaded machine adds seconds to `docker
+  // kill` and `docker wait` themselves, so no tighter figure is asserted).
+  const inflight = http(`${api.url}/slow?ms=20000`, {}, 40_000).then((r) => r.status, () => "dropped");
   await sleep(300);
   const killedAt = Date.now();
   await dockerOk(["kill", "-s", "TERM", api.name]);
   assert.equal(await dockerOk(["wait", api.name], 20_000), "0");
-  assert.ok(Date.now() - killedAt < 1500, `took ${Date.now() - killedAt} ms to exit`);
+  const exitedMs = Date.now() - killedAt;
+  assert.ok(exitedMs < 15_000, `took ${exitedMs} ms to exit: it waited for the in-flight request`);
+  console.log(`abrupt variant: exited ${exitedMs} ms after SIGTERM`);
   assert.equal(await inflight, "dropped");
 });
 

@@ -3,6 +3,7 @@
 // provider after the deploy steps (backup → migrate) have succeeded.
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/schema";
+import { apiProbe } from "../../src/vocabulary";
 import { ReplicaSet } from "../providers/replica-set";
 
 export interface ApiServiceArgs {
@@ -51,8 +52,7 @@ export class ApiService extends pulumi.ComponentResource {
         restartPolicy: s.restartPolicy,
         // Docker's health check and the edge both probe the readiness path (api.healthcheck.path).
         healthcheck: {
-          // The probe's own request timeout sits inside Docker's, so a slow answer is reported, not killed.
-          test: ["CMD", "node", "dist/api/healthcheck.js", s.healthcheck.path, String(Math.max(1000, s.healthcheck.timeoutMs - 500))],
+          test: apiProbe(s.healthcheck.path, s.healthcheck.timeoutMs),
           intervalMs: s.healthcheck.intervalMs,
           timeoutMs: s.healthcheck.timeoutMs,
           retries: s.healthcheck.retries,

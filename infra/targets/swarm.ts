@@ -14,7 +14,7 @@ import { CONFIG_PATH, HTTP_PORT, renderHaproxyConfig } from "../../src/edge/hapr
 import { apiServiceName, COLOURS, slotPrefix } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
-import { DB_ROLES } from "../../src/vocabulary";
+import { apiProbe, DB_ROLES } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
 import { databaseName, DB_HOST } from "../components/database";
 import { SwarmRelease, SwarmTask } from "../providers/swarm";
@@ -196,7 +196,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     memoryMb: api.limits.memoryMb,
     cpus: api.limits.cpus,
     healthcheck: {
-      test: ["CMD", "node", "dist/api/healthcheck.js", api.healthcheck.path, String(Math.max(1000, api.healthcheck.timeoutMs - 500))],
+      test: apiProbe(api.healthcheck.path, api.healthcheck.timeoutMs),
       intervalMs: api.healthcheck.intervalMs,
       timeoutMs: api.healthcheck.timeoutMs,
       retries: api.healthcheck.retries,

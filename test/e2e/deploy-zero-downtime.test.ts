@@ -81,7 +81,7 @@ test("production-shaped stack: every routine deploy under load drops nothing, an
       ],
       `${name}: api.volumes mounted`,
     );
-    assert.deepEqual(info.Config.Healthcheck?.Test?.slice(0, 4), ["CMD", "node", "dist/api/healthcheck.js", "/up"], `${name}: Docker probes api.healthcheck.path`);
+    assert.deepEqual(info.Config.Healthcheck?.Test?.slice(0, 4), ["CMD", "bash", "dist/api/healthcheck.sh", "/up"], `${name}: Docker probes api.healthcheck.path`);
     assert.equal(info.HostConfig.LogConfig?.Config?.["max-size"], "10m", `${name}: log rotation`);
   }
 

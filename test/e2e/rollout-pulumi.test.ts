@@ -35,7 +35,7 @@ const rs = new ReplicaSet("api", {
   env: { DATABASE_URL: cfg.requireSecret("databaseUrl"), PORT: "3000", APP_VERSION: cfg.require("version") },
   networks: [{ name: e.T_NETWORK!, aliases: ["api"] }],
   memoryMb: 256, cpus: 0.5, restartPolicy: "no",
-  healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js", "/up", String(Number(e.T_HC_TIMEOUT_MS) - 500)], intervalMs: 1000, timeoutMs: Number(e.T_HC_TIMEOUT_MS), retries: 5, startPeriodMs: 10000 },
+  healthcheck: { test: ["CMD", "bash", "dist/api/healthcheck.sh", "/up", String(Number(e.T_HC_TIMEOUT_MS) - 500)], intervalMs: 1000, timeoutMs: Number(e.T_HC_TIMEOUT_MS), retries: 5, startPeriodMs: 10000 },
   volumes: [],
   edge: { stack: e.T_STACK!, backend: "api" },
   rollout: { healthTimeoutMs: 60000, edgeUpTimeoutMs: 20000, drainTimeoutMs: 30000, stopGraceSeconds: 10 },

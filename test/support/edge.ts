@@ -12,6 +12,7 @@ import { connectDocker } from "../../src/rollout";
 import type { ReplicaSpec } from "../../src/rollout";
 import { execInContainer } from "../../src/docker";
 import { pgIsReady, psql } from "./postgres";
+import { apiProbe } from "../../src/vocabulary";
 import { LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
 
 export interface EdgeEnvironment {
@@ -45,7 +46,7 @@ export const budget = (name: string, fallback: number) => Number(process.env[nam
 /** Docker's per-probe health-check timeout (SLIPWAY_HEALTHCHECK_TIMEOUT_MS). */
 export const HEALTHCHECK_TIMEOUT_MS = budget("SLIPWAY_HEALTHCHECK_TIMEOUT_MS", 10_000);
 /** The API image's readiness probe, its own request timeout inside Docker's. */
-export const API_HEALTHCHECK = ["CMD", "node", "dist/api/healthcheck.js", "/up", String(HEALTHCHECK_TIMEOUT_MS - 500)];
+export const API_HEALTHCHECK = apiProbe("/up", HEALTHCHECK_TIMEOUT_MS);
 /** Rollout budgets (SLIPWAY_HEALTH_TIMEOUT_MS: from start until healthy). */
 export const TEST_ROLLOUT_TIMEOUTS = {
   healthTimeoutMs: budget("SLIPWAY_HEALTH_TIMEOUT_MS", 120_000),

@@ -72,7 +72,7 @@ for (const stack of ["staging", "production"]) {
     assert.ok(isSecret(replicas.inputs.secrets), "the API's secrets are a secret");
     assert.deepEqual(Object.keys((replicas.inputs.secrets as { value: Record<string, string> }).value), ["PGPASSWORD"], "its password reaches it as a secret file");
     assert.ok(isSecret(replicas.inputs.secretsKey), "the key of the secrets' digest is a secret");
-    assert.deepEqual(replicas.inputs.healthcheck.test, ["CMD", "node", "dist/api/healthcheck.js", "/up", String(replicas.inputs.healthcheck.timeoutMs - 500)], "Docker checks the readiness path, within its budget");
+    assert.deepEqual(replicas.inputs.healthcheck.test, ["CMD", "bash", "dist/api/healthcheck.sh", "/up", String(replicas.inputs.healthcheck.timeoutMs - 500)], "Docker checks the readiness path, within its budget");
     assert.deepEqual(replicas.inputs.edge, { stack: prefix, backend: "api" });
 
     const roles = byName(resources, "deploy-roles");

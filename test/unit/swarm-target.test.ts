@@ -87,7 +87,7 @@ const spec: SwarmReleaseSpec = {
   labels: { "slipway.project": "slipway" },
   memoryMb: 256,
   cpus: 0.5,
-  healthcheck: { test: ["CMD", "node", "dist/api/healthcheck.js", "/up"], intervalMs: 1000, timeoutMs: 5000, retries: 3, startPeriodMs: 10_000 },
+  healthcheck: { test: ["CMD", "bash", "dist/api/healthcheck.sh", "/up"], intervalMs: 1000, timeoutMs: 5000, retries: 3, startPeriodMs: 10_000 },
   placement: ["node.labels.zone==a"],
   stopGraceSeconds: 10,
 };

@@ -3,7 +3,7 @@
 # than two e2e files fails health checks). Worker 1 starts with the files that take the three-node swarm lab
 # (test/e2e/swarm-*.test.ts, one after the other: each takes the lab exclusively, so side by side one would only wait
 # for the other), then joins the others on the rest of the files, longest first by the times the last run on this
-# machine recorded (~/.cache/slipway/e2e-times; alphabetical without them).
+# machine recorded (~/.cache/slipway/e2e-times; without them, test/e2e/times.txt: the times of a run kept in the repo).
 # Each file is its own `node --test` run; its output is printed whole when it ends (no interleaving), and a table of
 # every file's wall time and counts closes the run, so a slow CI run says where its time went.
 # Usage: bash tools/e2e.sh [FILE…]   (default: every test/e2e/*.test.ts)
@@ -19,6 +19,8 @@ for f in "${FILES[@]}"; do
   case "$(basename "$f")" in swarm-*) SWARM+=("$f") ;; *) HOST+=("$f") ;; esac
 done
 TIMES="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/e2e-times"
+ORDER="$TIMES"
+[ -f "$ORDER" ] || ORDER=test/e2e/times.txt
 
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/slipway-e2e.XXXXXX")"
 trap 'rm -rf "$OUT"' EXIT
@@ -27,7 +29,7 @@ START=$SECONDS
 # swarm-deploy first: the longest of the lab's files.
 printf '%s\n' "${SWARM[@]}" | awk 'NF && /swarm-deploy/ {print; next} NF {rest[++n] = $0} END {for (i = 1; i <= n; i++) print rest[i]}' >"$OUT/swarm-queue"
 # The rest, longest first by the last recorded times (unknown files first, then alphabetical).
-printf '%s\n' "${HOST[@]}" | awk -v times="$TIMES" 'BEGIN {while ((getline line < times) > 0) {split(line, f, " "); t[f[2]] = f[1]}}
+printf '%s\n' "${HOST[@]}" | awk -v times="$ORDER" 'BEGIN {while ((getline line < times) > 0) {split(line, f, " "); t[f[2]] = f[1]}}
   NF {print ($0 in t ? t[$0] : 999999), $0}' | sort -k1,1nr -k2,2 | cut -d' ' -f2- >"$OUT/queue"
 touch "$OUT/times"
 

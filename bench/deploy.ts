@@ -16,10 +16,13 @@
 // replicas one at a time (api.rollout.surge 1) and 12 in batches of 4 (surge 4), each under the same load, printed
 // beside each other — wall time, the rollout's own span (from its events, SLIPWAY_ROLLOUT_EVENTS), time per replica
 // and the 1-minute load average before and after. --only-scale runs just these rows.
+// First (unless --no-overhead), with no load, where a deploy's time goes (bench/overhead.ts): --runs (default 5)
+// promotes of a 2-replica stack split into start → first step, each step, after the last step, and the overhead
+// (wall − the rollout's own steps); then as many no-op previews and no-op ups. --only-overhead runs just that.
 // Figures, no verdicts; a failed step is reported (what failed, one line), not thrown.
 // JSON to bench/results/deploy-<time>.json.
-//   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+//   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale] [-- --no-overhead | --only-overhead] [-- --runs 5]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -33,6 +36,7 @@ import { deriveApiImage, FAULT_HALF_OF_REQUESTS } from "../test/support/derived-
 import { describeStep, type LoadShape, restartDatabase, type Scenario, type ScenarioOptions, selfSignedCertificate, startScenario, type StepFigures } from "../test/support/deploy-scenario";
 import { countRows, type RowCheck } from "../test/support/load";
 import { switches, versionTimeline } from "../test/support/versions";
+import { type OverheadFigures, overheadSteps, overheadTable, rolloutSpan } from "./overhead";
 import { benchSwarm, type Figures, inSwarm } from "./rollout";
 
 interface Row {
@@ -68,18 +72,26 @@ async function main(): Promise<void> {
     options: {
       connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false }, "no-strategies": { type: "boolean", default: false },
       "no-scale": { type: "boolean", default: false }, "only-scale": { type: "boolean", default: false },
+      "no-overhead": { type: "boolean", default: false }, "only-overhead": { type: "boolean", default: false }, runs: { type: "string", default: "5" },
     },
   });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
   const connections = Number(values.connections);
   if (!Number.isInteger(connections) || connections < 1) throw new Error(`--connections must be a whole number ≥ 1, got ${values.connections}`);
   const load = { connections, settleS: 5 };
   const refs = await testImages();
   const rows: Row[] = [];
 
-  const only = values["only-scale"];
+  let overhead: OverheadFigures | undefined;
+  if (!values["no-overhead"] || values["only-overhead"]) {
+    overhead = await overheadSteps(refs, runs, `bo${randomBytes(3).toString("hex")}`);
+    console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead)}`);
+  }
+  const only = values["only-scale"] || values["only-overhead"];
   if (!only) await deploySteps(rows, "http", refs, load);
   if (!only && !values["no-strategies"]) await strategySteps(rows, refs, load);
-  if (!values["no-scale"] || only) await scaleSteps(rows, refs, load);
+  if ((!values["no-scale"] && !values["only-overhead"]) || values["only-scale"]) await scaleSteps(rows, refs, load);
   if (!only && values.tls) {
     let tls: ScenarioOptions["tls"];
     try {
@@ -97,6 +109,7 @@ async function main(): Promise<void> {
   console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms)` +
     `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
   console.log(table(rows));
+  if (overhead) console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead)}`);
   const scaled = rows.filter((r) => r.scale);
   if (scaled.length) console.log(`\nScale (rolling promote under the same load):\n${scaleTable(scaled)}`);
   const failedSteps = rows.filter((r) => r.failure);
@@ -104,7 +117,7 @@ async function main(): Promise<void> {
   const dir = path.join(__dirname, "results");
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, loadAverage: loadavg(), results: rows }, null, 2));
+  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, loadAverage: loadavg(), results: rows, ...(overhead ? { overhead } : {}) }, null, 2));
   console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
 }
 
@@ -187,21 +200,6 @@ async function scaleSteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promis
     await scenario?.cleanup();
     rmSync(eventsDir, { recursive: true, force: true });
   }
-}
-
-/** Seconds from the first rollout step's start to the last one's end, as the provider's events say (NaN: none). */
-function rolloutSpan(file: string): number {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return NaN;
-  }
-  const events = text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { time: string; durationMs: number });
-  if (events.length === 0) return NaN;
-  const start = Math.min(...events.map((e) => Date.parse(e.time)));
-  const end = Math.max(...events.map((e) => Date.parse(e.time) + e.durationMs));
-  return (end - start) / 1000;
 }
 
 function scaleTable(rows: Row[]): string {

@@ -51,6 +51,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
   }, dockerOpts);
   // database.standby: the second member, seeded from the first. After `npm run failover` (database.standby.serving:
   // standby) it is the primary: the deploy steps, the verbs (the dbContainer output) and the API's `db` alias are on it.
+  const afterDb: Promise<pulumi.Resource[]> = ctx.lock.then((lock) => [...lock, db]);
   const standby = standbyOn
     ? new Standby("db-standby", {
       prefix,
@@ -67,7 +68,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
       production,
       logs: cfg.logs,
       ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-    }, { ...dockerOpts, dependsOn: ctx.lock.then((lock) => [...lock, db]) })
+    }, { ...dockerOpts, dependsOn: afterDb })
     : undefined;
   const servingMember = standby && cfg.database.standby.serving === "standby" ? standby.container : db.container;
   const fencedOrStandby = standby ? (cfg.database.standby.serving === "standby" ? db.container : standby.container) : undefined;

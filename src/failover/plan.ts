@@ -35,6 +35,12 @@ export function failoverTarget(stackName: string, outputs: Values, config: Value
       `to have a standby next time, set database.standby.enabled: true and deploy`,
     );
   }
+  if (standby.serving === "standby") {
+    throw new Error(
+      `stack "${stackName}" failed over already: its standby was promoted (slipway:database.standby.serving is standby) and the old primary is fenced, ` +
+      `so there is no standby to promote until a new one is seeded (RUNBOOK "The database host is gone", step "a standby again")`,
+    );
+  }
   const primary = outputs.dbContainer?.value;
   const other = outputs.dbStandbyContainer?.value;
   if (typeof primary !== "string" || typeof other !== "string" || primary === "" || other === "") {

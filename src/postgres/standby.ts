@@ -12,6 +12,8 @@ import { type Database, shellJoin } from "./commands";
 
 /** The replication slot on the primary that keeps the WAL the standby has not received yet. */
 export const STANDBY_SLOT = "slipway_standby";
+/** How much WAL the slot may hold back for a standby that is away (max_slot_wal_keep_size); beyond, the slot is lost. */
+export const MAX_SLOT_WAL_KEEP = "4GB";
 /** The standby's application_name, which synchronous_standby_names names. */
 export const STANDBY_APPLICATION = "slipway_standby";
 /** The environment variable the replication step reads the role's password from (never on a command line). */
@@ -52,6 +54,9 @@ export function replicationScript(): string {
     `SELECT format('CREATE ROLE %I', '${role}') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') \\gexec`,
     `ALTER ROLE ${role} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD :'replication_password';`,
     `SELECT format('SELECT pg_create_physical_replication_slot(%L)', '${STANDBY_SLOT}') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${STANDBY_SLOT}') \\gexec`,
+    // A slot keeps WAL for a standby that is away; bounded, a standby too far behind loses its slot (re-seed it) rather
+    // than the primary its disk. ALTER SYSTEM: in the data directory, so pg_basebackup copies it to the standby.
+    `ALTER SYSTEM SET max_slot_wal_keep_size = '${MAX_SLOT_WAL_KEEP}';`,
     "SELECT pg_reload_conf();",
     "",
   ].join("\n");

@@ -1,0 +1,217 @@
+// Hot standby and failover on a production-shaped stack (`pulumi up` of the real program, real PostgreSQL, the
+// operator's `npm run failover`), the story of RUNBOOK "The database host is gone":
+//  1. database.standby.enabled: `<prefix>-db-standby` is seeded from the primary and streams through its slot (the
+//     replicas' slipway_db_standby_streaming / _lag_bytes say so), and `preview --expect-no-changes` is empty; switched
+//     to synchronous, the primary names it in synchronous_standby_names and it is a `sync` standby;
+//  2. under write load through the edge, the primary is SIGKILLed (`docker kill`) and the operator runs
+//     `npm run failover -- --stack S`: failed writes are only those sent before the kill (in flight on the lost
+//     primary), no row is written twice and every acknowledged row — those acknowledged just before the kill too — is on
+//     the promoted standby (synchronous commits); the failover's seconds are measured;
+//  3. the old primary is fenced: restart policy no, off the backend network; started by hand it comes up read-only in
+//     recovery and `db` does not resolve to it;
+//  4. the next `pulumi up` (database.standby.serving: standby, as the failover recorded it) replaces neither database
+//     container, the API keeps writing, and `preview --expect-no-changes` is empty.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { execInContainer, execText } from "../../src/docker";
+import { memberNames, standbyVolume, STANDBY_SLOT } from "../../src/postgres/standby";
+import { pollUntil } from "../../src/vocabulary";
+import { productionShape } from "../support/deploy-scenario";
+import { engineEnv, repoRoot } from "../support/pulumi";
+import { restoreScenario, type VerbRun } from "../support/restore-scenario";
+
+/** How long the replicas wait for a database connection meanwhile (database.standby.apiWaitSeconds). */
+const API_WAIT_S = 60;
+/** Budget for `npm run failover` on a loaded 2-core machine (it needs seconds on a quiet one). */
+const FAILOVER_BUDGET_MS = Number(process.env.STANDBY_FAILOVER_BUDGET_MS ?? 3 * 60_000);
+
+interface Write {
+  name: string;
+  sentAt: number;
+  ackAt?: number;
+  status: number;
+}
+
+/** `writers` clients POSTing unique rows through the edge, one after another each, until stopped. */
+function writeContinuously(url: string, tag: string, writers: number) {
+  const writes: Write[] = [];
+  let running = true;
+  let n = 0;
+  const loops = Array.from({ length: writers }, async () => {
+    while (running) {
+      const w: Write = { name: `${tag}-${n++}`, sentAt: Date.now(), status: 0 };
+      writes.push(w);
+      try {
+        // Longer than the replicas' wait for a connection (API_WAIT_S): a request that waits out the failover is answered.
+        const r = await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: w.name }), signal: AbortSignal.timeout((API_WAIT_S + 30) * 1000) });
+        await r.arrayBuffer();
+        w.status = r.status;
+        if (r.status === 201) w.ackAt = Date.now();
+      } catch {
+        w.status = 0;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  });
+  return {
+    acked: () => writes.filter((w) => w.ackAt !== undefined).length,
+    async stop(): Promise<Write[]> {
+      running = false;
+      await Promise.all(loops);
+      return writes;
+    },
+  };
+}
+
+test("database.standby: a streaming standby; SIGKILL of the primary under load, npm run failover: only in-flight writes fail, every acknowledged row survives (synchronous), the old primary fenced, the next pulumi up replaces nothing", { timeout: 25 * 60_000 }, async (t) => {
+  const uploads = (name: string) => `slipway-${name}-uploads`;
+  const { name, ps, docker, sqlIn } = await restoreScenario(t, "hsb", {
+    config: ({ name, images, port, dir }) => {
+      const c = productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir: dir, volume: uploads(name) });
+      return { ...c, database: { ...(c.database as object), standby: { enabled: true, apiWaitSeconds: API_WAIT_S } } };
+    },
+    volumes: (name) => [uploads(name), standbyVolume(`slipway-${name}`)],
+  });
+  const log = (s: string) => process.stderr.write(s);
+  const up = async (message: string) => {
+    const r = await ps.stack.up({ message, onOutput: log, color: "never" });
+    assert.equal(r.summary.result, "succeeded");
+    return r;
+  };
+  const previewEmpty = async () => {
+    try {
+      await ps.stack.preview({ expectNoChanges: true, color: "never" });
+      return "";
+    } catch (e) {
+      return (e as Error).message.slice(-3000);
+    }
+  };
+  const failoverVerb = (args: string[]) =>
+    new Promise<VerbRun & { seconds: number }>((resolve) => {
+      const started = Date.now();
+      const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
+      // As the operator runs it.
+      const child = spawn("npm", ["run", "--silent", "failover", "--", "--stack", name, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        log(d.toString());
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), FAILOVER_BUDGET_MS);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+      });
+    });
+  const members = memberNames(ps.prefix);
+  const started = Date.now();
+
+  // 1. Deployed with a standby: it streams through the slot, and the replicas export it.
+  const first = await up("with a standby");
+  const url = first.outputs.edgeUrl!.value as string;
+  assert.equal(first.outputs.dbContainer!.value, members.db);
+  assert.equal(first.outputs.dbStandbyContainer!.value, members.standby);
+  const primarySql = sqlIn(members.db);
+  const standbySql = sqlIn(members.standby);
+  assert.equal(await standbySql("SELECT pg_is_in_recovery()"), "t", "the standby is in recovery");
+  await pollUntil(async () => ((await primarySql("SELECT state FROM pg_stat_replication WHERE application_name = 'slipway_standby'")) === "streaming" ? true : undefined), { timeoutMs: 60_000, onTimeout: () => new Error("the standby does not stream") });
+  assert.equal(await primarySql("SELECT count(*) FROM pg_roles WHERE rolname = 'slipway_replicator' AND rolreplication AND NOT rolsuper"), "1", "a replication role, not a superuser");
+  assert.equal((await docker.getContainer(members.standby).inspect()).Config.Env?.some((e) => /PASSWORD/.test(e)), false, "no password in the standby's environment");
+  const replica = (first.outputs.apiContainers!.value as string[])[0]!;
+  const metrics = async () => execText(docker, replica, ["node", "-e", "fetch('http://127.0.0.1:3000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"], undefined, 30_000);
+  const m = await metrics();
+  assert.match(m, new RegExp(`^slipway_db_standby_streaming\\{slot="${STANDBY_SLOT}"\\} 1$`, "m"), "the streaming gauge");
+  const lag = new RegExp(`^slipway_db_standby_lag_bytes\\{slot="${STANDBY_SLOT}"\\} (\\d+)$`, "m").exec(m);
+  assert.ok(lag, `the lag gauge: ${m.split("\n").filter((l) => l.includes("standby")).join(" | ")}`);
+  console.log(`standby streaming; lag ${lag[1]} bytes`);
+  assert.equal(await previewEmpty(), "", "preview right after the up with a standby is empty");
+
+  // Synchronous: the primary waits for the standby on every commit.
+  const stackPath = join(ps.workDir, `Pulumi.${name}.yaml`);
+  const file = parse(readFileSync(stackPath, "utf8")) as { config: Record<string, { standby?: object }> };
+  file.config["slipway:database"] = { ...file.config["slipway:database"], standby: { ...file.config["slipway:database"]!.standby, synchronous: true } };
+  writeFileSync(stackPath, stringify(file));
+  await up("synchronous");
+  assert.equal(await primarySql("SHOW synchronous_standby_names"), "slipway_standby");
+  assert.equal(await primarySql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'slipway_standby'"), "sync");
+  assert.equal(await previewEmpty(), "", "preview after switching synchronous on is empty");
+  const ids = { db: (await docker.getContainer(members.db).inspect()).Id, standby: (await docker.getContainer(members.standby).inspect()).Id };
+  console.log(`deployed with a synchronous standby in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+  // 2. The primary is lost under write load; the operator fails over.
+  const load = writeContinuously(url, `w${name}`, 8);
+  await pollUntil(async () => (load.acked() >= 100 ? true : undefined), { timeoutMs: 60_000, onTimeout: () => new Error(`the writers got ${load.acked()} acknowledgements in 60 s`) });
+  const killAt = Date.now();
+  const ackedBeforeKill = load.acked();
+  await docker.getContainer(members.db).kill({ signal: "SIGKILL" });
+  const afterKill = await docker.getContainer(members.db).inspect();
+  console.log(`primary SIGKILLed with ${ackedBeforeKill} writes acknowledged (running after the kill: ${afterKill.State.Running}, restart policy ${afterKill.HostConfig.RestartPolicy?.Name})`);
+  const verb = await failoverVerb([]);
+  const failoverDoneAt = Date.now();
+  assert.equal(verb.code, 0, `npm run failover: ${verb.stderr}`);
+  assert.match(verb.stdout, new RegExp(`${members.standby} is the primary, ${members.db} fenced \\((\\d+\\.\\d) s\\)`));
+  // The writers keep going on the promoted standby.
+  const ackedAtFailover = load.acked();
+  await pollUntil(async () => (load.acked() >= ackedAtFailover + 100 ? true : undefined), { timeoutMs: 120_000, onTimeout: () => new Error(`no writes acknowledged after the failover (${load.acked()})`) });
+  const writes = await load.stop();
+  const failed = writes.filter((w) => w.status !== 201);
+  const failedInFlight = failed.filter((w) => w.sentAt <= killAt);
+  const failedAfter = failed.filter((w) => w.sentAt > killAt);
+  const acked = writes.filter((w) => w.ackAt !== undefined);
+  const newSql = sqlIn(members.standby);
+  const stored = new Map<string, number>();
+  for (const line of (await newSql(`SELECT name, count(*) FROM items WHERE name LIKE 'w${name}-%' GROUP BY name`)).split("\n").filter(Boolean)) {
+    const [n, c] = line.split("|");
+    stored.set(n!, Number(c));
+  }
+  const lost = acked.filter((w) => !stored.has(w.name));
+  const twice = [...stored.values()].filter((c) => c > 1).length;
+  const maxWait = Math.max(...acked.filter((w) => w.sentAt > killAt).map((w) => w.ackAt! - w.sentAt), 0);
+  console.log(
+    `failover: verb ${verb.seconds.toFixed(1)} s (kill → verb done ${((failoverDoneAt - killAt) / 1000).toFixed(1)} s); writes ${writes.length}, acknowledged ${acked.length} ` +
+    `(${ackedBeforeKill} before the kill), failed ${failed.length} (${failedInFlight.length} sent before the kill, ${failedAfter.length} after; statuses ${JSON.stringify(Object.fromEntries(failed.map((w) => [w.status, failed.filter((f) => f.status === w.status).length])))}), ` +
+    `rows lost ${lost.length}, rows twice ${twice}, longest wait of a write sent after the kill ${(maxWait / 1000).toFixed(1)} s`,
+  );
+  assert.deepEqual(failedAfter.map((w) => `${w.name}:${w.status}@+${w.sentAt - killAt}ms`), [], "no write sent after the kill failed: it waited for the promoted standby");
+  assert.ok(failedInFlight.length <= 8, `at most the writers' in-flight requests failed (${failedInFlight.length})`);
+  assert.deepEqual(lost.map((w) => `${w.name} acked ${w.ackAt! - killAt} ms after the kill`), [], "every acknowledged row is on the promoted standby (synchronous commits)");
+  assert.equal(twice, 0, "no row written twice");
+  assert.equal(await newSql("SELECT pg_is_in_recovery()"), "f", "the promoted standby is a primary");
+
+  // 3. The old primary is fenced: it cannot come back as a writer.
+  const fenced = await docker.getContainer(members.db).inspect();
+  assert.equal(fenced.State.Running, false);
+  assert.equal(fenced.HostConfig.RestartPolicy?.Name, "no", "Docker will not restart it");
+  assert.deepEqual(Object.keys(fenced.NetworkSettings.Networks ?? {}).filter((n) => n.includes(ps.prefix)), [], "off the stack's networks");
+  const stackFile = parse(readFileSync(stackPath, "utf8")) as { config: Record<string, { standby?: { serving?: string } }> };
+  assert.equal(stackFile.config["slipway:database"]?.standby?.serving, "standby", "the failover recorded the serving member in the stack file");
+  await docker.getContainer(members.db).start();
+  await pollUntil(async () => ((await execInContainer(docker, members.db, ["pg_isready", "-U", "app"]).catch(() => ({ exitCode: 1 }))).exitCode === 0 ? true : undefined), { timeoutMs: 120_000, onTimeout: () => new Error(`the fenced ${members.db} does not start`) });
+  assert.equal(await primarySql("SELECT pg_is_in_recovery()"), "t", "started by hand, the fenced old primary is in recovery");
+  const write = await execInContainer(docker, members.db, ["psql", "-U", "app", "-d", "app", "-Atc", "INSERT INTO items (name) VALUES ('split-brain')"]);
+  assert.notEqual(write.exitCode, 0);
+  assert.match(write.stderr, /read-only transaction/, "the fenced old primary refuses writes");
+  const resolved = (await execText(docker, replica, ["node", "-e", "require('dns').lookup('db', { all: true }, (e, a) => process.stdout.write(e ? e.code : a.map((x) => x.address).join(',')))"], undefined, 30_000)).trim();
+  const promotedIps = Object.values((await docker.getContainer(members.standby).inspect()).NetworkSettings.Networks ?? {}).map((n) => n.IPAddress);
+  assert.ok(resolved !== "" && resolved.split(",").every((ip) => promotedIps.includes(ip)), `db resolves to the promoted standby only (${resolved}; its addresses ${promotedIps.join(",")})`);
+  await docker.getContainer(members.db).stop({ t: 10 });
+
+  // 4. The next deploy replaces no database container; the preview after it is empty.
+  const after = await up("after the failover");
+  assert.equal(after.outputs.dbContainer!.value, members.standby);
+  assert.equal((await docker.getContainer(members.db).inspect()).Id, ids.db, "the fenced container was not re-created");
+  assert.equal((await docker.getContainer(members.db).inspect()).State.Running, false, "nor started");
+  assert.equal((await docker.getContainer(members.standby).inspect()).Id, ids.standby, "the promoted standby was not re-created");
+  assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "after-up" }) })).status, 201);
+  assert.equal(await previewEmpty(), "", "preview after the failover and the next up is empty");
+  const refused = await failoverVerb([]);
+  assert.notEqual(refused.code, 0, "a second failover is refused: there is no standby");
+  assert.match(refused.stderr, /failed over already/);
+  console.log(`whole scenario ${((Date.now() - started) / 1000).toFixed(0)} s`);
+});

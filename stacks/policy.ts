@@ -199,7 +199,7 @@ export function standbyViolations(cfg: StackConfig): Violation[] {
   if (s.enabled) return [];
   const out: Violation[] = [];
   if (s.synchronous) out.push({ key: "slipway:database.standby.synchronous", message: "needs database.standby.enabled: true (commits would wait for a standby that does not exist)" });
-  if (s.serving !== "db") out.push({ key: "slipway:database.standby.serving", message: `is ${s.serving}, but database.standby.enabled is false: the standby container would be removed while it is the primary; set enabled back to true (RUNBOOK "Hot standby")` });
+  if (s.serving !== "db") out.push({ key: "slipway:database.standby.serving", message: `is ${s.serving}, but database.standby.enabled is false: the standby container would be removed while it is the primary; set enabled back to true (RUNBOOK "The database host is gone")` });
   return out;
 }
 

@@ -173,7 +173,7 @@ export const standbySchema = z.strictObject({
   /**
    * Commits wait until the standby has flushed them (synchronous_standby_names + synchronous_commit on): a row
    * acknowledged to a client survives the primary's loss. The price: every commit waits a round trip to the standby,
-   * and writes stop while the standby is down (RUNBOOK "Hot standby").
+   * and writes stop while the standby is down (RUNBOOK "The database host is gone").
    */
   synchronous: z.boolean().default(false),
   /**

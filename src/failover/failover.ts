@@ -48,7 +48,7 @@ export async function failover(opts: FailoverOptions): Promise<FailoverResult> {
   await moveAlias(docker, target.standby, network, log);
   const seconds = (Date.now() - started) / 1000;
   await opts.record(target.standbyMember);
-  log(`failover: ${target.standby} is the primary (the stack's database.standby.serving is now ${target.standbyMember}); ${target.primary} is fenced. Next: RUNBOOK "Hot standby" — after the failover`);
+  log(`failover: ${target.standby} is the primary (the stack's database.standby.serving is now ${target.standbyMember}); ${target.primary} is fenced. Next: RUNBOOK "The database host is gone", after the failover`);
   return { promoted: target.standby, fenced: target.primary, seconds };
 }
 
@@ -92,7 +92,7 @@ async function fence(docker: Docker, name: string, o: { stop: boolean; exists: b
     await c.kill().catch((e: unknown) => (isStatus(e, 409) || isStatus(e, 304) ? undefined : Promise.reject(e)));
   }
   await pollUntil(async () => ((await c.inspect()).State.Running ? undefined : true), { timeoutMs: 60_000, onTimeout: () => new Error(`${name} did not stop within 60 s: nothing promoted; stop it (docker kill ${name}) and run the failover again`) });
-  const why = `fenced by npm run failover at ${o.now().toISOString()}: another member was promoted; this data directory must not serve writes again. RUNBOOK "Hot standby".\n`;
+  const why = `fenced by npm run failover at ${o.now().toISOString()}: another member was promoted; this data directory must not serve writes again. RUNBOOK "The database host is gone".\n`;
   // PostgreSQL only needs standby.signal to exist (and removes it, as the directory's owner, if ever promoted).
   await c.putArchive(tarFiles([
     { path: "standby.signal", content: "", mode: 0o644 },

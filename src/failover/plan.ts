@@ -72,9 +72,9 @@ export type FailoverDecision = { go: true; stopPrimary: boolean } | { go: false;
  * runs is stopped only when the operator says so (`--yes`: a planned switchover), since a failover is for a lost one.
  */
 export function decideFailover(t: Pick<FailoverTarget, "primary" | "standby">, seen: Observed, yes: boolean): FailoverDecision {
-  if (!seen.standby.exists) return { go: false, why: `the standby container ${t.standby} does not exist: nothing to promote (deploy the stack to create it; RUNBOOK "Hot standby")` };
+  if (!seen.standby.exists) return { go: false, why: `the standby container ${t.standby} does not exist: nothing to promote (deploy the stack to create it; RUNBOOK "The database host is gone")` };
   if (!seen.standby.running) return { go: false, why: `the standby container ${t.standby} is not running (${seen.standby.state ?? "stopped"}): start it (docker start ${t.standby}) and run the failover again` };
-  if (seen.standby.inRecovery === false) return { go: false, why: `${t.standby} is not a standby: it is a primary already (not in recovery). Nothing was changed; if a failover was interrupted, see RUNBOOK "Hot standby"` };
+  if (seen.standby.inRecovery === false) return { go: false, why: `${t.standby} is not a standby: it is a primary already (not in recovery). Nothing was changed; if a failover was interrupted, see RUNBOOK "The database host is gone"` };
   if (seen.standby.inRecovery === undefined) return { go: false, why: `${t.standby} does not answer on its local socket: cannot tell whether it is a standby; nothing was changed (docker logs ${t.standby})` };
   if (seen.primary.running && !yes) {
     return { go: false, why: `the primary ${t.primary} is still running: a failover stops and fences it. For a planned switchover pass --yes (its last WAL reaches the standby as it stops); nothing was changed` };

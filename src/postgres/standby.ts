@@ -39,8 +39,8 @@ export function standbyVolume(prefix: string): string {
 
 /** The passfile line for the replication role (the `replication` pseudo-database, any host). */
 export function replicationPassfile(password: string): string {
-  if (!/^[A-Za-z0-9]+$/.test(password)) throw new Error("replicationPassfile: the password must be letters and digits");
-  return `*:*:replication:${DB_ROLES.replication}:${password}\n`;
+  // In a passfile, `:` and `\` are escaped with a backslash (the generated password has neither; a hand-set one may).
+  return `*:*:replication:${DB_ROLES.replication}:${password.replace(/[\\:]/g, (c) => `\\${c}`)}\n`;
 }
 
 /**

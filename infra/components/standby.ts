@@ -85,7 +85,8 @@ export class Standby extends pulumi.ComponentResource {
           timeout: "5s",
           retries: 30,
           // seeding (pg_basebackup of the whole cluster) runs before the server starts
-          startPeriod: "600s",
+          // Go's form, as the provider reads it back (600s would diff on every preview)
+          startPeriod: "10m0s",
         },
         wait: true,
         waitTimeout: 900,

@@ -34,6 +34,9 @@ interface Write {
   sentAt: number;
   ackAt?: number;
   status: number;
+  /** how a failed write failed: the start of its answer (or the error), and when */
+  failure?: string;
+  endAt?: number;
 }
 
 /** `writers` clients POSTing unique rows through the edge, one after another each, until stopped. */
@@ -48,12 +51,15 @@ function writeContinuously(url: string, tag: string, writers: number) {
       try {
         // Longer than the replicas' wait for a connection (API_WAIT_S): a request that waits out the failover is answered.
         const r = await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: w.name }), signal: AbortSignal.timeout((API_WAIT_S + 30) * 1000) });
-        await r.arrayBuffer();
+        const body = await r.text();
         w.status = r.status;
         if (r.status === 201) w.ackAt = Date.now();
-      } catch {
+        else w.failure = body.slice(0, 60);
+      } catch (e) {
         w.status = 0;
+        w.failure = String((e as Error).cause ?? e).slice(0, 60);
       }
+      w.endAt = Date.now();
       await new Promise((r) => setTimeout(r, 10));
     }
   });
@@ -171,6 +177,16 @@ test("database.standby: a streaming standby; SIGKILL of the primary under load, 
     stored.set(n!, Number(c));
   }
   const lost = acked.filter((w) => !stored.has(w.name));
+  const kinds = new Map<string, number>();
+  for (const w of failed) {
+    const kind = `${w.status} ${w.failure} (${w.sentAt > killAt ? "after" : "before"} the kill, ${Math.round((w.endAt! - w.sentAt) / 1000)} s)`;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  console.log(`failed writes by kind: ${JSON.stringify(Object.fromEntries(kinds))}`);
+  if (failedAfter.length > 0) {
+    const tail = await docker.getContainer(replica).logs({ stdout: true, stderr: true, tail: 400 });
+    console.log(`replica ${replica}, its log lines about the database:\n${tail.toString("utf8").split("\n").filter((l) => /database|connect|ENOTFOUND|EAI_AGAIN|terminat/i.test(l)).slice(-15).map((l) => l.slice(0, 300)).join("\n")}`);
+  }
   const twice = [...stored.values()].filter((c) => c > 1).length;
   const maxWait = Math.max(...acked.filter((w) => w.sentAt > killAt).map((w) => w.ackAt! - w.sentAt), 0);
   console.log(

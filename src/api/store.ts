@@ -44,6 +44,10 @@ export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void,
   const query = async <R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> => {
     if (waitMs === 0) return pool.query<R>(text, values);
     const client = await connect();
+    // A checked-out client whose connection breaks (the primary lost mid-query) emits 'error' besides failing the
+    // query; unheard, that event would crash the replica (pool.query listens for it itself). The query's rejection
+    // carries the error; the listener stays, as the event may come after it.
+    if (client.listenerCount("error") === 0) client.on("error", () => undefined);
     try {
       const result = await client.query<R>(text, values);
       client.release();

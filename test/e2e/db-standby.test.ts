@@ -160,7 +160,8 @@ async function killAndFailOver(s: StandbyStack, url: string, replica: string) {
   const verb = await s.failoverVerb([]);
   const failoverDoneAt = Date.now();
   assert.equal(verb.code, 0, `npm run failover: ${verb.stderr}`);
-  assert.match(verb.stdout, new RegExp(`${members.standby} is the primary, ${members.db} fenced \\((\\d+\\.\\d) s\\)`));
+  const done = new RegExp(`${members.standby} is the primary, ${members.db} fenced \\((\\d+\\.\\d) s\\)`).exec(verb.stdout);
+  assert.ok(done, verb.stdout);
   // The writers keep going on the promoted standby.
   const ackedAtFailover = load.acked();
   await pollUntil(async () => (load.acked() >= ackedAtFailover + 100 ? true : undefined), { timeoutMs: 120_000, onTimeout: () => new Error(`no writes acknowledged after the failover (${load.acked()})`) });
@@ -189,9 +190,9 @@ async function killAndFailOver(s: StandbyStack, url: string, replica: string) {
   };
   const maxWait = Math.max(...acked.filter((w) => w.sentAt > killAt).map((w) => w.ackAt! - w.sentAt), 0);
   console.log(
-    `failover: verb ${verb.seconds.toFixed(1)} s (kill → verb done ${((failoverDoneAt - killAt) / 1000).toFixed(1)} s); writes ${writes.length}, acknowledged ${acked.length} ` +
+    `failover: verb ${verb.seconds.toFixed(1)} s, of it fence → alias moved ${done[1]} s (kill → verb done ${((failoverDoneAt - killAt) / 1000).toFixed(1)} s); writes ${writes.length}, acknowledged ${acked.length} ` +
     `(${ackedBeforeKill} before the kill), failed ${failed.length} (${failed.filter((w) => w.sentAt <= killAt).length} sent before the kill, ${failed.filter((w) => w.sentAt > killAt && w.sentAt <= killedAt).length} during it (${killedAt - killAt} ms), ${f.failedInFlight.length - failed.filter((w) => w.sentAt <= killedAt).length} in the ${IN_FLIGHT_GRACE_MS} ms after, ${f.failedAfter.length} later) ${JSON.stringify(Object.fromEntries(kinds))}, ` +
-    `rows lost ${f.lost.length}, rows twice ${f.twice}, longest wait of a write sent after the kill ${(maxWait / 1000).toFixed(1)} s`,
+    `rows lost ${f.lost.length}${f.lost.length ? ` (acknowledged ${f.lost.map((w) => `${killAt - w.ackAt!} ms`).join(", ")} before the kill)` : ""}, rows twice ${f.twice}, longest wait of a write sent after the kill ${(maxWait / 1000).toFixed(1)} s`,
   );
   if (f.failedAfter.length > 0) {
     const tail = await docker.getContainer(replica).logs({ stdout: true, stderr: true, tail: 400 });

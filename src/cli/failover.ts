@@ -14,7 +14,9 @@ void runVerb(FAILOVER_VERB, async (values) => {
   const stack = await selectStack(name).catch((e: Error) => {
     throw new Error(`no Pulumi stack "${name}" here (${e.message.split("\n")[0]})`);
   });
-  const target = failoverTarget(name, await stack.outputs(), await stack.getAllConfig());
+  // Both at once: each is a `pulumi` process, and writes wait meanwhile.
+  const [outputs, config] = await Promise.all([stack.outputs(), stack.getAllConfig()]);
+  const target = failoverTarget(name, outputs, config);
   const docker = connectDocker(target.dockerHost);
   const log = (line: string) => console.error(line);
   const waitMs = intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000;

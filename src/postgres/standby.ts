@@ -1,8 +1,8 @@
 // The hot standby of a stack (database.standby, target docker): what the primary needs for it (a replication role, a
 // pg_hba line for it, a physical replication slot, synchronous_standby_names when synchronous) and how the standby
 // container starts (seeded once by pg_basebackup through the slot, then streaming). Pure: scripts and argv built here
-// and unit-tested; the program's deploy step (infra/components/deploy-steps.ts) and the standby container
-// (infra/components/standby.ts) run them, the failover (src/failover) promotes and fences with them.
+// and unit-tested; the program's Standby component (infra/components/standby.ts: its steps and its container) runs
+// them, the failover (src/failover) promotes and fences with them.
 //
 // The two members are `<prefix>-db` and `<prefix>-db-standby`; whichever is the primary carries the `db` network alias
 // the API and the migrations connect to, so the standby streams from `db` too and a promoted standby needs no new
@@ -75,7 +75,7 @@ export function synchronousSql(synchronous: boolean): string {
 export const REPLICATION_HBA_LINE = `host replication ${DB_ROLES.replication} all scram-sha-256`;
 
 /**
- * The deploy step's shell command (run where the program runs, DOCKER_HOST set): the pg_hba line added once (as the
+ * The replication step's shell command (run where the program runs, DOCKER_HOST set): the pg_hba line added once (as the
  * postgres user; the script reloads), then the script as the superuser on the primary's local socket, the password
  * from REPLICATION_PASSWORD_ENV through printf into psql's stdin — on no command line.
  */
@@ -90,7 +90,7 @@ export function replicationCommand(primary: string, db: Database): string {
 }
 
 /**
- * The deploy step's shell command that applies synchronous_standby_names on the primary. On: first waits (up to
+ * The synchronous step's shell command that applies synchronous_standby_names on the primary. On: first waits (up to
  * `seconds`) until the standby streams — set earlier, every commit would wait for a standby still seeding, or for one
  * that never comes; still not streaming, the step fails naming it. Off: reset at once.
  */

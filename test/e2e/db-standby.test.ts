@@ -192,7 +192,7 @@ async function killAndFailOver(s: StandbyStack, url: string, replica: string) {
   console.log(
     `failover: verb ${verb.seconds.toFixed(1)} s, of it fence → alias moved ${done[1]} s (kill → verb done ${((failoverDoneAt - killAt) / 1000).toFixed(1)} s); writes ${writes.length}, acknowledged ${acked.length} ` +
     `(${ackedBeforeKill} before the kill), failed ${failed.length} (${failed.filter((w) => w.sentAt <= killAt).length} sent before the kill, ${failed.filter((w) => w.sentAt > killAt && w.sentAt <= killedAt).length} during it (${killedAt - killAt} ms), ${f.failedInFlight.length - failed.filter((w) => w.sentAt <= killedAt).length} in the ${IN_FLIGHT_GRACE_MS} ms after, ${f.failedAfter.length} later) ${JSON.stringify(Object.fromEntries(kinds))}, ` +
-    `rows lost ${f.lost.length}${f.lost.length ? ` (acknowledged ${f.lost.map((w) => `${killAt - w.ackAt!} ms`).join(", ")} before the kill)` : ""}, rows twice ${f.twice}, longest wait of a write sent after the kill ${(maxWait / 1000).toFixed(1)} s`,
+    `rows lost ${f.lost.length}${f.lost.length ? ` (acknowledged ${f.lost.map((w) => (w.ackAt! < killAt ? `${killAt - w.ackAt!} ms before the kill` : `${w.ackAt! - killAt} ms into the kill call`)).join(", ")})` : ""}, rows twice ${f.twice}, longest wait of a write sent after the kill ${(maxWait / 1000).toFixed(1)} s`,
   );
   if (f.failedAfter.length > 0) {
     const tail = await docker.getContainer(replica).logs({ stdout: true, stderr: true, tail: 400 });

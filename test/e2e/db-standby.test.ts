@@ -1,7 +1,8 @@
 // Hot standby and failover on a production-shaped stack (`pulumi up` of the real program, real PostgreSQL, the
 // operator's `npm run failover`), the story of RUNBOOK "The database host is gone":
 //  1. database.standby.enabled: `<prefix>-db-standby` is seeded from the primary and streams through its slot (the
-//     replicas' slipway_db_standby_streaming / _lag_bytes say so), and `preview --expect-no-changes` is empty; switched
+//     replicas' slipway_db_standby_streaming / _lag_bytes say so), and `preview --expect-no-changes` is empty; the
+//     replication role's password is a 0600 passfile in the standby, in no `docker inspect`, state or `pulumi up` output; switched
 //     synchronous (the second stack), the primary names it in synchronous_standby_names and it is a `sync` standby;
 //  2. under write load through the edge, the primary is SIGKILLed (`docker kill`) and the operator runs
 //     `npm run failover -- --stack S`: failed writes are only those sent before the kill (in flight on the lost
@@ -22,7 +23,7 @@ import { execInContainer, execText } from "../../src/docker";
 import { memberNames, standbyVolume, STANDBY_SLOT } from "../../src/postgres/standby";
 import { pollUntil } from "../../src/vocabulary";
 import { productionShape } from "../support/deploy-scenario";
-import { engineEnv, repoRoot } from "../support/pulumi";
+import { engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
 import { restoreScenario, type VerbRun } from "../support/restore-scenario";
 
 /** How long the replicas wait for a database connection meanwhile (database.standby.apiWaitSeconds). */
@@ -87,9 +88,15 @@ async function standbyStack(t: TestContext, tag: string, synchronous: boolean) {
     volumes: (name) => [uploads(name), standbyVolume(`slipway-${name}`)],
   });
   const { name, ps } = sc;
-  const log = (s: string) => process.stderr.write(s);
+  let output = "";
+  const log = (s: string) => {
+    output += s;
+    process.stderr.write(s);
+  };
   return {
     ...sc,
+    /** everything `pulumi up` printed so far */
+    output: () => output,
     members: memberNames(ps.prefix),
     stackPath: join(ps.workDir, `Pulumi.${name}.yaml`),
     async up(message: string) {
@@ -212,6 +219,15 @@ test("database.standby (asynchronous): a streaming standby; SIGKILL of the prima
   const { url, replica, primarySql } = await deployStreaming(s);
   assert.equal(await primarySql("SELECT count(*) FROM pg_roles WHERE rolname = 'slipway_replicator' AND rolreplication AND NOT rolsuper"), "1", "a replication role, not a superuser");
   assert.equal((await docker.getContainer(members.standby).inspect()).Config.Env?.some((e) => /PASSWORD/.test(e)), false, "no password in the standby's environment");
+  // The replication role's password: a 0600 passfile of postgres in the standby, and nowhere an observer looks.
+  assert.equal(await execText(docker, members.standby, ["stat", "-c", "%a %U", "/var/lib/postgresql/.slipway-replication.pgpass"]).then((o) => o.trim()), "600 postgres");
+  const replicationPassword = (await execText(docker, members.standby, ["cat", "/var/lib/postgresql/.slipway-replication.pgpass"])).trim().split(":").pop()!;
+  assert.ok(replicationPassword.length >= 32, "the passfile holds the generated password");
+  const inspect = JSON.stringify(await Promise.all([members.db, members.standby].map((n) => docker.getContainer(n).inspect())));
+  const state = await pulumiCli(ps, ["stack", "export"]);
+  assert.ok(!inspect.includes(replicationPassword), "not in docker inspect of either member");
+  assert.ok(!state.includes(replicationPassword), "not in the Pulumi state in plaintext");
+  assert.ok(!s.output().includes(replicationPassword), "not in the `pulumi up` output");
   assert.equal(await primarySql("SHOW synchronous_standby_names"), "", "asynchronous by default");
   const ids = { db: (await docker.getContainer(members.db).inspect()).Id, standby: (await docker.getContainer(members.standby).inspect()).Id };
   console.log(`deployed with a standby in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -139,6 +139,7 @@ export const apiContainers = outputs.apiContainers;
 /** blue-green: the previous set, running idle for a switch back (`npm run rollback` inside the window), or null. */
 export const apiStandby = outputs.apiStandby;
 export const dbContainer = outputs.dbContainer;
+export const dbStandbyContainer = outputs.dbStandbyContainer; // null without a standby
 export const edgeContainer = outputs.edgeContainer;
 export const environment = cfg.environment;
 /** The Prometheus container (monitoring.enabled), queried with `docker exec`; null without monitoring. */

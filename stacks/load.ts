@@ -2,7 +2,7 @@
 // feeds it every `slipway:` key of the Pulumi config (namespaceConfig(pulumi.runtime.allConfig())).
 import { z } from "zod";
 import { configKeys, secretConfigKeys, stackConfigSchema, type StackConfig } from "./schema";
-import { connectionViolations, plaintextSecretViolations, productionViolations, rolloutViolations, targetViolations, productionFactViolations, type ProductionFacts, type Violation } from "./policy";
+import { connectionViolations, plaintextSecretViolations, productionViolations, rolloutViolations, standbyViolations, targetViolations, productionFactViolations, type ProductionFacts, type Violation } from "./policy";
 import { closestKey, normalizeKey } from "./suggest";
 
 export const NAMESPACE = "slipway";
@@ -144,7 +144,7 @@ export function loadStackConfig(stack: string, raw: Readonly<Record<string, unkn
   const parsed = stackConfigSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) throw new StackConfigError(stack, schemaViolations(parsed.error.issues));
   const cfg = parsed.data;
-  const violations = [...plaintextSecretViolations(cfg), ...targetViolations(cfg, input), ...rolloutViolations(cfg, input), ...connectionViolations(cfg), ...(cfg.environment === "production" ? productionViolations(cfg, input) : []), ...(cfg.environment === "production" && facts ? productionFactViolations(cfg, stack, facts(cfg)) : [])];
+  const violations = [...plaintextSecretViolations(cfg), ...targetViolations(cfg, input), ...rolloutViolations(cfg, input), ...standbyViolations(cfg), ...connectionViolations(cfg), ...(cfg.environment === "production" ? productionViolations(cfg, input) : []), ...(cfg.environment === "production" && facts ? productionFactViolations(cfg, stack, facts(cfg)) : [])];
   if (violations.length > 0) throw new StackConfigError(stack, violations);
   return cfg;
 }

@@ -83,7 +83,8 @@ export function rolloutViolations(cfg: StackConfig, input: Readonly<Record<strin
 /**
  * PostgreSQL's connection limit: max_connections (100, the server's default, which slipway does not change) less
  * superuser_reserved_connections (3) less what slipway's own steps open beside the replicas (migrations, the roles
- * step, a backup and its safety dump, `status`).
+ * step, a backup and its safety dump, `status`). A hot standby (database.standby) takes none of it: its WAL sender
+ * counts against max_wal_senders, not max_connections (PostgreSQL ≥ 12), and its lag is read through the replicas' pools.
  */
 export const DATABASE_CONNECTION_BUDGET = 100 - 3 - 5;
 
@@ -182,9 +183,23 @@ export function targetViolations(cfg: StackConfig, input: Readonly<Record<string
   if (written(input, ["api", "restartPolicy"])) unsupported("api.restartPolicy", "Swarm restarts tasks itself (restart condition any)");
   if (cfg.backup !== undefined) unsupported("backup", "backups run the database's tools in its container, which Swarm may place on any node; set swarm.withoutBackups in production");
   if (cfg.monitoring.enabled) unsupported("monitoring.enabled", "Prometheus scrapes replicas by container name on one engine");
+  if (cfg.database.standby.enabled) unsupported("database.standby.enabled", "the standby is a second container on the one engine; on a swarm it would be a service on another node, which slipway does not declare yet");
   if (cfg.environment === "production" && !cfg.swarm.withoutBackups) {
     out.push({ key: "slipway:swarm.withoutBackups", message: "must be true for production on target swarm: no pre-deploy backup is taken there yet (RUNBOOK \"Swarm\"); take backups with your own tooling and say so here" });
   }
+  return out;
+}
+
+/**
+ * database.standby settings that mean nothing without a standby: synchronous commits need one to wait for, and only
+ * `npm run failover` (which promotes one) makes the standby the serving member.
+ */
+export function standbyViolations(cfg: StackConfig): Violation[] {
+  const s = cfg.database.standby;
+  if (s.enabled) return [];
+  const out: Violation[] = [];
+  if (s.synchronous) out.push({ key: "slipway:database.standby.synchronous", message: "needs database.standby.enabled: true (commits would wait for a standby that does not exist)" });
+  if (s.serving !== "db") out.push({ key: "slipway:database.standby.serving", message: `is ${s.serving}, but database.standby.enabled is false: the standby container would be removed while it is the primary; set enabled back to true (RUNBOOK "The database host is gone")` });
   return out;
 }
 

@@ -163,6 +163,32 @@ export const edgeSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * A hot standby (target docker): a second PostgreSQL container `<prefix>-db-standby` with its own volume, seeded by
+ * pg_basebackup from the primary and streaming its WAL through a replication slot (src/postgres/standby.ts), ready for
+ * `npm run failover` (src/failover). Switching it on does not replace the primary's container.
+ */
+export const standbySchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /**
+   * Commits wait until the standby has flushed them (synchronous_standby_names + synchronous_commit on): a row
+   * acknowledged to a client survives the primary's loss. The price: every commit waits a round trip to the standby,
+   * and writes stop while the standby is down (RUNBOOK "The database host is gone").
+   */
+  synchronous: z.boolean().default(false),
+  /**
+   * Which of the two containers is the primary: `db` (`<prefix>-db`) or `standby` (`<prefix>-db-standby`).
+   * `npm run failover` sets it when it promotes the standby; nobody else needs to.
+   */
+  serving: z.enum(["db", "standby"]).default("db"),
+  /**
+   * How long an API request waits for a database connection while the primary cannot be reached (the replicas'
+   * PGCONNECT_WAIT_MS, src/api/config.ts): the time `npm run failover` has before a request that arrived after the
+   * primary's loss fails. Requests in flight on the lost primary fail at once whatever it is.
+   */
+  apiWaitSeconds: z.number().int().min(0).max(300).default(30),
+});
+
 export const databaseSchema = z.strictObject({
   name: identifier.default("app"),
   user: identifier.default("app"),
@@ -174,6 +200,7 @@ export const databaseSchema = z.strictObject({
    * container is protected: unprotect it for that deploy (RUNBOOK.md §2). Staging's is replaced without asking.
    */
   convertPasswordEnv: z.boolean().default(false),
+  standby: standbySchema.prefault({}),
 });
 
 /**
@@ -379,6 +406,7 @@ export type CanarySettings = RolloutSettings["canary"];
 export type Strategy = RolloutSettings["strategy"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;
 export type WalSettings = BackupSettings["wal"];
+export type StandbySettings = StackConfig["database"]["standby"];
 export type MonitoringSettings = StackConfig["monitoring"];
 export type SwarmSettings = StackConfig["swarm"];
 export type Target = StackConfig["target"];

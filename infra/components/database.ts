@@ -31,6 +31,14 @@ export interface DatabaseArgs {
    * starts), or "env" for a production container created before that, kept as it is (src/postgres/initdb-password.ts).
    */
   passwordDelivery: pulumi.Input<InitdbPasswordDelivery>;
+  /**
+   * database.standby.enabled: a replication role's password is declared (the deploy's replication step and the standby
+   * use it), and the container's network is left as it is after creation (ignoreChanges): the `db` alias is declared
+   * here, but once created it belongs to `npm run failover`, which moves it to the promoted standby at run time. Which
+   * member serves (database.standby.serving) changes nothing in this declaration, so the first `pulumi up` after a
+   * failover leaves the fenced container alone (infra/components/standby.ts says the same of the standby).
+   */
+  standby?: boolean;
 }
 
 /** The database's container (swarm: its service) of the stack with this prefix. */
@@ -50,6 +58,14 @@ export class Database extends pulumi.ComponentResource {
   readonly user: string;
   readonly database: string;
   readonly container: docker.Container;
+  /** database.standby: the replication role's password (letters and digits, a Pulumi secret). */
+  readonly replicationPassword?: pulumi.Output<string>;
+  /** The image's ID, the server's command (archiving) and pgBackRest's environment: what the standby member shares. */
+  readonly imageId: pulumi.Output<string>;
+  readonly serverCommand?: string[];
+  readonly serverEnvs: string[];
+  /** The WAL repository volume (backup.wal on). */
+  readonly walRepo?: pulumi.Output<string>;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Database", name, {}, opts);
@@ -63,6 +79,8 @@ export class Database extends pulumi.ComponentResource {
     const rolePassword = (role: string) => pulumi.secret(new random.RandomPassword(`${name}-${role}-password`, { length: 32, special: false }, { parent: this }).result);
     this.ownerPassword = rolePassword("owner");
     this.apiPassword = rolePassword("api");
+    // database.standby: the replication role's (src/postgres/standby.ts), in the standby's passfile, never in an environment.
+    if (args.standby) this.replicationPassword = rolePassword("replication");
 
     const volume = new docker.Volume(
       `${name}-data`,
@@ -77,6 +95,14 @@ export class Database extends pulumi.ComponentResource {
       ? new docker.Volume(`${name}-wal`, { name: walRepoVolume(args.prefix), labels: dockerLabels(args.labels) }, { parent: this, protect: args.production })
       : undefined;
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+    this.imageId = image.imageId;
+    // The server's flags (archiving, when on) and pgBackRest's settings: the same for the standby member, so a promoted
+    // standby archives into the same repository and a point-in-time restore spans the failover.
+    const serverCommand = wal ? archivingCommand(wal) : undefined;
+    const serverEnvs = wal ? pgbackrestEnv({ prefix: args.prefix, dbUser: settings.user, wal }) : [];
+    if (serverCommand) this.serverCommand = serverCommand;
+    this.serverEnvs = serverEnvs;
+    if (repo) this.walRepo = repo.name;
 
     this.container = new docker.Container(
       `${name}-container`,
@@ -87,12 +113,12 @@ export class Database extends pulumi.ComponentResource {
           `POSTGRES_USER=${settings.user}`,
           `POSTGRES_DB=${settings.name}`,
           delivery === "env" ? `POSTGRES_PASSWORD=${pw}` : `POSTGRES_PASSWORD_FILE=${INITDB_PASSWORD_FILE}`,
-          ...(wal ? pgbackrestEnv({ prefix: args.prefix, dbUser: settings.user, wal }) : []),
+          ...serverEnvs,
         ]),
         // The file is written into the created container before it starts: in no `docker inspect`, secret in the state.
         uploads: pulumi.output(args.passwordDelivery).apply((delivery) =>
           delivery === "file" ? [{ file: INITDB_PASSWORD_FILE, content: this.password, permissions: INITDB_PASSWORD_FILE_MODE }] : []),
-        ...(wal ? { command: archivingCommand(wal) } : {}),
+        ...(serverCommand ? { command: serverCommand } : {}),
         volumes: [
           { volumeName: volume.name, containerPath: PGDATA },
           ...(repo ? [{ volumeName: repo.name, containerPath: WAL_REPO_PATH }] : []),
@@ -127,7 +153,7 @@ export class Database extends pulumi.ComponentResource {
         // databases created from now on have it, an existing one whenever it is re-created anyway. labels: a database
         // created before the environment label existed keeps its labels (restore then falls back to the stack file /
         // the stack's config, src/restore/policy.ts restoreEnvironment); a new or replaced one carries it.
-        ignoreChanges: ["securityOpts", "labels"],
+        ignoreChanges: ["securityOpts", "labels", ...(args.standby ? ["networksAdvanced"] : [])],
       },
     );
     this.containerName = this.container.name;

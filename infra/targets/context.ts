@@ -32,6 +32,8 @@ export interface StackOutputs {
   apiStandby: pulumi.Input<unknown>;
   /** docker: the database container; swarm: the database service. */
   dbContainer: pulumi.Input<string>;
+  /** docker with database.standby: the member that is not the primary (the standby, or a fenced old primary); else null. */
+  dbStandbyContainer: pulumi.Input<string> | null;
   /** docker: the HAProxy container; swarm: the edge's global service. */
   edgeContainer: pulumi.Input<string>;
   prometheusContainer: pulumi.Input<string> | null;

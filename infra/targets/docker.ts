@@ -10,6 +10,7 @@ import { Edge } from "../components/edge";
 import { DeploySteps } from "../components/deploy-steps";
 import { ApiService } from "../components/api-service";
 import { EDGE_METRICS_PORT, Monitoring } from "../components/monitoring";
+import { Standby } from "../components/standby";
 import { edgeUrl as clientUrl, publishedHost } from "../../src/docker/connect";
 import { containerHasPasswordInEnv, initdbPasswordDelivery } from "../../src/postgres/initdb-password";
 import { DB_ROLES } from "../../src/vocabulary";
@@ -35,6 +36,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
     if (warning) void pulumi.log.warn(warning);
     return delivery;
   });
+  const standbyOn = cfg.database.standby.enabled;
   const db = new Database("db", {
     passwordDelivery,
     prefix,
@@ -45,7 +47,31 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
     production,
     logs: cfg.logs,
     ...(cfg.backup?.wal.enabled ? { wal: cfg.backup.wal } : {}),
+    ...(standbyOn ? { standby: true } : {}),
   }, dockerOpts);
+  // database.standby: the second member, seeded from the first. After `npm run failover` (database.standby.serving:
+  // standby) it is the primary: the deploy steps, the verbs (the dbContainer output) and the API's `db` alias are on it.
+  const afterDb: Promise<pulumi.Resource[]> = ctx.lock.then((lock) => [...lock, db]);
+  const standby = standbyOn
+    ? new Standby("db-standby", {
+      prefix,
+      imageId: db.imageId,
+      network: networks.backend.name,
+      settings: cfg.database,
+      replicationPassword: db.replicationPassword!,
+      ...(db.serverCommand ? { serverCommand: db.serverCommand } : {}),
+      serverEnvs: db.serverEnvs,
+      ...(db.walRepo ? { walRepo: db.walRepo } : {}),
+      primary: db.containerName,
+      primaryId: db.container.id,
+      labels,
+      production,
+      logs: cfg.logs,
+      ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+    }, { ...dockerOpts, dependsOn: afterDb })
+    : undefined;
+  const servingMember = standby && cfg.database.standby.serving === "standby" ? standby.container : db.container;
+  const fencedOrStandby = standby ? (cfg.database.standby.serving === "standby" ? db.container : standby.container) : undefined;
   const edge = new Edge("edge", {
     prefix,
     image: cfg.images.edge,
@@ -80,8 +106,8 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
       prefix,
       image: cfg.images.api,
       backendNetwork: networks.backend.name,
-      dbContainer: db.containerName,
-      dbContainerId: db.container.id,
+      dbContainer: servingMember.name,
+      dbContainerId: servingMember.id,
       dbUser: db.user,
       dbName: db.database,
       ownerPassword: db.ownerPassword,
@@ -92,7 +118,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
       // The repository root (the program runs with infra/ as its working directory).
       projectDir: path.resolve(__dirname, "..", ".."),
     },
-    { dependsOn: [db] },
+    { dependsOn: standby ? [db, standby] : [db] },
   );
   const api = new ApiService(
     "api",
@@ -112,6 +138,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
         PGHOST: DB_HOST,
         PGUSER: DB_ROLES.api,
         PGDATABASE: db.database,
+        ...(standbyOn ? { PGCONNECT_WAIT_MS: String(cfg.database.standby.apiWaitSeconds * 1000) } : {}),
       },
       secrets: pulumi.all([db.apiPassword, secretEnv]).apply(([password, extra]): Record<string, string> => ({ ...extra, PGPASSWORD: password })),
       secretsKey: pulumi.secret(new random.RandomPassword("api-secrets-key", { length: 48, special: false }).result),
@@ -134,7 +161,8 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
     replicas: api.replicas.replicas,
     apiContainers: api.replicas.containers,
     apiStandby: api.replicas.standby.apply((s) => s ?? null),
-    dbContainer: db.containerName,
+    dbContainer: servingMember.name,
+    dbStandbyContainer: fencedOrStandby?.name ?? null,
     edgeContainer: edge.containerName,
     prometheusContainer: monitoring?.containerName ?? null,
     pushgatewayContainer: monitoring?.pushgatewayName ?? null,

@@ -218,6 +218,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     apiContainers: release.service.apply((s) => [s]),
     apiStandby: null,
     dbContainer: db.name,
+    dbStandbyContainer: null,
     edgeContainer: edge.name,
     prometheusContainer: null,
     pushgatewayContainer: null,

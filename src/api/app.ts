@@ -37,7 +37,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   // Every answered request except the scrapes themselves, labelled by the matched route pattern (src/api/metrics.ts).
-  const metrics = deps.metrics ?? createMetrics({ version: deps.version, poolStats: deps.store.poolStats, walArchiver: deps.store.walArchiver?.bind(deps.store) });
+  const metrics = deps.metrics ?? createMetrics({ version: deps.version, poolStats: deps.store.poolStats, walArchiver: deps.store.walArchiver?.bind(deps.store), replicationSlots: deps.store.replicationSlots?.bind(deps.store) });
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url;
     if (route !== METRICS_PATH) metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);

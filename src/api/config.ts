@@ -12,6 +12,13 @@ export interface ApiConfig {
   shutdownDelayMs: number;
   shutdownMode: ShutdownMode;
   db: PoolConfig;
+  /**
+   * PGCONNECT_WAIT_MS (default 0): how long a request waits for a database connection while the database cannot be
+   * reached (refused, unresolvable, starting up) before it fails. The program sets it with database.standby, so the
+   * requests that arrive between a primary's loss and `npm run failover` wait for the promoted standby instead of
+   * failing. Only connecting waits: a statement sent on a connection that broke is never sent again.
+   */
+  dbConnectWaitMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -81,6 +88,7 @@ export function readConfig(env: Env): ApiConfig {
     version: env.APP_VERSION || "dev",
     shutdownDelayMs: intFrom(env, "SHUTDOWN_DELAY_MS", 3000),
     shutdownMode: mode,
+    dbConnectWaitMs: intFrom(env, "PGCONNECT_WAIT_MS", 0),
     db: dbConfigFrom(env),
   };
 }

@@ -57,7 +57,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (!e) return false;
   // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions.
   if (typeof e.code === "string" && (/^08/.test(e.code) || ["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH"].includes(e.code))) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|getaddrinfo/i.test(e.message ?? "");
+  // "not queryable": a checked-out client whose connection broke before its query was sent.
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|getaddrinfo|not queryable/i.test(e.message ?? "");
 }
 
 /** What PostgreSQL says about WAL archiving (pg_stat_archiver, archive_mode). */

@@ -7,6 +7,9 @@
 //   api_info{version}                                              always 1
 //   slipway_wal_archive_failing, slipway_wal_archive_failed_total,   gauges read from pg_stat_archiver at scrape time, only
 //   slipway_wal_archive_last_success_timestamp_seconds               while the database archives (backup.wal; WalArchiveFailing)
+//   slipway_db_standby_streaming{slot}, slipway_db_standby_lag_bytes{slot}   gauges read from pg_replication_slots at scrape
+//                                                                    time, one series per physical slot (database.standby;
+//                                                                    DatabaseStandbyNotStreaming, DatabaseStandbyLagging)
 //   process_* / nodejs_*                                           prom-client's defaults
 // `route` is the route pattern fastify matched (routeOptions.url, e.g. "/items"), never the raw URL, so
 // query strings and ids cannot blow up the label set; a request that matched no route is "unmatched".
@@ -27,12 +30,24 @@ export interface PoolStats {
   waiting: number;
 }
 
+/**
+ * A physical replication slot on the primary (pg_replication_slots): whether a standby streams through it now, and how
+ * far the WAL it has flushed is behind the primary's (null before it ever reported). Readable without privileges.
+ */
+export interface ReplicationSlot {
+  slot: string;
+  active: boolean;
+  lagBytes: number | null;
+}
+
 export interface MetricsOptions {
   version: string;
   /** Undefined: no pool (the db_pool_* gauges are not registered). */
   poolStats?: () => PoolStats;
   /** pg_stat_archiver (backup.wal); undefined: no slipway_wal_* gauges. */
   walArchiver?: () => Promise<WalArchiver>;
+  /** The primary's physical replication slots (database.standby); undefined: no slipway_db_standby_* gauges. */
+  replicationSlots?: () => Promise<ReplicationSlot[]>;
   /** prom-client's process_* and nodejs_* metrics. Default true. */
   processMetrics?: boolean;
 }
@@ -98,6 +113,28 @@ export function createMetrics(options: MetricsOptions): ApiMetrics {
     walGauge("slipway_wal_archive_failing", "1 when the database's last WAL archive attempt failed (pg_stat_archiver), else 0.", (a) => (walArchiveFailing(a) ? 1 : 0));
     walGauge("slipway_wal_archive_failed_total", "WAL archive attempts that failed since the statistics were reset (pg_stat_archiver.failed_count).", (a) => a.failedCount);
     walGauge("slipway_wal_archive_last_success_timestamp_seconds", "When the last WAL segment was archived (pg_stat_archiver.last_archived_time).", (a) => (a.lastArchived ? a.lastArchived.getTime() / 1000 : undefined));
+  }
+  const replicationSlots = options.replicationSlots;
+  if (replicationSlots) {
+    // Like the WAL gauges: one read per scrape for both; no slot (no standby) or no database leaves them without series.
+    let pending: Promise<ReplicationSlot[]> | undefined;
+    const read = () => (pending ??= replicationSlots().catch(() => []).finally(() => setTimeout(() => (pending = undefined), 1000)));
+    const slotGauge = (name: string, help: string, pick: (s: ReplicationSlot) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["slot"],
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const s of await read()) {
+            const v = pick(s);
+            if (v !== null) this.set({ slot: s.slot }, v);
+          }
+        },
+      });
+    slotGauge("slipway_db_standby_streaming", "1 when a standby streams through the physical replication slot now (pg_replication_slots.active), else 0.", (s) => (s.active ? 1 : 0));
+    slotGauge("slipway_db_standby_lag_bytes", "Bytes of WAL the primary has written beyond what the slot's standby has flushed.", (s) => s.lagBytes);
   }
   return {
     registry,

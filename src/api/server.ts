@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const config = readConfig(withFileEnv(process.env));
   let draining = false;
   let onIdleError = (_error: Error): void => {};
-  const store = pgStore(config.db, (error) => onIdleError(error));
+  const store = pgStore(config.db, (error) => onIdleError(error), { connectWaitMs: config.dbConnectWaitMs });
   const app = buildApp({ store, version: config.version, isDraining: () => draining, logger: true });
   const slow = await testRoutes();
   slow?.registerSlowRoutes(app, config.version);

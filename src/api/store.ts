@@ -1,7 +1,7 @@
 // The API's database access: a pg pool behind the few queries the routes need.
-import { Pool, type PoolConfig } from "pg";
-import type { PoolStats } from "./metrics";
-import type { WalArchiver } from "./health";
+import { Pool, type PoolClient, type PoolConfig, type QueryResult, type QueryResultRow } from "pg";
+import type { PoolStats, ReplicationSlot } from "./metrics";
+import { isDatabaseUnavailable, type WalArchiver } from "./health";
 
 export interface Item {
   id: number;
@@ -17,14 +17,46 @@ export interface Store {
   close(): Promise<void>;
   /** pg_stat_archiver and archive_mode (backup.wal): what /health and /metrics say about WAL archiving. */
   walArchiver?(): Promise<WalArchiver>;
+  /** The physical replication slots (database.standby): what /metrics says about the standby. */
+  replicationSlots?(): Promise<ReplicationSlot[]>;
   /** The pool's client counts, for the /metrics gauges; absent on stores without a pool. */
   poolStats?(): PoolStats;
 }
 
-export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void): Store {
+export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void, options: { connectWaitMs?: number } = {}): Store {
   const pool = new Pool(config);
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on("error", onIdleError);
+  const waitMs = options.connectWaitMs ?? 0;
+  /** A pool client, retrying for up to waitMs while the database cannot be reached (nothing was sent yet). */
+  const connect = async (): Promise<PoolClient> => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return await pool.connect();
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+  /** pool.query, but connecting as `connect` does; like pool.query, a client that saw an error is not reused. */
+  const query = async <R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> => {
+    if (waitMs === 0) return pool.query<R>(text, values);
+    const client = await connect();
+    // A checked-out client whose connection breaks (the primary lost mid-query) emits 'error' besides failing the
+    // query; unheard, that event would crash the replica (pool.query listens for it itself). The query's rejection
+    // carries the error; the listener stays, as the event may come after it.
+    if (client.listenerCount("error") === 0) client.on("error", () => undefined);
+    try {
+      const result = await client.query<R>(text, values);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+  };
   return {
     async ping(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
@@ -38,14 +70,14 @@ export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void)
       }
     },
     async insertItem(name) {
-      const result = await pool.query<Item>(
+      const result = await query<Item>(
         "insert into items (name) values ($1) returning id, name, created_at",
         [name],
       );
       return result.rows[0];
     },
     async listItems() {
-      const result = await pool.query<Item>("select id, name, created_at from items order by id limit 1000");
+      const result = await query<Item>("select id, name, created_at from items order by id limit 1000");
       return result.rows;
     },
     async walArchiver() {
@@ -54,6 +86,12 @@ export function pgStore(config: PoolConfig, onIdleError: (error: Error) => void)
       );
       const row = result.rows[0]!;
       return { mode: row.mode, failedCount: Number(row.failed), lastArchived: row.last_archived, lastFailed: row.last_failed, lastFailedWal: row.last_failed_wal };
+    },
+    async replicationSlots() {
+      const result = await pool.query<{ slot: string; active: boolean; lag: string | null }>(
+        "select slot_name as slot, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text as lag from pg_replication_slots where slot_type = 'physical' and not pg_is_in_recovery()",
+      );
+      return result.rows.map((r) => ({ slot: r.slot, active: r.active, lagBytes: r.lag === null ? null : Math.max(0, Number(r.lag)) }));
     },
     close: () => pool.end(),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),

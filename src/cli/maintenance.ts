@@ -3,7 +3,7 @@
 // an incident). Through HAProxy's runtime API: no reload, no restart; a later deploy keeps the state.
 import { connectDocker } from "../docker";
 import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
-import { LABEL_STACK } from "../vocabulary";
+import { LABEL_STACK, prefixOfDbContainer } from "../vocabulary";
 import { LOCK_DEFAULTS } from "../../stacks/schema";
 import { withStackLock } from "../docker/stack-lock";
 import { selectStack } from "../release/stack";
@@ -40,7 +40,7 @@ void runVerb(spec, async (values) => {
   // The stack's Docker prefix, as the backup and restore verbs read it (src/release/target.ts): not from the edge
   // container the outputs name, which a deploy running now may be replacing.
   const db = outputs.dbContainer?.value;
-  const prefix = typeof db === "string" && db.endsWith("-db") ? db.slice(0, -"-db".length) : (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
+  const prefix = (typeof db === "string" ? prefixOfDbContainer(db) : undefined) ?? (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK];
   if (!prefix) throw new Error(`edge container ${edge} has no slipway.stack label`);
   const on = values.state === "on";
   // Under the stack's lock: a deploy's edge handover copies the maintenance state once; a change made meanwhile would be lost.

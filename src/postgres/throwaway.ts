@@ -47,7 +47,10 @@ export async function withThrowawayPostgres<T>(
       throw err;
     });
   const name = `slipway-backup-verify-${randomBytes(6).toString("hex")}`;
-  const cmd = source.Config.Cmd ?? ["postgres"];
+  // The server's own command (its flags) is copied; a wrapper — the hot standby's start script, which seeds from the
+  // primary and needs its passfile (src/postgres/standby.ts standbyCommand) — is not: a plain server then.
+  const sourceCmd = source.Config.Cmd ?? ["postgres"];
+  const cmd = sourceCmd[0] === "postgres" || sourceCmd[0]?.startsWith("-") ? sourceCmd : ["postgres"];
   const hc = source.HostConfig;
   let removed: Promise<void> | undefined;
   // A busy engine can refuse a removal for a while (409 "removal already in progress", a kill that timed out, a
@@ -91,7 +94,7 @@ export async function withThrowawayPostgres<T>(
       name,
       Image: source.Image,
       Entrypoint: source.Config.Entrypoint ?? undefined,
-      Cmd: cmd[0] === "postgres" || cmd[0]?.startsWith("-") ? [...cmd, ...SPEED_SETTINGS] : cmd,
+      Cmd: [...cmd, ...SPEED_SETTINGS],
       Env: [
         ...(source.Config.Env ?? []).filter((e) => !SECRET_ENV.test(e)),
         `POSTGRES_PASSWORD=${randomBytes(18).toString("hex")}`,

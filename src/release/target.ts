@@ -3,6 +3,7 @@
 // prefix its backups are filed under, whether it is production (its `environment`, never its name),
 // and its backup settings with the defaults of stacks/schema.ts applied.
 import { backupSchema, databaseSchema, withBackupDefaults, type BackupSettings } from "../../stacks/schema";
+import { prefixOfDbContainer } from "../vocabulary";
 import { selectStack } from "./stack";
 
 export interface StackTarget {
@@ -63,7 +64,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
   const images = json(config["slipway:images"]?.value) as { postgres?: unknown } | undefined;
   const database = databaseSchema.safeParse(json(config["slipway:database"]?.value) ?? {});
   return {
-    prefix: db.replace(/-db$/, ""),
+    prefix: prefixOfDbContainer(db) ?? db,
     dbContainer: db,
     production: environments.includes("production"),
     ...(typeof dockerHost === "string" && dockerHost !== "" ? { dockerHost } : {}),

@@ -17,7 +17,7 @@ import { edgeRuntime, type ServerState } from "../edge/runtime-api";
 import { updates, type HistoryEntry } from "../release/history";
 import { describeHost } from "../release/host";
 import { refuseSwarm } from "../release/target";
-import { LABEL_REVISION } from "../vocabulary";
+import { LABEL_REVISION, prefixOfDbContainer } from "../vocabulary";
 import { edgeStateOf, type BackupStatus, type ReplicaStatus, type StatusReport } from "./report";
 
 /** The HAProxy backend the API replicas' slots live in (infra/components/edge.ts). */
@@ -72,7 +72,7 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
   const dockerHost = stringOf(config["slipway:dockerHost"]);
   const docker = opts.docker ?? connectDocker(dockerHost);
   const db = stringOf(outputs.dbContainer);
-  const prefix = db ? db.replace(/-db$/, "") : `slipway-${stackName}`;
+  const prefix = (db ? prefixOfDbContainer(db) : undefined) ?? `slipway-${stackName}`;
   const containers = Array.isArray(outputs.apiContainers?.value) ? (outputs.apiContainers.value as string[]) : [];
 
   const edges = await runningEdges(docker, prefix);

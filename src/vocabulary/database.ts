@@ -6,6 +6,8 @@
 export const DB_ROLES = {
   owner: "slipway_owner",
   api: "slipway_api",
+  /** The hot standby's streaming connection (database.standby): REPLICATION LOGIN, nothing else (src/postgres/standby.ts). */
+  replication: "slipway_replicator",
 } as const;
 
 /** The prefix of the temporary login role restore runs the migrations with (a member of OWNER, dropped after). */

@@ -19,6 +19,15 @@ export function checkName(what: string, value: string): string {
   return value;
 }
 
+/**
+ * The stack's Docker prefix from its database container's name (the `dbContainer` output): `<prefix>-db`, or, after a
+ * failover promoted the hot standby, `<prefix>-db-standby` (src/postgres/standby.ts memberNames).
+ */
+export function prefixOfDbContainer(name: string): string | undefined {
+  const m = /^(.+?)-db(-standby)?$/.exec(name);
+  return m?.[1];
+}
+
 /** Stable hash of a JSON-able value: object keys are sorted so key order does not matter. */
 export function revisionOf(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);

@@ -27,7 +27,7 @@ test("every alert in alerts.yml has at least one promtool test that expects it t
   const rules = readFileSync(join(MONITORING_DIR, "alerts.yml"), "utf8");
   const tests = readFileSync(join(MONITORING_DIR, "alerts.test.yml"), "utf8");
   const alerts = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(alerts, ["ApiHigh5xxRate", "ApiHighP99Latency", "ApiReplicaDown", "ApiReplicasMissing", "EdgeDown", "EdgeHigh5xxRate", "BackupTooOld", "WalArchiveFailing"]);
+  assert.deepEqual(alerts, ["ApiHigh5xxRate", "ApiHighP99Latency", "ApiReplicaDown", "ApiReplicasMissing", "EdgeDown", "EdgeHigh5xxRate", "BackupTooOld", "WalArchiveFailing", "DatabaseStandbyNotStreaming", "DatabaseStandbyLagging"]);
   for (const alert of alerts) {
     assert.match(tests, new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels:`), `${alert} is tested firing`);
   }

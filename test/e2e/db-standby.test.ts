@@ -23,6 +23,7 @@ import { execInContainer, execText } from "../../src/docker";
 import { memberNames, standbyVolume, STANDBY_SLOT } from "../../src/postgres/standby";
 import { pollUntil } from "../../src/vocabulary";
 import { productionShape } from "../support/deploy-scenario";
+import { writeContinuously } from "../support/load";
 import { engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
 import { restoreScenario, type VerbRun } from "../support/restore-scenario";
 
@@ -32,50 +33,6 @@ const API_WAIT_S = 60;
 const IN_FLIGHT_GRACE_MS = 1000;
 /** Budget for `npm run failover` on a loaded 2-core machine (it needs seconds on a quiet one). */
 const FAILOVER_BUDGET_MS = Number(process.env.STANDBY_FAILOVER_BUDGET_MS ?? 3 * 60_000);
-
-interface Write {
-  name: string;
-  sentAt: number;
-  ackAt?: number;
-  status: number;
-  /** how a failed write failed: the start of its answer (or the error), and when */
-  failure?: string;
-  endAt?: number;
-}
-
-/** `writers` clients POSTing unique rows through the edge, one after another each, until stopped. */
-function writeContinuously(url: string, tag: string, writers: number) {
-  const writes: Write[] = [];
-  let running = true;
-  let n = 0;
-  const loops = Array.from({ length: writers }, async () => {
-    while (running) {
-      const w: Write = { name: `${tag}-${n++}`, sentAt: Date.now(), status: 0 };
-      writes.push(w);
-      try {
-        // Longer than the replicas' wait for a connection (API_WAIT_S): a request that waits out the failover is answered.
-        const r = await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: w.name }), signal: AbortSignal.timeout((API_WAIT_S + 30) * 1000) });
-        const body = await r.text();
-        w.status = r.status;
-        if (r.status === 201) w.ackAt = Date.now();
-        else w.failure = body.slice(0, 60);
-      } catch (e) {
-        w.status = 0;
-        w.failure = String((e as Error).cause ?? e).slice(0, 60);
-      }
-      w.endAt = Date.now();
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  });
-  return {
-    acked: () => writes.filter((w) => w.ackAt !== undefined).length,
-    async stop(): Promise<Write[]> {
-      running = false;
-      await Promise.all(loops);
-      return writes;
-    },
-  };
-}
 
 /** A production-shaped stack with a standby, created (not deployed), and what the scenarios do with it. */
 async function standbyStack(t: TestContext, tag: string, synchronous: boolean) {
@@ -156,7 +113,8 @@ async function deployStreaming(s: StandbyStack) {
 /** Writers through the edge, the primary SIGKILLed, `npm run failover`, more writes; what failed and what the promoted standby holds. */
 async function killAndFailOver(s: StandbyStack, url: string, replica: string) {
   const { docker, members, name } = s;
-  const load = writeContinuously(url, `w${name}`, 8);
+  // Longer than the replicas' wait for a connection (API_WAIT_S): a request that waits out the failover is answered.
+  const load = writeContinuously(url, `w${name}`, 8, (API_WAIT_S + 30) * 1000);
   await pollUntil(async () => (load.acked() >= 100 ? true : undefined), { timeoutMs: 60_000, onTimeout: () => new Error(`the writers got ${load.acked()} acknowledgements in 60 s`) });
   const killAt = Date.now();
   const ackedBeforeKill = load.acked();

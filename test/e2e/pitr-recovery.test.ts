@@ -18,6 +18,7 @@ import { execInContainer, execText } from "../../src/docker";
 import { maintenanceState } from "../../src/edge/maintenance";
 import { deriveApiImage } from "../support/derived-images";
 import { productionShape } from "../support/deploy-scenario";
+import { writeContinuously } from "../support/load";
 import { pulumiCli } from "../support/pulumi";
 import { restoreScenario } from "../support/restore-scenario";
 
@@ -29,43 +30,6 @@ const ARCHIVE_VISIBLE_BUDGET_MS = Number(process.env.PITR_ARCHIVE_VISIBLE_BUDGET
 const ARCHIVE_SLACK_S = Number(process.env.PITR_ARCHIVE_SLACK_S ?? 5);
 /** Budget for the whole restore verb on a loaded 2-core machine. */
 const RESTORE_BUDGET_MS = Number(process.env.PITR_RESTORE_BUDGET_MS ?? 5 * 60_000);
-
-interface Write {
-  name: string;
-  sentAt: number;
-  /** when the 201 arrived; undefined for a write that failed or got no answer */
-  ackAt?: number;
-  status: number;
-}
-
-/** `writers` clients POSTing unique rows through the edge, one after another each, until stopped. */
-function writeContinuously(url: string, tag: string, writers: number) {
-  const writes: Write[] = [];
-  let running = true;
-  let n = 0;
-  const loops = Array.from({ length: writers }, async () => {
-    while (running) {
-      const w: Write = { name: `${tag}-${n++}`, sentAt: Date.now(), status: 0 };
-      writes.push(w);
-      try {
-        const r = await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: w.name }), signal: AbortSignal.timeout(15_000) });
-        await r.arrayBuffer();
-        w.status = r.status;
-        if (r.status === 201) w.ackAt = Date.now();
-      } catch {
-        w.status = 0;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  });
-  return {
-    async stop(): Promise<Write[]> {
-      running = false;
-      await Promise.all(loops);
-      return writes;
-    },
-  };
-}
 
 test("backup.wal on an existing stack keeps its data; restore --to-time T brings back every row committed before T and none after; a lost container + volume --to-latest loses at most archive_timeout", { timeout: 30 * 60_000 }, async (t) => {
   const uploads = (name: string) => `slipway-${name}-uploads`;

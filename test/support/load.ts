@@ -212,3 +212,51 @@ export async function countRows(report: LoadReport, idPrefix: string, sql: (quer
     lost: postsOk.filter((id) => !stored.has(id)).length,
   };
 }
+
+/** One POST of `writeContinuously`: its unique name, when it was sent and acknowledged, how it ended. */
+export interface Write {
+  name: string;
+  sentAt: number;
+  /** when the 201 arrived; undefined for a write that failed or got no answer */
+  ackAt?: number;
+  status: number;
+  /** how a failed write failed: the start of its answer (or the error) */
+  failure?: string;
+  endAt?: number;
+}
+
+/**
+ * `writers` clients POSTing unique rows (`<tag>-<n>`) to `<url>/items`, one after another each, until stopped; each
+ * write waits up to `timeoutMs` for its answer. The writes a recovery test checks row by row against the database.
+ */
+export function writeContinuously(url: string, tag: string, writers: number, timeoutMs = 15_000) {
+  const writes: Write[] = [];
+  let running = true;
+  let n = 0;
+  const loops = Array.from({ length: writers }, async () => {
+    while (running) {
+      const w: Write = { name: `${tag}-${n++}`, sentAt: Date.now(), status: 0 };
+      writes.push(w);
+      try {
+        const r = await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: w.name }), signal: AbortSignal.timeout(timeoutMs) });
+        const body = await r.text();
+        w.status = r.status;
+        if (r.status === 201) w.ackAt = Date.now();
+        else w.failure = body.slice(0, 60);
+      } catch (e) {
+        w.status = 0;
+        w.failure = String((e as Error).cause ?? e).slice(0, 60);
+      }
+      w.endAt = Date.now();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  });
+  return {
+    acked: () => writes.filter((w) => w.ackAt !== undefined).length,
+    async stop(): Promise<Write[]> {
+      running = false;
+      await Promise.all(loops);
+      return writes;
+    },
+  };
+}

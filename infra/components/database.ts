@@ -42,6 +42,26 @@ export interface DatabaseArgs {
 }
 
 /** The database's container (swarm: its service) of the stack with this prefix. */
+/**
+ * What every PostgreSQL member's container shares (the database and its standby): restart policy, limits, log rotation,
+ * the environment label, a stop that lets PostgreSQL shut down cleanly, no privilege gain.
+ */
+export function memberContainerSettings(settings: StackConfig["database"], logs: StackConfig["logs"], labels: Record<string, string>, production: boolean) {
+  return {
+    restart: settings.restartPolicy,
+    ...containerLimits(settings.limits),
+    ...logRotation(logs),
+    // The container says which environment's data it holds: restore reads it there (src/restore/environment.ts),
+    // so `--environment staging` cannot point at production's database.
+    labels: dockerLabels({ ...labels, [LABEL_ENVIRONMENT]: production ? "production" : "staging" }),
+    stopTimeout: 30,
+    // No privilege gain through setuid binaries: the entrypoint starts as root and only drops to postgres
+    // (gosu / setpriv), which no-new-privileges allows. What PostgreSQL does not allow (a read-only root
+    // filesystem, no capabilities): README, "Least privilege".
+    securityOpts: ["no-new-privileges"],
+  };
+}
+
 export function databaseName(prefix: string): string {
   return `${prefix}-db`;
 }
@@ -133,17 +153,7 @@ export class Database extends pulumi.ComponentResource {
         },
         wait: true,
         waitTimeout: 120,
-        restart: settings.restartPolicy,
-        ...containerLimits(settings.limits),
-        ...logRotation(args.logs),
-        // The container says which environment's data it holds: restore reads it there (src/restore/environment.ts),
-        // so `--environment staging` cannot point at production's database.
-        labels: dockerLabels({ ...args.labels, [LABEL_ENVIRONMENT]: args.production ? "production" : "staging" }),
-        stopTimeout: 30,
-        // No privilege gain through setuid binaries: the entrypoint starts as root and only drops to postgres
-        // (gosu / setpriv), which no-new-privileges allows. What PostgreSQL does not allow (a read-only root
-        // filesystem, no capabilities): README, "Least privilege".
-        securityOpts: ["no-new-privileges"],
+        ...memberContainerSettings(settings, args.logs, args.labels, args.production),
       },
       {
         parent: this,

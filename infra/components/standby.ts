@@ -16,8 +16,8 @@ import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
 import { PGDATA, WAL_REPO_PATH } from "../../src/backup/wal";
 import { memberNames, REPLICATION_PASSFILE_UPLOAD, REPLICATION_PASSWORD_ENV, replicationCommand, replicationPassfile, standbyCommand, standbyVolume, synchronousCommand } from "../../src/postgres/standby";
-import { LABEL_ENVIRONMENT } from "../../src/vocabulary";
-import { containerLimits, dockerLabels, logRotation } from "./limits";
+import { memberContainerSettings } from "./database";
+import { dockerLabels } from "./limits";
 
 export interface StandbyArgs {
   prefix: string;
@@ -90,12 +90,7 @@ export class Standby extends pulumi.ComponentResource {
         },
         wait: true,
         waitTimeout: 900,
-        restart: settings.restartPolicy,
-        ...containerLimits(settings.limits),
-        ...logRotation(args.logs),
-        labels: dockerLabels({ ...args.labels, [LABEL_ENVIRONMENT]: args.production ? "production" : "staging" }),
-        stopTimeout: 30,
-        securityOpts: ["no-new-privileges"],
+        ...memberContainerSettings(settings, args.logs, args.labels, args.production),
       },
       {
         parent: this,

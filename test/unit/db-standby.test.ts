@@ -3,7 +3,8 @@
 // container's declaration (the first `pulumi up` after a failover replaces neither), only where the steps run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadStackConfig, StackConfigError } from "../../stacks/load";
+import { loadStackConfig } from "../../stacks/load";
+import { violations } from "../support/stack-config";
 import { decideFailover, failoverTarget, type Observed, type Values } from "../../src/failover/plan";
 import { FAILOVER_VERB } from "../../src/failover/verb";
 import { memberNames, replicationCommand, replicationPassfile, replicationScript, standbyCommand, synchronousCommand, MAX_SLOT_WAL_KEEP, STANDBY_SLOT } from "../../src/postgres/standby";
@@ -15,15 +16,6 @@ const base = {
   images: { api: "slipway/api:1", edge: "slipway/edge:1", postgres: "slipway-local/postgres:17" },
   api: { replicas: 2 },
   edge: { port: 18080 },
-};
-const violations = (raw: Record<string, unknown>): string[] => {
-  try {
-    loadStackConfig("s", raw);
-    return [];
-  } catch (e) {
-    if (!(e instanceof StackConfigError)) throw e;
-    return e.message.split("\n").filter((l) => l.includes("slipway:"));
-  }
 };
 
 test("settings: off by default; refused on swarm and without enabled, each by its key", () => {

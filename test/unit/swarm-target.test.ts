@@ -3,7 +3,8 @@
 // for `slipway:target: swarm` under Pulumi's mocks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadStackConfig, StackConfigError } from "../../stacks/load";
+import { loadStackConfig } from "../../stacks/load";
+import { violations } from "../support/stack-config";
 import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
@@ -17,15 +18,6 @@ const base = {
   api: { replicas: 2 },
   edge: { port: 18080 },
   database: {},
-};
-const violations = (raw: Record<string, unknown>): string[] => {
-  try {
-    loadStackConfig("s", raw);
-    return [];
-  } catch (e) {
-    if (!(e instanceof StackConfigError)) throw e;
-    return e.message.split("\n").filter((l) => l.includes("slipway:"));
-  }
 };
 
 test("target: docker by default; a swarm stack with what swarm supports loads", () => {

@@ -20,15 +20,27 @@ export interface ProjectStack {
   cleanup(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether 127.0.0.1:`port` can be bound now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port free on 127.0.0.1 now, for a container to publish later. Not from the kernel's ephemeral range
+ * (ip_local_port_range, 32768–60999 by default) that listen(0) draws from: such a port can be handed to an outgoing
+ * connection — the load generators of the files running beside this one open hundreds — before Docker binds it (e2e
+ * edge-tls failed so: "bind: address already in use").
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canBind(port)) return port;
+  }
+  throw new Error("freePort: no free port in 20000–31999 after 200 tries");
 }
 
 /** config: top-level `slipway:` keys (without the namespace) → values, written to Pulumi.<stack>.yaml; env: more engine environment. */

@@ -106,9 +106,11 @@ async function main(): Promise<void> {
 
   if (!only) await swarmStep(rows, refs, connections);
 
-  console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms)` +
-    `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
-  console.log(table(rows));
+  if (rows.length) {
+    console.log(`\nLoad: ${connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms)` +
+      `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
+    console.log(table(rows));
+  }
   if (overhead) console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead)}`);
   const scaled = rows.filter((r) => r.scale);
   if (scaled.length) console.log(`\nScale (rolling promote under the same load):\n${scaleTable(scaled)}`);

@@ -54,7 +54,8 @@ export function splitByEvents(start: number, end: number, events: { at: number; 
   for (const { at, event } of events) {
     const pre = event.resourcePreEvent?.metadata;
     const out = event.resOutputsEvent?.metadata;
-    if (pre && pre.op !== "same" && pre.op !== "read" && !pre.type.startsWith("pulumi:pulumi:Stack")) {
+    // Not steps: resources with nothing to do, the stack itself, the providers' own (re)configuration.
+    if (pre && pre.op !== "same" && pre.op !== "read" && !pre.type.startsWith("pulumi:pulumi:Stack") && !pre.type.startsWith("pulumi:providers:")) {
       began.set(pre.urn, at);
       if (!(first <= at)) first = at;
     }

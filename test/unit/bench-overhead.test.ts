@@ -13,6 +13,8 @@ test("a promote splits into start → first step, each changed resource's step, 
   const C = "command:local:Command";
   const events = [
     { at: 1_000, event: pre("pulumi:pulumi:Stack", "slipway-s", "same") },
+    { at: 2_000, event: pre("pulumi:providers:docker", "default", "update") },
+    { at: 2_050, event: out("pulumi:providers:docker", "default", "update") },
     { at: 3_000, event: pre("docker:index/network:Network", "edge-net", "same") },
     { at: 3_100, event: out("docker:index/network:Network", "edge-net", "same") },
     { at: 4_000, event: pre(C, "pre-deploy-backup", "update") },

@@ -5,14 +5,12 @@
 // compiler's version, so what runs is never stale: an edit makes a new key, hence a new build, on the next run. Each
 // file is compiled alone by esbuild (what tsx does on every run, with the same per-file semantics); `__dirname` and
 // `__filename` keep naming the source file's real place, so paths the code derives from them (the stack files, the
-// engines, monitoring/) are the checkout's, not the build's. Where it goes: <checkout>/.slipway/build/<key>, else (a
-// checkout this user cannot write) a private directory of this user under the system's temporary directory; neither
-// possible: undefined, and the caller loads the TypeScript through tsx as before.
+// engines, monitoring/) are the checkout's, not the build's. Where it goes: <checkout>/.slipway/build/<key>; in a
+// checkout this user cannot write: undefined, and the caller loads the TypeScript through tsx as before.
 /* global require, module, process, __dirname */
 "use strict";
 const crypto = require("node:crypto");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
 
 /** The directories compiled, relative to the checkout. */
@@ -63,9 +61,13 @@ function privateDir(dir) {
   return dir;
 }
 
+/**
+ * Where builds go: inside the checkout only, because the compiled files find their packages (@pulumi/pulumi, pg…) the
+ * way node does, in the node_modules of a directory above them — a build under the system's temporary directory would
+ * find none.
+ */
 function candidates(checkout) {
-  const uid = typeof process.getuid === "function" ? process.getuid() : "user";
-  return [path.join(checkout, ".slipway", "build"), path.join(os.tmpdir(), `slipway-build-${uid}`)];
+  return [path.join(checkout, ".slipway", "build")];
 }
 
 function compileInto(dir, checkout, files, esbuild) {

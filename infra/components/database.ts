@@ -9,7 +9,7 @@ import * as random from "@pulumi/random";
 import type { StackConfig, WalSettings } from "../../stacks/schema";
 import { archivingCommand, PGDATA, pgbackrestEnv, WAL_REPO_PATH, walRepoVolume } from "../../src/backup/wal";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_FILE_MODE, type InitdbPasswordDelivery } from "../../src/postgres/initdb-password";
-import { LABEL_ENVIRONMENT } from "../../src/vocabulary";
+import { DB_HOST, LABEL_ENVIRONMENT } from "../../src/vocabulary";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
 
 export interface DatabaseArgs {
@@ -66,8 +66,6 @@ export function databaseName(prefix: string): string {
   return `${prefix}-db`;
 }
 
-/** The name other containers on the backend network use to reach the database. */
-export const DB_HOST = "db";
 
 export class Database extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;

@@ -11,8 +11,7 @@ import { backupVerb } from "../../src/backup/verb";
 import { BASE_BACKUP_ARGS, pgbackrest, WAL_OS_USER } from "../../src/backup/wal";
 import { shellJoin } from "../../src/postgres/commands";
 import { ROLE_PASSWORD_ENV, rolesCommand } from "../../src/postgres/roles";
-import { DB_ROLES, LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
-import { DB_HOST } from "./database";
+import { DB_HOST, DB_ROLES, LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
 
 export interface DeployStepsArgs {
   /** The stack's Docker name prefix (`<project>-<stack>`): what backups are filed under and containers labelled with. */

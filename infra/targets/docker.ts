@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { Networks } from "../components/networks";
-import { Database, databaseName, DB_HOST } from "../components/database";
+import { Database, databaseName } from "../components/database";
 import { Edge } from "../components/edge";
 import { DeploySteps } from "../components/deploy-steps";
 import { ApiService } from "../components/api-service";
@@ -13,7 +13,7 @@ import { EDGE_METRICS_PORT, Monitoring } from "../components/monitoring";
 import { Standby } from "../components/standby";
 import { edgeUrl as clientUrl, publishedHost } from "../../src/docker/connect";
 import { containerHasPasswordInEnv, initdbPasswordDelivery } from "../../src/postgres/initdb-password";
-import { DB_ROLES } from "../../src/vocabulary";
+import { DB_HOST, DB_ROLES } from "../../src/vocabulary";
 import type { StackOutputs, TargetContext } from "./context";
 
 export function declareDocker(ctx: TargetContext): StackOutputs {

@@ -14,9 +14,9 @@ import { CONFIG_PATH, HTTP_PORT, renderHaproxyConfig } from "../../src/edge/hapr
 import { apiServiceName, COLOURS, slotPrefix } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
-import { apiProbe, DB_ROLES } from "../../src/vocabulary";
+import { apiProbe, DB_HOST, DB_ROLES } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
-import { databaseName, DB_HOST } from "../components/database";
+import { databaseName } from "../components/database";
 import { SwarmRelease, SwarmTask } from "../providers/swarm";
 import type { StackOutputs, TargetContext } from "./context";
 

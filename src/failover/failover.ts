@@ -10,11 +10,9 @@ import type Docker from "dockerode";
 import { execInContainer, isStatus, tarFiles } from "../docker";
 import { PGDATA } from "../backup/wal";
 import { AFTER_PROMOTE_SQL, FENCE_MARKER, memberSql, PROMOTE_SQL, STANDBY_SLOT } from "../postgres/standby";
-import { pollUntil } from "../vocabulary";
+import { DB_HOST, pollUntil } from "../vocabulary";
 import { decideFailover, type FailoverTarget, type Observed } from "./plan";
 
-/** The alias of the primary on the backend network (infra/components/database.ts DB_HOST). */
-const PRIMARY_ALIAS = "db";
 const DEFAULT_NETWORKS = new Set(["bridge", "host", "none"]);
 
 export interface FailoverOptions {
@@ -72,7 +70,7 @@ async function backendNetwork(docker: Docker, t: FailoverTarget): Promise<string
   const s = await docker.getContainer(t.standby).inspect();
   const networks = Object.keys(s.NetworkSettings.Networks ?? {}).filter((n) => !DEFAULT_NETWORKS.has(n));
   const backend = networks.find((n) => n === `${t.prefix}-backend`) ?? networks[0];
-  if (backend === undefined) throw new Error(`the standby ${t.standby} is on no network: cannot give it the ${PRIMARY_ALIAS} alias`);
+  if (backend === undefined) throw new Error(`the standby ${t.standby} is on no network: cannot give it the ${DB_HOST} alias`);
   return backend;
 }
 
@@ -123,6 +121,6 @@ async function promote(docker: Docker, t: FailoverTarget, log: (l: string) => vo
 async function moveAlias(docker: Docker, name: string, network: string, log: (l: string) => void): Promise<void> {
   const net = docker.getNetwork(network);
   await net.disconnect({ Container: name, Force: true });
-  await net.connect({ Container: name, EndpointConfig: { Aliases: [PRIMARY_ALIAS] } });
-  log(`alias: ${name} answers as ${PRIMARY_ALIAS} on ${network}`);
+  await net.connect({ Container: name, EndpointConfig: { Aliases: [DB_HOST] } });
+  log(`alias: ${name} answers as ${DB_HOST} on ${network}`);
 }

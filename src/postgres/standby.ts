@@ -7,7 +7,7 @@
 // The two members are `<prefix>-db` and `<prefix>-db-standby`; whichever is the primary carries the `db` network alias
 // the API and the migrations connect to, so the standby streams from `db` too and a promoted standby needs no new
 // conninfo. The replication role's password is a secret file in the standby (a passfile), never in its environment.
-import { DB_ROLES } from "../vocabulary";
+import { DB_HOST, DB_ROLES } from "../vocabulary";
 import { type Database, shellJoin } from "./commands";
 
 /** The replication slot on the primary that keeps the WAL the standby has not received yet. */
@@ -24,8 +24,6 @@ export const REPLICATION_PASSFILE_UPLOAD = "/run/slipway/replication.pgpass";
 export const REPLICATION_PASSFILE = "/var/lib/postgresql/.slipway-replication.pgpass";
 /** A file the failover leaves in a fenced primary's data directory beside standby.signal: why it will not start as a writer. */
 export const FENCE_MARKER = "slipway.fenced";
-/** The alias of the primary on the backend network (infra/components/database.ts DB_HOST). */
-const PRIMARY_HOST = "db";
 
 /** The container names of a stack's two members. */
 export function memberNames(prefix: string): { db: string; standby: string } {
@@ -112,15 +110,15 @@ export function synchronousCommand(primary: string, db: Pick<Database, "user">, 
  * one as a standby.
  */
 export function standbyCommand(serverArgs: readonly string[]): string[] {
-  const conninfo = `host=${PRIMARY_HOST} user=${DB_ROLES.replication} passfile=${REPLICATION_PASSFILE} application_name=${STANDBY_APPLICATION}`;
+  const conninfo = `host=${DB_HOST} user=${DB_ROLES.replication} passfile=${REPLICATION_PASSFILE} application_name=${STANDBY_APPLICATION}`;
   const asPostgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"];
-  const basebackup = [...asPostgres, "env", `PGPASSFILE=${REPLICATION_PASSFILE}`, "pg_basebackup", "--host", PRIMARY_HOST, "--username", DB_ROLES.replication, "--pgdata", "$PGDATA", "--wal-method=stream", `--slot=${STANDBY_SLOT}`, "--checkpoint=fast", "--no-password"];
+  const basebackup = [...asPostgres, "env", `PGPASSFILE=${REPLICATION_PASSFILE}`, "pg_basebackup", "--host", DB_HOST, "--username", DB_ROLES.replication, "--pgdata", "$PGDATA", "--wal-method=stream", `--slot=${STANDBY_SLOT}`, "--checkpoint=fast", "--no-password"];
   const script = [
     "set -eu",
     `install -o postgres -g postgres -m 600 ${REPLICATION_PASSFILE_UPLOAD} ${REPLICATION_PASSFILE}`,
     'mkdir -p "$PGDATA" && chown postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"',
     'if [ ! -s "$PGDATA/PG_VERSION" ]; then',
-    `  echo "standby: seeding $PGDATA from ${PRIMARY_HOST} (pg_basebackup, slot ${STANDBY_SLOT})" >&2`,
+    `  echo "standby: seeding $PGDATA from ${DB_HOST} (pg_basebackup, slot ${STANDBY_SLOT})" >&2`,
     `  until ${basebackup.map((a) => (a === "$PGDATA" ? '"$PGDATA"' : shellJoin([a]))).join(" ")}; do`,
     '    echo "standby: pg_basebackup failed; retrying in 5 s" >&2; find "$PGDATA" -mindepth 1 -delete; sleep 5',
     "  done",

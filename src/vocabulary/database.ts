@@ -3,6 +3,9 @@
 // it cannot log in over the network); the migrations run as OWNER, which owns the database and its schema but is not
 // a superuser; the API runs as API, with DML on the owner's tables and sequences (default privileges cover every
 // table a later migration creates). Shared by the program, the roles step and restore.
+/** The name other containers on the backend network reach the serving database by (its network alias). */
+export const DB_HOST = "db";
+
 export const DB_ROLES = {
   owner: "slipway_owner",
   api: "slipway_api",

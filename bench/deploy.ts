@@ -16,9 +16,10 @@
 // replicas one at a time (api.rollout.surge 1) and 12 in batches of 4 (surge 4), each under the same load, printed
 // beside each other — wall time, the rollout's own span (from its events, SLIPWAY_ROLLOUT_EVENTS), time per replica
 // and the 1-minute load average before and after. --only-scale runs just these rows.
-// First (unless --no-overhead), with no load, where a deploy's time goes (bench/overhead.ts): --runs (default 5)
-// promotes of a 2-replica stack split into start → first step, each step, after the last step, and the overhead
-// (wall − the rollout's own steps); then as many no-op previews and no-op ups. --only-overhead runs just that.
+// First (unless --no-overhead), with no load, where a deploy's time goes (bench/overhead.ts), on a staging stack (its
+// pre-deploy backup unverified: the issue's figure) and a production one (verified): --runs (default 5) promotes of 2
+// replicas split into start → first step, each step, after the last step, and the overhead (wall − the rollout's own
+// steps); then as many no-op previews and no-op ups. --only-overhead runs just that.
 // Figures, no verdicts; a failed step is reported (what failed, one line), not thrown.
 // JSON to bench/results/deploy-<time>.json.
 //   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale] [-- --no-overhead | --only-overhead] [-- --runs 5]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
@@ -83,10 +84,13 @@ async function main(): Promise<void> {
   const refs = await testImages();
   const rows: Row[] = [];
 
-  let overhead: OverheadFigures | undefined;
+  // Staging is the issue's figure (its pre-deploy backup is not verified); production's verified backup beside it.
+  const overhead: OverheadFigures[] = [];
   if (!values["no-overhead"] || values["only-overhead"]) {
-    overhead = await overheadSteps(refs, runs, `bo${randomBytes(3).toString("hex")}`);
-    console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead)}`);
+    for (const environment of ["staging", "production"] as const) {
+      overhead.push(await overheadSteps(refs, runs, `bo${randomBytes(3).toString("hex")}`, environment));
+      console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead.at(-1)!)}`);
+    }
   }
   const only = values["only-scale"] || values["only-overhead"];
   if (!only) await deploySteps(rows, "http", refs, load);
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
       `${values.tls ? "; https rows: the same steps on a stack whose edge serves TLS (self-signed, load over HTTPS)" : ""}.\n`);
     console.log(table(rows));
   }
-  if (overhead) console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead)}`);
+  for (const o of overhead) console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(o)}`);
   const scaled = rows.filter((r) => r.scale);
   if (scaled.length) console.log(`\nScale (rolling promote under the same load):\n${scaleTable(scaled)}`);
   const failedSteps = rows.filter((r) => r.failure);
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
   const dir = path.join(__dirname, "results");
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, loadAverage: loadavg(), results: rows, ...(overhead ? { overhead } : {}) }, null, 2));
+  await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, loadAverage: loadavg(), results: rows, ...(overhead.length ? { overhead } : {}) }, null, 2));
   console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
 }
 

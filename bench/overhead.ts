@@ -15,9 +15,12 @@ import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import type { ImageRefs } from "../test/support/docker-images";
+import type { Environment } from "../stacks/schema";
 import { type Scenario, startScenario } from "../test/support/deploy-scenario";
 
 export interface OverheadFigures {
+  /** staging: the pre-deploy backup unverified (the issue's figure); production: verified by a restore. */
+  environment: Environment;
   runs: number;
   replicas: number;
   /** Medians, seconds. */
@@ -83,7 +86,7 @@ export function rolloutSpan(file: string): number {
   return (end - start) / 1000;
 }
 
-export async function overheadSteps(refs: ImageRefs, runs: number, name: string): Promise<OverheadFigures> {
+export async function overheadSteps(refs: ImageRefs, runs: number, name: string, environment: Environment): Promise<OverheadFigures> {
   const eventsDir = mkdtempSync(path.join(tmpdir(), "slipway-bench-overhead-"));
   const failures: string[] = [];
   const samples: OverheadFigures["samples"] = { promoteWallS: [], rolloutStepsS: [], noopPreviewS: [], noopUpS: [] };
@@ -91,8 +94,8 @@ export async function overheadSteps(refs: ImageRefs, runs: number, name: string)
   const loadBefore = loadavg()[0]!;
   let scenario: Scenario | undefined;
   try {
-    console.log(`\nbringing up a production-shaped stack ${name} (2 replicas) for the overhead rows with pulumi up …`);
-    scenario = await startScenario(name, refs, () => undefined).catch((e: Error) => {
+    console.log(`\nbringing up a ${environment} stack ${name} (production's shape, 2 replicas) for the overhead rows with pulumi up …`);
+    scenario = await startScenario(name, refs, () => undefined, { environment }).catch((e: Error) => {
       failures.push(`initial up: ${e.message.split("\n")[0]}`);
       return undefined;
     });
@@ -146,6 +149,7 @@ export async function overheadSteps(refs: ImageRefs, runs: number, name: string)
   const wall = median(samples.promoteWallS);
   const rollout = median(samples.rolloutStepsS);
   return {
+    environment,
     runs,
     replicas: 2,
     promote: {
@@ -169,6 +173,7 @@ export async function overheadSteps(refs: ImageRefs, runs: number, name: string)
 export function overheadTable(f: OverheadFigures): string {
   const s = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} s` : "—");
   const rows: [string, string][] = [
+    [`${f.environment}: ${f.environment === "production" ? "pre-deploy backup verified by a restore" : "pre-deploy backup unverified"}`, ""],
     [`promote (median of ${f.samples.promoteWallS.length}), wall`, s(f.promote.wallS)],
     ["  start → first step (CLI, engine, program, diffs)", s(f.promote.startToFirstStepS)],
     ...Object.entries(f.promote.steps).map(([k, v]): [string, string] => [`  step: ${k}`, s(v)]),

@@ -24,6 +24,15 @@ export function diffInputs<T extends object>(olds: T, news: T, outputs: readonly
   return { changes: changed.length > 0, replaces: [], detailedDiff, deleteBeforeReplace: false };
 }
 
+/**
+ * Whether `dockerHost` is all that changed: the same swarm reached through another manager. Still a change (the new
+ * address must be stored, or a later update or delete would call the old one), but one that runs nothing.
+ */
+export function onlyConnectionChanged<T extends { dockerHost?: string }>(olds: T, news: T, outputs: readonly string[] = []): boolean {
+  const changed = Object.keys(diffInputs(olds, news, outputs).detailedDiff);
+  return changed.length > 0 && changed.every((k) => k === "dockerHost");
+}
+
 export interface SwarmReleaseInputs extends SwarmReleaseSpec, LogTarget {
   edge: SwarmEdgeTarget;
   timeouts: ReleaseTimeouts;
@@ -83,10 +92,15 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
     const diff = diffInputs(olds, news, RELEASE_OUTPUTS);
     // What the next up will do, in one line under the resource (a preview's answer to "what happens?").
-    if (diff.changes) await withResourceLog(news.logUrn, async (log) => log(`[release] ${releaseSummary(olds, news, Object.keys(diff.detailedDiff))}`));
+    if (diff.changes) {
+      const line = onlyConnectionChanged(olds, news, RELEASE_OUTPUTS) ? `through ${news.dockerHost ?? "DOCKER_HOST"} now (was ${olds.dockerHost ?? "DOCKER_HOST"}): nothing is released` : releaseSummary(olds, news, Object.keys(diff.detailedDiff));
+      await withResourceLog(news.logUrn, async (log) => log(`[release] ${line}`));
+    }
     return diff;
   },
   async update(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
+    // The same swarm through another manager: the release stands; only the address is stored.
+    if (onlyConnectionChanged(olds, news, RELEASE_OUTPUTS)) return { outs: { ...news, colour: olds.colour, service: olds.service, revision: olds.revision } };
     return { outs: await releaseOuts(news, olds.colour) };
   },
   async delete(_id: string, props: SwarmReleaseProps) {
@@ -139,8 +153,10 @@ export const swarmTaskProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: SwarmTaskInputs, news: SwarmTaskInputs) {
     return diffInputs(olds, news, []);
   },
-  async update(_id: string, _olds: SwarmTaskInputs, news: SwarmTaskInputs) {
-    await runTask(news);
+  async update(_id: string, olds: SwarmTaskInputs, news: SwarmTaskInputs) {
+    // Another manager of the same swarm (the one dockerHost named was lost): the task already ran there; the new
+    // address is only stored, so that what comes next reaches a manager that answers.
+    if (!onlyConnectionChanged(olds, news)) await runTask(news);
     return { outs: news };
   },
   // Nothing stays behind a one-off task (its service and secrets are removed after each run).

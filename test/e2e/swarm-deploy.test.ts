@@ -2,9 +2,12 @@
 // production-shaped stack with `slipway:target: swarm` and the manager as dockerHost. Proven here: the first up
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
 // (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; a broken image: the
-// up fails naming the reason, the old release keeps serving, 0 failed; a worker drained under load: 0 failed; a worker
-// killed under load: only requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the
-// survivors within SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s), and started again it rejoins without a deploy.
+// up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
+// stack's history under load: 0 failed, 0 rows twice, preview empty; a worker drained under load: 0 failed; a node
+// killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
+// requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the survivors within
+// SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s); an up through the dead manager fails naming it, pointed at another
+// manager a promote under load drops nothing; started again, the node rejoins and serves without a deploy.
 // The lab is taken exclusively (the drain). The lab's overlays cannot carry ESP here: swarm.encrypted is off and the
 // networks' options are asserted to say so (unit tests assert it is on by default).
 import { after, before, test } from "node:test";
@@ -21,6 +24,7 @@ import { diagnosticsOf, pulumiCli } from "../support/pulumi";
 import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
 import type { StepFigures } from "../support/deploy-scenario";
 import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
+import { rollback, type RollbackResult } from "../../src/release/rollback";
 
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd(), missingPulumi()]);
 const id = randomBytes(3).toString("hex");
@@ -96,6 +100,11 @@ async function servingTasks(): Promise<{ service: string; rows: string[] }> {
   const service = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
   const rows = (await lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
   return { service, rows };
+}
+
+/** A service's container env as `docker service inspect` shows it (JSON). */
+async function serviceEnv(service: string): Promise<string> {
+  return lab.cli(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", service]);
 }
 
 /**
@@ -241,6 +250,29 @@ test("a broken image: the up fails naming the reason, the old release keeps serv
   assert.equal(await previewComplaint(), "", "preview empty after going back to the serving image");
 });
 
+test("an API env change under load: a release with it in the other colour, 0 failed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
+  const before = (await servingTasks()).service;
+  const f = await measure("env change", async () => {
+    await ps.stack.setConfig("slipway:api.env.FEATURE", { value: "on" }, true);
+    await up("env FEATURE=on");
+  });
+  assertZeroDowntime(f);
+  const after = (await servingTasks()).service;
+  assert.notEqual(after, before, "the change went out as a new release");
+  assert.match(await serviceEnv(after), /"FEATURE=on"/);
+});
+
+test("rollback from the stack's history under load: the release before, image and env, 0 failed, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
+  let result: RollbackResult | undefined;
+  const f = await measure("rollback", async () => {
+    result = await rollback(ps.stack, { reason: "FEATURE=on misbehaves", log });
+  });
+  assertZeroDowntime(f);
+  assert.equal(result?.to.images.api, `${images.api}-swarm-${id}-v2`, "the release before the env change");
+  assert.doesNotMatch(await serviceEnv((await servingTasks()).service), /FEATURE=/, "its env, without FEATURE");
+  for (let i = 0; i < lab.edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab.edgeNodes[i]!.name} serves v2`);
+});
+
 test("a worker drained under load: 0 failed, 0 rows twice; back to active, every edge node answers", { skip, timeout: 30 * 60_000 }, async () => {
   const victim = lab.nodes[2]!; // an edge node, not the one the load goes through, not the database's
   assert.notEqual(victim.name, lab.databaseNode.name);
@@ -262,13 +294,24 @@ test("a worker drained under load: 0 failed, 0 rows twice; back to active, every
   }
 });
 
-test(`a worker killed under load: only in-flight requests fail, 0 rows twice, 3 tasks on the survivors within ${KILL_BOUND_MS} ms; started, it rejoins`, { skip, timeout: 30 * 60_000 }, async () => {
+test(`a node killed under load — the manager dockerHost names among it: only in-flight requests fail, 0 rows twice, 3 tasks on the survivors within ${KILL_BOUND_MS} ms`, { skip, timeout: 30 * 60_000 }, async () => {
   const victim = lab.nodes[2]!;
+  // The stack reaches the swarm through the victim's manager from here on: pointing dockerHost at another manager of the
+  // same swarm releases nothing and runs no task (RUNBOOK "A node is lost").
+  await ps.stack.setConfig("slipway:dockerHost", { value: victim.dockerHost });
+  const moved = await ps.stack.up({ message: `dockerHost → ${victim.name}`, onOutput: log, color: "never" });
+  const changes: Record<string, number> = { ...moved.summary.resourceChanges };
+  console.log(`dockerHost → ${victim.name}: ${JSON.stringify(changes)}`);
+  for (const kind of ["create", "delete", "replace", "create-replacement", "delete-replaced"]) assert.equal(changes[kind] ?? 0, 0, `${kind}: the same swarm through another manager replaces nothing`);
+  assert.match(moved.stdout, /\[release\] through .*: nothing is released/);
+  assert.doesNotMatch(moved.stdout, /creating revision|one-off task/i, "no release, no task run");
+  assert.equal(await previewComplaint(), "", "preview empty after repointing");
+
   await ensureTaskOn(victim.name);
   const serving = (await servingTasks()).service;
   console.log(`before the kill: ${(await servingTasks()).rows.join(", ")}`);
   let replacedMs = 0;
-  const f = await measure("kill a worker", async () => {
+  const f = await measure("kill a node", async () => {
     victimKilled = true;
     await lab.kill(victim.index);
     const killed = Date.now();
@@ -284,7 +327,26 @@ test(`a worker killed under load: only in-flight requests fail, 0 rows twice, 3 
   assert.equal(f.rows.rowsTwice, 0, "no row written twice");
   assert.equal(f.rows.lost, 0, "no 2xx without its row");
   assert.ok(f.failed <= CONNECTIONS, `only requests in flight failed: ${f.failed} > ${CONNECTIONS} connections`);
-  assert.equal(f.perpetualDiff, "", "preview empty");
+});
+
+test("the manager dockerHost names is gone: the up says which; pointed at another manager, a promote under load: 0 failed; the node started, it rejoins", { skip, timeout: 30 * 60_000 }, async () => {
+  const victim = lab.nodes[2]!;
+  assert.ok(victimKilled, "the node was killed by the test before");
+  const v3 = await apiImage("v3");
+  await setApiImage(v3);
+  const refused = await up("promote v3 through the dead manager").then(() => "", (e: Error) => e.message);
+  console.log(`through the dead manager: ${refused.split("\n").filter((l) => /error|connect|docker/i.test(l)).slice(0, 3).map((l) => l.slice(0, 300)).join(" | ")}`);
+  assert.ok(refused, "an up through a dead manager fails");
+  assert.ok(refused.includes(victim.dockerHost.replace(/^unix:\/\//, "")), `the error names the manager it tried (${victim.dockerHost})`);
+
+  // RUNBOOK: point dockerHost at another manager and deploy again.
+  const other = lab.nodes[0]!;
+  const f = await measure("promote through another manager", async () => {
+    await ps.stack.setConfig("slipway:dockerHost", { value: other.dockerHost });
+    await up("promote v3 through another manager");
+  });
+  assertZeroDowntime(f);
+  for (const node of lab.edgeNodes.filter((n) => n.name !== victim.name)) assert.match((await get(`http://${node.address}:${port}/health`)).body, /v3/, `${node.name} serves v3`);
 
   await lab.start(victim.index);
   victimKilled = false;
@@ -293,8 +355,10 @@ test(`a worker killed under load: only in-flight requests fail, 0 rows twice, 3 
     return rows.includes(`${victim.name} Ready`) ? true : undefined;
   });
   console.log(`${victim.name} started: Ready after ${(ready.ms / 1000).toFixed(1)} s`);
+  await lab.loadImages([v3]); // made while it was down (the lab has no registry)
   for (let i = 0; i < lab.edgeNodes.length; i++) {
     await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 300_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
   }
+  assert.match((await get(`${edgeUrl(1)}/health`)).body, /v3/, "the rejoined edge node serves the release made while it was down");
   assert.equal(await previewComplaint(), "", "preview empty once the node is back (nothing to deploy)");
 });

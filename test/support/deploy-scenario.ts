@@ -18,6 +18,7 @@ import { deriveApiImage } from "./derived-images";
 import { countRows, LoadReport, RowCheck, startLoad } from "./load";
 import { freePort, ProjectStack, projectStack } from "./project-stack";
 import { pulumiCli } from "./pulumi";
+import type { Environment } from "../../stacks/schema";
 
 export interface StepFigures {
   step: string;
@@ -44,9 +45,9 @@ export interface LoadShape {
 }
 
 /** The config of a production-shaped stack: 3 replicas, backups on, integer and fractional cpus, every optional setting in use. */
-export function productionShape(opts: { images: { api: string; edge: string; postgres: string }; port: number; backupDir: string; volume: string; tlsPort?: number }): Record<string, unknown> {
+export function productionShape(opts: { images: { api: string; edge: string; postgres: string }; port: number; backupDir: string; volume: string; tlsPort?: number; environment?: Environment }): Record<string, unknown> {
   return {
-    environment: "production",
+    environment: opts.environment ?? "production",
     images: opts.images,
     api: {
       replicas: 3,
@@ -97,6 +98,11 @@ export function selfSignedCertificate(name: string): { cert: string; key: string
 }
 
 export interface ScenarioOptions {
+  /**
+   * The same shape as staging (default production): what differs is the environment's defaults — staging takes its
+   * pre-deploy backup unverified (BACKUP_VERIFY_DEFAULT) and protects nothing.
+   */
+  environment?: Environment;
   /** HTTPS at the edge with this certificate and key (set as the stack's Pulumi secrets); the load goes over HTTPS. */
   tls?: { cert: string; key: string };
 }
@@ -109,7 +115,7 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
   const tlsPort = options.tls ? await freePort() : undefined;
   const backupDir = mkdtempSync(join(tmpdir(), `slipway-${name}-backups-`));
   const volume = `slipway-${name}-uploads`;
-  const ps = await projectStack(name, productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir, volume, ...(tlsPort ? { tlsPort } : {}) }));
+  const ps = await projectStack(name, productionShape({ images: { api: images.api, edge: images.edge, postgres: images.postgres }, port, backupDir, volume, ...(tlsPort ? { tlsPort } : {}), ...(options.environment ? { environment: options.environment } : {}) }));
   if (options.tls) {
     await ps.stack.setConfig("slipway:tlsCertificate", { value: options.tls.cert, secret: true });
     await ps.stack.setConfig("slipway:tlsKey", { value: options.tls.key, secret: true });

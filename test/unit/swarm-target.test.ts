@@ -10,6 +10,7 @@ import { rolesTaskScript } from "../../src/swarm/database";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { declareProgram as declare, type Registered } from "../support/declare";
 import { goDuration } from "../../infra/targets/swarm";
+import { onlyConnectionChanged, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
 
 const base = {
   environment: "staging",
@@ -188,4 +189,22 @@ test("the preview's one line about a release: revisions, replicas, image, the co
   // In a preview, an image another resource computes is not known yet.
   const unknown = { ...spec, image: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
   assert.equal(summarizeRelease({ spec }, unknown, ["image"]), `release ${short(spec)}→new: 3 replicas of a new image as slipway-staging-api-a, switched at every edge task (changed: image)`);
+});
+
+test("another manager of the same swarm: a change that is stored, never a release or a task run", async () => {
+  const task = { stack: "s", name: "migrate", image: "slipway/api:1", command: ["true"], env: {}, secrets: {}, secretsKey: "k", constraints: [], networks: [], mounts: [], timeoutMs: 1000, labels: {}, triggers: ["slipway/api:1"] };
+  const olds = { ...task, dockerHost: "unix:///nonexistent/node1/docker.sock" };
+  const moved = { ...task, dockerHost: "unix:///nonexistent/node2/docker.sock" };
+  assert.equal(onlyConnectionChanged(olds, moved), true);
+  assert.equal(onlyConnectionChanged(olds, olds), false, "no change at all is not a connection change");
+  assert.equal(onlyConnectionChanged(olds, { ...moved, image: "slipway/api:2" }), false, "another image with it re-runs");
+  assert.equal(onlyConnectionChanged({ ...olds, colour: "a" }, { ...moved }, ["colour"]), true, "outputs are not inputs");
+  // The task's update with only the manager changed returns the new address without reaching any engine (none answers
+  // at these paths); with the image changed it runs, and so fails to connect.
+  assert.deepEqual((await swarmTaskProvider.update!("s/migrate", olds, moved)).outs, moved);
+  await assert.rejects(swarmTaskProvider.update!("s/migrate", olds, { ...moved, image: "slipway/api:2" }), /nonexistent|ENOENT|connect/);
+  // The release keeps its colour, service and revision and releases nothing.
+  const release = { ...olds, colour: "b", service: "s-api-b", revision: "r1" };
+  const { outs } = await swarmReleaseProvider.update!("s/api", release as never, moved as never);
+  assert.deepEqual({ dockerHost: outs.dockerHost, colour: outs.colour, service: outs.service, revision: outs.revision }, { dockerHost: moved.dockerHost, colour: "b", service: "s-api-b", revision: "r1" });
 });

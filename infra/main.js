@@ -6,4 +6,7 @@
 const path = require("node:path");
 const { loadCompiled } = require("./build");
 
+// Before the program's first require of @pulumi/pulumi: what it never calls is loaded only if something does.
+require("./lazy-sdk").deferUnusedSdkModules();
+
 module.exports = loadCompiled(path.resolve(__dirname, ".."), "infra/index", (line) => process.stderr.write(`${line}\n`));

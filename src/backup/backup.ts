@@ -1,7 +1,8 @@
 // backup(): dump a stack's database out of its running container into a private directory on the
 // machine running this code, so that only a complete, verified dump ever carries a `.dump` name:
 //   remove this prefix's stale `.partial` files → pg_dump -Fc → <name>.partial (0600; sha256 computed
-//   on the way) → fsync → read back in full by pg_restore and re-hashed from disk → <name>.sha256 →
+//   on the way, and pg_restore reading the stream to its end beside the file: archive-check.ts) → fsync →
+//   re-hashed from disk, equal to the stream's → <name>.sha256 →
 //   rename to <name> → fsync dir → retention (keep the N newest filed under the same prefix and the newest
 //   of each of the last keepWeeks weeks, none older than maxAgeDays, always the newest verified dump).
 // With `verify`, the counts of every table's rows are taken in pg_dump's own snapshot, and once the
@@ -31,7 +32,7 @@ import { exists, fsyncPath, keepFresh, preparePrivateDir, PRIVATE_FILE_MODE, wri
 import { backupFileName, backupOfFile, CHECKSUM_SUFFIX, companionFileNames, imageTagProblem, PARTIAL_SUFFIX, prefixProblem, VERIFIED_SUFFIX } from "./names";
 import { selectForDeletion, selectStalePartials } from "./retention";
 import { formatRecord, type VerificationRecord, verificationState } from "./proof-record";
-import { verifyArchive } from "./archive-check";
+import { checkArchiveWhileWriting } from "./archive-check";
 import { verifyByRestore } from "./prove-by-restore";
 import { copyOffHost } from "./offhost";
 
@@ -110,8 +111,7 @@ export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const stopHeartbeat = keepFresh([partial, checksumFile + PARTIAL_SUFFIX]);
   try {
     dumped = await dumpTo(docker, opts.dbContainer, db, partial, !!opts.verify);
-    log(`verifying ${dumped.bytes} bytes by reading them back with pg_restore`);
-    await verifyArchive(docker, opts.dbContainer, partial);
+    log(`${dumped.bytes} bytes written, read to the end by pg_restore as they were; checking the file against the stream`);
     const onDisk = await sha256File(partial);
     if (onDisk !== dumped.sha256) {
       throw new OpsError("write-failed", `the file written in ${dir} differs from what pg_dump sent (sha256 ${onDisk} ≠ ${dumped.sha256}); check the disk and retry`);
@@ -241,16 +241,22 @@ async function dumpTo(docker: Docker, container: string, db: Database, partial: 
   // "wx": never overwrite — a same-named partial belongs to a backup still running. Opened before
   // the exec, so that refusal comes first; the stream owns (and closes) the handle from here on.
   const out = (await fs.open(partial, "wx", PRIVATE_FILE_MODE)).createWriteStream();
+  // pg_restore reads the archive to its end as it is written (archive-check.ts): no second pass over the file.
+  const check = checkArchiveWhileWriting(docker, container, partial);
   let result;
   try {
     // counted: psql counts the rows and runs pg_dump in one exported snapshot (commands.ts countedDumpScript)
     result = counted
-      ? await execInDb(docker, container, psqlScript(db), { stdin: Readable.from([countedDumpScript(db)]), stdout: [tap, out] })
-      : await execInDb(docker, container, pgDump(db), { stdout: [tap, out] });
+      ? await execInDb(docker, container, psqlScript(db), { stdin: Readable.from([countedDumpScript(db)]), stdout: [tap, check.tap, out] })
+      : await execInDb(docker, container, pgDump(db), { stdout: [tap, check.tap, out] });
   } catch (err) {
+    check.abort();
     out.destroy();
+    await check.result.catch(() => undefined);
     throw err;
   }
+  // The reader has the whole stream; its verdict comes after the dump's own (a failed dump is the reason to report).
+  const read = check.result.then(() => undefined, (e: unknown) => e);
   let counts: Record<string, number> | undefined;
   if (counted) {
     const dumpExit = new RegExp(`^${DUMP_EXIT_MARKER}(\\d+)$`, "m").exec(result.stderr)?.[1];
@@ -268,6 +274,8 @@ async function dumpTo(docker: Docker, container: string, db: Database, partial: 
     throw new OpsError("dump-failed", `pg_dump of database '${db.database}' in container '${container}' failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   }
   if (bytes === 0) throw new OpsError("dump-failed", `pg_dump in container '${container}' produced no output`);
+  const unreadable = await read;
+  if (unreadable) throw unreadable;
   await fsyncPath(partial);
   return { bytes, sha256: hash.digest("hex"), ...(counts ? { counts } : {}) };
 }

@@ -8,6 +8,10 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createHash } from "node:crypto";
 import { backup } from "../../src/backup/backup";
+import { checkArchiveWhileWriting } from "../../src/backup/archive-check";
+import { connectDocker } from "../../src/docker";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { formatChecksumFile } from "../../src/backup/checksum";
 import { VERIFIED_SUFFIX } from "../../src/backup/names";
 import { formatRecord, type VerificationRecord } from "../../src/backup/proof-record";
@@ -52,6 +56,31 @@ describe("ops backup (real PostgreSQL)", { timeout: 180_000 }, () => {
     // sequences come back too: the next id follows the restored rows
     assert.equal(await pg.sql("INSERT INTO items (name) VALUES ('delta') RETURNING id"), "4");
     await pg.sql("DELETE FROM items WHERE name = 'delta'");
+  });
+
+  it("the archive is read to its end while it is written: a whole one passes, a cut or garbled one is corrupt-dump, and a reader that stops never stalls the writer", async () => {
+    const dir = path.join(root, "stream-check");
+    const made = await backup({ prefix: "stream", dbContainer: pg.name, dir, imageTag: "abc1234", keep: 1 });
+    const whole = await fs.readFile(made.file);
+    const docker = connectDocker();
+    // What the dump's pipeline does: every chunk through the tap into a sink; the tap's result after the stream ended.
+    const through = async (bytes: Buffer): Promise<{ written: number; verdict: unknown }> => {
+      const check = checkArchiveWhileWriting(docker, pg.name, "the test stream");
+      let written = 0;
+      const sink = new Writable({ write: (c: Buffer, _e, done) => ((written += c.length), done()) });
+      const chunks = Array.from({ length: Math.ceil(bytes.length / 16_384) }, (_, i) => bytes.subarray(i * 16_384, (i + 1) * 16_384));
+      await pipeline(Readable.from(chunks), check.tap, sink);
+      return { written, verdict: await check.result.then(() => undefined, (e: unknown) => e) };
+    };
+    const ok = await through(whole);
+    assert.equal(ok.written, whole.length, "every byte reached the file");
+    assert.equal(ok.verdict, undefined, "a whole archive passes");
+    const cut = await through(whole.subarray(0, Math.floor(whole.length * 0.6)));
+    assert.ok(cut.verdict instanceof OpsError && cut.verdict.kind === "corrupt-dump", `a cut archive: ${String(cut.verdict)}`);
+    // Garbage from the first byte: pg_restore exits at once; 4 MB more still reach the file (nothing waits on it).
+    const garbage = await through(Buffer.concat([Buffer.from("not a dump\n"), Buffer.alloc(4 * 2 ** 20, 7)]));
+    assert.equal(garbage.written, 4 * 2 ** 20 + 11);
+    assert.ok(garbage.verdict instanceof OpsError && garbage.verdict.kind === "corrupt-dump", `garbage: ${String(garbage.verdict)}`);
   });
 
   it("keeps the N newest backups of the stack and nothing of other stacks", async () => {

@@ -1,6 +1,7 @@
 // Benchmark: slipway's backup/restore against bare `docker exec … pg_dump -Fc` / `pg_restore` on
-// the same data, in one run. The difference is what trust costs: sha256 while streaming, fsync,
-// reading the whole archive back, checksum check before restore.
+// the same data, in one run. The difference is what trust costs: sha256 while streaming, pg_restore reading the
+// stream to its end beside the file, fsync; before a restore the checksum and (for a dump no verification record
+// vouches for) a read to the end, and the safety dump of the data it replaces, printed apart.
 //   npm run bench:backup -- [--size-mb 1024] [--runs 1]      (env BENCH_SIZE_MB works too)
 // Starts a throwaway slipway-local/postgres:17, fills it, prints a table, writes bench/results/*.json.
 import { execFileSync, spawn } from "node:child_process";
@@ -11,7 +12,7 @@ import * as path from "node:path";
 import { intFlag, runVerb, VerbSpec } from "../src/cli/args";
 import { backup } from "../src/backup/backup";
 import { dockerExec, pgDump } from "../src/postgres/commands";
-import { restore } from "../src/restore/restore";
+import { restore, type RestoreResult } from "../src/restore/restore";
 import { startPostgres, TestPostgres } from "../test/support/postgres";
 
 /** The baseline: pg_restore straight into the database, one transaction, dropping what it recreates. */
@@ -77,21 +78,35 @@ void runVerb(spec, async (values) => {
     const rows = Number(await pg.sql("SELECT count(*) FROM items"));
     console.error(`  ${(dbBytes / 2 ** 20).toFixed(0)} MB, ${rows} rows in ${filled.seconds.toFixed(1)} s`);
 
-    const results: Record<string, Timing[]> = { slipwayBackup: [], bareDump: [], slipwayRestore: [], bareRestore: [] };
+    // Unverified (staging's default) and verified by a restore (production's): each backed up, then restored, then
+    // the bare tools on the same data. A restore's own work (its checks, the replace, what follows) is what compares
+    // with a bare pg_restore; the safety dump it takes first is a whole pg_dump of the data it replaces, set beside a
+    // bare pg_dump.
+    const results: Record<string, Timing[]> = { slipwayBackup: [], verifiedBackup: [], bareDump: [], slipwayRestore: [], verifiedRestore: [], bareRestore: [] };
+    const phases: Record<"unverified" | "verified", RestoreResult["seconds"][]> = { unverified: [], verified: [] };
     for (let i = 0; i < runs; i++) {
       const dir = path.join(work, `run${i}`);
       console.error(`run ${i + 1}/${runs}: slipway backup`);
-      const b = await time(() => backup({ prefix: "bench", dbContainer: pg.name, dir, keep: 1, imageTag: `run${i}` }));
+      const b = await time(() => backup({ prefix: "bench", dbContainer: pg.name, dir, keep: 2, imageTag: `run${i}` }));
       results.slipwayBackup.push({ seconds: b.seconds, bytes: b.value.bytes });
+      await new Promise((r) => setTimeout(r, 1100)); // a second name: backups are named by the second
+      console.error(`run ${i + 1}/${runs}: slipway backup, verified by a restore into a throwaway PostgreSQL`);
+      const v = await time(() => backup({ prefix: "bench", dbContainer: pg.name, dir, keep: 2, imageTag: `run${i}v`, verify: true }));
+      results.verifiedBackup.push({ seconds: v.seconds, bytes: v.value.bytes });
 
       console.error(`run ${i + 1}/${runs}: bare pg_dump -Fc`);
       const bare = path.join(work, `bare${i}.dump`);
       const d = await time(() => run(dockerExec(pg.name, pgDump(pg.db)), { stdoutFile: bare }));
       results.bareDump.push({ seconds: d.seconds, bytes: (await fs.stat(bare)).size });
 
-      console.error(`run ${i + 1}/${runs}: slipway restore`);
+      console.error(`run ${i + 1}/${runs}: slipway restore of the unverified dump`);
       const r = await time(() => restore({ prefix: "bench", dbContainer: pg.name, production: false, file: b.value.file, yes: true }));
       results.slipwayRestore.push({ seconds: r.seconds });
+      phases.unverified.push(r.value.seconds);
+      console.error(`run ${i + 1}/${runs}: slipway restore of the verified dump`);
+      const rv = await time(() => restore({ prefix: "bench", dbContainer: pg.name, production: false, file: v.value.file, yes: true }));
+      results.verifiedRestore.push({ seconds: rv.seconds });
+      phases.verified.push(rv.value.seconds);
 
       console.error(`run ${i + 1}/${runs}: bare pg_restore --single-transaction --clean`);
       const br = await time(() => run(dockerExec(pg.name, BARE_RESTORE(pg.db), { stdin: true }), { stdinFile: bare }));
@@ -102,14 +117,32 @@ void runVerb(spec, async (values) => {
     if (Number(await pg.sql("SELECT count(*) FROM items")) !== rows) throw new Error("row count changed across restores");
 
     const s = (k: string) => median(results[k].map((t) => t.seconds));
+    const own = (p: RestoreResult["seconds"]) => p.checks + p.replace + p.rest;
+    const phase = (kind: "unverified" | "verified") => ({
+      checks: median(phases[kind].map((p) => p.checks)),
+      safetyDump: median(phases[kind].map((p) => p.safetyDump)),
+      replace: median(phases[kind].map((p) => p.replace)),
+      rest: median(phases[kind].map((p) => p.rest)),
+      ownSeconds: median(phases[kind].map(own)),
+    });
     const summary = {
       backup: { slipwaySeconds: s("slipwayBackup"), bareSeconds: s("bareDump"), ratio: s("slipwayBackup") / s("bareDump") },
-      restore: { slipwaySeconds: s("slipwayRestore"), bareSeconds: s("bareRestore"), ratio: s("slipwayRestore") / s("bareRestore") },
+      verifiedBackup: { slipwaySeconds: s("verifiedBackup"), bareSeconds: s("bareDump"), ratio: s("verifiedBackup") / s("bareDump") },
+      restore: { slipwaySeconds: s("slipwayRestore"), bareSeconds: s("bareRestore"), ...phase("unverified") },
+      verifiedRestore: { slipwaySeconds: s("verifiedRestore"), bareSeconds: s("bareRestore"), ...phase("verified") },
     };
     const dumpMb = (results.slipwayBackup[0].bytes ?? 0) / 2 ** 20;
-    console.log(`database ${(dbBytes / 2 ** 20).toFixed(0)} MB (${rows} rows), dump ${dumpMb.toFixed(0)} MB, median of ${runs} run(s)`);
-    console.log(`backup   slipway ${summary.backup.slipwaySeconds.toFixed(2)} s   bare pg_dump -Fc ${summary.backup.bareSeconds.toFixed(2)} s   ratio ${summary.backup.ratio.toFixed(2)}`);
-    console.log(`restore  slipway ${summary.restore.slipwaySeconds.toFixed(2)} s   bare pg_restore  ${summary.restore.bareSeconds.toFixed(2)} s   ratio ${summary.restore.ratio.toFixed(2)}`);
+    const f = (x: number) => `${x.toFixed(2)} s`;
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    console.log(`database ${(dbBytes / 2 ** 20).toFixed(0)} MB (${rows} rows), dump ${dumpMb.toFixed(0)} MB, median of ${runs} run(s), load average ${os.loadavg()[0]!.toFixed(2)}`);
+    console.log(`backup                  slipway ${f(summary.backup.slipwaySeconds)}   bare pg_dump -Fc ${f(summary.backup.bareSeconds)}   ratio ${ratio(summary.backup.slipwaySeconds, summary.backup.bareSeconds)}`);
+    console.log(`backup, verified        slipway ${f(summary.verifiedBackup.slipwaySeconds)}   (the dump, then a restore into a throwaway PostgreSQL and every table counted)`);
+    for (const [label, r] of [["restore (unverified)", summary.restore], ["restore (verified)  ", summary.verifiedRestore]] as const) {
+      console.log(
+        `${label}    slipway ${f(r.slipwaySeconds)} = checks ${f(r.checks)} + safety dump ${f(r.safetyDump)} + replace ${f(r.replace)} + the rest ${f(r.rest)}   bare pg_restore ${f(r.bareSeconds)}\n` +
+          `                        its own work (all but the safety dump) ${f(r.ownSeconds)}: ratio ${ratio(r.ownSeconds, r.bareSeconds)}; the safety dump beside bare pg_dump: ratio ${ratio(r.safetyDump, summary.backup.bareSeconds)}`,
+      );
+    }
 
     const out = path.join(__dirname, "results", `backup-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     await fs.mkdir(path.dirname(out), { recursive: true });

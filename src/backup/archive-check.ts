@@ -25,6 +25,8 @@ export async function verifyArchive(docker: Docker, container: string, file: str
  */
 export function checkArchiveWhileWriting(docker: Docker, container: string, what: string): { tap: Transform; result: Promise<void>; abort(): void } {
   const copy = new PassThrough();
+  // Its only error is abort()'s, which the exec's end of it acts on (it closes the reader's stdin), if it got that far.
+  copy.on("error", () => undefined);
   let reading = true;
   const exited = execInDb(docker, container, pgRestoreReadAll(), { stdin: copy }).finally(() => {
     // The reader is gone (done, or it stopped at a bad block): what it has not read is dropped, nothing waits on it.

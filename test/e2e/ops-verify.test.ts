@@ -197,6 +197,7 @@ describe("ops verify by restore (real PostgreSQL, throwaway containers)", { time
       await restore({ prefix: "staging", dbContainer: pg.name, production: false, file, log: (l) => logs.push(l) });
       assert.equal(await snapshot(), "item-1,item-2,item-3");
       assert.match(logs.join("\n"), /warning: it was never verified by a restore: it has no verification record/);
+      assert.match(logs.join("\n"), /reading .* back in full with pg_restore/, "no record: read to its end before anything changes");
     });
 
     it("refuses in production a dump never verified, one whose record is for other bytes, and one that failed — unless --allow-unverified", async () => {
@@ -233,6 +234,9 @@ describe("ops verify by restore (real PostgreSQL, throwaway containers)", { time
       await restore({ prefix: "staging", dbContainer: pg.name, production: true, yes: true, file, log: (l) => logs.push(l) });
       assert.equal(await snapshot(), "item-1,item-2,item-3");
       assert.doesNotMatch(logs.join("\n"), /warning/);
+      // Its record vouches for these bytes (restored whole into a throwaway): not read through again before the restore.
+      assert.match(logs.join("\n"), /was proven by a restore \(.*\) and its bytes are unchanged: not read through again/);
+      assert.doesNotMatch(logs.join("\n"), /reading .* back in full with pg_restore/);
     });
   });
 

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { HTTP_PORT, HTTPS_PORT, renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import type { StackConfig } from "../../stacks/schema";
-import { LABEL_ROLE, ROLES } from "../../src/vocabulary";
+import { EDGE_BACKEND, LABEL_ROLE, ROLES } from "../../src/vocabulary";
 import { EdgeProxy } from "../providers/edge-proxy";
 import { dockerLabels, logRotation } from "./limits";
 
@@ -25,8 +25,6 @@ export interface EdgeArgs {
   tlsPem?: pulumi.Input<string>;
   dockerHost?: string;
 }
-
-export const EDGE_BACKEND = "api";
 
 export class Edge extends pulumi.ComponentResource {
   /** The running HAProxy container. */

@@ -11,10 +11,10 @@ import * as random from "@pulumi/random";
 import { PGDATA } from "../../src/backup/wal";
 import { edgeUrl as clientUrl } from "../../src/docker/connect";
 import { CONFIG_PATH, HTTP_PORT, renderHaproxyConfig } from "../../src/edge/haproxy-config";
-import { apiServiceName, COLOURS, slotPrefix } from "../../src/swarm/spec";
+import { apiServiceName, COLOURS, overlayName, RUNTIME_API_PORT, slotPrefix, swarmEdgeTarget } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
-import { apiProbe, DB_HOST, DB_ROLES } from "../../src/vocabulary";
+import { apiProbe, DB_HOST, DB_ROLES, EDGE_BACKEND } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
 import { databaseName } from "../components/database";
 import { SwarmRelease, SwarmTask } from "../providers/swarm";
@@ -23,9 +23,6 @@ import type { StackOutputs, TargetContext } from "./context";
 /** Node labels that place the database and the edge (tools/swarm-lab.sh sets them on the lab's nodes). */
 export const DATABASE_CONSTRAINT = "node.labels.slipway.database==true";
 export const EDGE_CONSTRAINT = "node.labels.slipway.edge==true";
-/** HAProxy's runtime API on each edge task's control-network address (never published). */
-export const RUNTIME_API_PORT = 9999;
-const EDGE_BACKEND = "api";
 
 const base64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 /** A duration as the docker provider reads it back (Go's form: 65000 → "1m5s"), so a preview stays empty. */
@@ -45,14 +42,15 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     l ? { limits: { memoryBytes: l.memoryMb * 1024 * 1024, nanoCpus: Math.round(l.cpus * 1e9) } } : undefined;
 
   // Attachable (the relay and one-off containers join them), encrypted unless swarm.encrypted is off.
-  const overlay = (name: string) =>
+  const overlay = (name: "edge" | "backend" | "control") =>
     new docker.Network(`${name}-network`, {
-      name: `${prefix}-${name}`,
+      name: overlayName(prefix, name),
       driver: "overlay",
       attachable: true,
       ...(cfg.swarm.encrypted ? { options: { encrypted: "" } } : {}),
       labels: dockerLabels(labels),
     }, opts);
+  const edgeTarget = swarmEdgeTarget(prefix, cfg.images.edge);
   const edgeNet = overlay("edge");
   const backendNet = overlay("backend");
   const controlNet = overlay("control");
@@ -160,7 +158,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     data: haproxyConfig.apply(base64),
   }, opts);
   const edge = new docker.Service("edge", {
-    name: `${prefix}-edge`,
+    name: edgeTarget.service,
     labels: dockerLabels(labels),
     taskSpec: {
       containerSpec: {
@@ -205,7 +203,8 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     placement: cfg.swarm.apiPlacement,
     stopGraceSeconds: api.rollout.stopGraceSeconds,
     logs: cfg.logs,
-    edge: pulumi.all([edge.name, controlNet.name]).apply(([service, controlNetwork]) => ({ service, backend: EDGE_BACKEND, controlNetwork, runtimePort: RUNTIME_API_PORT, relayImage: cfg.images.edge })),
+    // The names `status` rebuilds from the prefix too; known once the edge and its network are.
+    edge: pulumi.all([edge.name, controlNet.name]).apply(() => edgeTarget),
     timeouts: { healthTimeoutMs: api.rollout.healthTimeoutMs, edgeUpTimeoutMs: api.rollout.edgeUpTimeoutMs, drainTimeoutMs: api.rollout.drainTimeoutMs },
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   }, { dependsOn: [migrate, edge] });

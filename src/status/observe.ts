@@ -1,7 +1,8 @@
 // Gathers what `npm run status` reports, at the edges: the stack's outputs, config and history (Automation API),
 // the replicas' containers on the stack's Docker engine (its dockerHost, local or remote over ssh/tcp), their
 // slots in the edge's HAProxy (runtime API, through docker exec), site maintenance, and the newest backup in
-// the stack's backup directory with its verification record. report.ts judges it.
+// the stack's backup directory with its verification record; on a swarm, the serving release's tasks and their slots
+// at every edge task, through the manager (swarm.ts). report.ts judges it.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -16,12 +17,10 @@ import { runningEdges } from "../edge/proxy";
 import { edgeRuntime, type ServerState } from "../edge/runtime-api";
 import { updates, type HistoryEntry } from "../release/history";
 import { describeHost } from "../release/host";
-import { refuseSwarm } from "../release/target";
-import { LABEL_REVISION, prefixOfDbContainer } from "../vocabulary";
+import { EDGE_BACKEND, LABEL_REVISION, prefixOfDbContainer } from "../vocabulary";
 import { edgeStateOf, type BackupStatus, type ReplicaStatus, type StatusReport } from "./report";
+import { swarmReplicas } from "./swarm";
 
-/** The HAProxy backend the API replicas' slots live in (infra/components/edge.ts). */
-const API_BACKEND = "api";
 
 const stringOf = (v: { value: unknown } | undefined): string | undefined => (typeof v?.value === "string" && v.value !== "" ? v.value : undefined);
 
@@ -68,17 +67,28 @@ async function replicaStatus(docker: Docker, name: string, slots: ServerState[])
 /** The report for `stack` (selected by the caller); `deploys`: how many of the last updates to list. */
 export async function observe(stack: Stack, stackName: string, opts: { deploys?: number; docker?: Docker } = {}): Promise<StatusReport> {
   const [outputs, config, history] = await Promise.all([stack.outputs(), stack.getAllConfig(), stack.history(undefined, undefined, false) as unknown as Promise<HistoryEntry[]>]);
-  refuseSwarm(stackName, config, "the status report (it reads replica containers on one engine)");
   const dockerHost = stringOf(config["slipway:dockerHost"]);
   const docker = opts.docker ?? connectDocker(dockerHost);
   const db = stringOf(outputs.dbContainer);
   const prefix = (db ? prefixOfDbContainer(db) : undefined) ?? `slipway-${stackName}`;
   const containers = Array.isArray(outputs.apiContainers?.value) ? (outputs.apiContainers.value as string[]) : [];
 
-  const edges = await runningEdges(docker, prefix);
-  const slots = edges[0] ? await edgeRuntime(docker, edges[0]).serversState(API_BACKEND) : [];
-  const replicas = await Promise.all(containers.map((name) => replicaStatus(docker, name, slots)));
-  const maintenance = edges[0] ? await maintenanceState(docker, prefix) : undefined;
+  let replicas: ReplicaStatus[];
+  let maintenance: string | undefined;
+  let wanted: number | undefined;
+  if (stringOf(config["slipway:target"]) === "swarm") {
+    // The serving release's service (the one name in apiContainers) through the manager; no maintenance verb there.
+    const images = config["slipway:images"]?.value;
+    const edgeImage = (typeof images === "string" ? (JSON.parse(images) as { edge?: string }) : (images as { edge?: string } | undefined))?.edge;
+    if (!edgeImage) throw new Error(`stack "${stackName}": slipway:images.edge is not set; the status report needs it for the relay to the edge tasks`);
+    replicas = containers[0] ? await swarmReplicas(docker, prefix, containers[0], edgeImage) : [];
+    wanted = typeof outputs.replicas?.value === "number" ? outputs.replicas.value : undefined;
+  } else {
+    const edges = await runningEdges(docker, prefix);
+    const slots = edges[0] ? await edgeRuntime(docker, edges[0]).serversState(EDGE_BACKEND) : [];
+    replicas = await Promise.all(containers.map((name) => replicaStatus(docker, name, slots)));
+    maintenance = edges[0] ? await maintenanceState(docker, prefix) : undefined;
+  }
 
   const standbyRaw = outputs.apiStandby?.value as { revision?: string; containers?: string[]; until?: string } | null | undefined;
   const standby = standbyRaw && typeof standbyRaw.until === "string" ? { revision: standbyRaw.revision ?? "-", containers: standbyRaw.containers ?? [], until: standbyRaw.until } : undefined;
@@ -98,6 +108,7 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
     host: describeHost(dockerHost),
     ...(stringOf(outputs.image) ? { image: stringOf(outputs.image) } : {}),
     replicas,
+    ...(wanted !== undefined ? { wanted } : {}),
     ...(standby ? { standby } : {}),
     ...(maintenance !== undefined ? { maintenance } : {}),
     ...(settings ? { backup: { dir: settings.dir, ...(settings.maxAgeDays !== undefined ? { maxAgeDays: settings.maxAgeDays } : {}), ...(last ? { last } : {}) } } : {}),

@@ -7,7 +7,10 @@ import { ADMIN_FORCED_DRAIN, ADMIN_FORCED_MAINT, OP_RUNNING } from "../edge/runt
 export type EdgeState = "UP" | "DRAIN" | "MAINT" | "DOWN" | "absent";
 
 export interface ReplicaStatus {
+  /** The container (one host), or `<service>.<task id>` (swarm). */
   container: string;
+  /** The node a swarm task runs on. */
+  node?: string;
   /** Docker's view: running/exited/…, and the health check's status (none when the image has no check). */
   state: string;
   health: string;
@@ -49,6 +52,8 @@ export interface StatusReport {
   /** The API image the last update deployed (the `image` output). */
   image?: string;
   replicas: ReplicaStatus[];
+  /** How many replicas the stack declares (the `replicas` output), where fewer can run than it lists (swarm). */
+  wanted?: number;
   standby?: StandbyStatus;
   /** Site maintenance at the edge (npm run maintenance): its message, undefined when off. */
   maintenance?: string;
@@ -74,6 +79,7 @@ const DRAIN_BITS = ADMIN_FORCED_DRAIN | 0x10;
 export function judge(report: StatusReport, now: Date): Verdict {
   const problems: string[] = [];
   if (report.replicas.length === 0) problems.push(`stack "${report.stack}" has no API replicas (is it deployed?)`);
+  else if (report.wanted !== undefined && report.replicas.length < report.wanted) problems.push(`${report.replicas.length} of ${report.wanted} API replicas are scheduled`);
   for (const r of report.replicas) {
     const why: string[] = [];
     if (r.state !== "running") why.push(`container ${r.state}`);
@@ -115,8 +121,8 @@ export function formatReport(report: StatusReport, verdict: Verdict, now: Date):
   const out: string[] = [`stack ${report.stack} on ${report.host}${report.image ? `, image ${report.image}` : ""}`, ""];
   out.push(
     ...table([
-      ["REPLICA", "REVISION", "IMAGE", "CONTAINER", "HEALTH", "EDGE", "WEIGHT"],
-      ...report.replicas.map((r) => [r.container, r.revision.slice(0, 12), r.image, r.state, r.health, r.slot ? `${r.edge} ${r.slot}` : r.edge, r.weight === undefined ? "-" : String(r.weight)]),
+      ["REPLICA", ...(report.replicas.some((r) => r.node) ? ["NODE"] : []), "REVISION", "IMAGE", "CONTAINER", "HEALTH", "EDGE", "WEIGHT"],
+      ...report.replicas.map((r) => [r.container, ...(report.replicas.some((x) => x.node) ? [r.node ?? "-"] : []), r.revision.slice(0, 12), r.image, r.state, r.health, r.slot ? `${r.edge} ${r.slot}` : r.edge, r.weight === undefined ? "-" : String(r.weight)]),
     ]),
   );
   out.push("");

@@ -16,6 +16,8 @@ export const STATUS_VERB = {
     "the edge's HAProxy runtime API and the stack's backup.dir. Unhealthy (exit 1): a replica not running, not",
     "healthy, or not UP with weight at the edge; a blue-green standby past its window; the last backup older than",
     "backup.maxAgeDays (or none, when maxAgeDays is set); a last backup whose verification failed.",
+    "On a swarm (slipway:target swarm), through the manager: the serving release's tasks with their node, each UP only",
+    "when UP at every edge task; fewer tasks than the stack declares is unhealthy too.",
   ],
 } as const satisfies VerbSpec;
 

@@ -3,7 +3,7 @@
 // them through the manager. A release is one Swarm service per revision, in one of two colour slots (`<stack>-api-a`,
 // `<stack>-api-b`): the edge's config names both (a server-template each), so it never changes across releases.
 import { checkSecretName, secretFileEnv, secretPath } from "../docker";
-import { checkName, keyedDigest, LABEL_RESOURCE, LABEL_REVISION, LABEL_ROLE, LABEL_STACK, logConfig, type LogRotation, revisionOf, revisionShort } from "../vocabulary";
+import { checkName, EDGE_BACKEND, keyedDigest, LABEL_RESOURCE, LABEL_REVISION, LABEL_ROLE, LABEL_STACK, logConfig, type LogRotation, revisionOf, revisionShort } from "../vocabulary";
 
 export const COLOURS = ["a", "b"] as const;
 export type Colour = (typeof COLOURS)[number];
@@ -32,6 +32,19 @@ export interface SwarmHealthcheck {
 }
 
 /** Where the edge is and how the release reaches its runtime API (over the control network, through a relay). */
+/** HAProxy's runtime API on each edge task's control-network address (never published). */
+export const RUNTIME_API_PORT = 9999;
+
+/** The overlay network `name` (edge, backend, control) of the stack with this prefix. */
+export function overlayName(prefix: string, name: "edge" | "backend" | "control"): string {
+  return `${prefix}-${name}`;
+}
+
+/** How a release and `status` reach every edge task of the stack with this prefix (the relay runs `relayImage`). */
+export function swarmEdgeTarget(prefix: string, relayImage: string): SwarmEdgeTarget {
+  return { service: `${prefix}-edge`, backend: EDGE_BACKEND, controlNetwork: overlayName(prefix, "control"), runtimePort: RUNTIME_API_PORT, relayImage };
+}
+
 export interface SwarmEdgeTarget {
   /** The edge's global service. */
   service: string;

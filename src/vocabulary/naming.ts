@@ -3,6 +3,9 @@
 // values enter it only through keyedDigest (an HMAC under a per-stack random key), never hashed directly.
 import { createHash, createHmac } from "node:crypto";
 
+/** The edge's HAProxy backend the API replicas' slots live in, on both targets: runtime-API addresses are `api/<slot>`. */
+export const EDGE_BACKEND = "api";
+
 export function revisionShort(revision: string): string {
   return revision.slice(0, 8);
 }

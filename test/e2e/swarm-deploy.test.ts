@@ -20,7 +20,9 @@ import { HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
 import { countRows, startLoad } from "../support/load";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
 import { freePort, type ProjectStack, projectStack } from "../support/project-stack";
-import { diagnosticsOf, pulumiCli } from "../support/pulumi";
+import { diagnosticsOf, engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
+import { spawnSync } from "node:child_process";
+import { statusVerb } from "../../src/status/verb";
 import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
 import type { StepFigures } from "../support/deploy-scenario";
 import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
@@ -100,6 +102,16 @@ async function servingTasks(): Promise<{ service: string; rows: string[] }> {
   const service = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
   const rows = (await lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
   return { service, rows };
+}
+
+/** `npm run status -- --stack <stack>` as the operator runs it (the verb's own command line). */
+function status(flags: { json?: boolean } = {}) {
+  return spawnSync(process.execPath, statusVerb({ stack: ps.stackName, ...flags }).slice(1) /* its "node" is this one */, {
+    cwd: repoRoot,
+    encoding: "utf8",
+    env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
+    timeout: 180_000,
+  });
 }
 
 /** A service's container env as `docker service inspect` shows it (JSON). */
@@ -209,6 +221,26 @@ test("first up: the API answers through every edge node, the preview is empty, n
   const inspected = await lab.cli(["service", "inspect", ...services]);
   for (const p of passwords) assert.ok(!inspected.includes(p), "no password in `docker service inspect`");
   assert.match(inspected, /PGPASSWORD_FILE=\/run\/secrets\/PGPASSWORD/);
+
+  // `npm run status` through the manager: each task on its node, running, UP at both edge tasks → exit 0. A task short
+  // (the service scaled down by hand) → exit 1, naming it; scaled back, healthy again.
+  const serving = (await servingTasks()).service;
+  const ok = status();
+  assert.equal(ok.status, 0, `status: ${ok.stdout}${ok.stderr}`);
+  console.log(ok.stdout);
+  for (const node of lab.nodes) assert.match(ok.stdout, new RegExp(`^${serving}\\.[0-9a-z]{12}\\s+${node.name}\\s+[0-9a-f]{12}\\s+\\S+\\s+running\\s+healthy\\s+UP api/[ab]\\d+ at 2 edge tasks\\s+1$`, "m"), `a task on ${node.name}`);
+  await lab.cli(["service", "scale", "--detach", `${serving}=2`]);
+  try {
+    const short = await waitFor("status to see 2 tasks", 120_000, async () => {
+      const r = status({ json: true });
+      return r.status === 1 ? r : undefined;
+    });
+    const report = JSON.parse(short.value.stdout) as { healthy: boolean; problems: string[] };
+    assert.deepEqual(report.problems, ["2 of 3 API replicas are scheduled"], short.value.stdout);
+  } finally {
+    await lab.cli(["service", "scale", "--detach=false", `${serving}=3`]);
+  }
+  await waitFor("status healthy again", 180_000, async () => (status().status === 0 ? true : undefined));
 });
 
 test("promote under load through an edge node: 0 failed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {

@@ -9,6 +9,8 @@ import { formatChecksumFile } from "../../src/backup/checksum";
 import { formatRecord } from "../../src/backup/proof-record";
 import { lastBackup } from "../../src/status/observe";
 import { edgeStateOf, formatReport, judge, type ReplicaStatus, type StatusReport } from "../../src/status/report";
+import { edgeAcross } from "../../src/status/swarm";
+import { ADMIN_FORCED_DRAIN, OP_RUNNING, type ServerState } from "../../src/edge/runtime-api";
 
 const now = new Date("2026-12-05T12:00:00Z");
 const replica = (n: number, over: Partial<ReplicaStatus> = {}): ReplicaStatus => ({
@@ -111,4 +113,24 @@ test("lastBackup: the newest finished dump of the prefix, verified only when its
     assert.equal(await lastBackup(join(dir, "nope"), "slipway-staging"), undefined, "no directory yet: no backup");
     assert.equal(await lastBackup(dir, "slipway-other"), undefined);
   })();
+});
+
+test("swarm: a task's slot is UP only when UP at every edge task; fewer tasks than the stack declares is a problem; a NODE column", () => {
+  const slot = (addr: string, over: Partial<ServerState> = {}): ServerState => ({ backend: "api", id: 1, name: "a1", addr, opState: OP_RUNNING, adminState: 0, weight: 1, fullWeight: 1, port: 3000, ...over });
+  const both = [{ node: "n2", slots: [slot("10.0.1.5")] }, { node: "n3", slots: [slot("10.0.1.5")] }];
+  assert.deepEqual(edgeAcross(["10.0.1.5", "10.0.2.7"], both), { edge: "UP", slot: "api/a1 at 2 edge tasks", weight: 1 });
+  const drainedOnN3 = [both[0]!, { node: "n3", slots: [slot("10.0.1.5", { adminState: ADMIN_FORCED_DRAIN, weight: 0 })] }];
+  assert.deepEqual(edgeAcross(["10.0.1.5"], drainedOnN3), { edge: "DRAIN", slot: "api/a1 at the edge on n3", weight: 0 });
+  assert.deepEqual(edgeAcross(["10.0.1.5"], [both[0]!, { node: "n3", slots: [] }]), { edge: "absent", slot: "api/a1 at the edge on n3", weight: 1 });
+  assert.deepEqual(edgeAcross(["10.0.1.5"], []), { edge: "absent" }, "no edge task answering: nothing is UP");
+
+  const task = (n: number, node: string, over: Partial<ReplicaStatus> = {}) => replica(n, { container: `slipway-prod-api-a.t${n}`, node, slot: "api/a1 at 2 edge tasks", ...over });
+  const swarm: StatusReport = { ...healthy, standby: undefined, replicas: [task(1, "n1"), task(2, "n2"), task(3, "n3")], wanted: 3 };
+  assert.deepEqual(judge(swarm, now), { healthy: true, problems: [] });
+  const short = { ...swarm, replicas: [task(1, "n1"), task(2, "n2", { state: "running, node down" })] };
+  assert.deepEqual(judge(short, now).problems, ["2 of 3 API replicas are scheduled", "replica slipway-prod-api-a.t2: container running, node down"]);
+  const text = formatReport(swarm, judge(swarm, now), now);
+  assert.match(text, /^REPLICA\s+NODE\s+REVISION/m);
+  assert.match(text, /^slipway-prod-api-a\.t3\s+n3\s+abc123def456/m);
+  assert.doesNotMatch(formatReport(healthy, judge(healthy, now), now), /NODE/, "one host: no NODE column");
 });

@@ -1,6 +1,7 @@
 // A throwaway stack of the real slipway program: a temp directory that links to this repository's
 // program (infra/, stacks/, src/, node_modules) with its own Pulumi.<stack>.yaml, on its own file
 // backend, so tests never touch the committed stack files or each other's state.
+import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { localStack, newBackendDir, repoRoot } from "./pulumi";
+import { lockName } from "../../src/docker/stack-lock";
 import { HEALTHCHECK_TIMEOUT_MS, TEST_ROLLOUT_TIMEOUTS } from "./edge";
 
 export interface ProjectStack {
@@ -61,6 +63,9 @@ export async function projectStack(stackName: string, config: Record<string, unk
     workDir,
     backendDir,
     async cleanup() {
+      // A deploy whose program was killed (a failed or cancelled `pulumi up`) leaves its stack lock behind: stale at
+      // once on this host (its pid is gone), but a container all the same — not one more per test run.
+      spawnSync("docker", ["rm", "-f", lockName(`slipway-${stackName}`)], { stdio: "ignore", timeout: 30_000 });
       rmSync(workDir, { recursive: true, force: true });
       rmSync(backendDir, { recursive: true, force: true });
     },

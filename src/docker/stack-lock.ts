@@ -9,6 +9,7 @@
 // a restore --to-latest runs) is inside the lock already and goes ahead. Decisions are pure (lockDecision); the
 // Docker calls are at the edge (takeStackLock).
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type Docker from "dockerode";
 import { LOCK_DEFAULTS } from "../../stacks/schema";
@@ -93,16 +94,28 @@ export function lockDecision(input: {
   };
 }
 
-/** This process's ancestors' pids, nearest first (ps: Linux and macOS alike); none where ps cannot tell. */
+/** A process's parent and command name: /proc where there is one (no process spawned), else `ps` (macOS). */
+function procField(pid: number, field: "ppid" | "comm"): string | undefined {
+  try {
+    if (field === "comm") return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses; the fields after its last ")" are fixed.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+  } catch {
+    // no /proc here (or the process is gone)
+  }
+  try {
+    return execFileSync("ps", ["-o", `${field}=`, "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's ancestors' pids, nearest first; none where neither /proc nor ps can tell. */
 export function ancestors(pid = process.pid): number[] {
   const out: number[] = [];
   for (let p = pid, i = 0; i < 64; i++) {
-    let parent: number;
-    try {
-      parent = Number(execFileSync("ps", ["-o", "ppid=", "-p", String(p)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
-    } catch {
-      break;
-    }
+    const parent = Number(procField(p, "ppid"));
     if (!Number.isInteger(parent) || parent <= 1) break;
     out.push(parent);
     p = parent;
@@ -208,12 +221,9 @@ export async function takeStackLock(
 export function engineAncestor(): number | undefined {
   const chain = ancestors();
   for (const pid of chain) {
-    try {
-      const comm = execFileSync("ps", ["-o", "comm=", "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-      if (comm.split("/").pop() === "pulumi") return pid;
-    } catch {
-      break;
-    }
+    const comm = procField(pid, "comm");
+    if (comm === undefined) break;
+    if (comm.split("/").pop() === "pulumi") return pid;
   }
   return chain[1];
 }

@@ -4,7 +4,7 @@
 // image or limits a handover to a new HAProxy container — neither drops a request (src/edge/proxy.ts).
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeProxySpec, HandoverTimeouts } from "../../src/edge";
-import { loadEngine, PROVIDER_CODE, withoutProviderCode } from "./engine";
+import { loadEngine, PROVIDER_CODE, thinProvider, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 export interface EdgeProxyInputs extends EdgeProxySpec, LogTarget {
@@ -74,6 +74,6 @@ export class EdgeProxy extends pulumi.dynamic.Resource {
   declare readonly container: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.CustomResourceOptions) {
-    super(edgeProxyProvider, name, { ...args, logUrn: logUrnOf("EdgeProxy", name, opts), container: undefined }, opts, "slipway", "EdgeProxy");
+    super(thinProvider("edge-proxy", "edgeProxyProvider", edgeProxyProvider), name, { ...args, logUrn: logUrnOf("EdgeProxy", name, opts), container: undefined }, opts, "slipway", "EdgeProxy");
   }
 }

@@ -5,7 +5,7 @@
 // properties derive from it, and `diff` walks its keys so a preview names every setting that changed.
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeTarget, ReplicaSpec, RolloutPolicy, RolloutTimeouts, Standby, StrategySettings } from "../../src/rollout";
-import { loadEngine, PROVIDER_CODE, withoutProviderCode } from "./engine";
+import { loadEngine, PROVIDER_CODE, thinProvider, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 /** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine, where it logs. */
@@ -190,7 +190,7 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ReplicaSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      replicaSetProvider,
+      thinProvider("replica-set", "replicaSetProvider", replicaSetProvider),
       name,
       // env, the secrets and their key are secret in the stored inputs too, not only in the outputs.
       {

@@ -6,7 +6,7 @@
 // Pulumi ignores customTimeouts here: the budgets are inputs.
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
-import { loadEngine, PROVIDER_CODE, withoutProviderCode } from "./engine";
+import { loadEngine, PROVIDER_CODE, thinProvider, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
@@ -117,7 +117,7 @@ export class SwarmRelease extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: Inputs<SwarmReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      swarmReleaseProvider,
+      thinProvider("swarm", "swarmReleaseProvider", swarmReleaseProvider),
       name,
       // env, the secrets and their key are secret in the stored inputs too.
       { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmRelease", name, opts), colour: undefined, service: undefined, revision: undefined },
@@ -166,7 +166,7 @@ export const swarmTaskProvider: pulumi.dynamic.ResourceProvider = {
 export class SwarmTask extends pulumi.dynamic.Resource {
   constructor(name: string, args: Inputs<SwarmTaskInputs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      swarmTaskProvider,
+      thinProvider("swarm", "swarmTaskProvider", swarmTaskProvider),
       name,
       { ...args, secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmTask", name, opts) },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secrets", "secretsKey"] },

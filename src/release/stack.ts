@@ -191,12 +191,36 @@ export async function history(stack: Stack): Promise<HistoryEntry[]> {
   return (await stack.history(undefined, undefined, false)) as unknown as HistoryEntry[];
 }
 
-/** Writes the images into the stack's config — Pulumi.<stack>.yaml — which is what a later plain `pulumi up` deploys. */
+/**
+ * Writes the images into the stack's config — Pulumi.<stack>.yaml — which is what a later plain `pulumi up` deploys.
+ * The others stay as they are, whether `slipway:images` is a YAML object or JSON text (`pulumi config set slipway:images
+ * '{…}'`, which the program reads alike): a `--path` set into JSON text would replace it with the one key. Written back
+ * as one object (YAML in the stack file).
+ */
 export async function setImages(stack: Stack, images: Partial<Images>): Promise<void> {
-  for (const [name, ref] of Object.entries(images)) {
-    if (ref) await stack.setConfig(`slipway:images.${name}`, { value: ref }, true);
+  const changes = Object.fromEntries(Object.entries(images).filter(([, ref]) => !!ref));
+  if (Object.keys(changes).length === 0) return;
+  const raw = (await stack.getAllConfig())[IMAGES_KEY]?.value;
+  let current: Record<string, unknown> = {};
+  if (raw !== undefined && raw !== "") {
+    const parsed = (() => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new Error(`stack "${stack.name}": ${IMAGES_KEY} is not an object of image references (${raw.slice(0, 80)}); fix it in its stack file, then run again`);
+    }
+    current = parsed as Record<string, unknown>;
   }
+  const merged = { ...current, ...changes };
+  // `config set-all --json` with an objectValue replaces the key with that object (YAML in the stack file).
+  await stack.setAllConfigJson(JSON.stringify({ [IMAGES_KEY]: { value: JSON.stringify(merged), objectValue: merged, secret: false } }));
 }
+
+const IMAGES_KEY = "slipway:images";
 
 export async function deploy(stack: Stack, message: string, log: (s: string) => void): Promise<Record<string, unknown>> {
   const result = await stack.up({ message, onOutput: log, color: "never" });

@@ -59,19 +59,25 @@ export class ReleaseError extends Error {
   }
 }
 
-const IMAGES_KEY = "slipway:images";
+export const IMAGES_KEY = "slipway:images";
 export const API_KEY = "slipway:api";
 
-function objectOf(v: ConfigValue | undefined): Record<string, unknown> | undefined {
+/**
+ * A config value that holds an object, however it was written: a YAML object in the stack file (objectValue, or its
+ * JSON as value) or JSON text (`pulumi config set slipway:images '{…}'`). Undefined for a secret, a missing value or
+ * anything but an object.
+ */
+export function objectOf(v: { value?: unknown; objectValue?: unknown; secret?: boolean } | undefined): Record<string, unknown> | undefined {
   if (!v || v.secret) return undefined;
-  if (v.objectValue && typeof v.objectValue === "object") return v.objectValue as Record<string, unknown>;
-  if (!v.value) return undefined;
-  try {
-    const parsed = JSON.parse(v.value) as unknown;
-    return parsed && typeof parsed === "object" ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
+  let candidate = v.objectValue ?? v.value;
+  if (typeof candidate === "string") {
+    try {
+      candidate = JSON.parse(candidate) as unknown;
+    } catch {
+      return undefined;
+    }
   }
+  return candidate && typeof candidate === "object" && !Array.isArray(candidate) ? (candidate as Record<string, unknown>) : undefined;
 }
 
 function imagesOf(entry: HistoryEntry): Images | undefined {

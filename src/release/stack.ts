@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import type { HistoryEntry, Images } from "./history";
+import { type HistoryEntry, IMAGES_KEY, type Images, objectOf } from "./history";
 
 /** This repository; SLIPWAY_PROJECT_DIR points the verbs at another checkout (tests use it). */
 const projectDir = process.env.SLIPWAY_PROJECT_DIR ?? resolve(__dirname, "..", "..");
@@ -200,27 +200,13 @@ export async function history(stack: Stack): Promise<HistoryEntry[]> {
 export async function setImages(stack: Stack, images: Partial<Images>): Promise<void> {
   const changes = Object.fromEntries(Object.entries(images).filter(([, ref]) => !!ref));
   if (Object.keys(changes).length === 0) return;
-  const raw = (await stack.getAllConfig())[IMAGES_KEY]?.value;
-  let current: Record<string, unknown> = {};
-  if (raw !== undefined && raw !== "") {
-    const parsed = (() => {
-      try {
-        return JSON.parse(raw) as unknown;
-      } catch {
-        return undefined;
-      }
-    })();
-    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-      throw new Error(`stack "${stack.name}": ${IMAGES_KEY} is not an object of image references (${raw.slice(0, 80)}); fix it in its stack file, then run again`);
-    }
-    current = parsed as Record<string, unknown>;
-  }
+  const value = (await stack.getAllConfig())[IMAGES_KEY];
+  const current = value === undefined || value.value === "" ? {} : objectOf(value);
+  if (!current) throw new Error(`stack "${stack.name}": ${IMAGES_KEY} is not an object of image references (${value!.value.slice(0, 80)}); fix it in its stack file, then run again`);
   const merged = { ...current, ...changes };
   // `config set-all --json` with an objectValue replaces the key with that object (YAML in the stack file).
   await stack.setAllConfigJson(JSON.stringify({ [IMAGES_KEY]: { value: JSON.stringify(merged), objectValue: merged, secret: false } }));
 }
-
-const IMAGES_KEY = "slipway:images";
 
 export async function deploy(stack: Stack, message: string, log: (s: string) => void): Promise<Record<string, unknown>> {
   const result = await stack.up({ message, onOutput: log, color: "never" });

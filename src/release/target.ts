@@ -5,6 +5,7 @@
 import { backupSchema, databaseSchema, withBackupDefaults, type BackupSettings } from "../../stacks/schema";
 import { prefixOfDbContainer } from "../vocabulary";
 import { selectStack } from "./stack";
+import { IMAGES_KEY, objectOf } from "./history";
 
 export interface StackTarget {
   /** The stack's Docker name prefix (slipway-<stack>); its backups are filed under it. */
@@ -61,7 +62,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     backup = withBackupDefaults(parsed.data, environments.includes("production") ? "production" : "staging");
   }
   const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
-  const images = json(config["slipway:images"]?.value) as { postgres?: unknown } | undefined;
+  const images = objectOf(config[IMAGES_KEY]);
   const database = databaseSchema.safeParse(json(config["slipway:database"]?.value) ?? {});
   return {
     prefix: prefixOfDbContainer(db) ?? db,

@@ -15,12 +15,11 @@ import { connectDocker, isStatus } from "../docker";
 import { maintenanceState } from "../edge/maintenance";
 import { runningEdges } from "../edge/proxy";
 import { edgeRuntime, type ServerState } from "../edge/runtime-api";
-import { updates, type HistoryEntry } from "../release/history";
+import { IMAGES_KEY, objectOf, updates, type HistoryEntry } from "../release/history";
 import { describeHost } from "../release/host";
 import { EDGE_BACKEND, LABEL_REVISION, prefixOfDbContainer } from "../vocabulary";
 import { edgeStateOf, type BackupStatus, type ReplicaStatus, type StatusReport } from "./report";
 import { swarmReplicas } from "./swarm";
-
 
 const stringOf = (v: { value: unknown } | undefined): string | undefined => (typeof v?.value === "string" && v.value !== "" ? v.value : undefined);
 
@@ -78,9 +77,8 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
   let wanted: number | undefined;
   if (stringOf(config["slipway:target"]) === "swarm") {
     // The serving release's service (the one name in apiContainers) through the manager; no maintenance verb there.
-    const images = config["slipway:images"]?.value;
-    const edgeImage = (typeof images === "string" ? (JSON.parse(images) as { edge?: string }) : (images as { edge?: string } | undefined))?.edge;
-    if (!edgeImage) throw new Error(`stack "${stackName}": slipway:images.edge is not set; the status report needs it for the relay to the edge tasks`);
+    const edgeImage = objectOf(config[IMAGES_KEY])?.edge;
+    if (typeof edgeImage !== "string" || !edgeImage) throw new Error(`stack "${stackName}": ${IMAGES_KEY}.edge is not set; the status report needs it for the relay to the edge tasks`);
     replicas = containers[0] ? await swarmReplicas(docker, prefix, containers[0], edgeImage) : [];
     wanted = typeof outputs.replicas?.value === "number" ? outputs.replicas.value : undefined;
   } else {

@@ -138,6 +138,13 @@ test("--list: every update newest first with position, time, outcome, image (sho
 
 interface Call { op: string; key?: string; value?: string }
 
+const CURRENT_IMAGES = { api: "app:v2", edge: "edge:2", postgres: "postgres:17" };
+/** What setImages writes: slipway:images as one object, the others kept. */
+const imagesWrite = (images: Record<string, string>) => {
+  const merged = { ...CURRENT_IMAGES, ...images };
+  return { op: "set-all --json", value: JSON.stringify({ "slipway:images": { value: JSON.stringify(merged), objectValue: merged, secret: false } }) };
+};
+
 function fakeStack(history: HistoryEntry[], opts: { upError?: Error; dockerHost?: string } = {}) {
   const workDir = mkdtempSync(join(tmpdir(), "slipway-rollback-unit-"));
   const file = join(workDir, "Pulumi.staging.yaml");
@@ -151,6 +158,8 @@ function fakeStack(history: HistoryEntry[], opts: { upError?: Error; dockerHost?
       if (key === "slipway:dockerHost" && opts.dockerHost) return { value: opts.dockerHost, secret: false };
       throw new Error(`config key ${key} not found`);
     },
+    // The images the stack holds now, as `pulumi config --json` gives an object: its JSON as the value.
+    getAllConfig: async () => ({ "slipway:images": { value: JSON.stringify(CURRENT_IMAGES), secret: false } }),
     setConfig: async (key: string, v: { value: string }, path?: boolean) => {
       calls.push({ op: path ? "set --path" : "set", key, value: v.value });
       writeFileSync(file, `${readFileSync(file, "utf8")}# changed ${key}\n`);
@@ -186,13 +195,13 @@ const threeReleases = () =>
     entry({ api: "app:v2", apiConfig: v3Api, message: "config: replicas 3, FEATURE" }),
   );
 
-test("the verb writes images.api (--path) and slipway:api (object) and runs up with the record; nothing else", async (t) => {
+test("the verb writes images.api (the other images kept) and slipway:api (object) and runs up with the record; nothing else", async (t) => {
   const f = fakeStack(threeReleases());
   t.after(f.cleanup);
   const r = await rollback(f.stack, { reason: "FEATURE breaks checkout", docker: fakeDocker({ "app:v2": ID2 }) });
   assert.equal(r.to.position, 2);
   assert.deepEqual(f.calls, [
-    { op: "set --path", key: "slipway:images.api", value: "app:v2" },
+    imagesWrite({ api: "app:v2" }),
     { op: "set-all --json", value: JSON.stringify({ "slipway:api": { value: JSON.stringify(v1Api), objectValue: v1Api, secret: false } }) },
     { op: "up", value: `rollback to #2 app:v2 (image ${ID2}) — FEATURE breaks checkout` },
   ]);
@@ -206,7 +215,8 @@ test("the verb with --with-edge also writes images.edge, after checking the edge
   await assert.rejects(rollback(f.stack, { withEdge: true, docker: fakeDocker({ "app:v1": ID1 }) }), /the edge image edge:1 is not on the Docker host/);
   assert.equal(f.calls.length, 0, "nothing written");
   await rollback(f.stack, { withEdge: true, docker: fakeDocker({ "app:v1": ID1, "edge:1": ID2 }) });
-  assert.deepEqual(f.calls.map((c) => c.key ?? c.op), ["slipway:images.api", "slipway:images.edge", "set-all --json", "up"]);
+  assert.deepEqual(f.calls[0], imagesWrite({ api: "app:v1", edge: "edge:1" }));
+  assert.deepEqual(f.calls.map((c) => c.op), ["set-all --json", "set-all --json", "up"]);
 });
 
 test("refusals change nothing: no earlier release, image not on the host, a moved tag; a dry run neither", async (t) => {

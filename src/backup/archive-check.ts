@@ -9,12 +9,15 @@ import { OpsError } from "../postgres/errors";
 
 /** Reads the whole archive with pg_restore inside the container; throws corrupt-dump if it cannot. */
 export async function verifyArchive(docker: Docker, container: string, file: string): Promise<void> {
-  const result = await execInDb(docker, container, pgRestoreReadAll(), { stdin: createReadStream(file) });
-  if (result.exitCode !== 0) {
-    throw new OpsError("corrupt-dump", `${file} is not a complete pg_dump custom-format archive (pg_restore: ${result.stderr.trim() || `exit ${result.exitCode}`})`);
-  }
+  refuseUnread(file, await execInDb(docker, container, pgRestoreReadAll(), { stdin: createReadStream(file) }));
 }
 
+/** corrupt-dump when the pg_restore that read `what` did not get to its end. */
+function refuseUnread(what: string, result: { exitCode: number; stderr: string }): void {
+  if (result.exitCode !== 0) {
+    throw new OpsError("corrupt-dump", `${what} is not a complete pg_dump custom-format archive (pg_restore: ${result.stderr.trim() || `exit ${result.exitCode}`})`);
+  }
+}
 
 /**
  * The same proof while the dump is written: a pg_restore reading the whole archive (pgRestoreReadAll) is fed a copy of
@@ -44,11 +47,7 @@ export function checkArchiveWhileWriting(docker: Docker, container: string, what
       done();
     },
   });
-  const result = exited.then((r) => {
-    if (r.exitCode !== 0) {
-      throw new OpsError("corrupt-dump", `${what} is not a complete pg_dump custom-format archive (pg_restore: ${r.stderr.trim() || `exit ${r.exitCode}`})`);
-    }
-  });
+  const result = exited.then((r) => refuseUnread(what, r));
   result.catch(() => undefined); // observed by the caller after the dump; never an unhandled rejection before that
   return { tap, result, abort: () => copy.destroy(new Error("the dump stopped")) };
 }

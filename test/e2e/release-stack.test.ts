@@ -3,17 +3,15 @@
 // the API survives a second `up` that rolls the replicas; `npm run status` shows the replicas UP at the edge and
 // exits 0, then 1 naming a replica stopped by hand; `destroy` leaves nothing of the stack.
 import { test } from "node:test";
-import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { statusVerb } from "../../src/status/verb";
 import { ensureImages } from "../support/docker-images";
-import { engineAvailable, engineEnv, repoRoot } from "../support/pulumi";
-import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
+import { engineAvailable } from "../support/pulumi";
+import { freePort, projectStack, runStatus, smallStackConfig } from "../support/project-stack";
 
 async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
@@ -95,13 +93,7 @@ test("staging stack: up, health through the edge, data survives a rolling second
   assert.ok(items.body.some((i: { name: string }) => i.name === `survivor-${name}`), "data survived the second up");
 
   // `npm run status`: every replica running, healthy and UP at the edge → exit 0; one stopped by hand → exit 1, named.
-  const status = (flags: { json?: boolean } = {}) =>
-    spawnSync(process.execPath, statusVerb({ stack: name, ...flags }).slice(1) /* its "node" is this one */, {
-      cwd: repoRoot,
-      encoding: "utf8",
-      env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
-      timeout: 180_000,
-    });
+  const status = (flags: { json?: boolean } = {}) => runStatus(ps, flags);
   const ok = status();
   assert.equal(ok.status, 0, `status: ${ok.stdout}${ok.stderr}`);
   for (const c of after) assert.match(ok.stdout, new RegExp(`${c}\\s+[0-9a-f]{12}\\s+${images.api.replace(/[.:/]/g, "\\$&")}\\s+running\\s+healthy\\s+UP api/[\\w.-]+\\s+[1-9]\\d*`), ok.stdout);

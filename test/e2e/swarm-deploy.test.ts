@@ -19,10 +19,8 @@ import { deriveApiImage } from "../support/derived-images";
 import { HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
 import { countRows, startLoad } from "../support/load";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
-import { freePort, type ProjectStack, projectStack } from "../support/project-stack";
-import { diagnosticsOf, engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
-import { spawnSync } from "node:child_process";
-import { statusVerb } from "../../src/status/verb";
+import { freePort, type ProjectStack, projectStack, runStatus } from "../support/project-stack";
+import { diagnosticsOf, pulumiCli } from "../support/pulumi";
 import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
 import type { StepFigures } from "../support/deploy-scenario";
 import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
@@ -104,15 +102,7 @@ async function servingTasks(): Promise<{ service: string; rows: string[] }> {
   return { service, rows };
 }
 
-/** `npm run status -- --stack <stack>` as the operator runs it (the verb's own command line). */
-function status(flags: { json?: boolean } = {}) {
-  return spawnSync(process.execPath, statusVerb({ stack: ps.stackName, ...flags }).slice(1) /* its "node" is this one */, {
-    cwd: repoRoot,
-    encoding: "utf8",
-    env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
-    timeout: 180_000,
-  });
-}
+const status = (flags: { json?: boolean } = {}) => runStatus(ps, flags);
 
 /** A service's container env as `docker service inspect` shows it (JSON). */
 async function serviceEnv(service: string): Promise<string> {

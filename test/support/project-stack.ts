@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { localStack, newBackendDir, repoRoot } from "./pulumi";
+import { engineEnv, localStack, newBackendDir, repoRoot } from "./pulumi";
+import { statusVerb } from "../../src/status/verb";
 import { lockName } from "../../src/docker/stack-lock";
 import { HEALTHCHECK_TIMEOUT_MS, TEST_ROLLOUT_TIMEOUTS } from "./edge";
 
@@ -94,4 +95,14 @@ export function smallStackConfig(opts: {
     edge: { port: opts.port, bindAddress: "127.0.0.1", limits: { memoryMb: 128, cpus: 0.5 } },
     database: { name: "app", user: "app", limits: { memoryMb: 256, cpus: 0.5 } },
   };
+}
+
+/** `npm run status -- --stack <its stack>` as the operator runs it (the verb's own command line), against `ps`. */
+export function runStatus(ps: Pick<ProjectStack, "stackName" | "backendDir" | "workDir">, flags: { json?: boolean } = {}) {
+  return spawnSync(process.execPath, statusVerb({ stack: ps.stackName, ...flags }).slice(1) /* its "node" is this one */, {
+    cwd: repoRoot,
+    encoding: "utf8",
+    env: { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir },
+    timeout: 180_000,
+  });
 }

@@ -12,9 +12,9 @@
 // switch time), a rollback inside the blue-green window (a switch back) beside the rolling rollback above, a canary
 // promote (gates passed at 10 and 50 %), and a canary of an image failing half its requests (how many requests
 // users saw fail before the gate took it out).
-// Then (unless --no-scale), on a fourth stack, the cost as the service grows: a promote of 3 replicas, then of 12
-// replicas one at a time (api.rollout.surge 1) and 12 in batches of 4 (surge 4), each under the same load, printed
-// beside each other — wall time, the rollout's own span (from its events, SLIPWAY_ROLLOUT_EVENTS), time per replica
+// Then (unless --no-scale), on a fourth stack (staging, production's shape), the cost as the service grows: a promote
+// of 1 replica, of 4, then of 12 one at a time (api.rollout.surge 1) and 12 in batches of 4 (surge 4), each under the
+// same load, printed beside each other — wall time, the rollout's own span (from its events, SLIPWAY_ROLLOUT_EVENTS), time per replica
 // and the 1-minute load average before and after. --only-scale runs just these rows.
 // First (unless --no-overhead), with no load, where a deploy's time goes (bench/overhead.ts), on a staging stack (its
 // pre-deploy backup unverified: the issue's figure) and a production one (verified): --runs (default 5) promotes of 2
@@ -144,8 +144,8 @@ async function swarmStep(rows: Row[], refs: ImageRefs, connections: number): Pro
 }
 
 /**
- * The cost of a release as the service grows, on one production-shaped stack, same load: promote at 3 replicas, at
- * 12 one at a time (surge 1), at 12 in batches of 4 (surge 4). The scale-ups between them are not measured.
+ * The cost of a release as the service grows, on one stack of production's shape, same load: promote at 1 and at 4
+ * replicas, at 12 one at a time (surge 1), at 12 in batches of 4 (surge 4). The scale-ups between them are not measured.
  */
 async function scaleSteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promise<void> {
   const name = `bz${randomBytes(3).toString("hex")}`;
@@ -182,13 +182,21 @@ async function scaleSteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promis
     return undefined;
   };
   try {
-    console.log(`\nbringing up a production-shaped stack ${name} for the scale rows with pulumi up …`);
-    scenario = await startScenario(name, refs, () => undefined).catch((e: Error) => {
+    // Staging (production's shape otherwise): production refuses fewer than 2 replicas, and the row of 1 is the unit.
+    console.log(`\nbringing up a staging stack ${name} (production's shape) for the scale rows with pulumi up …`);
+    scenario = await startScenario(name, refs, () => undefined, { environment: "staging" }).catch((e: Error) => {
       rows.push({ system: "slipway", edge: "http", step: "initial up (scale)", failure: e.message.slice(0, 2000) });
       return undefined;
     });
-    await promote(3, 1, "s3");
-    if (scenario) {
+    // 1 and 4 replicas one at a time: the scale-ups before them are not measured.
+    for (const [replicas, version] of [[1, "s1"], [4, "s4"]] as const) {
+      if (scenario && ready) {
+        await set(scenario, "slipway:api.replicas", String(replicas));
+        await scenario.up(`${replicas} replicas`).catch((e: Error) => { ready = false; rows.push({ system: "slipway", edge: "http", step: `scale to ${replicas}`, failure: e.message.slice(0, 2000) }); });
+      }
+      await promote(replicas, 1, version);
+    }
+    if (scenario && ready) {
       // 12 replicas and a batch of 4 beside them, with room for the slots a removed replica still holds. Each
       // replica's pool may hold PGPOOL_MAX connections (default 10): 16 × 10 is past PostgreSQL's max_connections
       // (100, 3 of them reserved), and a first run here failed POSTs with "too many clients" — 5 each leaves room.

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
 
   // Staging is the issue's figure (its pre-deploy backup is not verified); production's verified backup beside it.
   const overhead: OverheadFigures[] = [];
-  if (!values["no-overhead"] || values["only-overhead"]) {
+  if ((!values["no-overhead"] && !values["only-scale"]) || values["only-overhead"]) {
     for (const environment of ["staging", "production"] as const) {
       overhead.push(await overheadSteps(refs, runs, `bo${randomBytes(3).toString("hex")}`, environment));
       console.log(`\nWhere a deploy's time goes (no load):\n${overheadTable(overhead.at(-1)!)}`);
@@ -174,7 +174,7 @@ async function scaleSteps(rows: Row[], refs: ImageRefs, load: LoadShape): Promis
       rows.push({ system: "slipway", edge: "http", strategy: "rolling", step, figures: f, scale });
     } catch (e) {
       const failure = (e as Error).message.slice(0, 2000);
-      console.log(`FAILED: ${failure.split("\n")[0]}`);
+      console.log(`FAILED: ${reason(failure)}`);
       rows.push({ system: "slipway", edge: "http", strategy: "rolling", step, failure });
     } finally {
       delete process.env.SLIPWAY_ROLLOUT_EVENTS;
@@ -251,7 +251,7 @@ async function strategySteps(rows: Row[], refs: ImageRefs, load: LoadShape): Pro
     } catch (e) {
       await timeline.stop();
       const failure = (e as Error).message.slice(0, 2000);
-      console.log(`FAILED: ${failure.split("\n")[0]}`);
+      console.log(`FAILED: ${reason(failure)}`);
       rows.push({ system: "slipway", edge: "http", strategy, step, failure });
     }
     return undefined;
@@ -324,7 +324,7 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
       rows.push({ system: "slipway", edge, strategy: "rolling", step, figures: f });
     } catch (e) {
       const failure = (e as Error).message.slice(0, 2000);
-      console.log(`FAILED: ${failure.split("\n")[0]}`);
+      console.log(`FAILED: ${reason(failure)}`);
       rows.push({ system: "slipway", edge, step, failure });
     }
     return undefined;
@@ -333,7 +333,7 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
   try {
     console.log(`\nbringing up a production-shaped stack ${name}${edge === "https" ? " with TLS at the edge" : ""} with pulumi up …`);
     scenario = await startScenario(name, refs, () => undefined, options).catch((e: Error) => {
-      console.log(`FAILED: the initial up: ${e.message.split("\n")[0]}`);
+      console.log(`FAILED: the initial up: ${reason(e.message)}`);
       rows.push({ system: "slipway", edge, step: "initial up", failure: e.message.slice(0, 2000) });
       return undefined;
     });
@@ -377,10 +377,22 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
   }
 }
 
+/**
+ * What a failure says, in a line: an Automation API error starts "code: -2" and the command line; the program's
+ * own diagnostic (an "error:" line under Diagnostics, and the "- key: why" lines after it) is what names the cause.
+ */
+function reason(text: string): string {
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => /^\s*error: /.test(l) && !/Command failed/.test(l));
+  if (at < 0) return lines.find((l) => l.trim() !== "" && !/^code: /.test(l))?.trim() ?? text;
+  const details = lines.slice(at + 1).filter((l) => /^\s+- /.test(l)).slice(0, 2);
+  return [lines[at]!.trim(), ...details.map((l) => l.trim())].join(" ");
+}
+
 function table(rows: Row[]): string {
   const head = ["system", "edge", "strategy", "step", "requests", "failed", "non-2xx", "errors", "2xx POSTs", "rows", "twice", "lost", "p50 ms", "p99 ms", "deploy s", "preview after"];
   const body = rows.map((r) => {
-    if (r.failure) return [r.system, r.edge, r.strategy ?? "", r.step, `FAILED: ${r.failure.split("\n")[0].slice(0, 100)}`, "", "", "", "", "", "", "", "", "", "", ""];
+    if (r.failure) return [r.system, r.edge, r.strategy ?? "", r.step, `FAILED: ${reason(r.failure).slice(0, 160)}`, "", "", "", "", "", "", "", "", "", "", ""];
     if (r.figures) {
       const f = r.figures;
       return [r.system, r.edge, r.strategy ?? "", r.step + (f.error ? " (up failed)" : ""), String(f.requests), String(f.failed), JSON.stringify(f.non2xx), JSON.stringify(f.errors),

@@ -113,8 +113,11 @@ export const apiSchema = z.strictObject({
   port: port.default(3000),
   limits: limitsSchema.default(() => ({ ...DEFAULT_API_LIMITS })),
   restartPolicy: restartPolicySchema.default("unless-stopped"),
-  /** Free-form: any variable names (secret-looking ones are refused by stacks/policy.ts). */
-  env: z.record(z.string(), z.string()).default(() => ({})),
+  /**
+   * Free-form: any variable names (secret-looking ones are refused by stacks/policy.ts). A number or boolean is its
+   * text, as in Compose: `pulumi config set --path slipway:api.env.PGPOOL_MAX 5` stores a YAML number.
+   */
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default(() => ({})),
   volumes: z.array(volumeSchema).default(() => []),
   healthcheck: healthcheckSchema.prefault({}),
   rollout: rolloutSchema.prefault({}),

@@ -61,6 +61,16 @@ test("a wrong type names the stack and the key path", () => {
   assert.match(v[0]!, /^slipway:api\.replicas: /);
 });
 
+test("api.env: a number or boolean is taken as its text (what `pulumi config set --path` stores), an object is refused", () => {
+  const values = stackFile("staging");
+  (values.api as { env: unknown }).env = { PGPOOL_MAX: 5, FEATURE: true, NAME: "x" };
+  assert.deepEqual(load("staging", values).api.env, { PGPOOL_MAX: "5", FEATURE: "true", NAME: "x" });
+  (values.api as { env: unknown }).env = { NESTED: { a: 1 } };
+  const v = violationsOf("staging", values);
+  assert.equal(v.length, 1);
+  assert.match(v[0]!, /^slipway:api\.env\.NESTED: /);
+});
+
 test("a missing required section is reported by key", () => {
   const values = stackFile("staging");
   delete values.images;

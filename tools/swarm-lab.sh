@@ -174,11 +174,14 @@ start_engine() {
   # nsenter --net (not `ip netns exec`, which remounts /sys: dockerd then finds no cgroups); unshare --uts for
   # the node's own hostname (Swarm's node name); the engine and everything it starts in the node's cgroups.
   # setsid + fd 9 closed: the engine outlives this script and does not hold its lock.
+  # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1: the lab has no registry (its images are loaded into every node), and a
+  # Swarm task otherwise tries a pull first — here a DNS lookup of registry-1.docker.io that times out, 20 s and more
+  # before every task (each one-off step, each API task) started. With a registry, nodes pull as they always do.
   setsid nsenter --net="/var/run/netns/$ns" -- unshare --uts -- sh -c '
       name=$1; cg=$2; shift 2
       hostname "$name"
       for ctl in '"$CG_CONTROLLERS"'; do echo $$ >"/sys/fs/cgroup/$ctl/$cg/engine/cgroup.procs"; done
-      exec dockerd "$@"' sh "$name" "$cg" \
+      DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 exec dockerd "$@"' sh "$name" "$cg" \
     --config-file "$dir/daemon.json" \
     --data-root "$dir/data" \
     --exec-root "$dir/exec" \

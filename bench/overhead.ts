@@ -1,5 +1,7 @@
 // Where a deploy's time goes when nothing is under load (issue 22): on a production-shaped stack of 2 replicas brought
-// up with `pulumi up`, `runs` promotes of a new image, then `runs` no-op previews and `runs` no-op ups, each timed.
+// up with `pulumi up`, `runs` promotes of a new image, then `runs` no-op previews and `runs` no-op ups, each timed —
+// as a user types them (`pulumi preview --expect-no-changes`, `pulumi up --yes --skip-preview`: the CLI alone) and
+// through the Automation API the verbs use (which adds `pulumi stack output` twice and `stack history` after an up).
 // A promote's wall time is split by the engine's own events, timed as they arrive (the Automation API's event stream):
 //   start → first step   the CLI, the engine, the language host, the program (loading, config, registrations) and
 //                        the diffs of the resources before the first that changes;
@@ -17,6 +19,7 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import type { ImageRefs } from "../test/support/docker-images";
 import type { Environment } from "../stacks/schema";
 import { type Scenario, startScenario } from "../test/support/deploy-scenario";
+import { pulumiCli } from "../test/support/pulumi";
 
 export interface OverheadFigures {
   /** staging: the pre-deploy backup unverified (the issue's figure); production: verified by a restore. */
@@ -28,7 +31,10 @@ export interface OverheadFigures {
   noopPreviewS: number;
   noopUpS: number;
   /** Every run's figures, in order. */
-  samples: { promoteWallS: number[]; rolloutStepsS: number[]; noopPreviewS: number[]; noopUpS: number[] };
+  /** The CLI alone, as a user types it. */
+  noopCliPreviewS: number;
+  noopCliUpS: number;
+  samples: { promoteWallS: number[]; rolloutStepsS: number[]; noopPreviewS: number[]; noopUpS: number[]; noopCliPreviewS: number[]; noopCliUpS: number[] };
   loadBefore: number;
   loadAfter: number;
   failures: string[];
@@ -89,7 +95,7 @@ export function rolloutSpan(file: string): number {
 export async function overheadSteps(refs: ImageRefs, runs: number, name: string, environment: Environment): Promise<OverheadFigures> {
   const eventsDir = mkdtempSync(path.join(tmpdir(), "slipway-bench-overhead-"));
   const failures: string[] = [];
-  const samples: OverheadFigures["samples"] = { promoteWallS: [], rolloutStepsS: [], noopPreviewS: [], noopUpS: [] };
+  const samples: OverheadFigures["samples"] = { promoteWallS: [], rolloutStepsS: [], noopPreviewS: [], noopUpS: [], noopCliPreviewS: [], noopCliUpS: [] };
   const splits: ReturnType<typeof splitByEvents>[] = [];
   const loadBefore = loadavg()[0]!;
   let scenario: Scenario | undefined;
@@ -136,6 +142,13 @@ export async function overheadSteps(refs: ImageRefs, runs: number, name: string,
           samples.noopUpS.push((Date.now() - start) / 1000);
           const changed = Object.entries(up.summary.resourceChanges ?? {}).filter(([op]) => op !== "same");
           if (changed.length) failures.push(`no-op up ${i + 1} changed: ${JSON.stringify(Object.fromEntries(changed))}`);
+          start = Date.now();
+          await pulumiCli(scenario.ps, ["preview", "--expect-no-changes", "--color", "never"]);
+          samples.noopCliPreviewS.push((Date.now() - start) / 1000);
+          start = Date.now();
+          const cli = await pulumiCli(scenario.ps, ["up", "--yes", "--skip-preview", "--color", "never", "--message", "no-op (CLI)"]);
+          samples.noopCliUpS.push((Date.now() - start) / 1000);
+          if (!/^\s+\d+ unchanged\s*$/m.test(cli) || /^\s+[~+-]/m.test(cli)) failures.push(`no-op CLI up ${i + 1} changed something: ${cli.split("\n").filter((l) => /^\s+[~+-]/.test(l)).slice(0, 3).join(" | ")}`);
         } catch (e) {
           failures.push(`no-op ${i + 1}: ${(e as Error).message.split("\n").slice(-3).join(" ").slice(0, 500)}`);
         }
@@ -162,6 +175,8 @@ export async function overheadSteps(refs: ImageRefs, runs: number, name: string,
     },
     noopPreviewS: median(samples.noopPreviewS),
     noopUpS: median(samples.noopUpS),
+    noopCliPreviewS: median(samples.noopCliPreviewS),
+    noopCliUpS: median(samples.noopCliUpS),
     samples,
     loadBefore,
     loadAfter: loadavg()[0]!,
@@ -180,8 +195,10 @@ export function overheadTable(f: OverheadFigures): string {
     ["  after the last step (outputs, state, exit)", s(f.promote.afterLastStepS)],
     ["  the rollout's own steps (start, healthy, UP, drain, remove)", s(f.promote.rolloutStepsS)],
     ["  overhead = wall − the rollout's own steps", s(f.promote.overheadS)],
-    [`no-op preview (median of ${f.samples.noopPreviewS.length})`, s(f.noopPreviewS)],
-    [`no-op up (median of ${f.samples.noopUpS.length})`, s(f.noopUpS)],
+    [`no-op \`pulumi preview --expect-no-changes\` (median of ${f.samples.noopCliPreviewS.length})`, s(f.noopCliPreviewS)],
+    [`no-op \`pulumi up --yes --skip-preview\` (median of ${f.samples.noopCliUpS.length})`, s(f.noopCliUpS)],
+    [`no-op preview, Automation API (median of ${f.samples.noopPreviewS.length})`, s(f.noopPreviewS)],
+    [`no-op up, Automation API: + stack output ×2, history (median of ${f.samples.noopUpS.length})`, s(f.noopUpS)],
     ["load average (1 min) before → after", `${f.loadBefore.toFixed(2)} → ${f.loadAfter.toFixed(2)}`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

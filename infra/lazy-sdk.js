@@ -1,6 +1,6 @@
-// Two parts of @pulumi/pulumi that its index loads eagerly and the program never calls (issue 22: a no-op preview's
-// program start): the Automation API (`pulumi.automation`, which the verbs use from their own process) and
-// `runtime.computeCodePaths` (packaging function code for serverless providers). Between them they bring
+// Parts of @pulumi/pulumi that its index loads eagerly and the program never calls (issue 22: a no-op preview's
+// program start): the Automation API (`pulumi.automation`, which the verbs use from their own process),
+// `runtime.computeCodePaths` (packaging function code for serverless providers) and the closure serializer (below). Between them they bring
 // @npmcli/arborist, pacote, sigstore, tuf, semver… — about 800 modules, ~0.5 s of CPU on every preview and up before
 // the program's first line. Each is put in node's module cache as a stand-in that loads the real module on first use,
 // so nothing changes for a caller but when the loading happens. Plain CommonJS: it runs before anything else.
@@ -69,6 +69,14 @@ function deferUnusedSdkModules(from = __dirname) {
   if (codePaths) {
     stand(codePaths, (load) => Object.fromEntries(["computeCodePaths", "findWorkspaceRoot", "packageArchivePath"].map((name) => [name, (...args) => load()[name](...args)])));
     deferred.push("runtime/closure/codePaths");
+  }
+  // runtime/index.js copies serializeFunction(Async) off the closure serializer, which loads the TypeScript compiler
+  // (~9 MB, ~0.3 s) to read functions' closures; the program declares its dynamic resources without it
+  // (infra/providers/host.js), so it loads only if something serializes a function.
+  const closure = at("runtime/closure/serializeClosure");
+  if (closure) {
+    stand(closure, (load) => Object.fromEntries(["serializeFunction", "serializeFunctionAsync"].map((name) => [name, (...args) => load()[name](...args)])));
+    deferred.push("runtime/closure/serializeClosure");
   }
   return deferred;
 }

@@ -4,7 +4,7 @@
 // image or limits a handover to a new HAProxy container — neither drops a request (src/edge/proxy.ts).
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeProxySpec, HandoverTimeouts } from "../../src/edge";
-import { loadEngine, PROVIDER_CODE, thinProvider, withoutProviderCode } from "./engine";
+import { DynamicResource, loadEngine, PROVIDER_CODE, providerCode, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 export interface EdgeProxyInputs extends EdgeProxySpec, LogTarget {
@@ -69,11 +69,11 @@ export const edgeProxyProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export class EdgeProxy extends pulumi.dynamic.Resource {
+export class EdgeProxy extends DynamicResource {
   /** Name of the running HAProxy container (for the runtime API, logs, maintenance). */
   declare readonly container: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.CustomResourceOptions) {
-    super(thinProvider("edge-proxy", "edgeProxyProvider", edgeProxyProvider), name, { ...args, logUrn: logUrnOf("EdgeProxy", name, opts), container: undefined }, opts, "slipway", "EdgeProxy");
+    super(providerCode("edge-proxy", "edgeProxyProvider", edgeProxyProvider), "EdgeProxy", name, { ...args, logUrn: logUrnOf("EdgeProxy", name, opts), container: undefined }, opts);
   }
 }

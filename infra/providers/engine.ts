@@ -1,13 +1,19 @@
 // The one loader of the dynamic providers' code (ReplicaSet → src/rollout, EdgeProxy → src/edge, SwarmRelease and
-// SwarmTask → src/swarm). A dynamic provider's code is serialized into the stack state with its closure, so what is
-// serialized is a thin stand-in (thinProvider): each method loads the real provider from the working copy at run time,
-// and its methods load their engine the same way (loadEngine): compiled ahead (infra/build.js, the build the program
-// itself runs from, keyed by the sources' content), or through tsx where no build can be made — the
-// dynamic-provider host is plain node.
+// SwarmTask → src/swarm). What the state holds for a dynamic resource is a few lines of text (infra/providers/host.js):
+// each method loads the real provider from the working copy at run time, and its methods load their engine the same
+// way (loadEngine): compiled ahead (infra/build.js, the build the program itself runs from, keyed by the sources'
+// content), or through tsx where no build can be made — the dynamic-provider host is plain node.
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 
 /** The checkout that declared the resource (a fallback: see loadFromCheckout). */
 const DECLARED_CHECKOUT = path.resolve(__dirname, "..", "..");
+
+/** infra/providers/host.js: plain JavaScript, because its functions' source text is what the state holds. */
+const host = require(path.join(DECLARED_CHECKOUT, "infra", "providers", "host.js")) as {
+  loadFromCheckout(rel: string, declared: string): unknown;
+  providerText(spec: { module: ProviderModule; exported: string; methods: string[]; declared: string }): string;
+};
 
 /**
  * Loads `rel` (a module path without extension, relative to a checkout: `src/rollout/index`, `infra/providers/swarm`)
@@ -15,23 +21,7 @@ const DECLARED_CHECKOUT = path.resolve(__dirname, "..", "..");
  * is, so state written from one clone works from another — else from the one that declared the resource.
  */
 export function loadFromCheckout<T>(rel: string): T {
-  const fs = require("node:fs") as typeof import("node:fs");
-  const local = path.resolve(process.cwd(), `${rel}.ts`);
-  const entry = fs.existsSync(local) ? local : path.join(DECLARED_CHECKOUT, `${rel}.ts`);
-  const checkout = path.resolve(fs.realpathSync(entry), ...rel.split("/").map(() => ".."));
-  // Checkouts from before infra/build.js: through tsx, registered once per process (each registration stacks another
-  // compile hook, and loading a module then costs exponentially more).
-  const builder = path.join(checkout, "infra", "build.js");
-  if (fs.existsSync(builder)) {
-    const { loadCompiled } = require(builder) as { loadCompiled(dir: string, rel: string, log: (line: string) => void): unknown };
-    return loadCompiled(checkout, rel, (line) => process.stderr.write(`${line}\n`)) as T;
-  }
-  const registered = process as unknown as { slipwayTsxRegistered?: boolean };
-  if (!registered.slipwayTsxRegistered) {
-    require(require.resolve("tsx/cjs/api", { paths: [entry] })).register();
-    registered.slipwayTsxRegistered = true;
-  }
-  return require(entry) as T;
+  return host.loadFromCheckout(rel, DECLARED_CHECKOUT) as T;
 }
 
 /** An engine room of src/ (what a provider's methods call to act), loaded as loadFromCheckout says. */
@@ -39,22 +29,26 @@ export function loadEngine<T>(room: "rollout" | "edge" | "swarm"): T {
   return loadFromCheckout<T>(`src/${room}/index`);
 }
 
-type Method = (...args: unknown[]) => Promise<unknown>;
+export type ProviderModule = "replica-set" | "edge-proxy" | "swarm";
 
 /**
- * The provider a dynamic resource is declared with: for each method of the real one (`exported` of
- * infra/providers/`module`), a one-line stand-in that loads that module in the dynamic-provider host (loadFromCheckout)
- * and calls it. Pulumi serializes this into the state and parses it on every preview and up before the host can
- * start; the real provider's closure (its diff, its helpers: ~17 KB, ~35 functions) is loaded there instead, compiled
- * ahead like the engines.
+ * What a slipway dynamic resource's provider is declared as: `exported` of infra/providers/`module`, whose methods are
+ * those of `real`. The state holds the stand-in's text (host.js providerText), parsed by the dynamic-provider host
+ * before it starts; the real provider's closure (its diff, its helpers: ~17 KB, ~35 functions) is loaded there instead.
  */
-export function thinProvider<P extends object>(module: "replica-set" | "edge-proxy" | "swarm", exported: string, real: P): P {
-  return Object.fromEntries(
-    Object.keys(real).map((method) => [
-      method,
-      (...args: unknown[]) => (loadFromCheckout<Record<string, Record<string, Method>>>(`infra/providers/${module}`)[exported]![method] as Method)(...args),
-    ]),
-  ) as P;
+export function providerCode(module: ProviderModule, exported: string, real: object): string {
+  return host.providerText({ module, exported, methods: Object.keys(real), declared: DECLARED_CHECKOUT });
+}
+
+/**
+ * A slipway dynamic resource: what pulumi.dynamic.Resource registers (`pulumi-nodejs:dynamic/slipway:<type>`, its
+ * provider's code in the `__provider` input, run by the SDK's dynamic-provider host), declared with providerCode's
+ * text instead of runtime.serializeFunction's — which loads the TypeScript compiler into every preview and up.
+ */
+export abstract class DynamicResource extends pulumi.CustomResource {
+  constructor(code: string, type: string, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+    super(`pulumi-nodejs:dynamic/slipway:${type}`, name, { ...props, [PROVIDER_CODE]: code }, opts);
+  }
 }
 
 /**
@@ -66,8 +60,7 @@ export function thinProvider<P extends object>(module: "replica-set" | "edge-pro
 export const PROVIDER_CODE = "__provider";
 
 /**
- * The inputs the dynamic-provider host hands over, without the provider's code. (No computed key in a destructuring
- * pattern: Pulumi's closure serializer does not see the variables such a key names.)
+ * The inputs the dynamic-provider host hands over, without the provider's code.
  */
 export function withoutProviderCode<T extends object>(inputs: T): T {
   const copy = { ...inputs } as Record<string, unknown>;

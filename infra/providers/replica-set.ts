@@ -5,7 +5,7 @@
 // properties derive from it, and `diff` walks its keys so a preview names every setting that changed.
 import * as pulumi from "@pulumi/pulumi";
 import type { EdgeTarget, ReplicaSpec, RolloutPolicy, RolloutTimeouts, Standby, StrategySettings } from "../../src/rollout";
-import { loadEngine, PROVIDER_CODE, thinProvider, withoutProviderCode } from "./engine";
+import { DynamicResource, loadEngine, PROVIDER_CODE, providerCode, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 /** What the provider receives and stores: the spec, where the edge is, how long steps may take, which engine, where it logs. */
@@ -175,7 +175,7 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export class ReplicaSet extends pulumi.dynamic.Resource {
+export class ReplicaSet extends DynamicResource {
   declare readonly stack: pulumi.Output<string>;
   declare readonly service: pulumi.Output<string>;
   declare readonly image: pulumi.Output<string>;
@@ -190,7 +190,8 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ReplicaSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("replica-set", "replicaSetProvider", replicaSetProvider),
+      providerCode("replica-set", "replicaSetProvider", replicaSetProvider),
+      "ReplicaSet",
       name,
       // env, the secrets and their key are secret in the stored inputs too, not only in the outputs.
       {
@@ -204,8 +205,6 @@ export class ReplicaSet extends pulumi.dynamic.Resource {
         standby: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env", "secrets", "secretsKey"] },
-      "slipway",
-      "ReplicaSet",
     );
   }
 }

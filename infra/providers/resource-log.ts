@@ -25,7 +25,7 @@ export function logUrnOf(type: string, name: string, opts?: pulumi.CustomResourc
   // Required here, not imported: this module's code is copied into the state with the providers' closures, and an
   // import would copy @pulumi/pulumi along.
   const { createUrn } = require("@pulumi/pulumi") as typeof pulumi;
-  // pulumi.dynamic.Resource registers "pulumi-nodejs:dynamic/<module>:<type>"; every slipway one uses module "slipway".
+  // A dynamic resource registers "pulumi-nodejs:dynamic/<module>:<type>" (engine.ts DynamicResource: module "slipway").
   return createUrn(name, `pulumi-nodejs:dynamic/slipway:${type}`, opts?.parent);
 }
 

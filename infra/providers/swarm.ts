@@ -6,7 +6,7 @@
 // Pulumi ignores customTimeouts here: the budgets are inputs.
 import * as pulumi from "@pulumi/pulumi";
 import type { Colour, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
-import { loadEngine, PROVIDER_CODE, thinProvider, withoutProviderCode } from "./engine";
+import { DynamicResource, loadEngine, PROVIDER_CODE, providerCode, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
 const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
@@ -108,7 +108,7 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export class SwarmRelease extends pulumi.dynamic.Resource {
+export class SwarmRelease extends DynamicResource {
   declare readonly image: pulumi.Output<string>;
   declare readonly replicas: pulumi.Output<number>;
   declare readonly colour: pulumi.Output<Colour>;
@@ -117,13 +117,12 @@ export class SwarmRelease extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: Inputs<SwarmReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("swarm", "swarmReleaseProvider", swarmReleaseProvider),
+      providerCode("swarm", "swarmReleaseProvider", swarmReleaseProvider),
+      "SwarmRelease",
       name,
       // env, the secrets and their key are secret in the stored inputs too.
       { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmRelease", name, opts), colour: undefined, service: undefined, revision: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env", "secrets", "secretsKey"] },
-      "slipway",
-      "SwarmRelease",
     );
   }
 }
@@ -163,15 +162,14 @@ export const swarmTaskProvider: pulumi.dynamic.ResourceProvider = {
   async delete() {},
 };
 
-export class SwarmTask extends pulumi.dynamic.Resource {
+export class SwarmTask extends DynamicResource {
   constructor(name: string, args: Inputs<SwarmTaskInputs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      thinProvider("swarm", "swarmTaskProvider", swarmTaskProvider),
+      providerCode("swarm", "swarmTaskProvider", swarmTaskProvider),
+      "SwarmTask",
       name,
       { ...args, secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmTask", name, opts) },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secrets", "secretsKey"] },
-      "slipway",
-      "SwarmTask",
     );
   }
 }

@@ -109,8 +109,12 @@ test("edge: request ids and JSON access logs, headers, CORS, maintenance under l
     statuses.push(r.status);
     if (r.status === 429) retryAfter = r.headers.get("retry-after");
   }
-  assert.equal(statuses.filter((s) => s === 200).length, 20, `the first 20 pass: ${statuses.join(",")}`);
-  assert.ok(statuses.slice(21).every((s) => s === 429), "then 429");
+  // HAProxy's http_req_rate(10s) is a sliding estimate (this period's count plus the last period's, weighted by what is
+  // left of this one): when a period ends during the 40 requests, the last period's weight decays and a request or two
+  // more may pass (the requests take about a second: 10 % of 20) — 21 seen once in a run here.
+  const passed = statuses.filter((s) => s === 200).length;
+  assert.ok(passed >= 20 && passed <= 22, `the first 20 (at most 22) pass: ${statuses.join(",")}`);
+  assert.ok(statuses.slice(0, passed).every((s) => s === 200) && statuses.slice(passed).every((s) => s === 429), `the first ${passed} pass, then 429: ${statuses.join(",")}`);
   assert.equal(retryAfter, "10");
   for (let i = 0; i < 10; i++) assert.equal((await fetch(`${url}/up`)).status, 200, "readiness is exempt");
 

@@ -20,11 +20,11 @@ test("deferred: the SDK's index loads without the Automation API's and computeCo
   const r = probe(`${loaded}
     const deferred = require("./infra/lazy-sdk").deferUnusedSdkModules();
     const pulumi = require("@pulumi/pulumi");
-    const before = { arborist: loaded("@npmcli/arborist"), sigstore: loaded("@sigstore/"), automation: loaded("/automation/localWorkspace") };
+    const before = { arborist: loaded("@npmcli/arborist"), sigstore: loaded("@sigstore/"), automation: loaded("/automation/localWorkspace"), typescript: loaded("/typescript.js") };
     const outputWorks = pulumi.output(1) !== undefined && typeof pulumi.ComponentResource === "function" && typeof pulumi.dynamic.Resource === "function";
     console.log(JSON.stringify({ deferred, before, outputWorks, modules: Object.keys(require.cache).length }));`);
-  assert.deepEqual(r.deferred, ["automation", "runtime/closure/codePaths"]);
-  assert.deepEqual(r.before, { arborist: false, sigstore: false, automation: false });
+  assert.deepEqual(r.deferred, ["automation", "runtime/closure/codePaths", "runtime/closure/serializeClosure"]);
+  assert.deepEqual(r.before, { arborist: false, sigstore: false, automation: false, typescript: false });
   assert.equal(r.outputWorks, true);
   // For scale: without the stand-ins the index loads ~1,300 modules here.
   assert.ok((r.modules as number) < 700, `${String(r.modules)} modules loaded`);
@@ -43,6 +43,30 @@ test("used, they load and work: pulumi.automation's classes, runtime.computeCode
       (e) => console.log(JSON.stringify({ error: String(e) })),
     );`);
   assert.deepEqual(r, { workspace: "function", keys: true, codePaths: "function", direct: "function", computed: true, arborist: true });
+});
+
+test("used, the closure serializer loads and works: runtime.serializeFunction, pulumi.dynamic.Resource's", () => {
+  const r = probe(`${loaded}
+    require("./infra/lazy-sdk").deferUnusedSdkModules();
+    const pulumi = require("@pulumi/pulumi");
+    const before = loaded("/typescript.js");
+    const answer = 42;
+    pulumi.runtime.serializeFunction(() => answer).then(
+      (f) => console.log(JSON.stringify({ before, text: /answer/.test(f.text), typescript: loaded("/typescript.js") })),
+      (e) => console.log(JSON.stringify({ error: String(e) })),
+    );`);
+  assert.deepEqual(r, { before: false, text: true, typescript: true });
+});
+
+test("the program's own resources need no serializer: declaring them loads no TypeScript compiler", () => {
+  const r = probe(`${loaded}
+    require("./infra/lazy-sdk").deferUnusedSdkModules();
+    require("tsx/cjs/api").register();
+    const { providerCode } = require("./infra/providers/engine.ts");
+    const { replicaSetProvider } = require("./infra/providers/replica-set.ts");
+    const text = providerCode("replica-set", "replicaSetProvider", replicaSetProvider);
+    console.log(JSON.stringify({ text: text.includes("exports.handler"), typescript: loaded("/typescript.js") }));`);
+  assert.deepEqual(r, { text: true, typescript: false });
 });
 
 test("nothing deferred when the index is already loaded (the stand-ins would come too late)", () => {

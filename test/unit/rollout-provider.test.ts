@@ -1,5 +1,5 @@
-// The ReplicaSet dynamic provider must serialize into state with a small closure (no project modules copied
-// by value), and construct under Pulumi mocks with `env` marked secret.
+// The ReplicaSet dynamic provider is declared with a few lines of text (no project modules copied into the state),
+// and constructs under Pulumi mocks with `env` marked secret.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -20,33 +20,35 @@ pulumi.runtime.setMocks(
 );
 
 describe("ReplicaSet provider", () => {
-  it("serializes to a small stand-in that loads the provider, and it the engine, at run time (one loader for both)", async () => {
+  it("is declared as a few lines of text that load the provider, and it the engine, at run time (one loader for both)", async () => {
     const { replicaSetProvider } = await import("../../infra/providers/replica-set");
     const { edgeProxyProvider } = await import("../../infra/providers/edge-proxy");
-    const { thinProvider } = await import("../../infra/providers/engine");
-    const thin = {
-      "replica-set": thinProvider("replica-set", "replicaSetProvider", replicaSetProvider),
-      "edge-proxy": thinProvider("edge-proxy", "edgeProxyProvider", edgeProxyProvider),
+    const { swarmReleaseProvider } = await import("../../infra/providers/swarm");
+    const { providerCode } = await import("../../infra/providers/engine");
+    const code = {
+      "replica-set": providerCode("replica-set", "replicaSetProvider", replicaSetProvider),
+      "edge-proxy": providerCode("edge-proxy", "edgeProxyProvider", edgeProxyProvider),
+      swarm: providerCode("swarm", "swarmReleaseProvider", swarmReleaseProvider),
     };
-    for (const [module, provider] of Object.entries(thin)) {
-      const fn = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-      // What the resource is declared with (what the state holds and every run parses): a stand-in per method that
-      // loads the real provider where it runs, never the provider's own closure nor the engine's code.
-      assert.ok(fn.text.length < 5_000, `serialized ${module} provider is ${fn.text.length} chars`);
-      assert.match(fn.text, /tsx\/cjs\/api/);
-      assert.match(fn.text, /function \/\*loadFromCheckout\*\//);
-      assert.match(fn.text, new RegExp(`infra/providers/\\$\\{module2?\\}`));
-      assert.doesNotMatch(fn.text, /function plan\(|class Run|renderHaproxyConfig|function applyEdge\(|diffReplicaSet|withResourceLog/, "no provider or engine code copied into state");
+    for (const [module, text] of Object.entries(code)) {
+      // What the state holds and every run parses: a stand-in per method that loads the real provider where it
+      // runs, never the provider's own closure nor the engine's code.
+      assert.ok(text.length < 3_000, `${module}: ${text.length} chars`);
+      assert.match(text, /tsx\/cjs\/api/);
+      assert.match(text, /function loadFromCheckout\(/);
+      assert.match(text, new RegExp(`"module":"${module}"`));
+      assert.doesNotMatch(text, /function plan\(|class Run|renderHaproxyConfig|function applyEdge\(|diffReplicaSet|withResourceLog/, "no provider or engine code copied into state");
     }
+    assert.equal(providerCode("replica-set", "replicaSetProvider", replicaSetProvider), code["replica-set"], "the same provider, the same text");
     // What the state holds works on its own: evaluated from a file, the stand-in loads the provider, which loads the
     // engine and uses it.
-    const fn = await pulumi.runtime.serializeFunction(() => thin["replica-set"], { allowSecrets: true });
-    const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-closure-"));
+    const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-provider-"));
     try {
-      writeFileSync(path.join(dir, "provider.js"), fn.text);
-      const serialized = (require(path.join(dir, "provider.js")) as { handler: () => pulumi.dynamic.ResourceProvider }).handler();
-      const checked = await serialized.check!({}, { stack: "demo", service: "api", image: "", replicas: 1 } as never);
-      assert.match(String(checked.failures?.[0]?.reason), /image is empty/, "the engine's validateSpec answered through the serialized loader");
+      writeFileSync(path.join(dir, "provider.js"), code["replica-set"]);
+      const provider = (require(path.join(dir, "provider.js")) as { handler: () => pulumi.dynamic.ResourceProvider }).handler();
+      assert.deepEqual(Object.keys(provider).sort(), Object.keys(replicaSetProvider).sort());
+      const checked = await provider.check!({}, { stack: "demo", service: "api", image: "", replicas: 1 } as never);
+      assert.match(String(checked.failures?.[0]?.reason), /image is empty/, "the engine's validateSpec answered through the loader in the text");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

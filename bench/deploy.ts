@@ -22,7 +22,10 @@
 // steps); then as many no-op previews and no-op ups. --only-overhead runs just that.
 // Figures, no verdicts; a failed step is reported (what failed, one line), not thrown.
 // JSON to bench/results/deploy-<time>.json.
-//   npm run bench:deploy [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale] [-- --no-overhead | --only-overhead] [-- --runs 5]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
+// --target swarm: instead, the one-host deploy steps and then the same kinds of deploy on the three-node swarm lab,
+// with a worker drained, a node killed, releases of 1 and 12 replicas and plain Swarm's own update as the anchor
+// (bench/swarm.ts); JSON to bench/results/deploy-swarm-<time>.json.
+//   npm run bench:deploy [-- --target swarm] [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale] [-- --no-overhead | --only-overhead] [-- --runs 5]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
 import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
@@ -39,6 +42,7 @@ import { countRows, type RowCheck } from "../test/support/load";
 import { switches, versionTimeline } from "../test/support/versions";
 import { type OverheadFigures, overheadSteps, overheadTable, rolloutSpan } from "./overhead";
 import { benchSwarm, type Figures, inSwarm } from "./rollout";
+import { type SwarmRow, swarmTable, swarmTargetSteps } from "./swarm";
 
 interface Row {
   system: "slipway" | "swarm";
@@ -74,8 +78,10 @@ async function main(): Promise<void> {
       connections: { type: "string", default: "100" }, tls: { type: "boolean", default: false }, "no-strategies": { type: "boolean", default: false },
       "no-scale": { type: "boolean", default: false }, "only-scale": { type: "boolean", default: false },
       "no-overhead": { type: "boolean", default: false }, "only-overhead": { type: "boolean", default: false }, runs: { type: "string", default: "5" },
+      target: { type: "string", default: "docker" },
     },
   });
+  if (values.target !== "docker" && values.target !== "swarm") throw new Error(`--target must be docker or swarm, got ${values.target}`);
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${values.runs}`);
   const connections = Number(values.connections);
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
   const load = { connections, settleS: 5 };
   const refs = await testImages();
   const rows: Row[] = [];
+  if (values.target === "swarm") return targetSwarm(refs, { connections, settleS: 5 });
 
   // Staging is the issue's figure (its pre-deploy backup is not verified); production's verified backup beside it.
   const overhead: OverheadFigures[] = [];
@@ -124,6 +131,26 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `deploy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   await writeFile(file, JSON.stringify({ images: refs, load, tls: values.tls, loadAverage: loadavg(), results: rows, ...(overhead.length ? { overhead } : {}) }, null, 2));
+  console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
+}
+
+/**
+ * --target swarm: the one-host deploy steps first (the same image set, the same load), then the same kinds of deploy
+ * on the three-node lab with the node faults, the scale rows and plain Swarm's own update as the anchor (bench/swarm.ts).
+ */
+async function targetSwarm(refs: ImageRefs, load: LoadShape): Promise<void> {
+  const rows: Row[] = [];
+  await deploySteps(rows, "http", refs, load);
+  const swarm: SwarmRow[] = await swarmTargetSteps(load.connections).catch((e: Error) => [{ step: "the swarm steps", failure: reason(e.message) }]);
+  console.log(`\nLoad: ${load.connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms).`);
+  console.log(`\nOne host (target docker, rolling one at a time):\n${table(rows)}`);
+  console.log(`\nThree-node swarm lab (target swarm; load through an edge node; the manager dockerHost names is node 1):\n${swarmTable(swarm)}`);
+  const failed = [...rows.filter((r) => r.failure).map((r) => `docker "${r.step}"`), ...swarm.filter((r) => r.failure).map((r) => `swarm "${r.step}"`)];
+  if (failed.length) console.log(`\n${failed.length} step(s) could not be measured: ${failed.join(", ")}`);
+  const dir = path.join(__dirname, "results");
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `deploy-swarm-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ images: refs, load, loadAverage: loadavg(), docker: rows, swarm }, null, 2));
   console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
 }
 

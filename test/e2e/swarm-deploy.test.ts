@@ -1,4 +1,4 @@
-// The Swarm target on the three-node lab (tools/swarm-lab.sh), driven as an operator drives it: `pulumi up` of a
+// The Swarm target on the three-node lab (tools/swarm-lab().sh), driven as an operator drives it: `pulumi up` of a
 // production-shaped stack with `slipway:target: swarm` and the manager as dockerHost. Proven here: the first up
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
 // (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; a broken image: the
@@ -12,203 +12,76 @@
 // networks' options are asserted to say so (unit tests assert it is on by default).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { execText } from "../../src/docker";
-import { type ImageRefs, testImages } from "../support/docker-images";
-import { deriveApiImage } from "../support/derived-images";
-import { HEALTHCHECK_TIMEOUT_MS } from "../support/edge";
-import { countRows, startLoad } from "../support/load";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
-import { freePort, type ProjectStack, projectStack, runStatus } from "../support/project-stack";
-import { diagnosticsOf, pulumiCli } from "../support/pulumi";
-import { swarmLab, waitFor, type SwarmLab } from "../support/swarm-lab";
-import type { StepFigures } from "../support/deploy-scenario";
-import { assertZeroDowntime, describeStep } from "../support/deploy-scenario";
+import { runStatus } from "../support/project-stack";
+import { diagnosticsOf } from "../support/pulumi";
+import { waitFor } from "../support/swarm-lab";
+import { assertZeroDowntime } from "../support/deploy-scenario";
+import { startSwarmScenario, type SwarmScenario } from "../support/swarm-scenario";
 import { rollback, type RollbackResult } from "../../src/release/rollback";
 
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd(), missingPulumi()]);
-const id = randomBytes(3).toString("hex");
 const KILL_BOUND_MS = Number(process.env.SLIPWAY_SWARM_KILL_BOUND_MS ?? 180_000);
 const CONNECTIONS = 30;
 const log = (s: string) => process.stderr.write(s);
 
-let lab: SwarmLab;
-let images: ImageRefs;
-let ps: ProjectStack;
-let port: number;
-const built: string[] = [];
+let s: SwarmScenario;
 let victimKilled = false;
 
-const edgeUrl = (i: number) => `http://${lab.edgeNodes[i]!.address}:${port}`;
-
-async function get(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  return { status: res.status, body: await res.text() };
-}
-
-/** psql as the superuser inside the database's task (on the database node). */
-async function sql(query: string): Promise<string> {
-  const docker = lab.docker(lab.databaseNode.index);
-  const [c] = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${ps.prefix}-db`] } });
-  if (!c) throw new Error(`no ${ps.prefix}-db container on ${lab.databaseNode.name}`);
-  return execText(docker, c.Id, ["psql", "-U", "app", "-d", "app", "-Atc", query], undefined, 30_000);
-}
-
-/** `pulumi up`; its output. */
-async function up(message: string): Promise<string> {
-  const result = await ps.stack.up({ message, onOutput: log, color: "never" });
-  if (result.summary.result !== "succeeded") throw new Error(`pulumi up: ${result.summary.result}`);
-  return result.stdout;
-}
-
-async function previewComplaint(): Promise<string> {
-  try {
-    await ps.stack.preview({ expectNoChanges: true, color: "never" });
-    return "";
-  } catch (e) {
-    return (e as Error).message.split("\n").filter((l) => /^\s+[~+-]|replace|update|create|delete/.test(l)).slice(0, 20).join("\n") || (e as Error).message.slice(-2000);
-  }
-}
-
-/** Runs `deploy` under load through edge node `via` (POSTs writing rows, slow GETs) and measures it. */
-async function measure(step: string, deploy: () => Promise<unknown>, via = 0): Promise<StepFigures> {
-  const url = edgeUrl(via);
-  const running = startLoad({ url, allowHost: lab.edgeNodes[via]!.address, connections: CONNECTIONS, maxSeconds: 1200, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 });
-  await new Promise((r) => setTimeout(r, 5000));
-  const start = Date.now();
-  let error: string | undefined;
-  try {
-    await deploy();
-  } catch (e) {
-    error = (e as Error).message.slice(-3000);
-  }
-  const deployS = (Date.now() - start) / 1000;
-  await new Promise((r) => setTimeout(r, 5000));
-  const report = await running.stop();
-  const rows = await countRows(report, running.idPrefix, sql);
-  const figures: StepFigures = {
-    step, ...(error ? { error } : {}),
-    requests: report.requests, ok: report.ok, failed: report.failed, non2xx: report.non2xx, errors: report.errors, byRoute: report.byRoute,
-    rows, p50Ms: report.latencyP50Ms, p99Ms: report.latencyP99Ms, deployS, perpetualDiff: await previewComplaint(),
-  };
-  console.log(describeStep(figures));
-  return figures;
-}
-
-/** The serving release's running tasks, as "node state" lines. */
-async function servingTasks(): Promise<{ service: string; rows: string[] }> {
-  const service = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
-  const rows = (await lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
-  return { service, rows };
-}
-
-const status = (flags: { json?: boolean } = {}) => runStatus(ps, flags);
+// The scenario's parts, by the names the tests use.
+const lab = () => s.lab;
+const edgeUrl = (i: number) => s.edgeUrl(i);
+const get = (url: string) => s.get(url);
+const up = (message: string) => s.up(message);
+const measure = (step: string, deploy: () => Promise<unknown>, via = 0) => s.measure(step, deploy, via);
+const servingTasks = () => s.servingTasks();
+const status = (flags: { json?: boolean } = {}) => runStatus(s.ps, flags);
 
 /** A service's container env as `docker service inspect` shows it (JSON). */
 async function serviceEnv(service: string): Promise<string> {
-  return lab.cli(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", service]);
-}
-
-/**
- * Before a fault on `node`: the serving release has a task there (an earlier fault may have moved them all off it;
- * Swarm does not move tasks back). If not, Swarm restarts the tasks (`service update --force`) to spread them again —
- * outside any measured load.
- */
-async function ensureTaskOn(node: string): Promise<void> {
-  const { service, rows } = await servingTasks();
-  if (rows.some((r) => r.startsWith(`${node} `))) return;
-  await lab.cli(["service", "update", "--force", "--detach=false", "--quiet", service]);
-  await waitFor(`a task of ${service} running on ${node}`, 300_000, async () => ((await servingTasks()).rows.some((r) => r.startsWith(`${node} `) && / Running /.test(` ${r} `)) ? true : undefined));
-  // The edge's health checks take the restarted tasks in.
-  for (let i = 0; i < lab.edgeNodes.length; i++) await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 120_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
-  await new Promise((r) => setTimeout(r, 5000));
-}
-
-/** A new API image, loaded into every node (no registry in the lab). */
-async function apiImage(version: string, extra: { cmd?: string[] } = {}): Promise<string> {
-  const ref = `${images.api}-swarm-${id}-${version}`;
-  deriveApiImage({ from: images.api, ref, version, ...extra });
-  built.push(ref);
-  await lab.loadImages([ref]);
-  return ref;
-}
-
-async function setApiImage(ref: string): Promise<void> {
-  await ps.stack.setConfig("slipway:images", { value: JSON.stringify({ api: ref, edge: images.edge, postgres: images.postgres }) });
+  return s.lab.cli(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", service]);
 }
 
 before(async () => {
   if (skip) return;
-  images = await testImages();
-  const started = Date.now();
-  lab = await swarmLab({ exclusive: true, images: [images.api, images.edge, images.postgres] });
-  console.log(`swarm lab ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  port = await freePort();
-  ps = await projectStack(`swarm-${id}`, {
-    environment: "production",
-    target: "swarm",
-    dockerHost: lab.dockerHost,
-    images: { api: images.api, edge: images.edge, postgres: images.postgres },
-    api: {
-      replicas: 3,
-      limits: { memoryMb: 256, cpus: 0.5 },
-      env: { LOG_LEVEL: "info", SHUTDOWN_DELAY_MS: "1000" },
-      healthcheck: { path: "/up", intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5, startPeriodMs: 10000 },
-      rollout: { healthTimeoutMs: 300_000, edgeUpTimeoutMs: 120_000, drainTimeoutMs: 60_000, stopGraceSeconds: 10 },
-    },
-    edge: { port, limits: { memoryMb: 128, cpus: 0.5 }, slots: 10, publicUrl: `http://${lab.edgeNodes[0]!.address}:${port}` },
-    database: { name: "app", user: "app", limits: { memoryMb: 512, cpus: 1 } },
-    swarm: { encrypted: false, withoutBackups: true, taskTimeoutMs: 600_000 },
-  });
+  s = await startSwarmScenario("swarm", { connections: CONNECTIONS, log });
 });
 
 after(async () => {
-  if (!lab) return;
-  if (victimKilled) await lab.start(3).catch(() => undefined);
-  await lab.cli(["node", "update", "--availability", "active", lab.nodes[2]!.name]).catch(() => undefined);
-  if (ps) {
-    await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
-    await ps.stack.destroy({ color: "never" }).catch((e: Error) => log(`destroy: ${e.message.slice(-2000)}\n`));
-    // The database's volumes stay on its node after its service is gone (as they would in production).
-    await waitFor("the database's volumes removed", 120_000, async () => {
-      for (const v of ["pgdata", "pgsocket"]) await lab.cli(["volume", "rm", "-f", `${ps.prefix}-${v}`], lab.databaseNode.index);
-      return true;
-    }).catch((e: Error) => log(`${e.message}\n`));
-    await ps.cleanup();
-  }
-  for (const node of lab.nodes) await lab.cli(["image", "rm", "-f", ...built], node.index).catch(() => undefined);
-  lab.release();
+  if (!s) return;
+  if (victimKilled) await s.lab.start(3).catch(() => undefined);
+  await s.cleanup();
 });
 
 test("first up: the API answers through every edge node, the preview is empty, no secret value in any service spec", { skip, timeout: 30 * 60_000 }, async () => {
   const started = Date.now();
   await up("initial");
   console.log(`first up: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  for (let i = 0; i < lab.edgeNodes.length; i++) {
-    const { ms } = await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 120_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
-    console.log(`${lab.edgeNodes[i]!.name}: /health 200 (${ms} ms after the up)`);
+  for (let i = 0; i < lab().edgeNodes.length; i++) {
+    const { ms } = await waitFor(`GET /health through ${lab().edgeNodes[i]!.name}`, 120_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
+    console.log(`${lab().edgeNodes[i]!.name}: /health 200 (${ms} ms after the up)`);
   }
-  assert.equal(await previewComplaint(), "", "preview after the first up");
+  assert.equal(await s.previewComplaint(), "", "preview after the first up");
 
   // The overlays carry the encryption setting (off in the lab: no ESP in this kernel).
   for (const n of ["edge", "backend", "control"]) {
-    const options = JSON.parse(await lab.cli(["network", "inspect", "--format", "{{json .Options}}", `${ps.prefix}-${n}`])) as Record<string, string> | null;
+    const options = JSON.parse(await lab().cli(["network", "inspect", "--format", "{{json .Options}}", `${s.ps.prefix}-${n}`])) as Record<string, string> | null;
     assert.equal(options?.encrypted, undefined, `${n}: not encrypted, as swarm.encrypted: false says`);
   }
   // The API's tasks are spread over the nodes.
-  const nodes = (await lab.cli(["service", "ps", `${ps.prefix}-api-a`, "--filter", "desired-state=running", "--format", "{{.Node}}"])).trim().split("\n");
+  const nodes = (await lab().cli(["service", "ps", `${s.ps.prefix}-api-a`, "--filter", "desired-state=running", "--format", "{{.Node}}"])).trim().split("\n");
   console.log(`API tasks on ${nodes.join(", ")}`);
   assert.equal(new Set(nodes).size, 3, "one API task per node");
 
   // Every generated password of the stack, from its state: none appears in any service's spec.
-  const state = await ps.stack.exportStack();
+  const state = await s.ps.stack.exportStack();
   const passwords = (state.deployment.resources as { type: string; outputs?: { result?: unknown } }[])
     .filter((r) => r.type === "random:index/randomPassword:RandomPassword")
     .map((r) => (typeof r.outputs?.result === "string" ? r.outputs.result : JSON.stringify(r.outputs?.result ?? "")))
     .filter((p) => p.length >= 16);
   assert.ok(passwords.length >= 3, "the passwords are in the state");
-  const services = (await lab.cli(["service", "ls", "-q", "--filter", `label=slipway.stack=${ps.prefix}`])).trim().split("\n").filter(Boolean);
-  const inspected = await lab.cli(["service", "inspect", ...services]);
+  const services = (await lab().cli(["service", "ls", "-q", "--filter", `label=slipway.stack=${s.ps.prefix}`])).trim().split("\n").filter(Boolean);
+  const inspected = await lab().cli(["service", "inspect", ...services]);
   for (const p of passwords) assert.ok(!inspected.includes(p), "no password in `docker service inspect`");
   assert.match(inspected, /PGPASSWORD_FILE=\/run\/secrets\/PGPASSWORD/);
 
@@ -218,8 +91,8 @@ test("first up: the API answers through every edge node, the preview is empty, n
   const ok = status();
   assert.equal(ok.status, 0, `status: ${ok.stdout}${ok.stderr}`);
   console.log(ok.stdout);
-  for (const node of lab.nodes) assert.match(ok.stdout, new RegExp(`^${serving}\\.[0-9a-z]{12}\\s+${node.name}\\s+[0-9a-f]{12}\\s+\\S+\\s+running\\s+healthy\\s+UP api/[ab]\\d+ at 2 edge tasks\\s+1$`, "m"), `a task on ${node.name}`);
-  await lab.cli(["service", "scale", "--detach", `${serving}=2`]);
+  for (const node of lab().nodes) assert.match(ok.stdout, new RegExp(`^${serving}\\.[0-9a-z]{12}\\s+${node.name}\\s+[0-9a-f]{12}\\s+\\S+\\s+running\\s+healthy\\s+UP api/[ab]\\d+ at 2 edge tasks\\s+1$`, "m"), `a task on ${node.name}`);
+  await lab().cli(["service", "scale", "--detach", `${serving}=2`]);
   try {
     const short = await waitFor("status to see 2 tasks", 120_000, async () => {
       const r = status({ json: true });
@@ -228,17 +101,17 @@ test("first up: the API answers through every edge node, the preview is empty, n
     const report = JSON.parse(short.value.stdout) as { healthy: boolean; problems: string[] };
     assert.deepEqual(report.problems, ["2 of 3 API replicas are scheduled"], short.value.stdout);
   } finally {
-    await lab.cli(["service", "scale", "--detach=false", `${serving}=3`]);
+    await lab().cli(["service", "scale", "--detach=false", `${serving}=3`]);
   }
   await waitFor("status healthy again", 180_000, async () => (status().status === 0 ? true : undefined));
 });
 
 test("promote under load through an edge node: 0 failed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
-  const v2 = await apiImage("v2");
-  const before = (await ps.stack.outputs()).apiContainers!.value as string[];
+  const v2 = await s.apiImage("v2");
+  const before = (await s.ps.stack.outputs()).apiContainers!.value as string[];
   let output = "";
   const f = await measure("promote", async () => {
-    await setApiImage(v2);
+    await s.setApiImage(v2);
     output = await up("promote v2");
   });
   assertZeroDowntime(f);
@@ -246,14 +119,14 @@ test("promote under load through an edge node: 0 failed, 0 rows twice, preview e
   // service removed.
   const summary = diagnosticsOf(output, "pulumi-nodejs:dynamic/slipway:SwarmRelease (api)").filter((l) => l.startsWith("[release] release "));
   assert.equal(summary.length, 1, `one release line under the SwarmRelease:\n${output}`);
-  assert.match(summary[0]!, new RegExp(`→[0-9a-f]{8}: 3 replicas of ${v2.replace(/[.:]/g, "\\$&")} as ${ps.prefix}-api-[ab], switched at every edge task, then ${before[0]} removed \\(changed: image\\)$`));
-  for (let i = 0; i < lab.edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab.edgeNodes[i]!.name} serves v2`);
+  assert.match(summary[0]!, new RegExp(`→[0-9a-f]{8}: 3 replicas of ${v2.replace(/[.:]/g, "\\$&")} as ${s.ps.prefix}-api-[ab], switched at every edge task, then ${before[0]} removed \\(changed: image\\)$`));
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
 });
 
 test("a broken image: the up fails naming the reason, the old release keeps serving, 0 failed", { skip, timeout: 30 * 60_000 }, async () => {
-  const broken = await apiImage("broken", { cmd: ["node", "-e", "console.error('slipway test: broken on purpose'); process.exit(3)"] });
+  const broken = await s.apiImage("broken", { cmd: ["node", "-e", "console.error('slipway test: broken on purpose'); process.exit(3)"] });
   const f = await measure("broken image", async () => {
-    await setApiImage(broken);
+    await s.setApiImage(broken);
     await up("broken");
   });
   assert.ok(f.error, "the up failed");
@@ -265,17 +138,17 @@ test("a broken image: the up fails naming the reason, the old release keeps serv
   assert.match((await get(`${edgeUrl(0)}/health`)).body, /v2/, "the old release still serves");
   // Back to the serving image: the roles and migrations (which did run with the broken image) run again with it, the
   // serving release stays as it is, and the preview after that up is empty.
-  const serving = ((await ps.stack.outputs()).apiContainers!.value as string[])[0];
-  await setApiImage(`${images.api}-swarm-${id}-v2`);
+  const serving = ((await s.ps.stack.outputs()).apiContainers!.value as string[])[0];
+  await s.setApiImage(s.apiImageRef("v2"));
   await up("back to v2");
-  assert.equal(((await ps.stack.outputs()).apiContainers!.value as string[])[0], serving, "the serving release was not touched");
-  assert.equal(await previewComplaint(), "", "preview empty after going back to the serving image");
+  assert.equal(((await s.ps.stack.outputs()).apiContainers!.value as string[])[0], serving, "the serving release was not touched");
+  assert.equal(await s.previewComplaint(), "", "preview empty after going back to the serving image");
 });
 
 test("an API env change under load: a release with it in the other colour, 0 failed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
   const before = (await servingTasks()).service;
   const f = await measure("env change", async () => {
-    await ps.stack.setConfig("slipway:api.env.FEATURE", { value: "on" }, true);
+    await s.ps.stack.setConfig("slipway:api.env.FEATURE", { value: "on" }, true);
     await up("env FEATURE=on");
   });
   assertZeroDowntime(f);
@@ -287,58 +160,58 @@ test("an API env change under load: a release with it in the other colour, 0 fai
 test("rollback from the stack's history under load: the release before, image and env, 0 failed, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
   let result: RollbackResult | undefined;
   const f = await measure("rollback", async () => {
-    result = await rollback(ps.stack, { reason: "FEATURE=on misbehaves", log });
+    result = await rollback(s.ps.stack, { reason: "FEATURE=on misbehaves", log });
   });
   assertZeroDowntime(f);
-  assert.equal(result?.to.images.api, `${images.api}-swarm-${id}-v2`, "the release before the env change");
+  assert.equal(result?.to.images.api, s.apiImageRef("v2"), "the release before the env change");
   assert.doesNotMatch(await serviceEnv((await servingTasks()).service), /FEATURE=/, "its env, without FEATURE");
-  for (let i = 0; i < lab.edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab.edgeNodes[i]!.name} serves v2`);
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
 });
 
 test("a worker drained under load: 0 failed, 0 rows twice; back to active, every edge node answers", { skip, timeout: 30 * 60_000 }, async () => {
-  const victim = lab.nodes[2]!; // an edge node, not the one the load goes through, not the database's
-  assert.notEqual(victim.name, lab.databaseNode.name);
-  assert.equal(lab.edgeNodes[0]!.name === victim.name, false);
-  await ensureTaskOn(victim.name);
+  const victim = lab().nodes[2]!; // an edge node, not the one the load goes through, not the database's
+  assert.notEqual(victim.name, lab().databaseNode.name);
+  assert.equal(lab().edgeNodes[0]!.name === victim.name, false);
+  await s.ensureTaskOn(victim.name);
   console.log(`before the drain: ${(await servingTasks()).rows.join(", ")}`);
   const f = await measure("drain a worker", async () => {
-    await lab.cli(["node", "update", "--availability", "drain", victim.name]);
+    await lab().cli(["node", "update", "--availability", "drain", victim.name]);
     await waitFor(`no API task on ${victim.name}`, 300_000, async () => {
-      const serving = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
-      const rows = (await lab.cli(["service", "ps", serving, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"]).catch(() => "")).trim().split("\n").filter(Boolean);
+      const serving = ((await s.ps.stack.outputs()).apiContainers!.value as string[])[0]!;
+      const rows = (await lab().cli(["service", "ps", serving, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"]).catch(() => "")).trim().split("\n").filter(Boolean);
       return rows.length === 3 && rows.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
     });
   });
   assertZeroDowntime(f, { previewEmpty: true });
-  await lab.cli(["node", "update", "--availability", "active", victim.name]);
-  for (let i = 0; i < lab.edgeNodes.length; i++) {
-    await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 180_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
+  await lab().cli(["node", "update", "--availability", "active", victim.name]);
+  for (let i = 0; i < lab().edgeNodes.length; i++) {
+    await waitFor(`GET /health through ${lab().edgeNodes[i]!.name}`, 180_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
   }
 });
 
 test(`a node killed under load — the manager dockerHost names among it: only in-flight requests fail, 0 rows twice, 3 tasks on the survivors within ${KILL_BOUND_MS} ms`, { skip, timeout: 30 * 60_000 }, async () => {
-  const victim = lab.nodes[2]!;
+  const victim = lab().nodes[2]!;
   // The stack reaches the swarm through the victim's manager from here on: pointing dockerHost at another manager of the
   // same swarm releases nothing and runs no task (RUNBOOK "A node is lost").
-  await ps.stack.setConfig("slipway:dockerHost", { value: victim.dockerHost });
-  const moved = await ps.stack.up({ message: `dockerHost → ${victim.name}`, onOutput: log, color: "never" });
+  await s.ps.stack.setConfig("slipway:dockerHost", { value: victim.dockerHost });
+  const moved = await s.ps.stack.up({ message: `dockerHost → ${victim.name}`, onOutput: log, color: "never" });
   const changes: Record<string, number> = { ...moved.summary.resourceChanges };
   console.log(`dockerHost → ${victim.name}: ${JSON.stringify(changes)}`);
   for (const kind of ["create", "delete", "replace", "create-replacement", "delete-replaced"]) assert.equal(changes[kind] ?? 0, 0, `${kind}: the same swarm through another manager replaces nothing`);
   assert.match(moved.stdout, /\[release\] through .*: nothing is released/);
   assert.doesNotMatch(moved.stdout, /creating revision|one-off task/i, "no release, no task run");
-  assert.equal(await previewComplaint(), "", "preview empty after repointing");
+  assert.equal(await s.previewComplaint(), "", "preview empty after repointing");
 
-  await ensureTaskOn(victim.name);
+  await s.ensureTaskOn(victim.name);
   const serving = (await servingTasks()).service;
   console.log(`before the kill: ${(await servingTasks()).rows.join(", ")}`);
   let replacedMs = 0;
   const f = await measure("kill a node", async () => {
     victimKilled = true;
-    await lab.kill(victim.index);
+    await lab().kill(victim.index);
     const killed = Date.now();
     await waitFor(`3 API tasks running off ${victim.name}`, KILL_BOUND_MS, async () => {
-      const rows = (await lab.cli(["service", "ps", serving, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
+      const rows = (await lab().cli(["service", "ps", serving, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
       return rows.length === 3 && rows.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
     });
     replacedMs = Date.now() - killed;
@@ -352,35 +225,35 @@ test(`a node killed under load — the manager dockerHost names among it: only i
 });
 
 test("the manager dockerHost names is gone: the up says which; pointed at another manager, a promote under load: 0 failed; the node started, it rejoins", { skip, timeout: 30 * 60_000 }, async () => {
-  const victim = lab.nodes[2]!;
+  const victim = lab().nodes[2]!;
   assert.ok(victimKilled, "the node was killed by the test before");
-  const v3 = await apiImage("v3");
-  await setApiImage(v3);
+  const v3 = await s.apiImage("v3");
+  await s.setApiImage(v3);
   const refused = await up("promote v3 through the dead manager").then(() => "", (e: Error) => e.message);
   console.log(`through the dead manager: ${refused.split("\n").filter((l) => /error|connect|docker/i.test(l)).slice(0, 3).map((l) => l.slice(0, 300)).join(" | ")}`);
   assert.ok(refused, "an up through a dead manager fails");
   assert.ok(refused.includes(victim.dockerHost.replace(/^unix:\/\//, "")), `the error names the manager it tried (${victim.dockerHost})`);
 
   // RUNBOOK: point dockerHost at another manager and deploy again.
-  const other = lab.nodes[0]!;
+  const other = lab().nodes[0]!;
   const f = await measure("promote through another manager", async () => {
-    await ps.stack.setConfig("slipway:dockerHost", { value: other.dockerHost });
+    await s.ps.stack.setConfig("slipway:dockerHost", { value: other.dockerHost });
     await up("promote v3 through another manager");
   });
   assertZeroDowntime(f);
-  for (const node of lab.edgeNodes.filter((n) => n.name !== victim.name)) assert.match((await get(`http://${node.address}:${port}/health`)).body, /v3/, `${node.name} serves v3`);
+  for (const node of lab().edgeNodes.filter((n) => n.name !== victim.name)) assert.match((await get(`http://${node.address}:${s.port}/health`)).body, /v3/, `${node.name} serves v3`);
 
-  await lab.start(victim.index);
+  await lab().start(victim.index);
   victimKilled = false;
   const ready = await waitFor(`${victim.name} Ready again`, 300_000, async () => {
-    const rows = (await lab.cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).trim().split("\n");
+    const rows = (await lab().cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).trim().split("\n");
     return rows.includes(`${victim.name} Ready`) ? true : undefined;
   });
   console.log(`${victim.name} started: Ready after ${(ready.ms / 1000).toFixed(1)} s`);
-  await lab.loadImages([v3]); // made while it was down (the lab has no registry)
-  for (let i = 0; i < lab.edgeNodes.length; i++) {
-    await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 300_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
+  await lab().loadImages([v3]); // made while it was down (the lab has no registry)
+  for (let i = 0; i < lab().edgeNodes.length; i++) {
+    await waitFor(`GET /health through ${lab().edgeNodes[i]!.name}`, 300_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
   }
   assert.match((await get(`${edgeUrl(1)}/health`)).body, /v3/, "the rejoined edge node serves the release made while it was down");
-  assert.equal(await previewComplaint(), "", "preview empty once the node is back (nothing to deploy)");
+  assert.equal(await s.previewComplaint(), "", "preview empty once the node is back (nothing to deploy)");
 });

@@ -15,7 +15,7 @@ import { connectDocker, execText } from "../../src/docker";
 import { ImageRefs } from "./docker-images";
 import { HEALTHCHECK_TIMEOUT_MS } from "./edge";
 import { deriveApiImage } from "./derived-images";
-import { countRows, LoadReport, RowCheck, startLoad } from "./load";
+import { countRows, type LoadOptions, LoadReport, RowCheck, startLoad } from "./load";
 import { freePort, ProjectStack, projectStack } from "./project-stack";
 import { pulumiCli } from "./pulumi";
 import type { Environment } from "../../stacks/schema";
@@ -129,14 +129,6 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
     const result = await ps.stack.up({ message, onOutput: log, color: "never" });
     if (result.summary.result !== "succeeded") throw new Error(`pulumi up: ${result.summary.result}`);
   };
-  const perpetualDiff = async (): Promise<string> => {
-    try {
-      await ps.stack.preview({ expectNoChanges: true, color: "never" });
-      return "";
-    } catch (e) {
-      return (e as Error).message.split("\n").filter((l) => /^\s+[~+-]|replace|update|create|delete/.test(l)).slice(0, 20).join("\n") || (e as Error).message.slice(-2000);
-    }
-  };
 
   const cleanup = async () => {
     // Production protects the database and the edge holder: a test stack is let go deliberately, as the RUNBOOK says.
@@ -170,29 +162,59 @@ export async function startScenario(name: string, images: ImageRefs, log: (s: st
       return ref;
     },
     up,
-    async measure(step, load, deploy) {
-      const running = startLoad({ url, connections: load.connections, maxSeconds: 900, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 });
-      await new Promise((r) => setTimeout(r, load.settleS * 1000));
-      const start = Date.now();
-      let error: string | undefined;
-      try {
-        await deploy();
-      } catch (e) {
-        error = (e as Error).message.slice(-3000);
-      }
-      const deployS = (Date.now() - start) / 1000;
-      await new Promise((r) => setTimeout(r, load.settleS * 1000));
-      const report: LoadReport = await running.stop();
-      // The edge's own record of what failed (replica 5xx vs no server vs refused), while the stack still runs.
-      if (report.failed > 0) log(`${step}: ${await edgeErrorLines(docker, ps.prefix)}\n`);
-      const rows = await countRows(report, running.idPrefix, sql);
-      return {
-        step, ...(error ? { error } : {}),
-        requests: report.requests, ok: report.ok, failed: report.failed, non2xx: report.non2xx, errors: report.errors, byRoute: report.byRoute,
-        rows, p50Ms: report.latencyP50Ms, p99Ms: report.latencyP99Ms, deployS, perpetualDiff: await perpetualDiff(),
-      };
-    },
+    measure: (step, load, deploy) =>
+      measureUnderLoad({
+        step, deploy, sql, stack: ps.stack, settleS: load.settleS,
+        load: { url, connections: load.connections, maxSeconds: 900, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 },
+        // The edge's own record of what failed (replica 5xx vs no server vs refused), while the stack still runs.
+        onFailed: async () => log(`${step}: ${await edgeErrorLines(docker, ps.prefix)}\n`),
+      }),
     cleanup,
+  };
+}
+
+/** "" when `pulumi preview --expect-no-changes` passes right after a step, else the lines saying what it would change. */
+export async function previewComplaint(stack: Stack): Promise<string> {
+  try {
+    await stack.preview({ expectNoChanges: true, color: "never" });
+    return "";
+  } catch (e) {
+    return (e as Error).message.split("\n").filter((l) => /^\s+[~+-]|replace|update|create|delete/.test(l)).slice(0, 20).join("\n") || (e as Error).message.slice(-2000);
+  }
+}
+
+/**
+ * `deploy` measured under `load` (started `settleS` before it, stopped `settleS` after it): requests by kind and route,
+ * rows written (counted with `sql`), latency, the deploy's wall time, the preview right after. A failed deploy is in
+ * the figures (`error`), not thrown. `onFailed` runs when requests failed, while the stack still runs.
+ */
+export async function measureUnderLoad(opts: {
+  step: string;
+  load: LoadOptions;
+  settleS: number;
+  deploy: () => Promise<unknown>;
+  sql: (query: string) => Promise<string>;
+  stack: Stack;
+  onFailed?: () => Promise<void>;
+}): Promise<StepFigures> {
+  const running = startLoad(opts.load);
+  await new Promise((r) => setTimeout(r, opts.settleS * 1000));
+  const start = Date.now();
+  let error: string | undefined;
+  try {
+    await opts.deploy();
+  } catch (e) {
+    error = (e as Error).message.slice(-3000);
+  }
+  const deployS = (Date.now() - start) / 1000;
+  await new Promise((r) => setTimeout(r, opts.settleS * 1000));
+  const report: LoadReport = await running.stop();
+  if (report.failed > 0) await opts.onFailed?.();
+  const rows = await countRows(report, running.idPrefix, opts.sql);
+  return {
+    step: opts.step, ...(error ? { error } : {}),
+    requests: report.requests, ok: report.ok, failed: report.failed, non2xx: report.non2xx, errors: report.errors, byRoute: report.byRoute,
+    rows, p50Ms: report.latencyP50Ms, p99Ms: report.latencyP99Ms, deployS, perpetualDiff: await previewComplaint(opts.stack),
   };
 }
 

@@ -1,0 +1,153 @@
+// A production-shaped stack with `slipway:target: swarm` on the three-node lab (tools/swarm-lab.sh), and what the e2e
+// test (test/e2e/swarm-deploy.test.ts) and the benchmark (bench:deploy --target swarm) do with it: `pulumi up`, a step
+// measured under load through an edge node (POSTs writing rows, slow GETs; rows counted in PostgreSQL on the database
+// node), the serving release's tasks, a node made to hold one of them again, derived API images loaded into every node
+// (the lab has no registry). The lab is taken exclusively (drains and kills).
+import { randomBytes } from "node:crypto";
+import { execText } from "../../src/docker";
+import { type ImageRefs, testImages } from "./docker-images";
+import { deriveApiImage } from "./derived-images";
+import { HEALTHCHECK_TIMEOUT_MS } from "./edge";
+import { freePort, type ProjectStack, projectStack } from "./project-stack";
+import { pulumiCli } from "./pulumi";
+import { swarmLab, waitFor, type SwarmLab } from "./swarm-lab";
+import { describeStep, measureUnderLoad, previewComplaint, type StepFigures } from "./deploy-scenario";
+
+export interface SwarmScenarioOptions {
+  /** API replicas (default 3: one per node). */
+  replicas?: number;
+  /** keep-alive connections of a measured step's load (default 30) */
+  connections?: number;
+  /** how many connections each API replica's pool may hold (api.env.PGPOOL_MAX; default: the API's) */
+  poolMax?: number;
+  log?: (s: string) => void;
+}
+
+export interface SwarmScenario {
+  lab: SwarmLab;
+  images: ImageRefs;
+  ps: ProjectStack;
+  /** the edge's published port on every edge node */
+  port: number;
+  connections: number;
+  edgeUrl(i: number): string;
+  get(url: string): Promise<{ status: number; body: string }>;
+  /** psql as the superuser inside the database's task (on the database node) */
+  sql(query: string): Promise<string>;
+  /** `pulumi up`; its output (throws unless it succeeded) */
+  up(message: string): Promise<string>;
+  /** "" when `pulumi preview --expect-no-changes` passes, else what it would change */
+  previewComplaint(): Promise<string>;
+  /** `deploy` under load through edge node `via` (default 0), measured; a thrown error is in the figures */
+  measure(step: string, deploy: () => Promise<unknown>, via?: number): Promise<StepFigures>;
+  /** the serving release's running tasks, as "node state" lines */
+  servingTasks(): Promise<{ service: string; rows: string[] }>;
+  /** the serving release has a task on `node` (Swarm restarts its tasks to spread them again, outside any load) */
+  ensureTaskOn(node: string): Promise<void>;
+  /** a new API image derived from the test image, loaded into every node */
+  apiImage(version: string, extra?: { cmd?: string[] }): Promise<string>;
+  /** the ref apiImage(version) made */
+  apiImageRef(version: string): string;
+  setApiImage(ref: string): Promise<void>;
+  /** the stack destroyed (unprotected first), its volumes and derived images removed, the lab released */
+  cleanup(): Promise<void>;
+}
+
+export async function startSwarmScenario(name: string, options: SwarmScenarioOptions = {}): Promise<SwarmScenario> {
+  const log = options.log ?? ((s: string) => process.stderr.write(s));
+  const connections = options.connections ?? 30;
+  const replicas = options.replicas ?? 3;
+  const id = randomBytes(3).toString("hex");
+  const images = await testImages();
+  const started = Date.now();
+  const lab = await swarmLab({ exclusive: true, images: [images.api, images.edge, images.postgres] });
+  console.log(`swarm lab ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const port = await freePort();
+  const built: string[] = [];
+  let ps: ProjectStack;
+  try {
+    ps = await projectStack(`${name}-${id}`, {
+      environment: "production",
+      target: "swarm",
+      dockerHost: lab.dockerHost,
+      images: { api: images.api, edge: images.edge, postgres: images.postgres },
+      api: {
+        replicas,
+        limits: { memoryMb: 256, cpus: 0.5 },
+        env: { LOG_LEVEL: "info", SHUTDOWN_DELAY_MS: "1000", ...(options.poolMax ? { PGPOOL_MAX: String(options.poolMax) } : {}) },
+        healthcheck: { path: "/up", intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5, startPeriodMs: 10000 },
+        rollout: { healthTimeoutMs: 300_000, edgeUpTimeoutMs: 120_000, drainTimeoutMs: 60_000, stopGraceSeconds: 10 },
+      },
+      edge: { port, limits: { memoryMb: 128, cpus: 0.5 }, slots: Math.max(10, 2 * replicas + 1), publicUrl: `http://${lab.edgeNodes[0]!.address}:${port}` },
+      database: { name: "app", user: "app", limits: { memoryMb: 512, cpus: 1 } },
+      swarm: { encrypted: false, withoutBackups: true, taskTimeoutMs: 600_000 },
+    });
+  } catch (e) {
+    lab.release();
+    throw e;
+  }
+
+  const edgeUrl = (i: number) => `http://${lab.edgeNodes[i]!.address}:${port}`;
+  const get = async (url: string) => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, body: await res.text() };
+  };
+  const sql = async (query: string) => {
+    const docker = lab.docker(lab.databaseNode.index);
+    const [c] = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${ps.prefix}-db`] } });
+    if (!c) throw new Error(`no ${ps.prefix}-db container on ${lab.databaseNode.name}`);
+    return execText(docker, c.Id, ["psql", "-U", "app", "-d", "app", "-Atc", query], undefined, 30_000);
+  };
+  const up = async (message: string) => {
+    const result = await ps.stack.up({ message, onOutput: log, color: "never" });
+    if (result.summary.result !== "succeeded") throw new Error(`pulumi up: ${result.summary.result}`);
+    return result.stdout;
+  };
+  const measure = async (step: string, deploy: () => Promise<unknown>, via = 0): Promise<StepFigures> => {
+    const figures = await measureUnderLoad({
+      step, deploy, sql, stack: ps.stack, settleS: 5,
+      load: { url: edgeUrl(via), allowHost: lab.edgeNodes[via]!.address, connections, maxSeconds: 1200, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 },
+    });
+    console.log(describeStep(figures));
+    return figures;
+  };
+  const servingTasks = async () => {
+    const service = ((await ps.stack.outputs()).apiContainers!.value as string[])[0]!;
+    const rows = (await lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
+    return { service, rows };
+  };
+  const ensureTaskOn = async (node: string) => {
+    const { service, rows } = await servingTasks();
+    if (rows.some((r) => r.startsWith(`${node} `))) return;
+    await lab.cli(["service", "update", "--force", "--detach=false", "--quiet", service]);
+    await waitFor(`a task of ${service} running on ${node}`, 300_000, async () => ((await servingTasks()).rows.some((r) => r.startsWith(`${node} `) && / Running /.test(` ${r} `)) ? true : undefined));
+    // The edge's health checks take the restarted tasks in.
+    for (let i = 0; i < lab.edgeNodes.length; i++) await waitFor(`GET /health through ${lab.edgeNodes[i]!.name}`, 120_000, async () => ((await get(`${edgeUrl(i)}/health`)).status === 200 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 5000));
+  };
+  const apiImageRef = (version: string) => `${images.api}-swarm-${id}-${version}`;
+  const apiImage = async (version: string, extra: { cmd?: string[] } = {}) => {
+    const ref = apiImageRef(version);
+    deriveApiImage({ from: images.api, ref, version, ...extra });
+    built.push(ref);
+    await lab.loadImages([ref]);
+    return ref;
+  };
+  const setApiImage = async (ref: string) => {
+    await ps.stack.setConfig("slipway:images", { value: JSON.stringify({ api: ref, edge: images.edge, postgres: images.postgres }) });
+  };
+  const cleanup = async () => {
+    await lab.cli(["node", "update", "--availability", "active", lab.nodes[2]!.name]).catch(() => undefined);
+    await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
+    await ps.stack.destroy({ color: "never" }).catch((e: Error) => log(`destroy: ${e.message.slice(-2000)}\n`));
+    // The database's volumes stay on its node after its service is gone (as they would in production).
+    await waitFor("the database's volumes removed", 120_000, async () => {
+      for (const v of ["pgdata", "pgsocket"]) await lab.cli(["volume", "rm", "-f", `${ps.prefix}-${v}`], lab.databaseNode.index);
+      return true;
+    }).catch((e: Error) => log(`${e.message}\n`));
+    await ps.cleanup();
+    for (const node of lab.nodes) await lab.cli(["image", "rm", "-f", ...built], node.index).catch(() => undefined);
+    lab.release();
+  };
+  return { lab, images, ps, port, connections, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, cleanup };
+}

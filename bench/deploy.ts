@@ -42,6 +42,7 @@ import { countRows, type RowCheck } from "../test/support/load";
 import { switches, versionTimeline } from "../test/support/versions";
 import { type OverheadFigures, overheadSteps, overheadTable, rolloutSpan } from "./overhead";
 import { benchSwarm, type Figures, inSwarm } from "./rollout";
+import { reason } from "./failure";
 import { type SwarmRow, swarmTable, swarmTargetSteps } from "./swarm";
 
 interface Row {
@@ -402,18 +403,6 @@ async function deploySteps(rows: Row[], edge: Row["edge"], refs: ImageRefs, load
     await scenario?.cleanup();
     await connectDocker().getImage(brokenRef).remove({ force: true }).catch(() => undefined);
   }
-}
-
-/**
- * What a failure says, in a line: an Automation API error starts "code: -2" and the command line; the program's
- * own diagnostic (an "error:" line under Diagnostics, and the "- key: why" lines after it) is what names the cause.
- */
-function reason(text: string): string {
-  const lines = text.split("\n");
-  const at = lines.findIndex((l) => /^\s*error: /.test(l) && !/Command failed/.test(l));
-  if (at < 0) return lines.find((l) => l.trim() !== "" && !/^code: /.test(l))?.trim() ?? text;
-  const details = lines.slice(at + 1).filter((l) => /^\s+- /.test(l)).slice(0, 2);
-  return [lines[at]!.trim(), ...details.map((l) => l.trim())].join(" ");
 }
 
 function table(rows: Row[]): string {

@@ -9,6 +9,7 @@
 import { waitFor } from "../test/support/swarm-lab";
 import { startSwarmScenario, type SwarmScenario } from "../test/support/swarm-scenario";
 import type { StepFigures } from "../test/support/deploy-scenario";
+import { reason } from "./failure";
 import { rollback } from "../src/release/rollback";
 
 export interface SwarmRow {
@@ -32,10 +33,11 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
   console.log("\n== slipway on the swarm lab (three nodes): bringing up a production-shaped stack with pulumi up …");
   let s: SwarmScenario;
   try {
-    // 12 replicas at the end: pools of 3 keep 2 × 12 × 3 (the old service and the new one at once) within PostgreSQL's limit.
-    s = await startSwarmScenario("bsw", { connections, poolMax: 3, log: () => undefined });
+    // 12 replicas at the end: pools of 3 keep 2 × 12 × 3 (the old service and the new one at once) within PostgreSQL's
+    // limit. Staging, production's shape otherwise: production refuses fewer than 2 replicas, and the row of 1 is the unit.
+    s = await startSwarmScenario("bsw", { connections, poolMax: 3, environment: "staging", log: () => undefined });
   } catch (e) {
-    rows.push({ step: "the lab and the stack", failure: (e as Error).message.split("\n")[0]! });
+    rows.push({ step: "the lab and the stack", failure: reason((e as Error).message) });
     return rows;
   }
   let killed: number | undefined;
@@ -61,7 +63,7 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
       return row;
     } catch (e) {
       ready = false;
-      rows.push({ step: name, failure: (e as Error).message.split("\n")[0]! });
+      rows.push({ step: name, failure: reason((e as Error).message) });
       return undefined;
     }
   };
@@ -73,7 +75,7 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
       for (let i = 0; i < s.lab.edgeNodes.length; i++) await waitFor(`GET /health through ${s.lab.edgeNodes[i]!.name}`, 120_000, async () => ((await s.get(`${s.edgeUrl(i)}/health`)).status === 200 ? true : undefined));
     } catch (e) {
       ready = false;
-      rows.push({ step: "first up (no load)", failure: (e as Error).message.split("\n")[0]! });
+      rows.push({ step: "first up (no load)", failure: reason((e as Error).message) });
     }
     const v2 = ready ? await s.apiImage("v2") : "";
     await step("promote", async (capture) => {
@@ -93,11 +95,11 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
         await s.setApiImage(broken);
         capture(await s.up("broken"));
       });
-      if (row?.figures?.error) row.note = `up failed: ${row.figures.error.split("\n").find((l) => /exit code|non-zero exit/.test(l))?.trim().slice(0, 120) ?? "(see the JSON)"}`;
+      if (row?.figures?.error) row.note = `up failed: ${reason(row.figures.error).slice(0, 160)}`;
       await s.setApiImage(v2);
       await s.up("back to v2").catch((e: Error) => {
         ready = false;
-        rows.push({ step: "back to v2 after the broken image", failure: e.message.split("\n")[0]! });
+        rows.push({ step: "back to v2 after the broken image", failure: reason(e.message) });
       });
     }
     const victim = s.lab.nodes[2]!; // an edge node, not the one the load goes through, not the database's nor the manager named
@@ -122,8 +124,8 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
         return tasks.length === 3 && tasks.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
       });
       killNote = `3 tasks on the survivors ${(ms / 1000).toFixed(1)} s after the kill; failed ≤ ${connections} (one in flight per connection) expected`;
-      // Requests in flight on the dead node's tasks end by the edge's server timeout (60 s) before the load stops.
-      await new Promise((r) => setTimeout(r, 65_000));
+      // Requests in flight on the dead node's tasks end by the edge's server timeout before the load stops.
+      await new Promise((r) => setTimeout(r, s.serverTimeoutMs + 5000));
     });
     if (kill) kill.note = killNote;
     if (killed !== undefined) {
@@ -139,7 +141,7 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
         await s.up(`${replicas} replicas`);
       } catch (e) {
         ready = false;
-        rows.push({ step: `scale to ${replicas}`, failure: (e as Error).message.split("\n")[0]! });
+        rows.push({ step: `scale to ${replicas}`, failure: reason((e as Error).message) });
         break;
       }
       const ref = await s.apiImage(`s${replicas}`);
@@ -177,8 +179,10 @@ export function swarmTable(rows: SwarmRow[]): string {
     const f = r.figures;
     const release = r.releaseS !== undefined ? r.releaseS.toFixed(1) : "";
     if (!f) return [r.step, String(r.replicas ?? 3), "", "", "", "", "", "", "", "", "", "", "", release, "", r.note ?? ""];
+    // After a failed up the stack file still names what failed: its preview is not the release's.
+    const preview = f.error ? "(up failed)" : f.perpetualDiff === "" ? "empty" : f.perpetualDiff.startsWith("(") ? f.perpetualDiff : "CHANGES";
     return [r.step, String(r.replicas ?? 3), String(f.requests), String(f.failed), JSON.stringify(f.non2xx), JSON.stringify(f.errors), String(f.rows.postsOk), String(f.rows.rows),
-      String(f.rows.rowsTwice), String(f.rows.lost), String(f.p50Ms), String(f.p99Ms), f.deployS.toFixed(1), release, f.perpetualDiff === "" ? "empty" : f.perpetualDiff.startsWith("(") ? f.perpetualDiff : "CHANGES", r.note ?? ""];
+      String(f.rows.rowsTwice), String(f.rows.lost), String(f.p50Ms), String(f.p99Ms), f.deployS.toFixed(1), release, preview, r.note ?? ""];
   });
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(width[i]!)).join("  ")).join("\n");

@@ -20,6 +20,8 @@ export interface SwarmScenarioOptions {
   connections?: number;
   /** how many connections each API replica's pool may hold (api.env.PGPOOL_MAX; default: the API's) */
   poolMax?: number;
+  /** default production */
+  environment?: "production" | "staging";
   log?: (s: string) => void;
 }
 
@@ -30,6 +32,11 @@ export interface SwarmScenario {
   /** the edge's published port on every edge node */
   port: number;
   connections: number;
+  /**
+   * The edge's `timeout server` (edge.timeouts.serverMs, 15 s here; the slowest request of the load takes 3 s): how long
+   * a request in flight on a task of a killed node can hang before the edge answers it.
+   */
+  serverTimeoutMs: number;
   edgeUrl(i: number): string;
   get(url: string): Promise<{ status: number; body: string }>;
   /** psql as the superuser inside the database's task (on the database node) */
@@ -53,6 +60,8 @@ export interface SwarmScenario {
   cleanup(): Promise<void>;
 }
 
+const SERVER_TIMEOUT_MS = 15_000;
+
 export async function startSwarmScenario(name: string, options: SwarmScenarioOptions = {}): Promise<SwarmScenario> {
   const log = options.log ?? ((s: string) => process.stderr.write(s));
   const connections = options.connections ?? 30;
@@ -67,7 +76,7 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
   let ps: ProjectStack;
   try {
     ps = await projectStack(`${name}-${id}`, {
-      environment: "production",
+      environment: options.environment ?? "production",
       target: "swarm",
       dockerHost: lab.dockerHost,
       images: { api: images.api, edge: images.edge, postgres: images.postgres },
@@ -78,7 +87,7 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
         healthcheck: { path: "/up", intervalMs: 1000, timeoutMs: HEALTHCHECK_TIMEOUT_MS, retries: 5, startPeriodMs: 10000 },
         rollout: { healthTimeoutMs: 300_000, edgeUpTimeoutMs: 120_000, drainTimeoutMs: 60_000, stopGraceSeconds: 10 },
       },
-      edge: { port, limits: { memoryMb: 128, cpus: 0.5 }, slots: Math.max(10, 2 * replicas + 1), publicUrl: `http://${lab.edgeNodes[0]!.address}:${port}` },
+      edge: { port, limits: { memoryMb: 128, cpus: 0.5 }, slots: Math.max(10, 2 * replicas + 1), timeouts: { serverMs: SERVER_TIMEOUT_MS }, publicUrl: `http://${lab.edgeNodes[0]!.address}:${port}` },
       database: { name: "app", user: "app", limits: { memoryMb: 512, cpus: 1 } },
       swarm: { encrypted: false, withoutBackups: true, taskTimeoutMs: 600_000 },
     });
@@ -149,5 +158,5 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     for (const node of lab.nodes) await lab.cli(["image", "rm", "-f", ...built], node.index).catch(() => undefined);
     lab.release();
   };
-  return { lab, images, ps, port, connections, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, cleanup };
+  return { lab, images, ps, port, connections, serverTimeoutMs: SERVER_TIMEOUT_MS, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, cleanup };
 }

@@ -24,7 +24,8 @@
 // JSON to bench/results/deploy-<time>.json.
 // --target swarm: instead, the one-host deploy steps and then the same kinds of deploy on the three-node swarm lab,
 // with a worker drained, a node killed, releases of 1 and 12 replicas and plain Swarm's own update as the anchor
-// (bench/swarm.ts); JSON to bench/results/deploy-swarm-<time>.json.
+// (bench/swarm.ts); with --only-scale, just the swarm stack's first up, its scale rows and the anchor. JSON to
+// bench/results/deploy-swarm-<time>.json.
 //   npm run bench:deploy [-- --target swarm] [-- --connections 100] [-- --tls] [-- --no-strategies] [-- --no-scale | --only-scale] [-- --no-overhead | --only-overhead] [-- --runs 5]     (SLIPWAY_IMAGE_TAG=<tag> to use already-built images)
 import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   const load = { connections, settleS: 5 };
   const refs = await testImages();
   const rows: Row[] = [];
-  if (values.target === "swarm") return targetSwarm(refs, { connections, settleS: 5 });
+  if (values.target === "swarm") return targetSwarm(refs, { connections, settleS: 5 }, values["only-scale"]);
 
   // Staging is the issue's figure (its pre-deploy backup is not verified); production's verified backup beside it.
   const overhead: OverheadFigures[] = [];
@@ -139,10 +140,10 @@ async function main(): Promise<void> {
  * --target swarm: the one-host deploy steps first (the same image set, the same load), then the same kinds of deploy
  * on the three-node lab with the node faults, the scale rows and plain Swarm's own update as the anchor (bench/swarm.ts).
  */
-async function targetSwarm(refs: ImageRefs, load: LoadShape): Promise<void> {
+async function targetSwarm(refs: ImageRefs, load: LoadShape, onlyScale = false): Promise<void> {
   const rows: Row[] = [];
-  await deploySteps(rows, "http", refs, load);
-  const swarm: SwarmRow[] = await swarmTargetSteps(load.connections).catch((e: Error) => [{ step: "the swarm steps", failure: reason(e.message) }]);
+  if (!onlyScale) await deploySteps(rows, "http", refs, load);
+  const swarm: SwarmRow[] = await swarmTargetSteps(load.connections, onlyScale).catch((e: Error) => [{ step: "the swarm steps", failure: reason(e.message) }]);
   console.log(`\nLoad: ${load.connections} keep-alive connections, 50% POST /items (one row each), 50% GET /slow (10% 3 s, rest 300 ms).`);
   console.log(`\nOne host (target docker, rolling one at a time):\n${table(rows)}`);
   console.log(`\nThree-node swarm lab (target swarm; load through an edge node; the manager dockerHost names is node 1):\n${swarmTable(swarm)}`);

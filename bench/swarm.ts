@@ -28,7 +28,8 @@ const releaseTook = (output: string): number | undefined => {
   return m ? Number(m[1]) : undefined;
 };
 
-export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]> {
+/** `onlyScale`: the first up, the scale rows and the anchor only (no deploy kinds, no faults). */
+export async function swarmTargetSteps(connections: number, onlyScale = false): Promise<SwarmRow[]> {
   const rows: SwarmRow[] = [];
   console.log("\n== slipway on the swarm lab (three nodes): bringing up a production-shaped stack with pulumi up …");
   let s: SwarmScenario;
@@ -77,67 +78,71 @@ export async function swarmTargetSteps(connections: number): Promise<SwarmRow[]>
       ready = false;
       rows.push({ step: "first up (no load)", failure: reason((e as Error).message) });
     }
-    const v2 = ready ? await s.apiImage("v2") : "";
-    await step("promote", async (capture) => {
-      await s.setApiImage(v2);
-      capture(await s.up("promote v2"));
-    }, { replicas: 3 });
-    await step("env change", async (capture) => {
-      await s.ps.stack.setConfig("slipway:api.env.FEATURE", { value: "on" }, true);
-      capture(await s.up("env FEATURE=on"));
-    }, { replicas: 3 });
-    await step("roll back from history", async () => {
-      await rollback(s.ps.stack, { reason: "bench", log: () => undefined });
-    }, { replicas: 3 });
-    if (ready) {
-      const broken = await s.apiImage("broken", { cmd: ["node", "-e", "process.exit(3)"] });
-      const row = await step("broken image (the up fails)", async (capture) => {
-        await s.setApiImage(broken);
-        capture(await s.up("broken"));
+    const v2 = ready && !onlyScale ? await s.apiImage("v2") : "";
+    if (!onlyScale) {
+      await step("promote", async (capture) => {
+        await s.setApiImage(v2);
+        capture(await s.up("promote v2"));
+      }, { replicas: 3 });
+      await step("env change", async (capture) => {
+        await s.ps.stack.setConfig("slipway:api.env.FEATURE", { value: "on" }, true);
+        capture(await s.up("env FEATURE=on"));
+      }, { replicas: 3 });
+      await step("roll back from history", async () => {
+        await rollback(s.ps.stack, { reason: "bench", log: () => undefined });
+      }, { replicas: 3 });
+      if (ready) {
+        const broken = await s.apiImage("broken", { cmd: ["node", "-e", "process.exit(3)"] });
+        const row = await step("broken image (the up fails)", async (capture) => {
+          await s.setApiImage(broken);
+          capture(await s.up("broken"));
+        });
+        if (row?.figures?.error) row.note = `up failed: ${reason(row.figures.error).slice(0, 160)}`;
+        await s.setApiImage(v2);
+        await s.up("back to v2").catch((e: Error) => {
+          ready = false;
+          rows.push({ step: "back to v2 after the broken image", failure: reason(e.message) });
+        });
+      }
+      const victim = s.lab.nodes[2]!; // an edge node, not the one the load goes through, not the database's nor the manager named
+      if (ready) await s.ensureTaskOn(victim.name);
+      const drain = await step("drain a worker", async () => {
+        await s.lab.cli(["node", "update", "--availability", "drain", victim.name]);
+        const { ms } = await waitFor(`no API task on ${victim.name}`, 300_000, async () => {
+          const { rows: tasks } = await s.servingTasks();
+          return tasks.length === 3 && tasks.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
+        });
+        drainNote = `3 tasks off ${victim.name} in ${(ms / 1000).toFixed(1)} s`;
       });
-      if (row?.figures?.error) row.note = `up failed: ${reason(row.figures.error).slice(0, 160)}`;
-      await s.setApiImage(v2);
-      await s.up("back to v2").catch((e: Error) => {
-        ready = false;
-        rows.push({ step: "back to v2 after the broken image", failure: reason(e.message) });
+      if (drain) drain.note = drainNote;
+      await s.lab.cli(["node", "update", "--availability", "active", victim.name]).catch(() => undefined);
+      if (ready) await s.ensureTaskOn(victim.name);
+      const kill = await step("kill a node", async () => {
+        const { service } = await s.servingTasks();
+        killed = victim.index;
+        await s.lab.kill(victim.index);
+        const { ms } = await waitFor(`3 API tasks running off ${victim.name}`, 300_000, async () => {
+          const tasks = (await s.lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
+          return tasks.length === 3 && tasks.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
+        });
+        killNote = `3 tasks on the survivors ${(ms / 1000).toFixed(1)} s after the kill; failed ≤ ${connections} (one in flight per connection) expected`;
+        // Requests in flight on the dead node's tasks end by the edge's server timeout before the load stops.
+        await new Promise((r) => setTimeout(r, s.serverTimeoutMs + 5000));
       });
+      if (kill) kill.note = killNote;
+      if (killed !== undefined) {
+        await s.lab.start(killed).catch(() => undefined);
+        killed = undefined;
+        await waitFor(`${victim.name} Ready again`, 300_000, async () => ((await s.lab.cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).includes(`${victim.name} Ready`) ? true : undefined)).catch(() => undefined);
+      }
     }
-    const victim = s.lab.nodes[2]!; // an edge node, not the one the load goes through, not the database's nor the manager named
-    if (ready) await s.ensureTaskOn(victim.name);
-    const drain = await step("drain a worker", async () => {
-      await s.lab.cli(["node", "update", "--availability", "drain", victim.name]);
-      const { ms } = await waitFor(`no API task on ${victim.name}`, 300_000, async () => {
-        const { rows: tasks } = await s.servingTasks();
-        return tasks.length === 3 && tasks.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
-      });
-      drainNote = `3 tasks off ${victim.name} in ${(ms / 1000).toFixed(1)} s`;
-    });
-    if (drain) drain.note = drainNote;
-    await s.lab.cli(["node", "update", "--availability", "active", victim.name]).catch(() => undefined);
-    if (ready) await s.ensureTaskOn(victim.name);
-    const kill = await step("kill a node", async () => {
-      const { service } = await s.servingTasks();
-      killed = victim.index;
-      await s.lab.kill(victim.index);
-      const { ms } = await waitFor(`3 API tasks running off ${victim.name}`, 300_000, async () => {
-        const tasks = (await s.lab.cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n").filter(Boolean);
-        return tasks.length === 3 && tasks.every((r) => !r.startsWith(`${victim.name} `) && / Running /.test(` ${r} `)) ? true : undefined;
-      });
-      killNote = `3 tasks on the survivors ${(ms / 1000).toFixed(1)} s after the kill; failed ≤ ${connections} (one in flight per connection) expected`;
-      // Requests in flight on the dead node's tasks end by the edge's server timeout before the load stops.
-      await new Promise((r) => setTimeout(r, s.serverTimeoutMs + 5000));
-    });
-    if (kill) kill.note = killNote;
-    if (killed !== undefined) {
-      await s.lab.start(killed).catch(() => undefined);
-      killed = undefined;
-      await waitFor(`${victim.name} Ready again`, 300_000, async () => ((await s.lab.cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).includes(`${victim.name} Ready`) ? true : undefined)).catch(() => undefined);
-    }
-    // The cost as the service grows: a release of 1 replica, then of 12 (the scale-ups between are not measured).
+    // The cost as the service grows: a release of 1 replica, then of 12 (the scale-ups between are not measured; the
+    // edge gets the slots 12 need, both services' tasks at once).
     for (const replicas of [1, 12]) {
       if (!ready) break;
       try {
         await s.ps.stack.setConfig("slipway:api.replicas", { value: String(replicas) }, true);
+        await s.ps.stack.setConfig("slipway:edge.slots", { value: String(Math.max(10, 2 * replicas + 1)) }, true);
         await s.up(`${replicas} replicas`);
       } catch (e) {
         ready = false;

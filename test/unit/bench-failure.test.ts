@@ -19,6 +19,20 @@ test("an Automation API error: the program's error line and the key lines under 
   assert.equal(reason(text), 'error: stack "bz320541" has invalid configuration: - slipway:api.env.PGPOOL_MAX: Invalid input: expected string, received number');
 });
 
+test("a failed release: its own error, not the engine's summary nor the outputs listed after it", () => {
+  const text = [
+    "Diagnostics:",
+    "  pulumi-nodejs:dynamic/slipway:SwarmRelease (api):",
+    "    error: release of slipway/api:x-broken to s-api-a failed: 3 tasks failed; the last on slipway-lab-1: task: non-zero exit (3) (exit code 3); the serving release is unchanged.",
+    "  pulumi:pulumi:Stack (slipway-s):",
+    "    error: update failed",
+    "Outputs:",
+    "  - apiContainers: [",
+  ].join("\n");
+  assert.match(reason(text), /^error: release of slipway\/api:x-broken .* \(exit code 3\); the serving release is unchanged\.$/);
+  assert.equal(reason("Diagnostics:\n    error: update failed\nOutputs:\n    -     [0]: \"x\""), "error: update failed");
+});
+
 test("anything else: its first line that says something", () => {
   assert.equal(reason("\nthe scale-up before it failed\nmore"), "the scale-up before it failed");
   assert.equal(reason("code: -2\n connect ECONNREFUSED /var/run/docker.sock"), "connect ECONNREFUSED /var/run/docker.sock");

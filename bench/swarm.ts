@@ -21,6 +21,8 @@ export interface SwarmRow {
   /** what else was measured (kill: time to the survivors; broken: the reason) */
   note?: string;
   failure?: string;
+  /** the end of the failure's whole text (the JSON keeps it; the table prints `failure`) */
+  detail?: string;
 }
 
 const releaseTook = (output: string): number | undefined => {
@@ -64,7 +66,7 @@ export async function swarmTargetSteps(connections: number, onlyScale = false): 
       return row;
     } catch (e) {
       ready = false;
-      rows.push({ step: name, failure: reason((e as Error).message) });
+      rows.push({ step: name, failure: reason((e as Error).message), detail: (e as Error).message.slice(-4000) });
       return undefined;
     }
   };
@@ -146,7 +148,7 @@ export async function swarmTargetSteps(connections: number, onlyScale = false): 
         await s.up(`${replicas} replicas`);
       } catch (e) {
         ready = false;
-        rows.push({ step: `scale to ${replicas}`, failure: reason((e as Error).message) });
+        rows.push({ step: `scale to ${replicas}`, failure: reason((e as Error).message), detail: (e as Error).message.slice(-4000) });
         break;
       }
       const ref = await s.apiImage(`s${replicas}`);

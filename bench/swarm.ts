@@ -75,11 +75,12 @@ export async function swarmTargetSteps(connections: number, onlyScale = false): 
     const started = Date.now();
     try {
       const out = await s.up("initial");
-      rows.push({ step: "first up (no load)", note: `${((Date.now() - started) / 1000).toFixed(1)} s`, ...(releaseTook(out) !== undefined ? { releaseS: releaseTook(out)! } : {}) });
+      const took = releaseTook(out);
+      rows.push({ step: "first up (no load)", note: `${((Date.now() - started) / 1000).toFixed(1)} s`, ...(took !== undefined ? { releaseS: took } : {}) });
       for (let i = 0; i < s.lab.edgeNodes.length; i++) await waitFor(`GET /health through ${s.lab.edgeNodes[i]!.name}`, 120_000, async () => ((await s.get(`${s.edgeUrl(i)}/health`)).status === 200 ? true : undefined));
     } catch (e) {
       ready = false;
-      rows.push({ step: "first up (no load)", failure: reason((e as Error).message) });
+      rows.push({ step: "first up (no load)", failure: reason((e as Error).message), detail: (e as Error).message.slice(-4000) });
     }
     const v2 = ready && !onlyScale ? await s.apiImage("v2") : "";
     if (!onlyScale) {

@@ -1,6 +1,8 @@
-// The Swarm target's two dynamic providers, loading src/swarm from the working copy at run time (./engine.ts):
+// The Swarm target's three dynamic providers, loading src/swarm from the working copy at run time (./engine.ts):
 // - SwarmRelease: the API, one Swarm service per revision in one of two colour slots, released behind every edge task
 //   (src/swarm/release.ts). Any change of its inputs is a release (an update, never a replacement).
+// - SwarmConfig: a Swarm config the edge mounts (its haproxy.cfg), removed once no service's spec, current or previous,
+//   names it (src/swarm/configs.ts).
 // - SwarmTask: a one-off task run to its exit through the manager whenever its inputs change (database roles,
 //   migrations); a failing task fails `pulumi up` with its exit code and log tail.
 // Pulumi ignores customTimeouts here: the budgets are inputs.
@@ -13,7 +15,7 @@ const engine = () => loadEngine<typeof import("../../src/swarm")>("swarm");
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
-export type Diff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> };
+export type Diff = pulumi.dynamic.DiffResult & { detailedDiff: Record<string, { kind: "update" | "update-replace"; inputDiff: boolean }> };
 
 /** Pure: which inputs changed (each an update: a release or a re-run, never a replacement); where it logs is no input that changes. */
 export function diffInputs<T extends object>(olds: T, news: T, outputs: readonly string[]): Diff {
@@ -171,5 +173,52 @@ export class SwarmTask extends DynamicResource {
       { ...args, secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmTask", name, opts) },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secrets", "secretsKey"] },
     );
+  }
+}
+
+export interface SwarmConfigInputs extends LogTarget {
+  stack: string;
+  /** Its content's hash in it: another text is another name (Swarm configs are immutable). */
+  name: string;
+  text: string;
+  dockerHost?: string;
+}
+
+export interface SwarmConfigProps extends SwarmConfigInputs {
+  /** The config's Swarm ID (the resource's ID too). */
+  configId: string;
+}
+
+export const swarmConfigProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: SwarmConfigInputs) {
+    const e = engine();
+    const { id, pruned } = await e.ensureConfig(e.connectDocker(inputs.dockerHost), inputs.stack, inputs.name, inputs.text);
+    if (pruned.length > 0) await withResourceLog(inputs.logUrn, async (log) => log(`[config] removed ${pruned.join(", ")} (named by no service's spec, current or previous)`));
+    return { id, outs: { ...withoutProviderCode(inputs), configId: id } };
+  },
+  async diff(_id: string, olds: SwarmConfigProps, news: SwarmConfigInputs) {
+    const diff = diffInputs(olds, news, ["configId"]);
+    // Another text is another config; another manager of the same swarm is only stored.
+    const replaces = Object.keys(diff.detailedDiff).filter((k) => k !== "dockerHost");
+    for (const k of replaces) diff.detailedDiff[k] = { kind: "update-replace", inputDiff: true };
+    return { ...diff, replaces };
+  },
+  async update(_id: string, olds: SwarmConfigProps, news: SwarmConfigInputs) {
+    return { outs: { ...withoutProviderCode(news), configId: olds.configId } };
+  },
+  async delete(_id: string, props: SwarmConfigProps) {
+    const e = engine();
+    const outcome = await e.deleteConfig(e.connectDocker(props.dockerHost), props.stack, props.name);
+    if (outcome === "left") await withResourceLog(props.logUrn, async (log) => log(`[config] ${props.name} left for the edge's previous spec (Swarm keeps it for a rollback); the next change or \`pulumi destroy\` removes it`));
+  },
+};
+
+/** A Swarm config the edge service mounts (src/swarm/configs.ts: why it is not docker.ServiceConfig). */
+export class SwarmConfig extends DynamicResource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly configId: pulumi.Output<string>;
+
+  constructor(name: string, args: Inputs<SwarmConfigInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(providerCode("swarm", "swarmConfigProvider", swarmConfigProvider), "SwarmConfig", name, { ...args, logUrn: logUrnOf("SwarmConfig", name, opts), configId: undefined }, opts);
   }
 }

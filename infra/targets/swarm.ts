@@ -17,7 +17,7 @@ import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres
 import { apiProbe, DB_HOST, DB_ROLES, EDGE_BACKEND } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
 import { databaseName } from "../components/database";
-import { SwarmRelease, SwarmTask } from "../providers/swarm";
+import { SwarmConfig, SwarmRelease, SwarmTask } from "../providers/swarm";
 import type { StackOutputs, TargetContext } from "./context";
 
 /** Node labels that place the database and the edge (tools/swarm-lab.sh sets them on the lab's nodes). */
@@ -153,17 +153,21 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
       runtimeApi: { port: RUNTIME_API_PORT, allowFrom: subnet },
     });
   });
-  const edgeConfig = new docker.ServiceConfig("edge-config", {
+  // Not docker.ServiceConfig: the config a change replaces is still named by the edge's previous spec, which Swarm
+  // refuses to remove it for (src/swarm/configs.ts).
+  const edgeConfig = new SwarmConfig("edge-config", {
+    stack: prefix,
     name: haproxyConfig.apply((text) => `${prefix}-haproxy-${createHash("sha256").update(text).digest("hex").slice(0, 12)}`),
-    data: haproxyConfig.apply(base64),
-  }, opts);
+    text: haproxyConfig,
+    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+  });
   const edge = new docker.Service("edge", {
     name: edgeTarget.service,
     labels: dockerLabels(labels),
     taskSpec: {
       containerSpec: {
         image: cfg.images.edge,
-        configs: [{ configId: edgeConfig.id, configName: edgeConfig.name, fileName: CONFIG_PATH }],
+        configs: [{ configId: edgeConfig.configId, configName: edgeConfig.name, fileName: CONFIG_PATH }],
         // SIGUSR1: HAProxy's soft stop (finishes what it has, then exits).
         stopSignal: "SIGUSR1",
         stopGracePeriod: goDuration(Math.ceil((cfg.edge.timeouts.serverMs + 5000) / 1000) * 1000),

@@ -8,3 +8,4 @@ export { summarizeRelease, type StoredRelease } from "./summary";
 export { connectDocker } from "../docker";
 export { exitWhenOrphaned } from "../vocabulary/orphan";
 export { holdsPreviewUnknown } from "../vocabulary/naming";
+export { deleteConfig, ensureConfig, pruneConfigs, removableConfigs } from "./configs";

@@ -30,6 +30,8 @@ export const ROLES = {
   migrate: "migrate",
   /** A throwaway PostgreSQL a backup is restored into to prove it. */
   backupVerify: "backup-verify",
+  /** A Swarm config holding one haproxy.cfg the edge service ran (src/swarm/configs.ts). */
+  edgeConfig: "edge-config",
   /** The stack's lock on its Docker host (src/docker/stack-lock.ts): created, never started, by a deploy or a verb. */
   lock: "lock",
 } as const;

@@ -3,7 +3,8 @@
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
 // (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; a broken image: the
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
-// stack's history under load: 0 failed, 0 rows twice, preview empty; a worker drained under load: 0 failed; a node
+// stack's history under load: 0 failed, 0 rows twice, preview empty; an edge config change under load: the up
+// succeeds, every edge node serves it, 0 rows twice, Swarm's configs pruned (the one before kept); a worker drained under load: 0 failed; a node
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
 // requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the survivors within
 // SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s); an up through the dead manager fails naming it, pointed at another
@@ -50,7 +51,8 @@ before(async () => {
 after(async () => {
   if (!s) return;
   if (victimKilled) await s.lab.start(3).catch(() => undefined);
-  await s.cleanup();
+  const left = await s.cleanup();
+  assert.deepEqual(left, [], "`pulumi destroy` leaves no config, secret or service of the stack in the swarm");
 });
 
 test("first up: the API answers through every edge node, the preview is empty, no secret value in any service spec", { skip, timeout: 30 * 60_000 }, async () => {
@@ -166,6 +168,40 @@ test("rollback from the stack's history under load: the release before, image an
   assert.equal(result?.to.images.api, s.apiImageRef("v2"), "the release before the env change");
   assert.doesNotMatch(await serviceEnv((await servingTasks()).service), /FEATURE=/, "its env, without FEATURE");
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
+});
+
+test("an edge config change under load (CORS origins): the up succeeds, every edge node answers with it, the config before kept for Swarm, the one before that removed, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
+  const configs = async () => (await lab().cli(["config", "ls", "--filter", `label=slipway.stack=${s.ps.prefix}`, "--format", "{{.Name}}"])).trim().split("\n").filter(Boolean).sort();
+  const corsAt = async (i: number, origin: string) => (await fetch(`${edgeUrl(i)}/health`, { headers: { origin } })).headers.get("access-control-allow-origin");
+  const [first, ...more] = await configs();
+  assert.ok(first && more.length === 0, `one edge config after the first up: ${[first, ...more].join(", ")}`);
+  const origin = "https://app.example";
+  const f = await measure("edge config change", async () => {
+    await s.ps.stack.setConfig("slipway:edge.cors.allowedOrigins[0]", { value: origin }, true);
+    await up("edge: CORS for app.example");
+  });
+  // The edge's tasks are replaced stop-first, one node at a time (a task holds its node's port): requests through the
+  // node being replaced can fail (README "Target swarm"); none is written twice, none answered without its row.
+  console.log(`edge config change: ${f.failed} requests failed through ${lab().edgeNodes[0]!.name} while its edge task was replaced; ${f.rows.postsOk} rows written, 0 twice`);
+  assert.equal(f.error, undefined, "the up succeeded (the config it replaced is still named by the edge's previous spec)");
+  assert.equal(f.rows.rowsTwice, 0, "no row written twice");
+  assert.equal(f.rows.lost, 0, "no 2xx without its row");
+  assert.equal(f.perpetualDiff, "", "preview empty after the change");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.equal(await corsAt(i, origin), origin, `${lab().edgeNodes[i]!.name} answers with the new config`);
+  const second = await configs();
+  assert.equal(second.length, 2, `the new config and the one before it: ${second.join(", ")}`);
+  assert.ok(second.includes(first), "the config before is kept while the edge's previous spec names it");
+
+  // Another change: the first config, named by no spec now, goes.
+  const other = "https://admin.example";
+  await s.ps.stack.setConfig("slipway:edge.cors.allowedOrigins[0]", { value: other }, true);
+  await up("edge: CORS for admin.example");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.equal(await corsAt(i, other), other, `${lab().edgeNodes[i]!.name} answers with the second change`);
+  const third = await configs();
+  console.log(`edge configs: ${first} → ${second.join(", ")} → ${third.join(", ")}`);
+  assert.equal(third.length, 2, `the serving config and the one before: ${third.join(", ")}`);
+  assert.ok(!third.includes(first), "the first config was removed");
+  assert.equal(await s.previewComplaint(), "", "preview empty after the second change");
 });
 
 test("a worker drained under load: 0 failed, 0 rows twice; back to active, every edge node answers", { skip, timeout: 30 * 60_000 }, async () => {

@@ -57,7 +57,8 @@ export interface SwarmScenario {
   apiImageRef(version: string): string;
   setApiImage(ref: string): Promise<void>;
   /** the stack destroyed (unprotected first), its volumes and derived images removed, the lab released */
-  cleanup(): Promise<void>;
+  /** Destroys the stack and releases the lab: what the destroy left of the stack in the swarm (removed after). */
+  cleanup(): Promise<string[]>;
 }
 
 const SERVER_TIMEOUT_MS = 15_000;
@@ -149,6 +150,12 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     await lab.cli(["node", "update", "--availability", "active", lab.nodes[2]!.name]).catch(() => undefined);
     await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
     await ps.stack.destroy({ color: "never" }).catch((e: Error) => log(`destroy: ${e.message.slice(-2000)}\n`));
+    const left: string[] = [];
+    for (const kind of ["service", "config", "secret"]) {
+      const names = (await lab.cli([kind, "ls", "--filter", `label=slipway.stack=${ps.prefix}`, "--format", "{{.Name}}"]).catch(() => "")).trim().split("\n").filter(Boolean);
+      left.push(...names.map((n) => `${kind} ${n}`));
+      if (names.length > 0) await lab.cli([kind, "rm", ...names]).catch((e: Error) => log(`${kind} rm: ${e.message}\n`));
+    }
     // The database's volumes stay on its node after its service is gone (as they would in production).
     await waitFor("the database's volumes removed", 120_000, async () => {
       for (const v of ["pgdata", "pgsocket"]) await lab.cli(["volume", "rm", "-f", `${ps.prefix}-${v}`], lab.databaseNode.index);
@@ -157,6 +164,7 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     await ps.cleanup();
     for (const node of lab.nodes) await lab.cli(["image", "rm", "-f", ...built], node.index).catch(() => undefined);
     lab.release();
+    return left;
   };
   return { lab, images, ps, port, connections, serverTimeoutMs: SERVER_TIMEOUT_MS, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, cleanup };
 }

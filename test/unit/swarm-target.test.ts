@@ -10,7 +10,8 @@ import { rolesTaskScript } from "../../src/swarm/database";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { declareProgram as declare, type Registered } from "../support/declare";
 import { goDuration } from "../../infra/targets/swarm";
-import { onlyConnectionChanged, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
+import { onlyConnectionChanged, swarmConfigProvider, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
+import { removableConfigs } from "../../src/swarm/configs";
 
 const base = {
   environment: "staging",
@@ -161,7 +162,10 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
   assert.deepEqual(edge.inputs.mode, { global: true });
   assert.deepEqual(edge.inputs.taskSpec.placement.constraints, ["node.labels.slipway.edge==true"]);
   assert.deepEqual(edge.inputs.endpointSpec.ports, [{ targetPort: 8080, publishedPort: 18080, publishMode: "host", protocol: "tcp" }]);
-  const config = Buffer.from(byName(resources, "edge-config").inputs.data, "base64").toString("utf8");
+  const edgeConfig = byName(resources, "edge-config");
+  assert.equal(edgeConfig.type, "pulumi-nodejs:dynamic/slipway:SwarmConfig", "not docker.ServiceConfig: see src/swarm/configs.ts");
+  const config = edgeConfig.inputs.text;
+  assert.match(edgeConfig.inputs.name, /^slipway-staging-haproxy-[0-9a-f]{12}$/);
   assert.match(config, /server-template a 10 tasks\.slipway-staging-api-a:3000/);
   assert.match(config, /src 10\.0\.9\.0\/24/);
   const release = byName(resources, "api");
@@ -207,4 +211,24 @@ test("another manager of the same swarm: a change that is stored, never a releas
   const release = { ...olds, colour: "b", service: "s-api-b", revision: "r1" };
   const { outs } = await swarmReleaseProvider.update!("s/api", release as never, moved as never);
   assert.deepEqual({ dockerHost: outs.dockerHost, colour: outs.colour, service: outs.service, revision: outs.revision }, { dockerHost: moved.dockerHost, colour: "b", service: "s-api-b", revision: "r1" });
+});
+
+test("edge configs: one no spec names, current or previous, is removable; the serving one and the one before are kept", () => {
+  const spec = (...names: string[]) => ({ TaskTemplate: { ContainerSpec: { Configs: names.map((n) => ({ ConfigName: n })) } } });
+  const edge = { Spec: spec("s-haproxy-c"), PreviousSpec: spec("s-haproxy-b") };
+  const stackConfigs = ["s-haproxy-a", "s-haproxy-b", "s-haproxy-c", "s-haproxy-d"];
+  assert.deepEqual(removableConfigs(stackConfigs, [edge, { Spec: spec() }]), ["s-haproxy-a", "s-haproxy-d"]);
+  assert.deepEqual(removableConfigs(stackConfigs, [edge], ["s-haproxy-d"]), ["s-haproxy-a"], "the one just created is kept before any service names it");
+  assert.deepEqual(removableConfigs(stackConfigs, []), stackConfigs, "after the edge service is gone (destroy), every one");
+});
+
+test("an edge config: another text replaces it (create first, the old one deleted after the edge moved); another manager is stored only", async () => {
+  const olds = { stack: "s", name: "s-haproxy-aaaa", text: "global\n", configId: "id1", dockerHost: "unix:///n1.sock" };
+  const changed = await swarmConfigProvider.diff!("id1", olds, { ...olds, name: "s-haproxy-bbbb", text: "global\n  maxconn 10\n" });
+  assert.deepEqual(changed.replaces, ["name", "text"]);
+  assert.equal(changed.deleteBeforeReplace, false, "the edge needs the new one before the old one can go");
+  const moved = await swarmConfigProvider.diff!("id1", olds, { ...olds, dockerHost: "unix:///n2.sock" });
+  assert.equal(moved.changes, true);
+  assert.deepEqual(moved.replaces, []);
+  assert.equal((await swarmConfigProvider.diff!("id1", olds, { stack: "s", name: olds.name, text: olds.text, dockerHost: olds.dockerHost })).changes, false, "configId is an output");
 });

@@ -123,7 +123,6 @@ export const SCOPES: readonly PluginScope[] = [
       "docker:index/remoteImage:RemoteImage",
       "docker:index/service:Service",
       "docker:index/secret:Secret",
-      "docker:index/serviceConfig:ServiceConfig",
     ],
     functions: [],
     classes: {
@@ -133,7 +132,6 @@ export const SCOPES: readonly PluginScope[] = [
       RemoteImage: "docker:index/remoteImage:RemoteImage",
       Service: "docker:index/service:Service",
       Secret: "docker:index/secret:Secret",
-      ServiceConfig: "docker:index/serviceConfig:ServiceConfig",
       Provider: "pulumi:providers:docker",
     },
     probe: { mode: "modify", oracle: "schema" },

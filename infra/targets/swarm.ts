@@ -183,6 +183,8 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     endpointSpec: { mode: "dnsrr", ports: [{ targetPort: HTTP_PORT, publishedPort: cfg.edge.port, publishMode: "host", protocol: "tcp" }] },
     // A task holds its node's port: the old one must go before the new one binds it.
     updateConfig: { order: "stop-first", parallelism: 1, delay: "5s" },
+    // `pulumi up` returns once every edge task runs the new spec (not when Swarm has only accepted it).
+    convergeConfig: { delay: "2s", timeout: goDuration(cfg.swarm.taskTimeoutMs) },
   }, { ...opts, ignoreChanges: [...UNSET_BY_SLIPWAY, "taskSpec.containerSpec.env"] });
 
   const api = cfg.api;

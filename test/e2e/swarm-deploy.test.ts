@@ -3,8 +3,8 @@
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
 // (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; a broken image: the
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
-// stack's history under load: 0 failed, 0 rows twice, preview empty; an edge config change under load: the up
-// succeeds, every edge node serves it, 0 rows twice, Swarm's configs pruned (the one before kept); a worker drained under load: 0 failed; a node
+// stack's history under load: 0 failed, 0 rows twice, preview empty; edge config and image changes under load: the up
+// succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); a worker drained under load: 0 failed; a node
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
 // requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the survivors within
 // SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s); an up through the dead manager fails naming it, pointed at another
@@ -170,7 +170,7 @@ test("rollback from the stack's history under load: the release before, image an
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
 });
 
-test("an edge config change under load (CORS origins): the up succeeds, every edge node answers with it, the config before kept for Swarm, the one before that removed, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
+test("edge config and image changes under load: the up succeeds, every edge node answers with them, the config before kept for Swarm, the one before that removed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
   const configs = async () => (await lab().cli(["config", "ls", "--filter", `label=slipway.stack=${s.ps.prefix}`, "--format", "{{.Name}}"])).trim().split("\n").filter(Boolean).sort();
   const corsAt = async (i: number, origin: string) => (await fetch(`${edgeUrl(i)}/health`, { headers: { origin } })).headers.get("access-control-allow-origin");
   const [first, ...more] = await configs();
@@ -192,10 +192,21 @@ test("an edge config change under load (CORS origins): the up succeeds, every ed
   assert.equal(second.length, 2, `the new config and the one before it: ${second.join(", ")}`);
   assert.ok(second.includes(first), "the config before is kept while the edge's previous spec names it");
 
-  // Another change: the first config, named by no spec now, goes.
+  // An edge image change with another config in the same up: every edge task runs the new image (the relay the release
+  // uses too), and the first config, named by no spec now, goes.
   const other = "https://admin.example";
-  await s.ps.stack.setConfig("slipway:edge.cors.allowedOrigins[0]", { value: other }, true);
-  await up("edge: CORS for admin.example");
+  const edgeImage = await s.edgeImage("e2");
+  const g = await measure("edge image and config change", async () => {
+    await s.ps.stack.setConfig("slipway:edge.cors.allowedOrigins[0]", { value: other }, true);
+    await s.setEdgeImage(edgeImage);
+    await up("edge: new image, CORS for admin.example");
+  });
+  console.log(`edge image and config change: ${g.failed} requests failed through ${lab().edgeNodes[0]!.name}; ${g.rows.postsOk} rows written, 0 twice`);
+  assert.equal(g.error, undefined, "the up succeeded");
+  assert.equal(g.rows.rowsTwice, 0, "no row written twice");
+  assert.equal(g.rows.lost, 0, "no 2xx without its row");
+  const images = (await lab().cli(["service", "ps", `${s.ps.prefix}-edge`, "--filter", "desired-state=running", "--format", "{{.Image}}"])).trim().split("\n").map((i) => i.replace(/@sha256:\w+$/, ""));
+  assert.deepEqual(images, lab().edgeNodes.map(() => edgeImage), "every edge task runs the new image");
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.equal(await corsAt(i, other), other, `${lab().edgeNodes[i]!.name} answers with the second change`);
   const third = await configs();
   console.log(`edge configs: ${first} → ${second.join(", ")} → ${third.join(", ")}`);

@@ -3,6 +3,7 @@
 // measured under load through an edge node (POSTs writing rows, slow GETs; rows counted in PostgreSQL on the database
 // node), the serving release's tasks, a node made to hold one of them again, derived API images loaded into every node
 // (the lab has no registry). The lab is taken exclusively (drains and kills).
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { execText } from "../../src/docker";
 import { type ImageRefs, testImages } from "./docker-images";
@@ -55,9 +56,16 @@ export interface SwarmScenario {
   apiImage(version: string, extra?: { cmd?: string[] }): Promise<string>;
   /** the ref apiImage(version) made */
   apiImageRef(version: string): string;
+  /** Sets images.api of the stack file (the edge's and the database's as they are). */
   setApiImage(ref: string): Promise<void>;
-  /** the stack destroyed (unprotected first), its volumes and derived images removed, the lab released */
-  /** Destroys the stack and releases the lab: what the destroy left of the stack in the swarm (removed after). */
+  /** The edge image under another name (the same content), loaded on every node. */
+  edgeImage(tag: string): Promise<string>;
+  /** Sets images.edge of the stack file (the API's and the database's as they are). */
+  setEdgeImage(ref: string): Promise<void>;
+  /**
+   * The stack destroyed (unprotected first), its volumes and derived images removed, the lab released: what the destroy
+   * left of the stack in the swarm (services, configs, secrets; removed after).
+   */
   cleanup(): Promise<string[]>;
 }
 
@@ -143,9 +151,20 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     await lab.loadImages([ref]);
     return ref;
   };
-  const setApiImage = async (ref: string) => {
-    await ps.stack.setConfig("slipway:images", { value: JSON.stringify({ api: ref, edge: images.edge, postgres: images.postgres }) });
+  type StackImages = { api: string; edge: string; postgres: string };
+  const setImages = async (change: Partial<StackImages>) => {
+    const now = JSON.parse((await ps.stack.getConfig("slipway:images")).value) as StackImages;
+    await ps.stack.setConfig("slipway:images", { value: JSON.stringify({ ...now, ...change }) });
   };
+  const setApiImage = (api: string) => setImages({ api });
+  const edgeImage = async (tag: string) => {
+    const ref = `${images.edge}-swarm-${id}-${tag}`;
+    execFileSync("docker", ["tag", images.edge, ref]);
+    built.push(ref);
+    await lab.loadImages([ref]);
+    return ref;
+  };
+  const setEdgeImage = (edge: string) => setImages({ edge });
   const cleanup = async () => {
     await lab.cli(["node", "update", "--availability", "active", lab.nodes[2]!.name]).catch(() => undefined);
     await pulumiCli(ps, ["state", "unprotect", "--all", "--yes"]).catch((e: Error) => log(`unprotect: ${e.message}\n`));
@@ -163,8 +182,13 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     }).catch((e: Error) => log(`${e.message}\n`));
     await ps.cleanup();
     for (const node of lab.nodes) await lab.cli(["image", "rm", "-f", ...built], node.index).catch(() => undefined);
+    try {
+      if (built.length > 0) execFileSync("docker", ["image", "rm", "-f", ...built], { stdio: "ignore" });
+    } catch {
+      // already gone
+    }
     lab.release();
     return left;
   };
-  return { lab, images, ps, port, connections, serverTimeoutMs: SERVER_TIMEOUT_MS, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, cleanup };
+  return { lab, images, ps, port, connections, serverTimeoutMs: SERVER_TIMEOUT_MS, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, edgeImage, setEdgeImage, cleanup };
 }

@@ -162,6 +162,7 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
   assert.deepEqual(edge.inputs.mode, { global: true });
   assert.deepEqual(edge.inputs.taskSpec.placement.constraints, ["node.labels.slipway.edge==true"]);
   assert.deepEqual(edge.inputs.endpointSpec.ports, [{ targetPort: 8080, publishedPort: 18080, publishMode: "host", protocol: "tcp" }]);
+  assert.deepEqual(edge.inputs.convergeConfig, { delay: "2s", timeout: "5m0s" }, "an up waits for the edge's tasks to run a changed spec");
   const edgeConfig = byName(resources, "edge-config");
   assert.equal(edgeConfig.type, "pulumi-nodejs:dynamic/slipway:SwarmConfig", "not docker.ServiceConfig: see src/swarm/configs.ts");
   const config = edgeConfig.inputs.text;

@@ -346,10 +346,7 @@ export const swarmSchema = z.strictObject({
    * machine running pulumi). A production stack must say it knows: `withoutBackups: true`.
    */
   withoutBackups: z.boolean().default(false),
-  /**
-   * How long a one-off task (database roles, migrations) may take from creation to exit (the first needs the image on
-   * the node), and the edge service's tasks to all run a changed spec (`pulumi up` waits for them).
-   */
+  /** How long a one-off task (database roles, migrations) may take from creation to exit: the first needs the image on the node. */
   taskTimeoutMs: z.number().int().min(10_000).default(300_000),
 });
 

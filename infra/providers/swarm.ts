@@ -1,8 +1,9 @@
-// The Swarm target's three dynamic providers, loading src/swarm from the working copy at run time (./engine.ts):
+// The Swarm target's dynamic providers, loading src/swarm from the working copy at run time (./engine.ts):
 // - SwarmRelease: the API, one Swarm service per revision in one of two colour slots, released behind every edge task
 //   (src/swarm/release.ts). Any change of its inputs is a release (an update, never a replacement).
 // - SwarmConfig: a Swarm config the edge mounts (its haproxy.cfg), removed once no service's spec, current or previous,
 //   names it (src/swarm/configs.ts).
+// - SwarmEdgeReady: waits until every edge task runs the edge's spec and has loaded its config (src/swarm/edge-config.ts).
 // - SwarmTask: a one-off task run to its exit through the manager whenever its inputs change (database roles,
 //   migrations); a failing task fails `pulumi up` with its exit code and log tail.
 // Pulumi ignores customTimeouts here: the budgets are inputs.
@@ -220,5 +221,47 @@ export class SwarmConfig extends DynamicResource {
 
   constructor(name: string, args: Inputs<SwarmConfigInputs>, opts?: pulumi.CustomResourceOptions) {
     super(providerCode("swarm", "swarmConfigProvider", swarmConfigProvider), "SwarmConfig", name, { ...args, logUrn: logUrnOf("SwarmConfig", name, opts), configId: undefined }, opts);
+  }
+}
+
+export interface SwarmEdgeReadyInputs extends LogTarget {
+  stack: string;
+  edge: SwarmEdgeTarget;
+  /** The hash of the config every edge task must have loaded (its `description`). */
+  configHash: string;
+  /** The edge image every edge task must run. */
+  image: string;
+  timeoutMs: number;
+  dockerHost?: string;
+}
+
+export const swarmEdgeReadyProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: SwarmEdgeReadyInputs) {
+    await waitEdge(inputs);
+    return { id: `${inputs.stack}/edge`, outs: withoutProviderCode(inputs) };
+  },
+  async diff(_id: string, olds: SwarmEdgeReadyInputs, news: SwarmEdgeReadyInputs) {
+    return diffInputs(olds, news, []);
+  },
+  async update(_id: string, olds: SwarmEdgeReadyInputs, news: SwarmEdgeReadyInputs) {
+    if (!onlyConnectionChanged(olds, news)) await waitEdge(news);
+    return { outs: withoutProviderCode(news) };
+  },
+  async delete() {},
+};
+
+async function waitEdge(p: SwarmEdgeReadyInputs): Promise<void> {
+  const e = engine();
+  e.exitWhenOrphaned();
+  await withResourceLog(p.logUrn, (log) => e.waitEdgeConfig(e.connectDocker(p.dockerHost), p.stack, p.edge, p.configHash, p.timeoutMs, (l) => log(`[edge] ${l}`)));
+}
+
+/**
+ * Every edge task on the edge's current spec with the current config loaded (src/swarm/edge-config.ts): what an up that
+ * changes the edge waits for before it releases or returns.
+ */
+export class SwarmEdgeReady extends DynamicResource {
+  constructor(name: string, args: Inputs<SwarmEdgeReadyInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(providerCode("swarm", "swarmEdgeReadyProvider", swarmEdgeReadyProvider), "SwarmEdgeReady", name, { ...args, logUrn: logUrnOf("SwarmEdgeReady", name, opts) }, opts);
   }
 }

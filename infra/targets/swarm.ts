@@ -10,14 +10,15 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { PGDATA } from "../../src/backup/wal";
 import { edgeUrl as clientUrl } from "../../src/docker/connect";
-import { CONFIG_PATH, HTTP_PORT, renderHaproxyConfig } from "../../src/edge/haproxy-config";
+import { HTTP_PORT, type HaproxyConfigOptions, renderHaproxyConfig } from "../../src/edge/haproxy-config";
+import { CONFIG_FROM_ENV, configServerCommand, configServerName, EDGE_CONFIG_PORT, edgeTaskScript, SERVED_CONFIG_PATH, servedConfig } from "../../src/swarm/edge-config";
 import { apiServiceName, COLOURS, overlayName, RUNTIME_API_PORT, slotPrefix, swarmEdgeTarget } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
 import { apiProbe, DB_HOST, DB_ROLES, EDGE_BACKEND } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
 import { databaseName } from "../components/database";
-import { SwarmConfig, SwarmRelease, SwarmTask } from "../providers/swarm";
+import { SwarmConfig, SwarmEdgeReady, SwarmRelease, SwarmTask } from "../providers/swarm";
 import type { StackOutputs, TargetContext } from "./context";
 
 /** Node labels that place the database and the edge (tools/swarm-lab.sh sets them on the lab's nodes). */
@@ -131,12 +132,13 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
   }, { dependsOn: [roles] });
 
   // The edge: one config for every release (a server-template per colour over tasks.<service>), the runtime API
-  // on the control overlay's addresses only. A Swarm config is immutable: its name carries its content's hash.
+  // on the control overlay's addresses only, identified by its content's hash (`description`: what a deploy waits for
+  // every edge task to have loaded).
   const haproxyConfig = controlNet.ipamConfigs.apply((ipam) => {
     const subnet = ipam.find((c) => c.subnet && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.subnet))?.subnet;
     if (!subnet) throw new Error(`network ${prefix}-control: no IPv4 subnet reported; the edge's runtime API cannot be limited to it`);
     const s = cfg.edge;
-    return renderHaproxyConfig({
+    const options: HaproxyConfigOptions = {
       backend: EDGE_BACKEND,
       serviceHost: apiServiceName(prefix, "a"),
       servicePort: cfg.api.port,
@@ -151,23 +153,49 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
       truncateClientAddress: production,
       serverTemplates: COLOURS.map((c) => ({ prefix: slotPrefix(c), host: `tasks.${apiServiceName(prefix, c)}` })),
       runtimeApi: { port: RUNTIME_API_PORT, allowFrom: subnet },
-    });
+    };
+    const hash = createHash("sha256").update(renderHaproxyConfig(options)).digest("hex").slice(0, 12);
+    return { hash, text: servedConfig(renderHaproxyConfig({ ...options, description: hash })) };
   });
-  // Not docker.ServiceConfig: the config a change replaces is still named by the edge's previous spec, which Swarm
+  // Served to the edge's tasks by the config server (src/swarm/edge-config.ts: why the edge's own spec names none).
+  // Not docker.ServiceConfig: the config a change replaces is still named by the server's previous spec, which Swarm
   // refuses to remove it for (src/swarm/configs.ts).
   const edgeConfig = new SwarmConfig("edge-config", {
     stack: prefix,
-    name: haproxyConfig.apply((text) => `${prefix}-haproxy-${createHash("sha256").update(text).digest("hex").slice(0, 12)}`),
-    text: haproxyConfig,
+    name: haproxyConfig.apply((c) => `${prefix}-haproxy-${c.hash}`),
+    text: haproxyConfig.apply((c) => c.text),
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   });
+  const configServer = new docker.Service("edge-config-server", {
+    name: configServerName(prefix),
+    labels: dockerLabels(labels),
+    taskSpec: {
+      containerSpec: {
+        image: cfg.images.edge,
+        commands: configServerCommand(),
+        configs: [{ configId: edgeConfig.configId, configName: edgeConfig.name, fileName: SERVED_CONFIG_PATH }],
+      },
+      placement: { constraints: [EDGE_CONSTRAINT] },
+      // The control overlay only: the edge's tasks and the relay; no API task, nothing published.
+      networksAdvanceds: [{ id: controlNet.id }],
+      resources: limits({ memoryMb: 32, cpus: 0.1 }),
+      restartPolicy: { condition: "any", delay: "2s", maxAttempts: 0, window: "0s" },
+      logDriver,
+    },
+    mode: { global: true },
+    endpointSpec: { mode: "dnsrr" },
+    // No port held: the new task starts before the old one stops.
+    updateConfig: { order: "start-first", parallelism: 1 },
+  }, { ...opts, ignoreChanges: UNSET_BY_SLIPWAY });
   const edge = new docker.Service("edge", {
     name: edgeTarget.service,
     labels: dockerLabels(labels),
     taskSpec: {
       containerSpec: {
         image: cfg.images.edge,
-        configs: [{ configId: edgeConfig.configId, configName: edgeConfig.name, fileName: CONFIG_PATH }],
+        // Fetches haproxy.cfg from the config server and reloads HAProxy in place when it changes.
+        commands: ["sh", "-c", edgeTaskScript()],
+        env: { [CONFIG_FROM_ENV]: `${configServerName(prefix)}:${EDGE_CONFIG_PORT}` },
         // SIGUSR1: HAProxy's soft stop (finishes what it has, then exits).
         stopSignal: "SIGUSR1",
         stopGracePeriod: goDuration(Math.ceil((cfg.edge.timeouts.serverMs + 5000) / 1000) * 1000),
@@ -181,11 +209,18 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     mode: { global: true },
     // Host mode: the node's own port, the client's address kept (no routing mesh, which needs IPVS).
     endpointSpec: { mode: "dnsrr", ports: [{ targetPort: HTTP_PORT, publishedPort: cfg.edge.port, publishMode: "host", protocol: "tcp" }] },
-    // A task holds its node's port: the old one must go before the new one binds it.
+    // A task holds its node's port: the old one must go before the new one binds it (an edge image change).
     updateConfig: { order: "stop-first", parallelism: 1, delay: "5s" },
-    // `pulumi up` returns once every edge task runs the new spec (not when Swarm has only accepted it).
-    convergeConfig: { delay: "2s", timeout: goDuration(cfg.swarm.taskTimeoutMs) },
-  }, { ...opts, ignoreChanges: [...UNSET_BY_SLIPWAY, "taskSpec.containerSpec.env"] });
+  }, { ...opts, ignoreChanges: UNSET_BY_SLIPWAY });
+  // An up that changes the edge returns (and releases) only once every edge task runs its spec with the config loaded.
+  const edgeReady = new SwarmEdgeReady("edge-ready", {
+    stack: prefix,
+    edge: edgeTarget,
+    configHash: haproxyConfig.apply((c) => c.hash),
+    image: cfg.images.edge,
+    timeoutMs: cfg.swarm.taskTimeoutMs,
+    ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+  }, { dependsOn: [edge, configServer] });
 
   const api = cfg.api;
   const release = new SwarmRelease("api", {
@@ -213,7 +248,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     edge: pulumi.all([edge.name, controlNet.name]).apply(() => edgeTarget),
     timeouts: { healthTimeoutMs: api.rollout.healthTimeoutMs, edgeUpTimeoutMs: api.rollout.edgeUpTimeoutMs, drainTimeoutMs: api.rollout.drainTimeoutMs },
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-  }, { dependsOn: [migrate, edge] });
+  }, { dependsOn: [migrate, edgeReady] });
 
   return {
     // Clients reach any edge node on edge.port: edge.publicUrl names where (a load balancer or DNS name in front).

@@ -76,6 +76,11 @@ export interface HaproxyConfigOptions {
    * overlay no API task is on) only; the relay on the manager reaches it there (src/swarm/edge.ts).
    */
   runtimeApi?: { port: number; allowFrom: string };
+  /**
+   * Swarm target: the config's identity (its content's hash), as `show info` reports it (`description:`), so that a
+   * deploy can tell which config every edge task has loaded (src/swarm/edge-config.ts).
+   */
+  description?: string;
 }
 
 export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
@@ -150,6 +155,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
 
   return [
     "global",
+    ...(opts.description !== undefined ? [`  description ${requireName("description", opts.description)}`] : []),
     // info: one access-log line per request (at notice, `option httplog` writes nothing).
     "  log stdout format raw local0 info",
     `  stats socket ${ADMIN_SOCKET} mode 600 level admin`,

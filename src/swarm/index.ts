@@ -9,3 +9,4 @@ export { connectDocker } from "../docker";
 export { exitWhenOrphaned } from "../vocabulary/orphan";
 export { holdsPreviewUnknown } from "../vocabulary/naming";
 export { deleteConfig, ensureConfig, pruneConfigs, removableConfigs } from "./configs";
+export { configServerCommand, configServerName, CONFIG_FROM_ENV, EDGE_CONFIG_PORT, edgeTaskScript, SERVED_CONFIG_PATH, servedConfig, waitEdgeConfig } from "./edge-config";

@@ -1,12 +1,14 @@
 // The Swarm target without a swarm: the stack settings it refuses (each named), the release planner, the service
 // specs it sends (secrets never in env, dnsrr, spread, constraints, host-mode edge ports) and what the program declares
 // for `slipway:target: swarm` under Pulumi's mocks.
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadStackConfig } from "../../stacks/load";
 import { violations } from "../support/stack-config";
 import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
+import { edgeTaskScript } from "../../src/swarm/edge-config";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { declareProgram as declare, type Registered } from "../support/declare";
 import { goDuration } from "../../infra/targets/swarm";
@@ -162,11 +164,28 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
   assert.deepEqual(edge.inputs.mode, { global: true });
   assert.deepEqual(edge.inputs.taskSpec.placement.constraints, ["node.labels.slipway.edge==true"]);
   assert.deepEqual(edge.inputs.endpointSpec.ports, [{ targetPort: 8080, publishedPort: 18080, publishMode: "host", protocol: "tcp" }]);
-  assert.deepEqual(edge.inputs.convergeConfig, { delay: "2s", timeout: "5m0s" }, "an up waits for the edge's tasks to run a changed spec");
+  // The edge's spec names no config (a change would replace its tasks): they fetch it from the config server.
+  assert.equal(edge.inputs.taskSpec.containerSpec.configs, undefined);
+  assert.deepEqual(edge.inputs.taskSpec.containerSpec.commands, ["sh", "-c", edgeTaskScript()]);
+  assert.deepEqual(edge.inputs.taskSpec.containerSpec.env, { SLIPWAY_EDGE_CONFIG_FROM: "slipway-staging-edge-config:8406" });
+  assert.equal(edge.inputs.taskSpec.containerSpec.stopSignal, "SIGUSR1");
+  const server = byName(resources, "edge-config-server");
+  assert.equal(server.inputs.name, "slipway-staging-edge-config");
+  assert.deepEqual(server.inputs.mode, { global: true });
+  assert.deepEqual(server.inputs.taskSpec.placement.constraints, ["node.labels.slipway.edge==true"]);
+  assert.equal(server.inputs.taskSpec.networksAdvanceds.length, 1, "the control overlay only");
+  assert.equal(server.inputs.endpointSpec.ports, undefined, "nothing published");
+  assert.equal(server.inputs.updateConfig.order, "start-first");
   const edgeConfig = byName(resources, "edge-config");
   assert.equal(edgeConfig.type, "pulumi-nodejs:dynamic/slipway:SwarmConfig", "not docker.ServiceConfig: see src/swarm/configs.ts");
   const config = edgeConfig.inputs.text;
-  assert.match(edgeConfig.inputs.name, /^slipway-staging-haproxy-[0-9a-f]{12}$/);
+  const hash = /^slipway-staging-haproxy-([0-9a-f]{12})$/.exec(edgeConfig.inputs.name)?.[1];
+  assert.ok(hash, edgeConfig.inputs.name);
+  assert.match(config, new RegExp(`^global\n  description ${hash}\n`), "the config says its hash (show info)");
+  assert.ok(config.endsWith("\n# slipway: end of haproxy.cfg\n"), "a fetch cut short is never loaded");
+  const ready = byName(resources, "edge-ready");
+  assert.equal(ready.type, "pulumi-nodejs:dynamic/slipway:SwarmEdgeReady");
+  assert.equal(ready.inputs.configHash, hash);
   assert.match(config, /server-template a 10 tasks\.slipway-staging-api-a:3000/);
   assert.match(config, /src 10\.0\.9\.0\/24/);
   const release = byName(resources, "api");
@@ -232,4 +251,13 @@ test("an edge config: another text replaces it (create first, the old one delete
   assert.equal(moved.changes, true);
   assert.deepEqual(moved.replaces, []);
   assert.equal((await swarmConfigProvider.diff!("id1", olds, { stack: "s", name: olds.name, text: olds.text, dockerHost: olds.dockerHost })).changes, false, "configId is an output");
+});
+
+test("the edge task's script is valid POSIX sh, reloads only a config that passed `haproxy -c`, and forwards the stop signal", () => {
+  const script = edgeTaskScript();
+  const check = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(script, /if haproxy -c -q -f "\$NEXT"; then\n.*\n\s+mv "\$NEXT" "\$CFG" && kill -USR2 "\$pid"/);
+  assert.match(script, /trap 'kill -USR1 \$pid' USR1/);
+  assert.match(script, /# slipway: end of haproxy\.cfg/);
 });

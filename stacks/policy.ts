@@ -165,7 +165,7 @@ export function productionFactViolations(cfg: StackConfig, stack: string, facts:
  * What a stack may not ask of its target, named, never silently ignored. `target: docker` takes no `swarm` key.
  * `target: swarm` (infra/targets/swarm.ts) does not yet support what needs a container on one known engine or a
  * host port bound to an address: edge.bindAddress (the edge publishes in host mode on every edge node's
- * addresses), edge.tls, blue-green and canary, volumes, backups (the verbs and the pre-deploy backup) and
+ * addresses), blue-green and canary, volumes, backups (the verbs and the pre-deploy backup) and
  * monitoring. Production on swarm must acknowledge that it deploys without a pre-deploy backup.
  */
 export function targetViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
@@ -175,7 +175,6 @@ export function targetViolations(cfg: StackConfig, input: Readonly<Record<string
   const out: Violation[] = [];
   const unsupported = (key: string, why: string) => out.push({ key: `slipway:${key}`, message: `is not supported on target swarm yet: ${why}; remove it (README "Target swarm" lists what swarm supports)` });
   if (written(input, ["edge", "bindAddress"])) unsupported("edge.bindAddress", "the edge publishes its port in host mode on every node labelled slipway.edge=true, on all of its addresses");
-  if (cfg.edge.tls.enabled) unsupported("edge.tls.enabled", "certificates are not handed to the edge's tasks");
   if (cfg.api.rollout.strategy !== "rolling") unsupported("api.rollout.strategy", `${cfg.api.rollout.strategy} needs per-replica weights at every edge task; a swarm release switches one service for another`);
   for (const key of ["blueGreen", "canary"] as const) if (written(input, ["api", "rollout", key])) unsupported(`api.rollout.${key}`, "only the rolling strategy runs on swarm");
   if (written(input, ["api", "rollout", "surge"])) unsupported("api.rollout.surge", "a swarm release starts the new revision's whole service at once, beside the old one");

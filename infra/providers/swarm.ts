@@ -1,14 +1,14 @@
 // The Swarm target's dynamic providers, loading src/swarm from the working copy at run time (./engine.ts):
 // - SwarmRelease: the API, one Swarm service per revision in one of two colour slots, released behind every edge task
 //   (src/swarm/release.ts). Any change of its inputs is a release (an update, never a replacement).
-// - SwarmConfig: a Swarm config the edge mounts (its haproxy.cfg), removed once no service's spec, current or previous,
-//   names it (src/swarm/configs.ts).
+// - SwarmFile: a Swarm config or secret the edge's config server mounts (haproxy.cfg, the TLS PEM), removed once no
+//   service's spec, current or previous, names it (src/swarm/configs.ts).
 // - SwarmEdgeReady: waits until every edge task runs the edge's spec and has loaded its config (src/swarm/edge-config.ts).
 // - SwarmTask: a one-off task run to its exit through the manager whenever its inputs change (database roles,
 //   migrations); a failing task fails `pulumi up` with its exit code and log tail.
 // Pulumi ignores customTimeouts here: the budgets are inputs.
 import * as pulumi from "@pulumi/pulumi";
-import type { Colour, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
+import type { Colour, FileScope, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
 import { DynamicResource, loadEngine, PROVIDER_CODE, providerCode, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
@@ -177,50 +177,60 @@ export class SwarmTask extends DynamicResource {
   }
 }
 
-export interface SwarmConfigInputs extends LogTarget {
-  stack: string;
-  /** Its content's hash in it: another text is another name (Swarm configs are immutable). */
+export interface SwarmFileInputs extends LogTarget, FileScope {
+  /** Its content's hash in it (an HMAC for a secret): another content is another name (Swarm's objects are immutable). */
   name: string;
-  text: string;
+  content: string;
   dockerHost?: string;
 }
 
-export interface SwarmConfigProps extends SwarmConfigInputs {
-  /** The config's Swarm ID (the resource's ID too). */
-  configId: string;
+export interface SwarmFileProps extends SwarmFileInputs {
+  /** The object's Swarm ID (the resource's ID too). */
+  fileId: string;
 }
 
-export const swarmConfigProvider: pulumi.dynamic.ResourceProvider = {
-  async create(inputs: SwarmConfigInputs) {
+export const swarmFileProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: SwarmFileInputs) {
     const e = engine();
-    const { id, pruned } = await e.ensureConfig(e.connectDocker(inputs.dockerHost), inputs.stack, inputs.name, inputs.text);
-    if (pruned.length > 0) await withResourceLog(inputs.logUrn, async (log) => log(`[config] removed ${pruned.join(", ")} (named by no service's spec, current or previous)`));
-    return { id, outs: { ...withoutProviderCode(inputs), configId: id } };
+    const { id, pruned } = await e.ensureFile(e.connectDocker(inputs.dockerHost), scopeOf(inputs), inputs.name, inputs.content);
+    if (pruned.length > 0) await withResourceLog(inputs.logUrn, async (log) => log(`[${inputs.kind}] removed ${pruned.join(", ")} (named by no service's spec, current or previous)`));
+    return { id, outs: { ...withoutProviderCode(inputs), fileId: id } };
   },
-  async diff(_id: string, olds: SwarmConfigProps, news: SwarmConfigInputs) {
-    const diff = diffInputs(olds, news, ["configId"]);
-    // Another text is another config; another manager of the same swarm is only stored.
+  async diff(_id: string, olds: SwarmFileProps, news: SwarmFileInputs) {
+    const diff = diffInputs(olds, news, ["fileId"]);
+    // Another content is another object; another manager of the same swarm is only stored.
     const replaces = Object.keys(diff.detailedDiff).filter((k) => k !== "dockerHost");
     for (const k of replaces) diff.detailedDiff[k] = { kind: "update-replace", inputDiff: true };
     return { ...diff, replaces };
   },
-  async update(_id: string, olds: SwarmConfigProps, news: SwarmConfigInputs) {
-    return { outs: { ...withoutProviderCode(news), configId: olds.configId } };
+  async update(_id: string, olds: SwarmFileProps, news: SwarmFileInputs) {
+    return { outs: { ...withoutProviderCode(news), fileId: olds.fileId } };
   },
-  async delete(_id: string, props: SwarmConfigProps) {
+  async delete(_id: string, props: SwarmFileProps) {
     const e = engine();
-    const outcome = await e.deleteConfig(e.connectDocker(props.dockerHost), props.stack, props.name);
-    if (outcome === "left") await withResourceLog(props.logUrn, async (log) => log(`[config] ${props.name} left for the edge's previous spec (Swarm keeps it for a rollback); the next change or \`pulumi destroy\` removes it`));
+    const outcome = await e.deleteFile(e.connectDocker(props.dockerHost), scopeOf(props), props.name);
+    if (outcome === "left") await withResourceLog(props.logUrn, async (log) => log(`[${props.kind}] ${props.name} left for the previous spec of the service that used it (Swarm keeps it for a rollback); the next change or \`pulumi destroy\` removes it`));
   },
 };
 
-/** A Swarm config the edge service mounts (src/swarm/configs.ts: why it is not docker.ServiceConfig). */
-export class SwarmConfig extends DynamicResource {
-  declare readonly name: pulumi.Output<string>;
-  declare readonly configId: pulumi.Output<string>;
+const scopeOf = (p: FileScope): FileScope => ({ stack: p.stack, role: p.role, kind: p.kind });
 
-  constructor(name: string, args: Inputs<SwarmConfigInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerCode("swarm", "swarmConfigProvider", swarmConfigProvider), "SwarmConfig", name, { ...args, logUrn: logUrnOf("SwarmConfig", name, opts), configId: undefined }, opts);
+/**
+ * A Swarm config or secret the edge's config server mounts (src/swarm/configs.ts: why not docker.ServiceConfig or
+ * docker.Secret). A secret's content is a Pulumi secret in the state too.
+ */
+export class SwarmFile extends DynamicResource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly fileId: pulumi.Output<string>;
+
+  constructor(name: string, args: Inputs<SwarmFileInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerCode("swarm", "swarmFileProvider", swarmFileProvider),
+      "SwarmFile",
+      name,
+      { ...args, content: args.kind === "secret" ? pulumi.secret(args.content) : args.content, logUrn: logUrnOf("SwarmFile", name, opts), fileId: undefined },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...(args.kind === "secret" ? ["content"] : [])] },
+    );
   }
 }
 

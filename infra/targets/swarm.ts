@@ -4,21 +4,21 @@
 // the migrations as one-off tasks, HAProxy as a global service on the nodes labelled slipway.edge=true publishing in
 // host mode, and the API as one service per revision released behind every edge task (SwarmRelease). README
 // "Target swarm" says why it is built this way and what it does not support yet.
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { PGDATA } from "../../src/backup/wal";
 import { edgeUrl as clientUrl } from "../../src/docker/connect";
-import { HTTP_PORT, type HaproxyConfigOptions, renderHaproxyConfig } from "../../src/edge/haproxy-config";
-import { CONFIG_FROM_ENV, configServerCommand, configServerName, EDGE_CONFIG_PORT, edgeTaskScript, SERVED_CONFIG_PATH, servedConfig } from "../../src/swarm/edge-config";
+import { HTTP_PORT, HTTPS_PORT, type HaproxyConfigOptions, renderHaproxyConfig } from "../../src/edge/haproxy-config";
+import { CONFIG_FROM_ENV, configServerCommand, configServerName, EDGE_CONFIG_PORT, EDGE_TLS_PEM, edgeTaskScript, SERVED_CONFIG_PATH, SERVED_TLS_SECRET, servedConfig } from "../../src/swarm/edge-config";
 import { apiServiceName, COLOURS, overlayName, RUNTIME_API_PORT, slotPrefix, swarmEdgeTarget } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
-import { apiProbe, DB_HOST, DB_ROLES, EDGE_BACKEND } from "../../src/vocabulary";
+import { apiProbe, DB_HOST, DB_ROLES, EDGE_BACKEND, ROLES } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
 import { databaseName } from "../components/database";
-import { SwarmConfig, SwarmEdgeReady, SwarmRelease, SwarmTask } from "../providers/swarm";
+import { SwarmEdgeReady, SwarmFile, SwarmRelease, SwarmTask } from "../providers/swarm";
 import type { StackOutputs, TargetContext } from "./context";
 
 /** Node labels that place the database and the edge (tools/swarm-lab.sh sets them on the lab's nodes). */
@@ -36,7 +36,7 @@ export function goDuration(ms: number): string {
 const UNSET_BY_SLIPWAY = ["taskSpec.containerSpec.sysctl"];
 
 export function declareSwarm(ctx: TargetContext): StackOutputs {
-  const { cfg, prefix, production, labels, secretEnv } = ctx;
+  const { cfg, prefix, production, labels, secretEnv, tlsPem } = ctx;
   const opts: pulumi.CustomResourceOptions = cfg.dockerHost ? { provider: new docker.Provider("docker-host", { host: cfg.dockerHost }) } : {};
   const logDriver = { name: "json-file", options: { "max-size": `${cfg.logs.maxSizeMb}m`, "max-file": String(cfg.logs.maxFiles) } };
   const limits = (l: { memoryMb: number; cpus: number } | undefined) =>
@@ -132,9 +132,11 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
   }, { dependsOn: [roles] });
 
   // The edge: one config for every release (a server-template per colour over tasks.<service>), the runtime API
-  // on the control overlay's addresses only, identified by its content's hash (`description`: what a deploy waits for
-  // every edge task to have loaded).
-  const haproxyConfig = controlNet.ipamConfigs.apply((ipam) => {
+  // on the control overlay's addresses only, identified by a hash of its content and of the certificate it serves
+  // (`description`: what a deploy waits for every edge task to have loaded; a renewal is a new config too).
+  const tls = cfg.edge.tls.enabled && tlsPem ? tlsPem : undefined;
+  const pemDigest = tls ? pulumi.unsecret(tls.apply((pem) => createHash("sha256").update(pem).digest("hex"))) : pulumi.output("");
+  const haproxyConfig = pulumi.all([controlNet.ipamConfigs, pemDigest]).apply(([ipam, digest]) => {
     const subnet = ipam.find((c) => c.subnet && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.subnet))?.subnet;
     if (!subnet) throw new Error(`network ${prefix}-control: no IPv4 subnet reported; the edge's runtime API cannot be limited to it`);
     const s = cfg.edge;
@@ -153,27 +155,44 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
       truncateClientAddress: production,
       serverTemplates: COLOURS.map((c) => ({ prefix: slotPrefix(c), host: `tasks.${apiServiceName(prefix, c)}` })),
       runtimeApi: { port: RUNTIME_API_PORT, allowFrom: subnet },
+      ...(tls ? { tls: { publicPort: s.tls.port, hsts: production, pemPath: EDGE_TLS_PEM } } : {}),
     };
-    const hash = createHash("sha256").update(renderHaproxyConfig(options)).digest("hex").slice(0, 12);
+    const hash = createHash("sha256").update(renderHaproxyConfig(options)).update(digest).digest("hex").slice(0, 12);
     return { hash, text: servedConfig(renderHaproxyConfig({ ...options, description: hash })) };
   });
   // Served to the edge's tasks by the config server (src/swarm/edge-config.ts: why the edge's own spec names none).
-  // Not docker.ServiceConfig: the config a change replaces is still named by the server's previous spec, which Swarm
-  // refuses to remove it for (src/swarm/configs.ts).
-  const edgeConfig = new SwarmConfig("edge-config", {
+  // Not docker.ServiceConfig or docker.Secret: the one a change replaces is still named by the server's previous spec,
+  // which Swarm refuses to remove it for (src/swarm/configs.ts).
+  const edgeConfig = new SwarmFile("edge-config", {
     stack: prefix,
+    role: ROLES.edgeConfig,
+    kind: "config",
     name: haproxyConfig.apply((c) => `${prefix}-haproxy-${c.hash}`),
-    text: haproxyConfig.apply((c) => c.text),
+    content: haproxyConfig.apply((c) => c.text),
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   });
+  // The certificate chain and key: a Swarm secret named by an HMAC of the PEM under the stack's key.
+  const tlsSecret = tls
+    ? new SwarmFile("edge-tls", {
+        stack: prefix,
+        role: ROLES.edgeTls,
+        kind: "secret",
+        name: pulumi.unsecret(pulumi.all([tls, secretsKey]).apply(([pem, key]) => `${prefix}-tls-${createHmac("sha256", key).update(pem).digest("hex").slice(0, 12)}`)),
+        content: tls,
+        ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+      })
+    : undefined;
   const configServer = new docker.Service("edge-config-server", {
     name: configServerName(prefix),
     labels: dockerLabels(labels),
     taskSpec: {
       containerSpec: {
         image: cfg.images.edge,
-        commands: configServerCommand(),
-        configs: [{ configId: edgeConfig.configId, configName: edgeConfig.name, fileName: SERVED_CONFIG_PATH }],
+        commands: configServerCommand(!!tlsSecret),
+        configs: [{ configId: edgeConfig.fileId, configName: edgeConfig.name, fileName: SERVED_CONFIG_PATH }],
+        // Readable by the server's one process (the image's user; its uid is the image's business): 0444 inside a
+        // container that runs nothing else and publishes nothing.
+        ...(tlsSecret ? { secrets: [{ secretId: tlsSecret.fileId, secretName: tlsSecret.name, fileName: SERVED_TLS_SECRET, fileMode: 0o444 }] } : {}),
       },
       placement: { constraints: [EDGE_CONSTRAINT] },
       // The control overlay only: the edge's tasks and the relay; no API task, nothing published.
@@ -208,7 +227,13 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     },
     mode: { global: true },
     // Host mode: the node's own port, the client's address kept (no routing mesh, which needs IPVS).
-    endpointSpec: { mode: "dnsrr", ports: [{ targetPort: HTTP_PORT, publishedPort: cfg.edge.port, publishMode: "host", protocol: "tcp" }] },
+    endpointSpec: {
+      mode: "dnsrr",
+      ports: [
+        { targetPort: HTTP_PORT, publishedPort: cfg.edge.port, publishMode: "host", protocol: "tcp" },
+        ...(tls ? [{ targetPort: HTTPS_PORT, publishedPort: cfg.edge.tls.port, publishMode: "host", protocol: "tcp" }] : []),
+      ],
+    },
     // A task holds its node's port: the old one must go before the new one binds it (an edge image change).
     updateConfig: { order: "stop-first", parallelism: 1, delay: "5s" },
   }, { ...opts, ignoreChanges: UNSET_BY_SLIPWAY });

@@ -65,7 +65,12 @@ export interface HaproxyConfigOptions {
    * HTTPS on HTTPS_PORT with the certificate at TLS_PEM; plain HTTP is redirected (308) to `publicPort`, the
    * port clients use for HTTPS; `hsts` adds Strict-Transport-Security to HTTPS answers.
    */
-  tls?: { publicPort: number; hsts: boolean };
+  tls?: {
+    publicPort: number;
+    hsts: boolean;
+    /** Where the PEM is: TLS_PEM by default; the Swarm target's edge tasks keep theirs elsewhere (src/swarm/edge-config.ts). */
+    pemPath?: string;
+  };
   /**
    * Swarm target: several server-templates in the one backend instead of `serverPrefix` over `serviceHost` — one per
    * release colour, each over `tasks.<service>` (a stable config across releases).
@@ -201,7 +206,7 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "frontend http",
     `  bind :${listenPort}`,
     `  log-format '${logFormat}'`,
-    ...(tls ? [`  bind :${HTTPS_PORT} ssl crt ${TLS_PEM} alpn h2,http/1.1`] : []),
+    ...(tls ? [`  bind :${HTTPS_PORT} ssl crt ${tls.pemPath ?? TLS_PEM} alpn h2,http/1.1`] : []),
     ...frontendRules,
     `  default_backend ${name}`,
     "",

@@ -1,13 +1,14 @@
 // How the edge's haproxy.cfg reaches its tasks on Swarm without replacing them. A Swarm task's spec is immutable: a
 // config mounted from the service's spec changes only with a new task, and a new edge task cannot start beside the old
 // one on its node (both would publish the node's port), so every config change was a gap at each edge node in turn.
-// Instead the edge's spec names no config. Its tasks fetch haproxy.cfg from the *config server* — a small global
-// service on the edge nodes, on the control overlay only, that serves the one Swarm config it mounts (a config change
-// replaces the server's tasks, start-first: no port is published) — at start and every EDGE_POLL_S seconds after; a
-// fetched config that differs is checked (`haproxy -c`), the servers' state saved, and the running HAProxy reloaded
-// in place (master-worker: the master hands the listening sockets to the new worker, the old one finishes its
-// requests) — one-host's reload (src/edge/proxy.ts), on every edge node. A config that fails the check is logged and
-// not loaded. `pulumi up` waits until every edge task reports the new config's hash (`show info`: description).
+// Instead the edge's spec names no config. Its tasks fetch haproxy.cfg (and the certificate and key, with edge.tls)
+// from the *config server* — a small global service on the edge nodes, on the control overlay only, that serves the
+// Swarm config and secret it mounts (a change replaces the server's tasks, start-first: no port is published) — at
+// start and every EDGE_POLL_S seconds after; files that differ are checked (`haproxy -c`), the servers' state saved,
+// and the running HAProxy reloaded in place (master-worker: the master hands the listening sockets to the new worker,
+// the old one finishes its requests) — one-host's reload (src/edge/proxy.ts), on every edge node. Files that fail the
+// check are logged and not loaded. `pulumi up` waits until every edge task reports the new config's hash (`show
+// info`: description; the hash covers the certificate's digest, so a renewal is a new config too).
 // An edge *image* change still replaces the tasks, one node at a time (README "Target swarm").
 import type Docker from "dockerode";
 import { ADMIN_SOCKET, SERVER_STATE_FILE } from "../edge/haproxy-config";
@@ -20,9 +21,16 @@ import { serviceLogTail } from "./tasks";
 export const EDGE_CONFIG_PORT = 8406;
 /** Where the config server's task mounts the Swarm config it serves. */
 export const SERVED_CONFIG_PATH = "/run/slipway/haproxy.cfg";
-/** The last line of every config served: a fetch cut short is never loaded. */
+/** The Swarm secret's file name in the config server's task (/run/secrets/…), when the edge serves HTTPS. */
+export const SERVED_TLS_SECRET = "tls.pem";
+/** Where an edge task keeps the certificate and key it loaded (the config's `crt`). */
+export const EDGE_TLS_PEM = "/tmp/tls.pem";
+/** The last line of haproxy.cfg as served (what follows, if anything, is the PEM). */
 export const CONFIG_END = "# slipway: end of haproxy.cfg";
-/** How often an edge task asks the config server for the config. */
+/** The last line of everything the config server sends: a fetch cut short is never loaded (a bare word: socat's
+ * address syntax takes quotes, and the shell a `#`). */
+export const BUNDLE_END = "slipway-end-of-edge-files";
+/** How often an edge task asks the config server for its files. */
 export const EDGE_POLL_S = 2;
 /** The edge task's environment variable naming the config server (host:port). */
 export const CONFIG_FROM_ENV = "SLIPWAY_EDGE_CONFIG_FROM";
@@ -37,35 +45,49 @@ export function servedConfig(text: string): string {
   return `${text.replace(/\n*$/, "\n")}${CONFIG_END}\n`;
 }
 
-/** The config server's command: each connection gets the mounted config, whole. */
-export function configServerCommand(): string[] {
-  return ["socat", `TCP-LISTEN:${EDGE_CONFIG_PORT},fork,reuseaddr`, `SYSTEM:cat ${SERVED_CONFIG_PATH}`];
+/**
+ * The config server's command: each connection gets haproxy.cfg, then the PEM when `tls`, then BUNDLE_END — both files
+ * from the one task, so an edge never pairs a config with another task's certificate.
+ */
+export function configServerCommand(tls: boolean): string[] {
+  const files = [SERVED_CONFIG_PATH, ...(tls ? [`/run/secrets/${SERVED_TLS_SECRET}`] : [])].join(" ");
+  return ["socat", `TCP-LISTEN:${EDGE_CONFIG_PORT},fork,reuseaddr`, `SYSTEM:cat ${files} && echo ${BUNDLE_END}`];
 }
 
 /**
- * The edge task's command (POSIX sh, PID 1): fetch haproxy.cfg until it comes whole, run HAProxy in master-worker mode,
- * forward SIGUSR1 (Swarm's stop signal here: HAProxy's soft stop) and SIGTERM, and reload on every new config that
- * passes `haproxy -c`. A refused config is logged once and the running one stays.
+ * The edge task's command (POSIX sh, PID 1): fetch the files until they come whole, run HAProxy in master-worker mode,
+ * forward SIGUSR1 (Swarm's stop signal here: HAProxy's soft stop) and SIGTERM, and reload whenever the config or the
+ * PEM changes and the pair passes `haproxy -c`. A refused pair is logged once and the running one stays.
  */
 export function edgeTaskScript(): string {
   return [
-    "set -u",
-    "CFG=/tmp/haproxy.cfg NEXT=/tmp/haproxy.next.cfg REFUSED=/tmp/haproxy.refused.cfg",
-    `fetch() { rm -f "$NEXT"; socat -u "TCP:$${CONFIG_FROM_ENV},connect-timeout=3" "CREATE:$NEXT" 2>/dev/null && [ "$(tail -n 1 "$NEXT")" = '${CONFIG_END}' ]; }`,
-    `until fetch; do echo "slipway edge: waiting for haproxy.cfg from $${CONFIG_FROM_ENV}" >&2; sleep 1; done`,
-    'mv "$NEXT" "$CFG"',
+    // The PEM (and every file here) the haproxy user's alone.
+    "set -u; umask 077",
+    `CFG=/tmp/haproxy.cfg NEXT=/tmp/haproxy.next.cfg PEM=${EDGE_TLS_PEM} NEXTPEM=/tmp/tls.next.pem CHECK=/tmp/haproxy.check.cfg`,
+    "BUNDLE=/tmp/edge.bundle REFUSED=/tmp/edge.refused",
+    "fetch() {",
+    `  rm -f "$BUNDLE"; socat -u "TCP:$${CONFIG_FROM_ENV},connect-timeout=3" "CREATE:$BUNDLE" 2>/dev/null || return 1`,
+    `  [ "$(tail -n 1 "$BUNDLE")" = '${BUNDLE_END}' ] || return 1`,
+    `  sed -n '1,/^${CONFIG_END}$/p' "$BUNDLE" > "$NEXT"`,
+    `  sed -e '1,/^${CONFIG_END}$/d' -e '$d' "$BUNDLE" > "$NEXTPEM"`,
+    "}",
+    // The pair as it would load: the config naming the new PEM.
+    `check() { sed "s#crt $PEM #crt $NEXTPEM #" "$NEXT" > "$CHECK" && haproxy -c -q -f "$CHECK"; }`,
+    `until fetch && check; do echo "slipway edge: waiting for its files from $${CONFIG_FROM_ENV}" >&2; sleep 1; done`,
+    'mv "$NEXTPEM" "$PEM"; mv "$NEXT" "$CFG"',
     'haproxy -W -db -f "$CFG" & pid=$!',
     "trap 'kill -USR1 $pid' USR1",
     "trap 'kill -TERM $pid' TERM INT",
     'while kill -0 "$pid" 2>/dev/null; do',
     `  sleep ${EDGE_POLL_S} & wait $!`,
-    '  if fetch && ! cmp -s "$NEXT" "$CFG" && ! cmp -s "$NEXT" "$REFUSED"; then',
-    '    if haproxy -c -q -f "$NEXT"; then',
-    `      echo "show servers state" | socat stdio "unix-connect:${ADMIN_SOCKET}" > ${SERVER_STATE_FILE} 2>/dev/null || true`,
-    '      mv "$NEXT" "$CFG" && kill -USR2 "$pid" && echo "slipway edge: haproxy.cfg reloaded" >&2',
-    "    else",
-    '      cp "$NEXT" "$REFUSED"; echo "slipway edge: a new haproxy.cfg failed its check (above); the running one stays" >&2',
-    "    fi",
+    '  fetch || continue',
+    '  if cmp -s "$NEXT" "$CFG" && cmp -s "$NEXTPEM" "$PEM"; then continue; fi',
+    '  if cmp -s "$BUNDLE" "$REFUSED"; then continue; fi',
+    "  if check; then",
+    `    echo "show servers state" | socat stdio "unix-connect:${ADMIN_SOCKET}" > ${SERVER_STATE_FILE} 2>/dev/null || true`,
+    '    mv "$NEXTPEM" "$PEM"; mv "$NEXT" "$CFG"; kill -USR2 "$pid"; echo "slipway edge: reloaded with the new files" >&2',
+    "  else",
+    '    cp "$BUNDLE" "$REFUSED"; echo "slipway edge: new files failed their check (above); the running ones stay" >&2',
     "  fi",
     "done",
     'wait "$pid"',

@@ -8,5 +8,5 @@ export { summarizeRelease, type StoredRelease } from "./summary";
 export { connectDocker } from "../docker";
 export { exitWhenOrphaned } from "../vocabulary/orphan";
 export { holdsPreviewUnknown } from "../vocabulary/naming";
-export { deleteConfig, ensureConfig, pruneConfigs, removableConfigs } from "./configs";
-export { configServerCommand, configServerName, CONFIG_FROM_ENV, EDGE_CONFIG_PORT, edgeTaskScript, SERVED_CONFIG_PATH, servedConfig, waitEdgeConfig } from "./edge-config";
+export { deleteFile, ensureFile, pruneFiles, removableFiles, type FileScope, type SwarmFileKind } from "./configs";
+export { configServerCommand, configServerName, CONFIG_FROM_ENV, EDGE_CONFIG_PORT, EDGE_TLS_PEM, edgeTaskScript, SERVED_CONFIG_PATH, SERVED_TLS_SECRET, servedConfig, waitEdgeConfig } from "./edge-config";

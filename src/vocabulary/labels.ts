@@ -30,8 +30,10 @@ export const ROLES = {
   migrate: "migrate",
   /** A throwaway PostgreSQL a backup is restored into to prove it. */
   backupVerify: "backup-verify",
-  /** A Swarm config holding one haproxy.cfg the edge service ran (src/swarm/configs.ts). */
+  /** A Swarm config holding one haproxy.cfg the edge's config server served (src/swarm/configs.ts). */
   edgeConfig: "edge-config",
+  /** A Swarm secret holding one certificate and key (PEM) the edge's config server served. */
+  edgeTls: "edge-tls",
   /** The stack's lock on its Docker host (src/docker/stack-lock.ts): created, never started, by a deploy or a verb. */
   lock: "lock",
 } as const;

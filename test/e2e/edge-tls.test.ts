@@ -6,8 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request } from "node:https";
+import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,27 +14,7 @@ import { testImages } from "../support/docker-images";
 import { startLoad } from "../support/load";
 import { engineAvailable, pulumiCli } from "../support/pulumi";
 import { freePort, projectStack, smallStackConfig } from "../support/project-stack";
-
-/** A self-signed certificate for 127.0.0.1 (openssl, from Debian's package on every machine here). */
-function certificate(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
-    "-subj", `/CN=slipway-test-${name}`, "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
-  return { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") };
-}
-
-function httpsGet(url: string, ca: string): Promise<{ status: number; serial: string; headers: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca, agent: false, timeout: 10_000 }, (res) => {
-      const serial = (res.socket as import("node:tls").TLSSocket).getPeerCertificate().serialNumber;
-      res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, serial, headers: res.headers }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+import { certificate, httpsGet } from "../support/tls";
 
 function httpGet(url: string): Promise<{ status: number; location?: string }> {
   return new Promise((resolve, reject) => {

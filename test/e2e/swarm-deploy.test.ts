@@ -8,18 +8,24 @@
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
 // requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the survivors within
 // SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s); an up through the dead manager fails naming it, pointed at another
-// manager a promote under load drops nothing; started again, the node rejoins and serves without a deploy.
+// manager a promote under load drops nothing; started again, the node rejoins and serves without a deploy. Last, HTTPS:
+// the certificate a Swarm secret the edge's tasks fetch; a renewal under HTTPS load: 0 failed, every node presents it.
 // The lab is taken exclusively (the drain). The lab's overlays cannot carry ESP here: swarm.encrypted is off and the
 // networks' options are asserted to say so (unit tests assert it is on by default).
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
-import { runStatus } from "../support/project-stack";
-import { diagnosticsOf } from "../support/pulumi";
+import { freePort, runStatus } from "../support/project-stack";
+import { diagnosticsOf, pulumiCli } from "../support/pulumi";
 import { waitFor } from "../support/swarm-lab";
 import { assertZeroDowntime } from "../support/deploy-scenario";
 import { startSwarmScenario, type SwarmScenario } from "../support/swarm-scenario";
 import { rollback, type RollbackResult } from "../../src/release/rollback";
+import { certificate, httpsGet } from "../support/tls";
 
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd(), missingPulumi()]);
 const KILL_BOUND_MS = Number(process.env.SLIPWAY_SWARM_KILL_BOUND_MS ?? 180_000);
@@ -34,7 +40,7 @@ const lab = () => s.lab;
 const edgeUrl = (i: number) => s.edgeUrl(i);
 const get = (url: string) => s.get(url);
 const up = (message: string) => s.up(message);
-const measure = (step: string, deploy: () => Promise<unknown>, via = 0) => s.measure(step, deploy, via);
+const measure = (step: string, deploy: () => Promise<unknown>, via = 0, url?: string) => s.measure(step, deploy, via, url);
 const servingTasks = () => s.servingTasks();
 const status = (flags: { json?: boolean } = {}) => runStatus(s.ps, flags);
 
@@ -302,4 +308,49 @@ test("the manager dockerHost names is gone: the up says which; pointed at anothe
   }
   assert.match((await get(`${edgeUrl(1)}/health`)).body, /v3/, "the rejoined edge node serves the release made while it was down");
   assert.equal(await s.previewComplaint(), "", "preview empty once the node is back (nothing to deploy)");
+});
+
+test("HTTPS on swarm: the certificate a Swarm secret served to every edge task, HTTP redirected; a renewal under HTTPS load through an edge node: 0 failed, the new certificate at every edge node, preview empty", { skip, timeout: 30 * 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-swarm-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const addresses = lab().edgeNodes.map((n) => n.address);
+  const first = certificate(dir, "first", addresses);
+  const second = certificate(dir, "second", addresses);
+  const httpsPort = await freePort();
+  const setCertificate = async (c: { cert: string; key: string }) => {
+    await s.ps.stack.setConfig("slipway:tlsCertificate", { value: c.cert, secret: true });
+    await s.ps.stack.setConfig("slipway:tlsKey", { value: c.key, secret: true });
+  };
+  const serial = (hex: string) => hex.toUpperCase().replace(/^0+/, "");
+  const serialOf = (pem: string) => serial(new X509Certificate(pem).serialNumber);
+  await setCertificate(first);
+  await s.ps.stack.setConfig("slipway:edge.tls.enabled", { value: "true" }, true);
+  await s.ps.stack.setConfig("slipway:edge.tls.port", { value: String(httpsPort) }, true);
+  await up("HTTPS on"); // a new published port: the edge's tasks are replaced, node by node
+  for (const a of addresses) {
+    const r = await waitFor(`HTTPS through ${a}`, 120_000, async () => httpsGet(`https://${a}:${httpsPort}/health`, first.cert).catch(() => undefined));
+    assert.equal(r.value.status, 200, `${a}: /health over HTTPS`);
+    assert.equal(serial(r.value.serial), serialOf(first.cert), `${a} presents the certificate`);
+    const plain = await fetch(`http://${a}:${s.port}/health`, { redirect: "manual" });
+    assert.equal(plain.status, 308, `${a}: plain HTTP redirected`);
+    assert.equal(plain.headers.get("location"), `https://${a}:${httpsPort}/health`);
+  }
+  const state = await pulumiCli(s.ps, ["stack", "export"]);
+  assert.ok(!state.includes("PRIVATE KEY"), "the key is not in the state in plain text");
+
+  // Renewal: a new Swarm secret, the config server replaced; every edge task reloads in place.
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0"; // the load client accepts both test certificates
+  t.after(() => delete process.env.NODE_TLS_REJECT_UNAUTHORIZED);
+  let output = "";
+  const f = await measure("certificate renewal", async () => {
+    await setCertificate(second);
+    output = await up("renew the certificate");
+  }, 0, `https://${addresses[0]}:${httpsPort}`);
+  assertZeroDowntime(f);
+  assert.match(output, /\[edge\] config [0-9a-f]{12} loaded at 2 edge tasks/, "the up waited for every edge task to load it");
+  for (const a of addresses) assert.equal(serial((await httpsGet(`https://${a}:${httpsPort}/health`, second.cert)).serial), serialOf(second.cert), `${a} presents the renewed certificate`);
+  const secrets = (await lab().cli(["secret", "ls", "--filter", `label=slipway.stack=${s.ps.prefix}`, "--filter", "label=slipway.role=edge-tls", "--format", "{{.Name}}"])).trim().split("\n").filter(Boolean);
+  assert.equal(secrets.length, 2, `the serving certificate's secret and the one before: ${secrets.join(", ")}`);
+  const inspected = await lab().cli(["service", "inspect", `${s.ps.prefix}-edge`, `${s.ps.prefix}-edge-config`]);
+  assert.ok(!inspected.includes("PRIVATE KEY"), "no key in any service's spec");
 });

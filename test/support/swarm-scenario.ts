@@ -46,8 +46,8 @@ export interface SwarmScenario {
   up(message: string): Promise<string>;
   /** "" when `pulumi preview --expect-no-changes` passes, else what it would change */
   previewComplaint(): Promise<string>;
-  /** `deploy` under load through edge node `via` (default 0), measured; a thrown error is in the figures */
-  measure(step: string, deploy: () => Promise<unknown>, via?: number): Promise<StepFigures>;
+  /** `deploy` under load through edge node `via` (default 0; `url`: another address of it, e.g. HTTPS), measured; a thrown error is in the figures */
+  measure(step: string, deploy: () => Promise<unknown>, via?: number, url?: string): Promise<StepFigures>;
   /** the serving release's running tasks, as "node state" lines */
   servingTasks(): Promise<{ service: string; rows: string[] }>;
   /** the serving release has a task on `node` (Swarm restarts its tasks to spread them again, outside any load) */
@@ -121,10 +121,10 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     if (result.summary.result !== "succeeded") throw new Error(`pulumi up: ${result.summary.result}`);
     return result.stdout;
   };
-  const measure = async (step: string, deploy: () => Promise<unknown>, via = 0): Promise<StepFigures> => {
+  const measure = async (step: string, deploy: () => Promise<unknown>, via = 0, url = edgeUrl(via)): Promise<StepFigures> => {
     const figures = await measureUnderLoad({
       step, deploy, sql, stack: ps.stack, settleS: 5,
-      load: { url: edgeUrl(via), allowHost: lab.edgeNodes[via]!.address, connections, maxSeconds: 1200, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 },
+      load: { url, allowHost: lab.edgeNodes[via]!.address, connections, maxSeconds: 1200, mix: "items", postShare: 0.5, slowShare: 0.1, slowMs: 3000, fastMs: 300 },
     });
     console.log(describeStep(figures));
     return figures;

@@ -8,12 +8,12 @@ import { loadStackConfig } from "../../stacks/load";
 import { violations } from "../support/stack-config";
 import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
-import { edgeTaskScript } from "../../src/swarm/edge-config";
+import { configServerCommand, edgeTaskScript } from "../../src/swarm/edge-config";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
 import { declareProgram as declare, type Registered } from "../support/declare";
 import { goDuration } from "../../infra/targets/swarm";
-import { onlyConnectionChanged, swarmConfigProvider, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
-import { removableConfigs } from "../../src/swarm/configs";
+import { onlyConnectionChanged, swarmFileProvider, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
+import { removableFiles } from "../../src/swarm/configs";
 
 const base = {
   environment: "staging",
@@ -40,7 +40,8 @@ test("swarm refuses, by key, what it does not support; docker refuses the swarm 
     backup: { enabled: false, dir: "/b" },
     monitoring: { enabled: true },
   }).join("\n");
-  for (const key of ["edge.bindAddress", "edge.tls.enabled", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup", "monitoring.enabled"]) {
+  assert.doesNotMatch(refused, /slipway:edge\.tls/, "HTTPS is served on swarm");
+  for (const key of ["edge.bindAddress", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup", "monitoring.enabled"]) {
     assert.match(refused, new RegExp(`slipway:${key.replace(/\./g, "\\.")}\\b.*not supported on target swarm`), key);
   }
   const { target: _t, ...docker } = base;
@@ -177,8 +178,8 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
   assert.equal(server.inputs.endpointSpec.ports, undefined, "nothing published");
   assert.equal(server.inputs.updateConfig.order, "start-first");
   const edgeConfig = byName(resources, "edge-config");
-  assert.equal(edgeConfig.type, "pulumi-nodejs:dynamic/slipway:SwarmConfig", "not docker.ServiceConfig: see src/swarm/configs.ts");
-  const config = edgeConfig.inputs.text;
+  assert.equal(edgeConfig.type, "pulumi-nodejs:dynamic/slipway:SwarmFile", "not docker.ServiceConfig: see src/swarm/configs.ts");
+  const config = edgeConfig.inputs.content;
   const hash = /^slipway-staging-haproxy-([0-9a-f]{12})$/.exec(edgeConfig.inputs.name)?.[1];
   assert.ok(hash, edgeConfig.inputs.name);
   assert.match(config, new RegExp(`^global\n  description ${hash}\n`), "the config says its hash (show info)");
@@ -233,31 +234,36 @@ test("another manager of the same swarm: a change that is stored, never a releas
   assert.deepEqual({ dockerHost: outs.dockerHost, colour: outs.colour, service: outs.service, revision: outs.revision }, { dockerHost: moved.dockerHost, colour: "b", service: "s-api-b", revision: "r1" });
 });
 
-test("edge configs: one no spec names, current or previous, is removable; the serving one and the one before are kept", () => {
-  const spec = (...names: string[]) => ({ TaskTemplate: { ContainerSpec: { Configs: names.map((n) => ({ ConfigName: n })) } } });
-  const edge = { Spec: spec("s-haproxy-c"), PreviousSpec: spec("s-haproxy-b") };
+test("the edge's Swarm configs and secrets: one no spec names, current or previous, is removable; the serving one and the one before are kept", () => {
+  const spec = (...names: string[]) => ({ TaskTemplate: { ContainerSpec: { Configs: names.map((n) => ({ ConfigName: n })), Secrets: names.map((n) => ({ SecretName: `${n}-tls` })) } } });
+  const server = { Spec: spec("s-haproxy-c"), PreviousSpec: spec("s-haproxy-b") };
   const stackConfigs = ["s-haproxy-a", "s-haproxy-b", "s-haproxy-c", "s-haproxy-d"];
-  assert.deepEqual(removableConfigs(stackConfigs, [edge, { Spec: spec() }]), ["s-haproxy-a", "s-haproxy-d"]);
-  assert.deepEqual(removableConfigs(stackConfigs, [edge], ["s-haproxy-d"]), ["s-haproxy-a"], "the one just created is kept before any service names it");
-  assert.deepEqual(removableConfigs(stackConfigs, []), stackConfigs, "after the edge service is gone (destroy), every one");
+  assert.deepEqual(removableFiles(stackConfigs, [server, { Spec: spec() }]), ["s-haproxy-a", "s-haproxy-d"]);
+  assert.deepEqual(removableFiles(stackConfigs, [server], ["s-haproxy-d"]), ["s-haproxy-a"], "the one just created is kept before any service names it");
+  assert.deepEqual(removableFiles(stackConfigs, []), stackConfigs, "after the services are gone (destroy), every one");
+  const secrets = stackConfigs.map((n) => `${n}-tls`);
+  assert.deepEqual(removableFiles(secrets, [server], [], "secret"), ["s-haproxy-a-tls", "s-haproxy-d-tls"], "secrets by the specs' secret names");
+  assert.deepEqual(removableFiles(secrets, [server], [], "config"), secrets, "a config's name is no secret's");
 });
 
 test("an edge config: another text replaces it (create first, the old one deleted after the edge moved); another manager is stored only", async () => {
-  const olds = { stack: "s", name: "s-haproxy-aaaa", text: "global\n", configId: "id1", dockerHost: "unix:///n1.sock" };
-  const changed = await swarmConfigProvider.diff!("id1", olds, { ...olds, name: "s-haproxy-bbbb", text: "global\n  maxconn 10\n" });
-  assert.deepEqual(changed.replaces, ["name", "text"]);
+  const olds = { stack: "s", role: "edge-config", kind: "config", name: "s-haproxy-aaaa", content: "global\n", fileId: "id1", dockerHost: "unix:///n1.sock" };
+  const changed = await swarmFileProvider.diff!("id1", olds, { ...olds, name: "s-haproxy-bbbb", content: "global\n  maxconn 10\n" });
+  assert.deepEqual(changed.replaces, ["content", "name"]);
   assert.equal(changed.deleteBeforeReplace, false, "the edge needs the new one before the old one can go");
-  const moved = await swarmConfigProvider.diff!("id1", olds, { ...olds, dockerHost: "unix:///n2.sock" });
+  const moved = await swarmFileProvider.diff!("id1", olds, { ...olds, dockerHost: "unix:///n2.sock" });
   assert.equal(moved.changes, true);
   assert.deepEqual(moved.replaces, []);
-  assert.equal((await swarmConfigProvider.diff!("id1", olds, { stack: "s", name: olds.name, text: olds.text, dockerHost: olds.dockerHost })).changes, false, "configId is an output");
+  const { fileId: _id, ...inputs } = olds;
+  assert.equal((await swarmFileProvider.diff!("id1", olds, inputs)).changes, false, "fileId is an output");
 });
 
-test("the edge task's script is valid POSIX sh, reloads only a config that passed `haproxy -c`, and forwards the stop signal", () => {
+test("the edge task's script is valid POSIX sh, reloads only files that passed `haproxy -c`, and forwards the stop signal", () => {
   const script = edgeTaskScript();
   const check = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
   assert.equal(check.status, 0, check.stderr);
-  assert.match(script, /if haproxy -c -q -f "\$NEXT"; then\n.*\n\s+mv "\$NEXT" "\$CFG" && kill -USR2 "\$pid"/);
+  assert.match(script, /  if check; then\n.*\n {4}mv "\$NEXTPEM" "\$PEM"; mv "\$NEXT" "\$CFG"; kill -USR2 "\$pid"/);
   assert.match(script, /trap 'kill -USR1 \$pid' USR1/);
-  assert.match(script, /# slipway: end of haproxy\.cfg/);
+  assert.match(script, /= 'slipway-end-of-edge-files' \] \|\| return 1/, "a fetch cut short is never loaded");
+  assert.deepEqual(configServerCommand(true).slice(-1), ["SYSTEM:cat /run/slipway/haproxy.cfg /run/secrets/tls.pem && echo slipway-end-of-edge-files"], "the config and its PEM from one task, in one answer");
 });

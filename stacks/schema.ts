@@ -346,7 +346,10 @@ export const swarmSchema = z.strictObject({
    * machine running pulumi). A production stack must say it knows: `withoutBackups: true`.
    */
   withoutBackups: z.boolean().default(false),
-  /** How long a one-off task (database roles, migrations) may take from creation to exit: the first needs the image on the node. */
+  /**
+   * How long a one-off task (database roles, migrations) may take from creation to exit (the first needs the image on
+   * the node), and every edge task to run the edge's spec with its config loaded after a change (`pulumi up` waits).
+   */
   taskTimeoutMs: z.number().int().min(10_000).default(300_000),
 });
 

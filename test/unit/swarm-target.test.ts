@@ -262,7 +262,7 @@ test("the edge task's script is valid POSIX sh, reloads only files that passed `
   const script = edgeTaskScript();
   const check = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
   assert.equal(check.status, 0, check.stderr);
-  assert.match(script, /  if check; then\n.*\n {4}mv "\$NEXTPEM" "\$PEM"; mv "\$NEXT" "\$CFG"; kill -USR2 "\$pid"/);
+  assert.match(script, / {2}if check; then\n.*\n {4}mv "\$NEXTPEM" "\$PEM"; mv "\$NEXT" "\$CFG"; kill -USR2 "\$pid"/);
   assert.match(script, /trap 'kill -USR1 \$pid' USR1/);
   assert.match(script, /= 'slipway-end-of-edge-files' \] \|\| return 1/, "a fetch cut short is never loaded");
   assert.deepEqual(configServerCommand(true).slice(-1), ["SYSTEM:cat /run/slipway/haproxy.cfg /run/secrets/tls.pem && echo slipway-end-of-edge-files"], "the config and its PEM from one task, in one answer");

@@ -5,6 +5,6 @@ export { ContainerUnavailableError, execInContainer, execText } from "./exec";
 export type { ExecResult } from "./exec";
 export { DockerDemux } from "./demux";
 export { demuxLogs, tail, containerLogs } from "./logs";
-export { firstFileOfTar, tarFiles, tarOneFile } from "./tar";
+export { firstFileOfTar, readContainerFile, tarFiles, tarOneFile } from "./tar";
 export type { TarEntry } from "./tar";
 export { checkSecretName, putSecretFiles, resolveIds, secretFileEnv, secretPath, secretsArchive, SECRETS_DIR, SECRETS_PARENT } from "./secret-files";

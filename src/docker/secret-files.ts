@@ -3,7 +3,7 @@
 // the environment carries only NAME_FILE=/run/secrets/<NAME> — the `_FILE` convention the API reads (src/api/config.ts)
 // and the path Docker Swarm mounts its secrets at. Nothing of the value is in `docker inspect`, a label or a name.
 import type Docker from "dockerode";
-import { firstFileOfTar, tarFiles } from "./tar";
+import { readContainerFile, tarFiles } from "./tar";
 
 /** Where secrets live inside a container (Docker Swarm's path too). */
 export const SECRETS_DIR = "/run/secrets";
@@ -75,13 +75,7 @@ export async function resolveIds(user: string, readFile: (path: string) => Promi
 export async function putSecretFiles(container: Docker.Container, secrets: Record<string, string>): Promise<void> {
   if (Object.keys(secrets).length === 0) return;
   const user = (await container.inspect()).Config.User ?? "";
-  const ids = await resolveIds(user, async (path) => {
-    const stream = await container.getArchive({ path }).catch(() => undefined);
-    if (!stream) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-    return firstFileOfTar(Buffer.concat(chunks))?.toString("utf8");
-  });
+  const ids = await resolveIds(user, (path) => readContainerFile(container, path));
   // At /run, not /: Docker refuses an upload into a read-only root filesystem, but not into a volume mounted there.
   await container.putArchive(secretsArchive(secrets, ids), { path: SECRETS_PARENT });
 }

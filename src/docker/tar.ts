@@ -17,6 +17,15 @@ export function tarFiles(entries: TarEntry[]): Buffer {
   return Buffer.concat([...entries.map((e) => tarEntry(e)), Buffer.alloc(1024, 0)]);
 }
 
+/** One file of a container, running or not (Docker's archive API, no exec), as text; undefined when it is not there. */
+export async function readContainerFile(container: { getArchive(o: { path: string }): Promise<NodeJS.ReadableStream> }, path: string): Promise<string | undefined> {
+  const stream = await container.getArchive({ path }).catch(() => undefined);
+  if (!stream) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return firstFileOfTar(Buffer.concat(chunks))?.toString("utf8");
+}
+
 /** The first regular file's content in a tar archive (what `getArchive` returns for one file), or undefined. */
 export function firstFileOfTar(archive: Buffer): Buffer | undefined {
   for (let at = 0; at + 512 <= archive.length; ) {

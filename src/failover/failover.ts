@@ -12,6 +12,7 @@ import { PGDATA } from "../backup/wal";
 import { AFTER_PROMOTE_SQL, FENCE_MARKER, memberSql, PROMOTE_SQL, STANDBY_SLOT } from "../postgres/standby";
 import { DB_HOST, pollUntil } from "../vocabulary";
 import { decideFailover, type FailoverTarget, type Observed } from "./plan";
+import { isFenced } from "./reseed";
 
 const DEFAULT_NETWORKS = new Set(["bridge", "host", "none"]);
 
@@ -61,7 +62,12 @@ async function observe(docker: Docker, t: FailoverTarget): Promise<Observed> {
   }
   return {
     primary: { exists: p !== undefined, running: p?.State.Running === true },
-    standby: { exists: s !== undefined, running: s?.State.Running === true, ...(s ? { state: s.State.Status } : {}), ...(inRecovery !== undefined ? { inRecovery } : {}) },
+    standby: {
+      exists: s !== undefined,
+      running: s?.State.Running === true,
+      ...(s ? { state: s.State.Status, fenced: await isFenced(docker, t.standby) } : {}),
+      ...(inRecovery !== undefined ? { inRecovery } : {}),
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-// The `npm run failover` verb, declared once: its flags, help and notes (src/cli/failover.ts parses them).
+// The `npm run failover` and `npm run reseed` verbs, declared once: its flags, help and notes (src/cli/failover.ts and src/cli/reseed.ts parse them).
 import { LOCK_DEFAULTS } from "../../stacks/schema";
 import type { VerbSpec } from "../vocabulary/verbs";
 
@@ -19,8 +19,32 @@ export const FAILOVER_VERB = {
     "themselves: requests wait for a connection up to database.standby.apiWaitSeconds; only those in flight on the lost",
     "primary fail.",
     "Refused, changing nothing: a stack without database.standby.enabled (restore instead), on target swarm, a standby",
-    "that is gone, stopped or already a primary, a stack that failed over already (no standby until one is seeded",
-    "again), and a primary still running without --yes.",
+    "that is gone, stopped, fenced by an earlier failover (seed it again first: npm run reseed) or already a primary,",
+    "and a primary still running without --yes.",
     "Then: RUNBOOK \"The database host is gone\" (the next deploy, no standby meanwhile, synchronous mode).",
+  ],
+} as const satisfies VerbSpec;
+
+export const RESEED_DEFAULT_TIMEOUT_SECONDS = 900;
+
+export const RESEED_VERB = {
+  name: "reseed",
+  summary: "Seed a stack's other database member again as a hot standby of the serving one: after a failover (the fenced old primary), or a standby too far behind.",
+  flags: {
+    stack: FAILOVER_VERB.flags.stack,
+    yes: { type: "boolean", description: "go ahead: the other member's data directory is emptied and copied again from the serving member" },
+    timeout: { type: "string", value: "<s>", description: `how long the copy and the first streaming may take, each (default ${RESEED_DEFAULT_TIMEOUT_SECONDS})` },
+    "stack-lock-wait": FAILOVER_VERB.flags["stack-lock-wait"],
+  },
+  notes: [
+    "Steps: the other member's restart policy set to no, stopped; a fresh replication slot on the serving member; a",
+    "throwaway container of the member's image on its data volume empties it and copies the serving member's with",
+    "pg_basebackup through the slot (as the replication role, its password a file); the member back on the backend",
+    "network without the db alias, its restart policy as database.restartPolicy declares it, started: a standby",
+    "streaming from db. With database.standby.synchronous, commits wait for it again. No declaration changes: the next",
+    "`pulumi up` replaces no container. A failover back to it is then possible (npm run failover -- --yes: a switchover).",
+    "Refused, changing nothing: without --yes, a serving member that is stopped or not a primary, an other member that",
+    "runs as a primary too (two writers: stop the one whose data is wrong first), target swarm, no standby. Nothing to",
+    "do when it streams already (exit 0).",
   ],
 } as const satisfies VerbSpec;

@@ -141,3 +141,32 @@ export const PROMOTE_SQL = "SELECT pg_promote(true, 60)";
  * with it set, every commit would hang until a new standby streams).
  */
 export const AFTER_PROMOTE_SQL = "ALTER SYSTEM RESET synchronous_standby_names";
+
+/** A re-seeded member's copy of the replication passfile, in its data directory (so it outlives its container). */
+export const DATA_PASSFILE = "slipway-replication.pgpass";
+/** Where the re-seed's throwaway container finds the passfile line (uploaded before it starts, root's, 0600). */
+export const RESEED_PASSFILE_UPLOAD = "/run/slipway/replication.pgpass";
+
+/**
+ * The re-seed's script (bash, run as root in a throwaway container of the member's image with the member's data volume
+ * at `pgdata`, on the backend network): the data directory emptied; pg_basebackup from the serving member (`db`)
+ * through the slot as the replication role; the passfile kept in the data directory (0600, postgres's) and the standby
+ * settings written after what the copy brought (primary_conninfo, the slot), standby.signal — started with any server
+ * command, the member comes up as a standby of `db`.
+ */
+export function reseedScript(pgdata: string): string {
+  const passfile = `${pgdata}/${DATA_PASSFILE}`;
+  const conninfo = `host=${DB_HOST} user=${DB_ROLES.replication} passfile=${passfile} application_name=${STANDBY_APPLICATION}`;
+  const asPostgres = "setpriv --reuid=postgres --regid=postgres --init-groups";
+  return [
+    "set -eu",
+    `find ${pgdata} -mindepth 1 -delete`,
+    `chown postgres:postgres ${pgdata} && chmod 700 ${pgdata}`,
+    `install -o postgres -g postgres -m 600 ${RESEED_PASSFILE_UPLOAD} /tmp/replication.pgpass`,
+    `${asPostgres} env PGPASSFILE=/tmp/replication.pgpass pg_basebackup --host ${DB_HOST} --username ${DB_ROLES.replication} --pgdata ${pgdata} --wal-method=stream --slot=${STANDBY_SLOT} --checkpoint=fast --no-password`,
+    `install -o postgres -g postgres -m 600 /tmp/replication.pgpass ${passfile}`,
+    `printf "%s\\n" ${shellJoin([`primary_conninfo = '${conninfo}'`, `primary_slot_name = '${STANDBY_SLOT}'`])} >> ${pgdata}/postgresql.auto.conf`,
+    `${asPostgres} touch ${pgdata}/standby.signal`,
+    `echo "re-seeded ${pgdata} from ${DB_HOST} (slot ${STANDBY_SLOT})"`,
+  ].join("\n");
+}

@@ -2,7 +2,7 @@
 // Every call goes to the one engine dockerHost names (a manager): no node is reached directly.
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
-import { demuxLogs, ignoreStatus, isStatus, resolveIds, tail, firstFileOfTar } from "../docker";
+import { demuxLogs, ignoreStatus, isStatus, readContainerFile, resolveIds, tail } from "../docker";
 import { LABEL_STACK, pollUntil, sleep } from "../vocabulary";
 import type { ObservedTask } from "./planner";
 import { type FileOwner, oneOffServiceSpec, type OneOffSpec, type SecretRef, secretName } from "./spec";
@@ -119,13 +119,7 @@ export async function imageOwner(docker: Docker, image: string, log: (line: stri
     if (user === "" || user === "root") return { uid: 0, gid: 0 };
     if (/^\d+(:\d+)?$/.test(user)) return resolveIds(user, async () => undefined);
     container = await docker.createContainer({ Image: image, Entrypoint: ["true"], Cmd: [] });
-    return await resolveIds(user, async (path) => {
-      const stream = await container!.getArchive({ path }).catch(() => undefined);
-      if (!stream) return undefined;
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-      return firstFileOfTar(Buffer.concat(chunks))?.toString("utf8");
-    });
+    return await resolveIds(user, (path) => readContainerFile(container!, path));
   } catch (e) {
     log(`image ${image}: its user could not be resolved on the manager (${(e as Error).message}); secret files owned by root, mode 0400`);
     return { uid: 0, gid: 0 };

@@ -13,6 +13,11 @@
 //     recovery and `db` does not resolve to it;
 //  4. the next `pulumi up` (database.standby.serving: standby, as the failover recorded it) replaces neither database
 //     container, the API keeps writing, and `preview --expect-no-changes` is empty.
+//  5. a standby again: `npm run reseed` (refused without --yes, changing nothing) seeds the fenced member from the
+//     promoted one: streaming, its restart policy and network back without the `db` alias, a row written through the
+//     edge on it; a second reseed does nothing; the next up replaces nothing and its preview is empty; a switchover
+//     back (`failover --yes`) makes it the primary again. Synchronous: seeded right after the failover (no up in
+//     between), commits wait for it again (sync_state sync).
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -20,7 +25,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { execInContainer, execText } from "../../src/docker";
-import { memberNames, standbyVolume, STANDBY_SLOT } from "../../src/postgres/standby";
+import { DATA_PASSFILE, memberNames, standbyVolume, STANDBY_SLOT } from "../../src/postgres/standby";
 import { pollUntil } from "../../src/vocabulary";
 import { productionShape } from "../support/deploy-scenario";
 import { writeContinuously } from "../support/load";
@@ -33,6 +38,8 @@ const API_WAIT_S = 60;
 const IN_FLIGHT_GRACE_MS = 1000;
 /** Budget for `npm run failover` on a loaded 2-core machine (it needs seconds on a quiet one). */
 const FAILOVER_BUDGET_MS = Number(process.env.STANDBY_FAILOVER_BUDGET_MS ?? 3 * 60_000);
+/** Budget for `npm run reseed` (a pg_basebackup of a small database, and the first streaming). */
+const RESEED_BUDGET_MS = Number(process.env.STANDBY_RESEED_BUDGET_MS ?? 10 * 60_000);
 
 /** A production-shaped stack with a standby, created (not deployed), and what the scenarios do with it. */
 async function standbyStack(t: TestContext, tag: string, synchronous: boolean) {
@@ -70,11 +77,15 @@ async function standbyStack(t: TestContext, tag: string, synchronous: boolean) {
       }
     },
     /** `npm run failover -- --stack <name> …`, as the operator runs it, to its end. */
-    failoverVerb: (args: string[]) =>
-      new Promise<VerbRun & { seconds: number }>((resolve) => {
+    failoverVerb: (args: string[]) => verb("failover", args),
+    /** `npm run reseed -- --stack <name> …`, likewise. */
+    reseedVerb: (args: string[]) => verb("reseed", args),
+  };
+  function verb(which: "failover" | "reseed", args: string[]) {
+    return new Promise<VerbRun & { seconds: number }>((resolve) => {
         const started = Date.now();
         const env = { ...process.env, ...engineEnv(ps.backendDir), SLIPWAY_PROJECT_DIR: ps.workDir };
-        const child = spawn("npm", ["run", "--silent", "failover", "--", "--stack", name, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("npm", ["run", "--silent", which, "--", "--stack", name, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -82,13 +93,13 @@ async function standbyStack(t: TestContext, tag: string, synchronous: boolean) {
           stderr += d.toString();
           log(d.toString());
         });
-        const timer = setTimeout(() => child.kill("SIGKILL"), FAILOVER_BUDGET_MS);
+        const timer = setTimeout(() => child.kill("SIGKILL"), which === "failover" ? FAILOVER_BUDGET_MS : RESEED_BUDGET_MS);
         child.on("close", (code) => {
           clearTimeout(timer);
           resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
         });
-      }),
-  };
+      });
+  }
 }
 type StandbyStack = Awaited<ReturnType<typeof standbyStack>>;
 
@@ -223,7 +234,47 @@ test("database.standby (asynchronous): a streaming standby; SIGKILL of the prima
   assert.equal(await s.previewEmpty(), "", "preview after the failover and the next up is empty");
   const refused = await s.failoverVerb([]);
   assert.notEqual(refused.code, 0, "a second failover is refused: there is no standby");
-  assert.match(refused.stderr, /failed over already/);
+  assert.match(refused.stderr, /slipway-\S+-db was fenced by a failover.*npm run reseed/);
+
+  // 5. A standby again: `npm run reseed` seeds the fenced member from the promoted one; then a failover back.
+  const unconfirmed = await s.reseedVerb([]);
+  assert.notEqual(unconfirmed.code, 0);
+  assert.match(unconfirmed.stderr, /empties \S+-db's data directory \(fenced by the failover.*Pass --yes/);
+  assert.equal((await docker.getContainer(members.db).inspect()).HostConfig.RestartPolicy?.Name, "no", "refused, it changed nothing");
+  const reseeded = await s.reseedVerb(["--yes"]);
+  assert.equal(reseeded.code, 0, `npm run reseed: ${reseeded.stderr}`);
+  assert.match(reseeded.stdout, new RegExp(`reseed of ${s.name}: ${members.db} is a standby of ${members.standby}, streaming \\(([\\d.]+) s\\)`));
+  console.log(`reseed: ${reseeded.seconds.toFixed(1)} s (the verb, npm and the Automation API included)`);
+  const promotedSql = s.sqlIn(members.standby);
+  assert.equal(await promotedSql("SELECT state FROM pg_stat_replication WHERE application_name = 'slipway_standby'"), "streaming");
+  const member = await docker.getContainer(members.db).inspect();
+  assert.equal(member.Id, ids.db, "the same container, its volume seeded again");
+  assert.equal(member.HostConfig.RestartPolicy?.Name, "unless-stopped", "its declared restart policy back");
+  assert.ok(Object.keys(member.NetworkSettings.Networks ?? {}).includes(`${ps.prefix}-backend`), "back on the backend network");
+  assert.ok(!(member.NetworkSettings.Networks?.[`${ps.prefix}-backend`]?.Aliases ?? []).includes("db"), "without the db alias");
+  assert.equal(await primarySql("SELECT pg_is_in_recovery()"), "t");
+  assert.equal(await execText(docker, members.db, ["stat", "-c", "%a %U", `/var/lib/postgresql/data/${DATA_PASSFILE}`]).then((o) => o.trim()), "600 postgres", "its passfile in its data directory, 0600");
+  assert.ok(!JSON.stringify(member).includes(replicationPassword), "the replication password in no docker inspect");
+  const again = await s.reseedVerb([]);
+  assert.equal(again.code, 0, "a second reseed: nothing to do, even without --yes");
+  assert.match(again.stdout, /streams from \S+ already; nothing done/);
+  assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "after-reseed" }) })).status, 201);
+  await pollUntil(async () => ((await primarySql("SELECT count(*) FROM items WHERE name = 'after-reseed'")) === "1" ? true : undefined), { timeoutMs: 30_000, onTimeout: () => new Error("a row written through the edge does not reach the re-seeded standby") });
+  const afterReseed = await s.up("after the reseed");
+  assert.equal((await docker.getContainer(members.db).inspect()).Id, ids.db, "the next up replaces no database container");
+  assert.equal((await docker.getContainer(members.standby).inspect()).Id, ids.standby);
+  assert.equal(afterReseed.outputs.dbContainer!.value, members.standby);
+  assert.equal(await s.previewEmpty(), "", "preview after the reseed and the next up is empty");
+
+  // A switchover back (the primary running: --yes) under writes: the re-seeded member serves, nothing written twice.
+  const back = await s.failoverVerb(["--yes"]);
+  assert.equal(back.code, 0, `the failover back: ${back.stderr}`);
+  assert.match(back.stdout, new RegExp(`${members.db} is the primary, ${members.standby} fenced`));
+  // A pooled connection to the member just stopped may fail one request: the operator's client retries (a 5xx is never a write).
+  await pollUntil(async () => ((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "after-failback" }) }).then((r) => r.status).catch(() => 0)) === 201 ? true : undefined), { timeoutMs: 90_000, intervalMs: 1000, onTimeout: () => new Error("no write answered 201 after the failover back") });
+  assert.equal(await primarySql("SELECT count(*) FROM items WHERE name IN ('after-up', 'after-reseed', 'after-failback')"), "3", "every row on the member serving again");
+  const backFile = parse(readFileSync(s.stackPath, "utf8")) as { config: Record<string, { standby?: { serving?: string } }> };
+  assert.equal(backFile.config["slipway:database"]?.standby?.serving, "db");
   console.log(`asynchronous scenario ${((Date.now() - started) / 1000).toFixed(0)} s`);
 });
 
@@ -235,5 +286,14 @@ test("database.standby.synchronous: SIGKILL of the primary right after acknowled
   assert.equal(await primarySql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'slipway_standby'"), "sync");
   const f = await killAndFailOver(s, url, replica);
   assert.deepEqual(f.lost.map((w) => `${w.name} acked ${f.killAt - w.ackAt!} ms before the kill`), [], "every acknowledged row is on the promoted standby (synchronous commits)");
+  // Seeded again with no deploy in between: synchronous commits wait for it again.
+  const reseeded = await s.reseedVerb(["--yes"]);
+  assert.equal(reseeded.code, 0, `npm run reseed: ${reseeded.stderr}`);
+  const promotedSql = s.sqlIn(s.members.standby);
+  assert.equal(await promotedSql("SHOW synchronous_standby_names"), "slipway_standby", "synchronous again");
+  assert.equal(await promotedSql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'slipway_standby'"), "sync");
+  assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "sync-again" }) })).status, 201);
+  // flushed there before the 201 (synchronous_commit on); replayed, visible, a moment later
+  await pollUntil(async () => ((await primarySql("SELECT count(*) FROM items WHERE name = 'sync-again'")) === "1" ? true : undefined), { timeoutMs: 30_000, onTimeout: () => new Error("an acknowledged row is not on the re-seeded standby") });
   console.log(`synchronous scenario ${((Date.now() - started) / 1000).toFixed(0)} s`);
 });

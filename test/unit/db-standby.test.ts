@@ -5,9 +5,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadStackConfig } from "../../stacks/load";
 import { violations } from "../support/stack-config";
-import { decideFailover, failoverTarget, type Observed, type Values } from "../../src/failover/plan";
-import { FAILOVER_VERB } from "../../src/failover/verb";
-import { memberNames, replicationCommand, replicationPassfile, replicationScript, standbyCommand, synchronousCommand, MAX_SLOT_WAL_KEEP, STANDBY_SLOT } from "../../src/postgres/standby";
+import { execFileSync } from "node:child_process";
+import { decideFailover, decideReseed, failoverTarget, type Observed, type ReseedObserved, type Values } from "../../src/failover/plan";
+import { FAILOVER_VERB, RESEED_VERB } from "../../src/failover/verb";
+import { memberNames, replicationCommand, replicationPassfile, replicationScript, reseedScript, standbyCommand, synchronousCommand, DATA_PASSFILE, MAX_SLOT_WAL_KEEP, RESEED_PASSFILE_UPLOAD, STANDBY_SLOT } from "../../src/postgres/standby";
 import { prefixOfDbContainer } from "../../src/vocabulary";
 import { declareProgram as declare, type Registered } from "../support/declare";
 
@@ -32,18 +33,25 @@ test("settings: off by default; refused on swarm and without enabled, each by it
 const outputs = (db: string, standby: string | null): Values => ({ dbContainer: { value: db }, dbStandbyContainer: { value: standby } });
 const config = (standby: Record<string, unknown>, extra: Values = {}): Values => ({ "slipway:database": { value: JSON.stringify({ user: "app", standby }) }, ...extra });
 
-test("failoverTarget: the members from the outputs; refuses swarm, no standby, a stack that failed over already", () => {
+test("failoverTarget: the members from the outputs, the serving one first (either member); refuses swarm, no standby", () => {
   assert.deepEqual(failoverTarget("prod", outputs("slipway-prod-db", "slipway-prod-db-standby"), config({ enabled: true }, { "slipway:dockerHost": { value: "ssh://h" } })), {
     prefix: "slipway-prod",
     primary: "slipway-prod-db",
     standby: "slipway-prod-db-standby",
     standbyMember: "standby",
     dbUser: "app",
+    restartPolicy: "unless-stopped",
+    synchronous: false,
     dockerHost: "ssh://h",
   });
   assert.throws(() => failoverTarget("p", outputs("x-db", "x-db-standby"), config({ enabled: true }, { "slipway:target": { value: "swarm" } })), /target swarm, where slipway declares no hot standby/);
   assert.throws(() => failoverTarget("p", outputs("x-db", null), config({})), /stack "p" has no hot standby \(slipway:database\.standby\.enabled is not true\).*npm run restore -- --stack p/);
-  assert.throws(() => failoverTarget("p", outputs("x-db-standby", "x-db"), config({ enabled: true, serving: "standby" })), /stack "p" failed over already.*no standby to promote until a new one is seeded/);
+  // failed over once: the promoted member serves; the fenced one is what a re-seed works on and a failover back promotes
+  assert.deepEqual(failoverTarget("p", outputs("x-db-standby", "x-db"), config({ enabled: true, serving: "standby", synchronous: true })), {
+    prefix: "x", primary: "x-db-standby", standby: "x-db", standbyMember: "db", dbUser: "app", restartPolicy: "unless-stopped", synchronous: true,
+  });
+  // right after the failover, before the next up, the outputs still name the old primary: the stack file decides
+  assert.equal(failoverTarget("p", outputs("x-db", "x-db-standby"), config({ enabled: true, serving: "standby" })).primary, "x-db-standby");
   assert.throws(() => failoverTarget("p", {}, config({ enabled: true })), /no dbContainer\/dbStandbyContainer outputs/);
 });
 
@@ -66,6 +74,51 @@ test("decideFailover: promotes only a running standby in recovery; a running pri
   assert.match(refused(seen({}, { running: false, state: "exited" })), /x-db-standby is not running \(exited\): start it/);
   assert.match(refused(seen({}, { inRecovery: false })), /x-db-standby is not a standby: it is a primary already/);
   assert.match(refused(seen({}, { inRecovery: undefined })), /x-db-standby does not answer on its local socket/);
+  // a fenced member comes up read-only, in recovery: it would pass every check above, and hold what the primary never had
+  assert.match(refused(seen({}, { fenced: true })), /x-db-standby was fenced by a failover.*npm run reseed.*nothing was changed/);
+  assert.match(refused(seen({}, { fenced: true, running: false })), /fenced/, "fenced is said before stopped: starting it would not help");
+});
+
+test("decideReseed: only with --yes, from a serving primary, never over a second primary; nothing to do when it streams", () => {
+  const t = { primary: "x-db-standby", standby: "x-db" };
+  const seen = (s: Partial<ReseedObserved["serving"]>, o: Partial<ReseedObserved["other"]>): ReseedObserved => ({
+    serving: { running: true, inRecovery: false, ...s },
+    other: { exists: true, running: false, streaming: false, fenced: true, ...o },
+  });
+  assert.deepEqual(decideReseed(t, seen({}, {}), true), { go: true, stopOther: false });
+  assert.deepEqual(decideReseed(t, seen({}, { running: true, inRecovery: true }), true), { go: true, stopOther: true }, "a fenced member started by hand: read-only");
+  assert.deepEqual(decideReseed(t, seen({}, { running: true, inRecovery: true, fenced: false }), true), { go: true, stopOther: true }, "a standby that lost its slot");
+  const refused = (o: ReseedObserved, yes = true) => {
+    const d = decideReseed(t, o, yes);
+    assert.equal(d.go, false);
+    return d.go ? "" : d;
+  };
+  assert.match((refused(seen({}, {}), false) as { why: string }).why, /empties x-db's data directory \(fenced by the failover: what it wrote that never reached the new primary is lost with it\).*Pass --yes.*nothing was changed/);
+  assert.match((refused(seen({ running: false }, {})) as { why: string }).why, /serving member x-db-standby is not running/);
+  assert.match((refused(seen({ inRecovery: true }, {})) as { why: string }).why, /x-db-standby is not a primary \(in recovery\)/);
+  assert.match((refused(seen({}, { exists: false })) as { why: string }).why, /x-db does not exist: deploy the stack/);
+  assert.match((refused(seen({}, { running: true, inRecovery: false })) as { why: string }).why, /x-db runs as a primary too: two writers/);
+  assert.deepEqual(refused(seen({}, { running: true, inRecovery: true, streaming: true, fenced: false }), false), { go: false, done: true, why: "x-db is a standby streaming from x-db-standby already: nothing to do" }, "done even without --yes");
+});
+
+test("the re-seed's script: valid bash; empties, copies through the slot as the replication role, keeps the passfile in the data directory", () => {
+  const script = reseedScript("/var/lib/postgresql/data");
+  execFileSync("bash", ["-n", "-c", script]);
+  const lines = script.split("\n");
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  assert.ok(at(/^find \/var\/lib\/postgresql\/data -mindepth 1 -delete$/) < at(/pg_basebackup/));
+  assert.match(script, new RegExp(`install -o postgres -g postgres -m 600 ${RESEED_PASSFILE_UPLOAD} /tmp/replication.pgpass`));
+  assert.match(script, /setpriv --reuid=postgres .* pg_basebackup --host db --username slipway_replicator --pgdata \/var\/lib\/postgresql\/data --wal-method=stream --slot=slipway_standby/);
+  // after the copy: what the copy brought (a primary's auto.conf) is followed by the standby's settings, which win
+  assert.ok(at(/pg_basebackup/) < at(/postgresql\.auto\.conf/) && at(/postgresql\.auto\.conf/) < at(/standby\.signal/));
+  // what the line appends, as bash writes it
+  const append = lines[at(/postgresql\.auto\.conf/)]!.replace(/ >> \S+$/, "");
+  assert.equal(execFileSync("bash", ["-c", append], { encoding: "utf8" }), [
+    `primary_conninfo = 'host=db user=slipway_replicator passfile=/var/lib/postgresql/data/${DATA_PASSFILE} application_name=slipway_standby'`,
+    "primary_slot_name = 'slipway_standby'",
+    "",
+  ].join("\n"));
+  assert.doesNotMatch(script, /PGPASSWORD|password=/i, "no password in the script: it is a file uploaded into the container");
 });
 
 test("the members' names and the prefix read back from either", () => {
@@ -95,9 +148,11 @@ test("the standby's commands: the password never on a command line; seeding only
   assert.doesNotMatch(synchronousCommand("x-db", { user: "app" }, false), /streaming/);
 });
 
-test("the failover verb's help names its steps and refusals", () => {
+test("the failover and reseed verbs' help names their steps and refusals", () => {
   const help = FAILOVER_VERB.notes.join(" ");
-  for (const word of ["restart policy set to no", "standby.signal", "pg_promote()", "database.standby.serving", "apiWaitSeconds", "--yes", "target swarm"]) assert.ok(help.includes(word), word);
+  for (const word of ["restart policy set to no", "standby.signal", "pg_promote()", "database.standby.serving", "apiWaitSeconds", "--yes", "target swarm", "npm run reseed"]) assert.ok(help.includes(word), word);
+  const reseedHelp = RESEED_VERB.notes.join(" ");
+  for (const word of ["pg_basebackup", "fresh replication slot", "without the db alias", "database.restartPolicy", "database.standby.synchronous", "--yes", "two writers", "target swarm"]) assert.ok(reseedHelp.includes(word), word);
 });
 
 const byName = (rs: Registered[], name: string) => rs.find((x) => x.name === name);

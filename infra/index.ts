@@ -57,7 +57,7 @@ try {
 }
 // The SDK knows which config keys were set with --secret but does not declare the helper in its types.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
-for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate < fullchain.pem"], ["tlsKey", "tlsKey < key.pem"], ["alertWebhookToken", "alertWebhookToken < token.txt"]]) {
+for (const [key, how] of [["secretEnv", "--path 'secretEnv.NAME' ..."], ["tlsCertificate", "tlsCertificate < fullchain.pem"], ["tlsKey", "tlsKey < key.pem"], ["alertWebhookToken", "alertWebhookToken < token.txt"], ["walSftpKey", "walSftpKey < id_ed25519"]]) {
   if (pulumi.runtime.allConfig()[`slipway:${key}`] !== undefined && !isConfigSecret(`slipway:${key}`)) {
     throw new pulumi.RunError(`stack "${stack}": slipway:${key} must be set as a secret (pulumi config set --secret ${how})`);
   }
@@ -75,6 +75,9 @@ if (cfg.edge.tls.enabled) {
   if (missing.length > 0) {
     throw new pulumi.RunError(`stack "${stack}": slipway:edge.tls.enabled needs ${missing.map((k) => `slipway:${k}`).join(" and ")} (from stdin, never on the command line: pulumi config set --secret tlsCertificate < fullchain.pem; pulumi config set --secret tlsKey < key.pem)`);
   }
+}
+if (cfg.backup?.wal.enabled && cfg.backup.wal.offHost && config.get("walSftpKey") === undefined) {
+  throw new pulumi.RunError(`stack "${stack}": slipway:backup.wal.offHost needs slipway:walSftpKey, the private key its user logs in with (from stdin, never on the command line: pulumi config set --secret walSftpKey < id_ed25519)`);
 }
 // One PEM bundle (chain, then key), secret end to end: config → EdgeProxy state → a file in the HAProxy container.
 const tlsPem = cfg.edge.tls.enabled

@@ -229,6 +229,24 @@ export const BACKUP_VERIFY_DEFAULT = { production: true, staging: false } as con
  * differential one before every deploy, so `npm run restore -- --to-time T | --to-latest` can bring it back to any
  * moment since the oldest kept base backup. Needs an image with pgBackRest (docker-bake.hcl target `postgres`).
  */
+/**
+ * backup.wal.offHost: a second pgBackRest repository on another machine over SFTP (repo2): every WAL segment is pushed
+ * to both, and every base backup taken in both, so losing the host — the data volume and the local repository with it
+ * — loses at most archive_timeout of writes. The private key is the Pulumi secret `slipway:walSftpKey` (a file in the
+ * database container, never in its env); the server's host key is checked against `hostKey`, never trusted on first use.
+ */
+export const walOffHostSchema = z.strictObject({
+  host: z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, "must be a host name or an IP address"),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, "must be a user name"),
+  /** the repository's directory on the server (pgBackRest repo2-path) */
+  path: z.string().regex(/^\/[^\s:]*$/, "must be an absolute path without spaces"),
+  /** the server's public host key as `ssh-keyscan` prints it, type and key: `ssh-ed25519 AAAA…` */
+  hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/, "must be a public host key: its type and base64 key, e.g. ssh-ed25519 AAAAC3Nz… (ssh-keyscan -t ed25519 HOST)"),
+  /** Full base backups kept off the host (repo2-retention-full). Unset: backup.wal.keepFull. */
+  keepFull: z.number().int().min(1).max(100).optional(),
+});
+
 export const walSchema = z.strictObject({
   enabled: z.boolean().default(false),
   /**
@@ -238,6 +256,7 @@ export const walSchema = z.strictObject({
   archiveTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
   /** Full base backups kept (pgBackRest repo1-retention-full); older ones and the WAL before them are expired. */
   keepFull: z.number().int().min(1).max(100).default(2),
+  offHost: walOffHostSchema.optional(),
 });
 
 export const backupSchema = z.strictObject({
@@ -398,7 +417,7 @@ export const stackConfigSchema = stackConfigObject.transform((cfg) => ({ ...cfg,
  * infra/index.ts as a Pulumi secret (its values may be encrypted or placeholders at load time), so the
  * loader accepts it and leaves it out of the parsed config.
  */
-export const secretConfigKeys = ["secretEnv", "tlsCertificate", "tlsKey", "alertWebhookToken"] as const;
+export const secretConfigKeys = ["secretEnv", "tlsCertificate", "tlsKey", "alertWebhookToken", "walSftpKey"] as const;
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type RestartPolicy = z.infer<typeof restartPolicySchema>;
@@ -412,6 +431,7 @@ export type CanarySettings = RolloutSettings["canary"];
 export type Strategy = RolloutSettings["strategy"];
 export type BackupSettings = NonNullable<StackConfig["backup"]>;
 export type WalSettings = BackupSettings["wal"];
+export type WalOffHost = NonNullable<WalSettings["offHost"]>;
 export type StandbySettings = StackConfig["database"]["standby"];
 export type MonitoringSettings = StackConfig["monitoring"];
 export type SwarmSettings = StackConfig["swarm"];

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import type { StackConfig, WalSettings } from "../../stacks/schema";
-import { archivingCommand, PGDATA, pgbackrestEnv, WAL_REPO_PATH, walRepoVolume } from "../../src/backup/wal";
+import { archivingCommand, knownHostsLine, PGDATA, pgbackrestEnv, sftpKeyFile, WAL_REPO_PATH, WAL_SFTP_KEY_FILE, WAL_SFTP_KNOWN_HOSTS_FILE, walRepoVolume } from "../../src/backup/wal";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_FILE_MODE, type InitdbPasswordDelivery } from "../../src/postgres/initdb-password";
 import { DB_HOST, LABEL_ENVIRONMENT } from "../../src/vocabulary";
 import { containerLimits, dockerLabels, logRotation } from "./limits";
@@ -39,6 +39,24 @@ export interface DatabaseArgs {
    * failover leaves the fenced container alone (infra/components/standby.ts says the same of the standby).
    */
   standby?: boolean;
+  /**
+   * backup.wal.offHost: the private key (slipway:walSftpKey, a secret) and the network with a route out
+   * (walEgressNetwork). The key and the server's known_hosts line are files uploaded before the server starts, 0444
+   * inside the container (root's: the upload cannot give them to postgres; nothing but PostgreSQL runs in it).
+   */
+  offHost?: { key: pulumi.Input<string>; network: pulumi.Input<string> };
+}
+
+/** The files and network of backup.wal.offHost for a PostgreSQL member (the database and its standby alike). */
+export function offHostMember(wal: WalSettings | undefined, offHost: DatabaseArgs["offHost"]): { uploads: docker.types.input.ContainerUpload[]; networks: pulumi.Input<string>[] } {
+  if (!wal?.offHost || !offHost) return { uploads: [], networks: [] };
+  return {
+    uploads: [
+      { file: WAL_SFTP_KEY_FILE, content: pulumi.secret(pulumi.output(offHost.key).apply(sftpKeyFile)), permissions: "0444" },
+      { file: WAL_SFTP_KNOWN_HOSTS_FILE, content: knownHostsLine(wal.offHost), permissions: "0444" },
+    ],
+    networks: [offHost.network],
+  };
 }
 
 /** The database's container (swarm: its service) of the stack with this prefix. */
@@ -84,6 +102,8 @@ export class Database extends pulumi.ComponentResource {
   readonly serverEnvs: string[];
   /** The WAL repository volume (backup.wal on). */
   readonly walRepo?: pulumi.Output<string>;
+  /** backup.wal.offHost: the files and network the standby member shares. */
+  readonly offHost: ReturnType<typeof offHostMember>;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slipway:index:Database", name, {}, opts);
@@ -121,6 +141,7 @@ export class Database extends pulumi.ComponentResource {
     if (serverCommand) this.serverCommand = serverCommand;
     this.serverEnvs = serverEnvs;
     if (repo) this.walRepo = repo.name;
+    this.offHost = offHostMember(wal, args.offHost);
 
     this.container = new docker.Container(
       `${name}-container`,
@@ -134,14 +155,16 @@ export class Database extends pulumi.ComponentResource {
           ...serverEnvs,
         ]),
         // The file is written into the created container before it starts: in no `docker inspect`, secret in the state.
-        uploads: pulumi.output(args.passwordDelivery).apply((delivery) =>
-          delivery === "file" ? [{ file: INITDB_PASSWORD_FILE, content: this.password, permissions: INITDB_PASSWORD_FILE_MODE }] : []),
+        uploads: pulumi.output(args.passwordDelivery).apply((delivery) => [
+          ...(delivery === "file" ? [{ file: INITDB_PASSWORD_FILE, content: this.password, permissions: INITDB_PASSWORD_FILE_MODE }] : []),
+          ...this.offHost.uploads,
+        ]),
         ...(serverCommand ? { command: serverCommand } : {}),
         volumes: [
           { volumeName: volume.name, containerPath: PGDATA },
           ...(repo ? [{ volumeName: repo.name, containerPath: WAL_REPO_PATH }] : []),
         ],
-        networksAdvanced: [{ name: args.network, aliases: [DB_HOST] }],
+        networksAdvanced: [{ name: args.network, aliases: [DB_HOST] }, ...this.offHost.networks.map((name) => ({ name }))],
         healthcheck: {
           tests: ["CMD-SHELL", `pg_isready -U ${settings.user} -d ${settings.name}`],
           interval: "1s",

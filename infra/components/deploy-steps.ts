@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { StackConfig } from "../../stacks/schema";
 import { backupVerb } from "../../src/backup/verb";
-import { BASE_BACKUP_ARGS, pgbackrest, WAL_OS_USER } from "../../src/backup/wal";
+import { BASE_BACKUP_ARGS, OFF_HOST_BACKUP_ARGS, pgbackrest, WAL_OS_USER, walEgressNetwork } from "../../src/backup/wal";
 import { shellJoin } from "../../src/postgres/commands";
 import { ROLE_PASSWORD_ENV, rolesCommand } from "../../src/postgres/roles";
 import { DB_HOST, DB_ROLES, LABEL_ROLE, LABEL_STACK, ROLES } from "../../src/vocabulary";
@@ -120,11 +120,21 @@ export class DeploySteps extends pulumi.ComponentResource {
     if (args.backup?.wal.enabled) {
       // backup.wal: the stanza (idempotent), then a base backup — full the first time, differential before each deploy —
       // inside the database container, into its WAL repository. Re-runs on a new image and on a new database container.
+      // backup.wal.offHost: the stanza in both repositories, and a base backup into each (pgBackRest takes one per
+      // repository). The serving member is put on the egress network first if it is not (a member whose networks a
+      // standby's failover owns keeps the ones it was created with: ignoreChanges).
+      const offHost = args.backup.wal.offHost;
       const exec = (db: string, argv: string[]) => shellJoin(["docker", "exec", "-u", WAL_OS_USER, db, ...pgbackrest(argv)]);
       this.baseBackup = new command.local.Command(
         `${name}-base-backup`,
         {
-          create: pulumi.output(args.dbContainer).apply((db) => `${shellJoin(["docker", "exec", "-u", WAL_OS_USER, db, "sh", "-c", untilPromoted(args.dbUser)])} && ${exec(db, ["stanza-create"])} && ${exec(db, BASE_BACKUP_ARGS)}`),
+          create: pulumi.output(args.dbContainer).apply((db) => [
+            shellJoin(["docker", "exec", "-u", WAL_OS_USER, db, "sh", "-c", untilPromoted(args.dbUser)]),
+            ...(offHost ? [egressConnect(db, walEgressNetwork(args.prefix))] : []),
+            exec(db, ["stanza-create"]),
+            exec(db, BASE_BACKUP_ARGS),
+            ...(offHost ? [exec(db, OFF_HOST_BACKUP_ARGS)] : []),
+          ].join(" && ")),
           environment: dockerEnv,
           triggers: [args.image, args.dbContainerId],
         },
@@ -155,4 +165,9 @@ export class DeploySteps extends pulumi.ComponentResource {
     this.done = this.migrate;
     this.registerOutputs({});
   }
+}
+
+/** `docker network connect` unless the container is on the network already (shell; idempotent). */
+export function egressConnect(container: string, network: string): string {
+  return `{ ${shellJoin(["docker", "inspect", "-f", "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}", container])} | grep -qw -- ${shellJoin([network])} || ${shellJoin(["docker", "network", "connect", network, container])}; }`;
 }

@@ -29,6 +29,8 @@ export interface StandbyArgs {
   serverCommand?: string[];
   serverEnvs: string[];
   walRepo?: pulumi.Input<string>;
+  /** backup.wal.offHost: the primary's files and network (Database.offHost), so a promoted standby archives off the host too. */
+  offHost: { uploads: docker.types.input.ContainerUpload[]; networks: pulumi.Input<string>[] };
   /** `<prefix>-db` and its ID: the primary the steps run on while it serves (re-run when it is re-created). */
   primary: pulumi.Input<string>;
   primaryId: pulumi.Input<string>;
@@ -71,14 +73,14 @@ export class Standby extends pulumi.ComponentResource {
         // The same superuser as the primary's (a physical copy of it): the healthcheck and the failover use its socket.
         envs: [`POSTGRES_USER=${settings.user}`, `POSTGRES_DB=${settings.name}`, ...args.serverEnvs],
         command: standbyCommand(args.serverCommand ?? []),
-        uploads: [{ file: REPLICATION_PASSFILE_UPLOAD, content: pulumi.secret(pulumi.output(args.replicationPassword).apply(replicationPassfile)) }],
+        uploads: [{ file: REPLICATION_PASSFILE_UPLOAD, content: pulumi.secret(pulumi.output(args.replicationPassword).apply(replicationPassfile)) }, ...args.offHost.uploads],
         volumes: [
           { volumeName: volume.name, containerPath: PGDATA },
           ...(args.walRepo ? [{ volumeName: args.walRepo, containerPath: WAL_REPO_PATH }] : []),
         ],
         // No `db` alias when created; `npm run failover` gives it the alias at run time, and a later `pulumi up` leaves
         // the networks as they are (ignoreChanges), so the alias is never on two members nor taken back.
-        networksAdvanced: [{ name: args.network }],
+        networksAdvanced: [{ name: args.network }, ...args.offHost.networks.map((name) => ({ name }))],
         healthcheck: {
           tests: ["CMD-SHELL", `pg_isready -U ${settings.user} -d ${settings.name}`],
           interval: "2s",

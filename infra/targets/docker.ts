@@ -27,7 +27,8 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
     dependsOn: ctx.lock,
   };
 
-  const networks = new Networks("net", { prefix, labels }, dockerOpts);
+  const offHost = cfg.backup?.wal.enabled ? cfg.backup.wal.offHost : undefined;
+  const networks = new Networks("net", { prefix, labels, ...(offHost ? { dbEgress: true } : {}) }, dockerOpts);
   // A database container created with its initdb password in its environment: replaced (staging) or kept, with a
   // warning, until the stack asks for the conversion (production; src/postgres/initdb-password.ts).
   const dbName = databaseName(prefix);
@@ -48,6 +49,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
     logs: cfg.logs,
     ...(cfg.backup?.wal.enabled ? { wal: cfg.backup.wal } : {}),
     ...(standbyOn ? { standby: true } : {}),
+    ...(offHost && networks.dbEgress ? { offHost: { key: config.requireSecret("walSftpKey"), network: networks.dbEgress.name } } : {}),
   }, dockerOpts);
   // database.standby: the second member, seeded from the first. After `npm run failover` (database.standby.serving:
   // standby) it is the primary: the deploy steps, the verbs (the dbContainer output) and the API's `db` alias are on it.
@@ -62,6 +64,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
       ...(db.serverCommand ? { serverCommand: db.serverCommand } : {}),
       serverEnvs: db.serverEnvs,
       ...(db.walRepo ? { walRepo: db.walRepo } : {}),
+      offHost: db.offHost,
       primary: db.containerName,
       primaryId: db.container.id,
       labels,

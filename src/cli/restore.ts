@@ -77,7 +77,9 @@ const spec: VerbSpec = {
     "started: PostgreSQL replays the WAL to T (or to the end) and promotes → migrations → maintenance off.",
     "--to-latest with the database container gone (and its data volume): the volume is created again and restored from",
     "the WAL repository volume <prefix>-pgwal, then `pulumi up --refresh` of the stack creates the container on it;",
-    "what was not archived yet (at most backup.wal.archiveTimeoutSeconds of writes) is lost.",
+    "what was not archived yet (at most backup.wal.archiveTimeoutSeconds of writes) is lost. With backup.wal.offHost",
+    "and <prefix>-pgwal gone too: from the off-host repository alone (over SFTP, with slipway:walSftpKey), the local",
+    "repository volume created again empty (the deploy step of the refresh gives it its stanza and a base backup).",
     "It holds the stack's lock on the Docker host (<prefix>-lock) from before its checks to the end: a deploy running",
     "(its migrations, its edge handover) is waited for (--stack-lock-wait, then refused naming the holder), and a",
     "deploy started meanwhile waits for the restore.",
@@ -156,6 +158,7 @@ void runVerb(spec, async (values) => {
           user: declared.user,
           database: declared.name,
           wal,
+          ...(target?.walSftpKey ? { offHostKey: target.walSftpKey } : {}),
           recreate: async (say: (line: string) => void) => {
             const stack = await selectStack(stringFlag(values, "stack")!);
             await stack.up({ refresh: true, message: "restore --to-latest: the database container created again on its restored volume", onOutput: (s) => say(s.trimEnd()), color: "never" });

@@ -8,7 +8,7 @@
 // by hand or re-created by `pulumi up` on the same volume, PostgreSQL itself starts it read-only, in recovery.
 import type Docker from "dockerode";
 import { execInContainer, isStatus, tarFiles } from "../docker";
-import { PGDATA } from "../backup/wal";
+import { PGDATA, walEgressNetwork } from "../backup/wal";
 import { AFTER_PROMOTE_SQL, FENCE_MARKER, memberSql, PROMOTE_SQL, STANDBY_SLOT } from "../postgres/standby";
 import { DB_HOST, pollUntil } from "../vocabulary";
 import { decideFailover, type FailoverTarget, type Observed } from "./plan";
@@ -45,6 +45,7 @@ export async function failover(opts: FailoverOptions): Promise<FailoverResult> {
   await fence(docker, target.primary, { stop: decision.stopPrimary, exists: seen.primary.exists, network, log, now: opts.now ?? (() => new Date()) });
   await promote(docker, target, log);
   await moveAlias(docker, target.standby, network, log);
+  await joinEgress(docker, target.standby, walEgressNetwork(target.prefix), log);
   const seconds = (Date.now() - started) / 1000;
   await opts.record(target.standbyMember);
   log(`failover: ${target.standby} is the primary (the stack's database.standby.serving is now ${target.standbyMember}); ${target.primary} is fenced. Next: RUNBOOK "The database host is gone", after the failover`);
@@ -129,4 +130,17 @@ async function moveAlias(docker: Docker, name: string, network: string, log: (l:
   await net.disconnect({ Container: name, Force: true });
   await net.connect({ Container: name, EndpointConfig: { Aliases: [DB_HOST] } });
   log(`alias: ${name} answers as ${DB_HOST} on ${network}`);
+}
+
+/**
+ * backup.wal.offHost: the promoted member archives off the host too, so it must be on the egress network. A standby
+ * created before the stack had it kept its networks (they belong to the failover: ignoreChanges). Nothing to do
+ * without the network.
+ */
+async function joinEgress(docker: Docker, name: string, network: string, log: (l: string) => void): Promise<void> {
+  if (!(await docker.getNetwork(network).inspect().then(() => true, (e: unknown) => (isStatus(e, 404) ? false : Promise.reject(e))))) return;
+  const on = Object.keys((await docker.getContainer(name).inspect()).NetworkSettings.Networks ?? {});
+  if (on.includes(network)) return;
+  await docker.getNetwork(network).connect({ Container: name });
+  log(`egress: ${name} joined ${network} (its off-host WAL repository)`);
 }

@@ -23,6 +23,8 @@ export interface StackTarget {
   image?: string;
   /** How the stack declares its database (images.postgres, database.user/name): what restore --to-latest rebuilds a lost one from */
   database?: { image: string; user: string; name: string };
+  /** `slipway:walSftpKey` (a secret) with backup.wal.offHost: what restore --to-latest reads the off-host repository with */
+  walSftpKey?: string;
 }
 
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
@@ -73,6 +75,7 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     ...(typeof pushgateway === "string" && pushgateway !== "" ? { pushgateway } : {}),
     ...(typeof outputs.image?.value === "string" ? { image: outputs.image.value } : {}),
     ...(typeof images?.postgres === "string" && database.success ? { database: { image: images.postgres, user: database.data.user, name: database.data.name } } : {}),
+    ...(backup?.wal.offHost && typeof config["slipway:walSftpKey"]?.value === "string" ? { walSftpKey: config["slipway:walSftpKey"].value } : {}),
   };
 }
 

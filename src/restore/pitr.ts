@@ -12,11 +12,11 @@
 // around the data change: frame.ts, shared with the dump restore.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
-import { containerLogs, execInContainer, tail } from "../docker";
+import { containerLogs, execInContainer, readContainerFile, resolveIds, tail, tarFiles } from "../docker";
 import { OpsError } from "../postgres/errors";
 import { engineName } from "../postgres/db-exec";
 import { databaseFromEnv } from "../postgres/database";
-import { PGDATA, pgbackrest, pgbackrestEnv, STANZA_ENV, WAL_OS_USER, WAL_REPO_PATH, walRepoVolume } from "../backup/wal";
+import { knownHostsLine, OFF_HOST_REPO, PGDATA, pgbackrest, pgbackrestEnv, sftpKeyFile, STANZA_ENV, WAL_OS_USER, WAL_REPO_PATH, WAL_SFTP_KEY_FILE, WAL_SFTP_KNOWN_HOSTS_FILE, walEgressNetwork, walRepoVolume } from "../backup/wal";
 import type { WalSettings } from "../../stacks/schema";
 import { LABEL_ROLE, LABEL_STACK } from "../vocabulary";
 import { RestoreFrame } from "./frame";
@@ -64,6 +64,8 @@ export interface DatabaseDeclaration {
   user: string;
   database: string;
   wal: WalSettings;
+  /** backup.wal.offHost: the private key (slipway:walSftpKey) the one-off containers read the off-host repository with */
+  offHostKey?: string;
   /** `pulumi up --refresh` of the stack: creates the database container on the restored volume */
   recreate: (log: (line: string) => void) => Promise<void>;
 }
@@ -157,14 +159,23 @@ class PitrRun {
       throw new OpsError("invalid-input", `${gone}: restore it with --to-latest (everything archived; Pulumi creates the container again), then, if needed, --to-time; nothing was changed`);
     }
     const repo = walRepoVolume(opts.prefix);
-    if (!(await docker.getVolume(repo).inspect().then(() => true, () => false))) {
+    const repoKept = await docker.getVolume(repo).inspect().then(() => true, () => false);
+    if (!repoKept && !decl.wal.offHost) {
       throw new OpsError("invalid-input", `${gone} and so is its WAL repository volume '${repo}': there is nothing to restore from on this engine; restore a dump (npm run restore -- --file or --from); nothing was changed`);
     }
-    const infoJson = await runOneOff(docker, { prefix: opts.prefix, image: decl.image, env: declaredEnv(opts.prefix, decl), binds: [`${repo}:${WAL_REPO_PATH}`], args: ["info", "--output=json"] });
-    if (infoJson.exitCode !== 0) throw new OpsError("invalid-input", `pgbackrest info on volume '${repo}' failed (exit ${infoJson.exitCode}): ${infoJson.output}; nothing was changed`);
+    if (decl.wal.offHost && decl.offHostKey === undefined) {
+      throw new OpsError("invalid-input", `${gone}; its off-host repository (backup.wal.offHost) needs the stack's slipway:walSftpKey, which this stack does not have: set it (pulumi config set --secret walSftpKey < id_ed25519); nothing was changed`);
+    }
+    // Without the volume, only the off-host repository: a repository volume created empty would be read as repo1
+    // (pgBackRest then goes on to repo2); none is created before the restore itself.
+    const binds = repoKept ? [`${repo}:${WAL_REPO_PATH}`] : [];
+    const infoJson = await runOneOff(docker, { prefix: opts.prefix, image: decl.image, env: declaredEnv(opts.prefix, decl), binds, args: ["info", "--output=json", ...(repoKept ? [] : [`--repo=${OFF_HOST_REPO}`])], ...offHostAccess(opts.prefix, decl) });
+    if (infoJson.exitCode !== 0) throw new OpsError("invalid-input", `pgbackrest info ${repoKept ? `on volume '${repo}'` : "on the off-host repository"} failed (exit ${infoJson.exitCode}): ${infoJson.output}; nothing was changed`);
     const window = recoveryWindow(infoJson.output, (opts.now ?? (() => new Date()))());
     if ("problem" in window) throw new OpsError("invalid-input", `cannot restore stack '${opts.prefix}': ${window.problem}; nothing was changed`);
-    log(`${gone}: restoring its data volume from the WAL repository '${repo}', then \`pulumi up --refresh\` creates it again`);
+    log(repoKept
+      ? `${gone}: restoring its data volume from the WAL repository '${repo}'${decl.wal.offHost ? " (and the off-host one)" : ""}, then \`pulumi up --refresh\` creates it again`
+      : `${gone} and so is its WAL repository volume '${repo}': restoring its data volume from the off-host repository (${decl.wal.offHost!.user}@${decl.wal.offHost!.host}:${decl.wal.offHost!.path}), then \`pulumi up --refresh\` creates it again`);
     log(`recovery window: ${describeWindow(window)}`);
     log(`target: ${describeTarget(opts.target)}`);
     if (confirmation === "ask") {
@@ -199,13 +210,22 @@ class PitrRun {
     const repo = walRepoVolume(prefix);
     if (!(await docker.getVolume(data).inspect().then(() => true, () => false))) {
       // the labels Pulumi gave the volumes (the surviving repository's), so its refresh reads this one as its own
-      const labels = (await docker.getVolume(repo).inspect()).Labels ?? {};
+      // (the host lost both: the stack's labels from its backend network, which Pulumi labels alike)
+      const labels = (await docker.getVolume(repo).inspect().catch(() => undefined))?.Labels ?? (await docker.getNetwork(`${prefix}-backend`).inspect().catch(() => undefined))?.Labels ?? {};
       await docker.createVolume({ Name: data, Labels: labels });
       this.log(`data volume '${data}' created again (empty)`);
     }
-    const args = restoreArgs(this.opts.target);
+    const repoKept = await docker.getVolume(repo).inspect().then(() => true, () => false);
+    if (!repoKept) {
+      // the container's own repository, created again empty: its stanza is created again by the deploy step that
+      // `pulumi up --refresh` runs on the new container (before its base backups)
+      const labels = (await docker.getVolume(data).inspect()).Labels ?? {};
+      await docker.createVolume({ Name: repo, Labels: labels });
+      this.log(`WAL repository volume '${repo}' created again (empty); the off-host repository has what the restore needs`);
+    }
+    const args = [...restoreArgs(this.opts.target), ...(repoKept ? [] : [`--repo=${OFF_HOST_REPO}`])];
     this.log(`restoring the data directory: pgbackrest ${args.join(" ")} into volume '${data}'`);
-    const r = await runOneOff(docker, { prefix, image: decl.image, env: declaredEnv(prefix, decl), binds: [`${data}:${PGDATA}`, `${repo}:${WAL_REPO_PATH}`], args });
+    const r = await runOneOff(docker, { prefix, image: decl.image, env: declaredEnv(prefix, decl), binds: [`${data}:${PGDATA}`, `${repo}:${WAL_REPO_PATH}`], args, ...offHostAccess(prefix, decl) });
     if (r.exitCode !== 0) {
       const edge = this.frame.keepOn(`volume '${data}' may be partly restored: fix the cause, then run the same restore again`);
       throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
@@ -247,7 +267,7 @@ class PitrRun {
     this.log(`restoring the data directory: pgbackrest ${args.join(" ")} in a one-off container on its volumes`);
     const binds = (info.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => `${m.Name}:${m.Destination}`);
     const env = (info.Config.Env ?? []).filter((e) => e.startsWith("PGBACKREST_"));
-    const r = await runOneOff(docker, { prefix: this.stack ?? this.opts.prefix, image: info.Image, env, binds, args });
+    const r = await runOneOff(docker, { prefix: this.stack ?? this.opts.prefix, image: info.Image, env, binds, args, ...(await offHostAccessOf(docker, info)) });
     if (r.exitCode !== 0) {
       const edge = this.frame.keepOn(`the data directory of '${dbContainer}' may be partly restored and the container is stopped: fix the cause, then run the same restore again`);
       throw new OpsError("restore-failed", `pgbackrest restore failed (exit ${r.exitCode}):\n${tail(r.output, 20)}\nEdge: ${edge}`);
@@ -306,8 +326,40 @@ function declaredEnv(prefix: string, decl: DatabaseDeclaration): string[] {
   return pgbackrestEnv({ prefix, dbUser: decl.user, wal: decl.wal });
 }
 
-/** `pgbackrest <args>` in a one-off container of `image` on the given volumes, as postgres, with no network; removed after. */
-async function runOneOff(docker: Docker, o: { prefix: string; image: string; env: string[]; binds: string[]; args: string[] }): Promise<{ exitCode: number; output: string }> {
+/** What a one-off container needs to read the off-host repository: its files, and the egress network. */
+interface OffHostAccess {
+  files?: Array<{ path: string; content: string }>;
+  network?: string;
+}
+
+/** From the stack's declaration (the container is gone): the key from its config, the known host from its settings. */
+function offHostAccess(prefix: string, decl: DatabaseDeclaration): OffHostAccess {
+  if (!decl.wal.offHost || decl.offHostKey === undefined) return {};
+  return {
+    files: [{ path: WAL_SFTP_KEY_FILE, content: sftpKeyFile(decl.offHostKey) }, { path: WAL_SFTP_KNOWN_HOSTS_FILE, content: knownHostsLine(decl.wal.offHost) }],
+    network: walEgressNetwork(prefix),
+  };
+}
+
+/** From the database container itself (running or stopped): its copies of the files, its egress network. */
+async function offHostAccessOf(docker: Docker, info: Docker.ContainerInspectInfo): Promise<OffHostAccess> {
+  if (!(info.Config.Env ?? []).some((e) => e.startsWith(`PGBACKREST_REPO${OFF_HOST_REPO}_`))) return {};
+  const container = docker.getContainer(info.Id);
+  const files: Array<{ path: string; content: string }> = [];
+  for (const path of [WAL_SFTP_KEY_FILE, WAL_SFTP_KNOWN_HOSTS_FILE]) {
+    const content = await readContainerFile(container, path);
+    if (content !== undefined) files.push({ path, content });
+  }
+  const network = Object.keys(info.NetworkSettings.Networks ?? {}).find((n) => n.endsWith("-db-egress"));
+  return { files, ...(network ? { network } : {}) };
+}
+
+/**
+ * `pgbackrest <args>` in a one-off container of `image` on the given volumes, as postgres, removed after: with no
+ * network, or the egress one when it reads the off-host repository (its key and known host written into it before it
+ * starts, readable by postgres only).
+ */
+async function runOneOff(docker: Docker, o: { prefix: string; image: string; env: string[]; binds: string[]; args: string[] } & OffHostAccess): Promise<{ exitCode: number; output: string }> {
   const name = `${o.prefix}-pitr-restore-${randomBytes(4).toString("hex")}`;
   const one = await docker.createContainer({
     name,
@@ -316,9 +368,16 @@ async function runOneOff(docker: Docker, o: { prefix: string; image: string; env
     Cmd: pgbackrest(o.args),
     Env: o.env,
     Labels: { [LABEL_STACK]: o.prefix, [LABEL_ROLE]: ROLE_PITR },
-    HostConfig: { Binds: o.binds, NetworkMode: "none" },
+    HostConfig: { Binds: o.binds, NetworkMode: o.network ?? "none" },
   });
   try {
+    if (o.files?.length) {
+      const { uid, gid } = await resolveIds(WAL_OS_USER, (path) => readContainerFile(one, path));
+      await one.putArchive(tarFiles([
+        { path: "run/slipway/", content: "", dir: true, mode: 0o755 },
+        ...o.files.map((f) => ({ path: f.path.replace(/^\//, ""), content: f.content, mode: 0o400, uid, gid })),
+      ]), { path: "/" });
+    }
     await one.start();
     const exit = (await one.wait()) as { StatusCode: number };
     return { exitCode: exit.StatusCode, output: (await containerLogs(docker, name)).trim() };

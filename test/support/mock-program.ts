@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { secretConfigKeys } from "../../stacks/schema";
 
 const [stack, overridesFile] = process.argv.slice(2);
 if (!stack) throw new Error("usage: mock-program.ts <stack> [overrides.json]");
@@ -24,7 +25,8 @@ interface Registered {
   provider?: string;
 }
 const resources: Registered[] = [];
-pulumi.runtime.setAllConfig(config, []);
+// The keys slipway reads as Pulumi secrets are set as secrets (as `pulumi config set --secret` would).
+pulumi.runtime.setAllConfig(config, secretConfigKeys.map((k) => `slipway:${k}`).filter((k) => k in config));
 void pulumi.runtime.setMocks(
   {
     newResource(args) {

@@ -27,25 +27,37 @@ export interface SftpServer {
   env: Record<string, string>;
   /** a directory (absolute, on this machine) the tests may use as the remote side */
   root: string;
+  /** the address it listens on */
+  address: string;
+  /** the user that logs in (this process's) */
+  user: string;
+  /** its host key as `ssh-keyscan` prints it: type and key */
+  hostKey: string;
+  /** the client's private key (OpenSSH format) that logs in */
+  clientKey: string;
   /** sshd's log so far */
   log(): string;
   stop(): Promise<void>;
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+async function waitForPort(address: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, "127.0.0.1", () => (s.end(), resolve(true)));
+      const s = connect(port, address, () => (s.end(), resolve(true)));
       s.on("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${address}:${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-export async function startSftpServer(name = "slipwaysftp"): Promise<SftpServer> {
+/**
+ * `address`: where it listens (default 127.0.0.1); containers reach this machine at its Docker bridge's address
+ * (172.17.0.1 on docker0), whatever network they are on, as long as it has a route out.
+ */
+export async function startSftpServer(name = "slipwaysftp", address = "127.0.0.1"): Promise<SftpServer> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-sftp-"));
   const root = join(dir, "remote");
   mkdirSync(root);
@@ -55,12 +67,12 @@ export async function startSftpServer(name = "slipwaysftp"): Promise<SftpServer>
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "slipway-test-client", "-f", join(dir, "client_ed25519")]);
   writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_ed25519.pub")), { mode: 0o600 });
   const hostPub = readFileSync(join(dir, "host_ed25519.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
-  writeFileSync(join(dir, "known_hosts"), `[127.0.0.1]:${port} ${hostPub}\n`);
+  writeFileSync(join(dir, "known_hosts"), `[${address}]:${port} ${hostPub}\n`);
   writeFileSync(
     join(dir, "sshd_config"),
     [
       `Port ${port}`,
-      "ListenAddress 127.0.0.1",
+      `ListenAddress ${address}`,
       `HostKey ${join(dir, "host_ed25519")}`,
       `PidFile ${join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
@@ -89,7 +101,7 @@ export async function startSftpServer(name = "slipwaysftp"): Promise<SftpServer>
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.race([waitForPort(port, 20_000), exited.then(() => Promise.reject(new Error(`sshd exited: ${output}`)))]);
+    await Promise.race([waitForPort(address, port, 20_000), exited.then(() => Promise.reject(new Error(`sshd exited: ${output}`)))]);
   } catch (err) {
     await stop();
     throw err;
@@ -101,13 +113,17 @@ export async function startSftpServer(name = "slipwaysftp"): Promise<SftpServer>
     root,
     env: {
       [`${R}_TYPE`]: "sftp",
-      [`${R}_HOST`]: "127.0.0.1",
+      [`${R}_HOST`]: address,
       [`${R}_PORT`]: String(port),
       [`${R}_USER`]: user,
       [`${R}_KEY_FILE`]: join(dir, "client_ed25519"),
       [`${R}_KNOWN_HOSTS_FILE`]: join(dir, "known_hosts"),
       RCLONE_CONFIG: join(dir, "rclone.conf"), // does not exist: rclone reads nothing from (and writes nothing to) home
     },
+    address,
+    user,
+    hostKey: hostPub,
+    clientKey: readFileSync(join(dir, "client_ed25519"), "utf8"),
     log: () => output,
     stop,
   };

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseTargetTime, pgTime, recoveryEnd, recoveryWindow, restoreArgs, targetProblem } from "../../src/restore/pitr-plan";
-import { archivingCommand, pgbackrestEnv } from "../../src/backup/wal";
+import { archivingCommand, knownHostsLine, OFF_HOST_BACKUP_ARGS, pgbackrestEnv, WAL_SFTP_KEY_FILE, WAL_SFTP_KNOWN_HOSTS_FILE } from "../../src/backup/wal";
 import { walSchema } from "../../stacks/schema";
 
 test("--to-time: ISO 8601 with a zone; a zone-less or invalid time is refused, never guessed", () => {
@@ -73,4 +73,28 @@ test("backup.wal: off by default (one default each); the container archives thro
   assert.ok(env.includes("PGBACKREST_PG1_USER=app"));
   assert.ok(env.includes("PGBACKREST_REPO1_RETENTION_FULL=3"));
   assert.ok(env.includes("PGBACKREST_REPO1_PATH=/var/lib/pgbackrest"));
+});
+
+test("backup.wal.offHost: an SFTP repo2 with its key and known host as files, its own retention; bad values named by key", () => {
+  const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0ZXN0a2V5";
+  const wal = walSchema.parse({ enabled: true, offHost: { host: "backup.example.com", user: "pgbackup", path: "/srv/pgbackrest", hostKey } });
+  assert.deepEqual(wal.offHost, { host: "backup.example.com", port: 22, user: "pgbackup", path: "/srv/pgbackrest", hostKey });
+  const env = pgbackrestEnv({ prefix: "slipway-production", dbUser: "app", wal });
+  for (const e of [
+    "PGBACKREST_REPO2_TYPE=sftp", "PGBACKREST_REPO2_PATH=/srv/pgbackrest", "PGBACKREST_REPO2_SFTP_HOST=backup.example.com", "PGBACKREST_REPO2_SFTP_HOST_PORT=22",
+    "PGBACKREST_REPO2_SFTP_HOST_USER=pgbackup", `PGBACKREST_REPO2_SFTP_PRIVATE_KEY_FILE=${WAL_SFTP_KEY_FILE}`, `PGBACKREST_REPO2_SFTP_KNOWN_HOST=${WAL_SFTP_KNOWN_HOSTS_FILE}`,
+    "PGBACKREST_REPO2_SFTP_HOST_KEY_CHECK_TYPE=strict", "PGBACKREST_REPO2_SFTP_HOST_KEY_HASH_TYPE=sha256", "PGBACKREST_REPO2_RETENTION_FULL=2",
+  ]) assert.ok(env.includes(e), e);
+  assert.ok(!env.some((e) => /KEY=|PASSPHRASE/.test(e) && !e.includes("_FILE=") && !e.includes("CHECK_TYPE")), "no key in the environment");
+  assert.ok(pgbackrestEnv({ prefix: "p", dbUser: "app", wal: { ...wal, offHost: { ...wal.offHost!, keepFull: 7 } } }).includes("PGBACKREST_REPO2_RETENTION_FULL=7"));
+  assert.ok(!pgbackrestEnv({ prefix: "p", dbUser: "app", wal: walSchema.parse({ enabled: true }) }).some((e) => e.startsWith("PGBACKREST_REPO2")), "no repo2 without offHost");
+  assert.equal(knownHostsLine({ host: "10.0.0.5", port: 22, hostKey }), `10.0.0.5 ${hostKey}\n`);
+  assert.equal(knownHostsLine({ host: "10.0.0.5", port: 2222, hostKey }), `[10.0.0.5]:2222 ${hostKey}\n`);
+  assert.deepEqual(OFF_HOST_BACKUP_ARGS, ["backup", "--type=diff", "--repo=2"]);
+  const bad = (offHost: Record<string, unknown>) => walSchema.safeParse({ enabled: true, offHost: { host: "h", user: "u", path: "/p", hostKey, ...offHost } }).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") ?? "";
+  assert.match(bad({ hostKey: "AAAAC3Nz" }), /offHost\.hostKey: must be a public host key/);
+  assert.match(bad({ path: "relative/dir" }), /offHost\.path: must be an absolute path/);
+  assert.match(bad({ host: "h; rm -rf /" }), /offHost\.host: must be a host name or an IP address/);
+  assert.match(bad({ port: 0 }), /offHost\.port/);
+  assert.match(bad({ password: "x" }), /offHost: Unrecognized key/i);
 });

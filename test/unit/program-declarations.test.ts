@@ -141,3 +141,27 @@ test("backup.wal: the database archives through pgBackRest into a second volume;
   const base = byName(resources, "deploy-base-backup");
   assert.match(base.inputs.create, /pg_is_in_recovery[\s\S]* && docker exec -u postgres slipway-production-db pgbackrest stanza-create && docker exec -u postgres slipway-production-db pgbackrest backup --type=diff$/);
 });
+
+test("backup.wal.offHost: an egress network only the database is on, the key and known host as secret files, base backups into both repositories; no key, refused by name", () => {
+  const offHost = { host: "backup.example.com", user: "pgbackup", path: "/srv/pgbackrest", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0ZXN0a2V5" };
+  const backup = { enabled: true, dir: "/var/backups/slipway", wal: { enabled: true, offHost } };
+  const missing = declare("production", { "slipway:backup": backup });
+  assert.match(missing.error ?? "", /slipway:backup\.wal\.offHost needs slipway:walSftpKey/);
+  const { resources, error } = declare("production", { "slipway:backup": backup, "slipway:walSftpKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----" });
+  assert.equal(error, undefined);
+  const egress = byName(resources, "net-db-egress");
+  assert.equal(egress.inputs.name, "slipway-production-db-egress");
+  assert.notEqual(egress.inputs.internal, true, "a route out");
+  const db = byName(resources, "db-container");
+  assert.deepEqual(db.inputs.networksAdvanced.map((n: { name: string }) => n.name), ["slipway-production-backend", "slipway-production-db-egress"]);
+  for (const c of resources.filter((r) => r.type === "docker:index/container:Container" && r.name !== "db-container")) {
+    assert.ok(!JSON.stringify(c.inputs.networksAdvanced ?? []).includes("db-egress"), `${c.name} is not on the egress network`);
+  }
+  const uploads = JSON.stringify(db.inputs.uploads);
+  assert.match(uploads, /\/run\/slipway\/wal-sftp\.key/);
+  assert.match(uploads, /backup\.example\.com ssh-ed25519 AAAA/);
+  assert.ok(!(db.inputs.envs.value as string[]).some((e) => e.includes("PRIVATE KEY")), "the key is in no environment variable");
+  const base = byName(resources, "deploy-base-backup");
+  assert.match(base.inputs.create, /docker network connect slipway-production-db-egress slipway-production-db; } && .*stanza-create && .*backup --type=diff && .*backup --type=diff --repo=2$/);
+});
+

@@ -8,7 +8,10 @@
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
 // requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the survivors within
 // SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s); an up through the dead manager fails naming it, pointed at another
-// manager a promote under load drops nothing; started again, the node rejoins and serves without a deploy. Last, HTTPS:
+// manager a promote under load drops nothing; started again, the node rejoins and serves without a deploy. The
+// database's node killed under load for SLIPWAY_SWARM_DB_NODE_DOWN_MS (20 s): writes answer 503 meanwhile, requests
+// that need no database fail only in flight on its API task; started again, Swarm restarts PostgreSQL on its volume,
+// writes answer again (the time measured), every acknowledged row is there, nothing twice, no deploy. Last, HTTPS:
 // the certificate a Swarm secret the edge's tasks fetch; a renewal under HTTPS load: 0 failed, every node presents it.
 // The lab is taken exclusively (the drain). The lab's overlays cannot carry ESP here: swarm.encrypted is off and the
 // networks' options are asserted to say so (unit tests assert it is on by default).
@@ -34,6 +37,11 @@ const log = (s: string) => process.stderr.write(s);
 
 let s: SwarmScenario;
 let victimKilled = false;
+let dbNodeKilled = false;
+/** How long the database's node stays down in its test (the API answers 503 to writes meanwhile). */
+const DB_NODE_DOWN_MS = Number(process.env.SLIPWAY_SWARM_DB_NODE_DOWN_MS ?? 20_000);
+/** From the database node's start to a write answered 201 through the edge: its dockerd, Swarm's restart of PostgreSQL, recovery. */
+const DB_NODE_BACK_BOUND_MS = Number(process.env.SLIPWAY_SWARM_DB_NODE_BACK_BOUND_MS ?? 300_000);
 
 // The scenario's parts, by the names the tests use.
 const lab = () => s.lab;
@@ -57,6 +65,7 @@ before(async () => {
 after(async () => {
   if (!s) return;
   if (victimKilled) await s.lab.start(3).catch(() => undefined);
+  if (dbNodeKilled) await s.lab.start(s.lab.databaseNode.index).catch(() => undefined);
   const left = await s.cleanup();
   assert.deepEqual(left, [], "`pulumi destroy` leaves no config, secret or service of the stack in the swarm");
 });
@@ -308,6 +317,47 @@ test("the manager dockerHost names is gone: the up says which; pointed at anothe
   }
   assert.match((await get(`${edgeUrl(1)}/health`)).body, /v3/, "the rejoined edge node serves the release made while it was down");
   assert.equal(await s.previewComplaint(), "", "preview empty once the node is back (nothing to deploy)");
+});
+
+test("the database's node killed under load: only what needs the database fails while it is down; started again, PostgreSQL comes back on its volume with every acknowledged row and writes resume, no deploy", { skip, timeout: 30 * 60_000 }, async () => {
+  const dbNode = lab().databaseNode;
+  // dockerHost must name a manager that stays up (the database's node is one of the three).
+  const other = lab().nodes.find((n) => n.index !== dbNode.index)!;
+  await s.ps.stack.setConfig("slipway:dockerHost", { value: other.dockerHost });
+  await up(`dockerHost → ${other.name}`);
+  await s.ensureTaskOn(dbNode.name);
+  let backAfterMs = 0;
+  let downForMs = 0;
+  const f = await measure("kill the database's node", async () => {
+    dbNodeKilled = true;
+    await lab().kill(dbNode.index);
+    const killed = Date.now();
+    await new Promise((r) => setTimeout(r, DB_NODE_DOWN_MS));
+    await lab().start(dbNode.index);
+    dbNodeKilled = false;
+    const started = Date.now();
+    await waitFor("a write answered 201 through the edge again", DB_NODE_BACK_BOUND_MS, async () => {
+      const r = await fetch(`${edgeUrl(0)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `probe-${Date.now()}` }) }).catch(() => undefined);
+      return r?.status === 201 ? true : undefined;
+    });
+    backAfterMs = Date.now() - started;
+    downForMs = Date.now() - killed;
+    await new Promise((r) => setTimeout(r, s.serverTimeoutMs + 5000));
+  });
+  const slow = f.byRoute.slow ?? {};
+  const slowFailed = Object.entries(slow).filter(([code]) => code !== "200").reduce((n, [, c]) => n + c, 0);
+  console.log(
+    `database node ${dbNode.name} killed for ${(DB_NODE_DOWN_MS / 1000).toFixed(0)} s: writes answered again ${(backAfterMs / 1000).toFixed(1)} s after it started ` +
+      `(${(downForMs / 1000).toFixed(1)} s without the database); ${f.failed} of ${f.requests} requests failed — by route ${JSON.stringify(f.byRoute)}, errors ${JSON.stringify(f.errors)}`,
+  );
+  assert.equal(f.rows.rowsTwice, 0, "no row written twice");
+  assert.equal(f.rows.lost, 0, "every acknowledged row is on the database's volume after the node's loss");
+  assert.ok(slowFailed <= CONNECTIONS, `requests that need no database only failed in flight on the killed node's API task: ${slowFailed} > ${CONNECTIONS}`);
+  assert.ok((f.byRoute.items?.["503"] ?? 0) > 0, "writes answered 503 while the database was gone (not hanging)");
+  assert.equal(await s.previewComplaint(), "", "preview empty: the node's return needed no deploy");
+  // Back to the manager the tests before used (it runs no edge task: see RUNBOOK "Swarm", pulumi destroy).
+  await s.ps.stack.setConfig("slipway:dockerHost", { value: dbNode.dockerHost });
+  await up(`dockerHost → ${dbNode.name}`);
 });
 
 test("HTTPS on swarm: the certificate a Swarm secret served to every edge task, HTTP redirected; a renewal under HTTPS load through an edge node: 0 failed, the new certificate at every edge node, preview empty", { skip, timeout: 30 * 60_000 }, async (t) => {

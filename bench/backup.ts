@@ -1,7 +1,9 @@
 // Benchmark: slipway's backup/restore against bare `docker exec … pg_dump -Fc` / `pg_restore` on
 // the same data, in one run. The difference is what trust costs: sha256 while streaming, pg_restore reading the
 // stream to its end beside the file, fsync; before a restore the checksum and (for a dump no verification record
-// vouches for) a read to the end, and the safety dump of the data it replaces, printed apart.
+// vouches for) a read to the end, and the safety dump of the data it replaces, printed apart. slipway compresses with
+// zstd where pg_dump has it (commands.ts dumpCompression): the bare tools run twice, as a user types them (pg_dump -Fc:
+// gzip) and with the same compression, so the second ratio is slipway's own cost at equal settings.
 //   npm run bench:backup -- [--size-mb 1024] [--runs 1]      (env BENCH_SIZE_MB works too)
 // Starts a throwaway slipway-local/postgres:17, fills it, prints a table, writes bench/results/*.json.
 import { execFileSync, spawn } from "node:child_process";
@@ -11,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { intFlag, runVerb, VerbSpec } from "../src/cli/args";
 import { backup } from "../src/backup/backup";
-import { dockerExec, pgDump } from "../src/postgres/commands";
+import { DUMP_COMPRESSION, dockerExec, pgDump } from "../src/postgres/commands";
 import { restore, type RestoreResult } from "../src/restore/restore";
 import { startPostgres, TestPostgres } from "../test/support/postgres";
 
@@ -82,7 +84,7 @@ void runVerb(spec, async (values) => {
     // the bare tools on the same data. A restore's own work (its checks, the replace, what follows) is what compares
     // with a bare pg_restore; the safety dump it takes first is a whole pg_dump of the data it replaces, set beside a
     // bare pg_dump.
-    const results: Record<string, Timing[]> = { slipwayBackup: [], verifiedBackup: [], bareDump: [], slipwayRestore: [], verifiedRestore: [], bareRestore: [] };
+    const results: Record<string, Timing[]> = { slipwayBackup: [], verifiedBackup: [], bareDump: [], bareDumpSame: [], slipwayRestore: [], verifiedRestore: [], bareRestore: [], bareRestoreSame: [] };
     const phases: Record<"unverified" | "verified", RestoreResult["seconds"][]> = { unverified: [], verified: [] };
     for (let i = 0; i < runs; i++) {
       const dir = path.join(work, `run${i}`);
@@ -98,6 +100,10 @@ void runVerb(spec, async (values) => {
       const bare = path.join(work, `bare${i}.dump`);
       const d = await time(() => run(dockerExec(pg.name, pgDump(pg.db)), { stdoutFile: bare }));
       results.bareDump.push({ seconds: d.seconds, bytes: (await fs.stat(bare)).size });
+      console.error(`run ${i + 1}/${runs}: bare pg_dump -Fc --compress=${DUMP_COMPRESSION} (slipway's compression)`);
+      const bareSame = path.join(work, `bare${i}-same.dump`);
+      const ds = await time(() => run(dockerExec(pg.name, pgDump(pg.db, DUMP_COMPRESSION)), { stdoutFile: bareSame }));
+      results.bareDumpSame.push({ seconds: ds.seconds, bytes: (await fs.stat(bareSame)).size });
 
       console.error(`run ${i + 1}/${runs}: slipway restore of the unverified dump`);
       const r = await time(() => restore({ prefix: "bench", dbContainer: pg.name, production: false, file: b.value.file, yes: true }));
@@ -111,8 +117,12 @@ void runVerb(spec, async (values) => {
       console.error(`run ${i + 1}/${runs}: bare pg_restore --single-transaction --clean`);
       const br = await time(() => run(dockerExec(pg.name, BARE_RESTORE(pg.db), { stdin: true }), { stdinFile: bare }));
       results.bareRestore.push({ seconds: br.seconds });
+      console.error(`run ${i + 1}/${runs}: bare pg_restore --single-transaction --clean of the ${DUMP_COMPRESSION} dump`);
+      const brs = await time(() => run(dockerExec(pg.name, BARE_RESTORE(pg.db), { stdin: true }), { stdinFile: bareSame }));
+      results.bareRestoreSame.push({ seconds: brs.seconds });
       await fs.rm(dir, { recursive: true, force: true });
       await fs.rm(bare, { force: true });
+      await fs.rm(bareSame, { force: true });
     }
     if (Number(await pg.sql("SELECT count(*) FROM items")) !== rows) throw new Error("row count changed across restores");
 
@@ -128,19 +138,22 @@ void runVerb(spec, async (values) => {
     const summary = {
       backup: { slipwaySeconds: s("slipwayBackup"), bareSeconds: s("bareDump"), ratio: s("slipwayBackup") / s("bareDump") },
       verifiedBackup: { slipwaySeconds: s("verifiedBackup"), bareSeconds: s("bareDump"), ratio: s("verifiedBackup") / s("bareDump") },
-      restore: { slipwaySeconds: s("slipwayRestore"), bareSeconds: s("bareRestore"), ...phase("unverified") },
-      verifiedRestore: { slipwaySeconds: s("verifiedRestore"), bareSeconds: s("bareRestore"), ...phase("verified") },
+      restore: { slipwaySeconds: s("slipwayRestore"), bareSeconds: s("bareRestore"), bareSameSeconds: s("bareRestoreSame"), ...phase("unverified") },
+      verifiedRestore: { slipwaySeconds: s("verifiedRestore"), bareSeconds: s("bareRestore"), bareSameSeconds: s("bareRestoreSame"), ...phase("verified") },
+      compression: { slipway: DUMP_COMPRESSION, bareDumpSeconds: s("bareDumpSame"), bareDumpBytes: results.bareDumpSame[0]?.bytes, gzipBytes: results.bareDump[0]?.bytes },
     };
     const dumpMb = (results.slipwayBackup[0].bytes ?? 0) / 2 ** 20;
     const f = (x: number) => `${x.toFixed(2)} s`;
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     console.log(`database ${(dbBytes / 2 ** 20).toFixed(0)} MB (${rows} rows), dump ${dumpMb.toFixed(0)} MB, median of ${runs} run(s), load average ${os.loadavg()[0]!.toFixed(2)}`);
-    console.log(`backup                  slipway ${f(summary.backup.slipwaySeconds)}   bare pg_dump -Fc ${f(summary.backup.bareSeconds)}   ratio ${ratio(summary.backup.slipwaySeconds, summary.backup.bareSeconds)}`);
+    const gzipMb = (results.bareDump[0]?.bytes ?? 0) / 2 ** 20;
+    console.log(`backup                  slipway ${f(summary.backup.slipwaySeconds)}   bare pg_dump -Fc ${f(summary.backup.bareSeconds)} (gzip, ${gzipMb.toFixed(0)} MB)   ratio ${ratio(summary.backup.slipwaySeconds, summary.backup.bareSeconds)}`);
+    console.log(`                        the same compression bare (pg_dump -Fc --compress=${DUMP_COMPRESSION}) ${f(summary.compression.bareDumpSeconds)}: slipway's own cost (checksum, read back by pg_restore, fsync) ratio ${ratio(summary.backup.slipwaySeconds, summary.compression.bareDumpSeconds)}`);
     console.log(`backup, verified        slipway ${f(summary.verifiedBackup.slipwaySeconds)}   (the dump, then a restore into a throwaway PostgreSQL and every table counted)`);
     for (const [label, r] of [["restore (unverified)", summary.restore], ["restore (verified)  ", summary.verifiedRestore]] as const) {
       console.log(
         `${label}    slipway ${f(r.slipwaySeconds)} = checks ${f(r.checks)} + safety dump ${f(r.safetyDump)} + replace ${f(r.replace)} + the rest ${f(r.rest)}   bare pg_restore ${f(r.bareSeconds)}\n` +
-          `                        its own work (all but the safety dump) ${f(r.ownSeconds)}: ratio ${ratio(r.ownSeconds, r.bareSeconds)}; the safety dump beside bare pg_dump: ratio ${ratio(r.safetyDump, summary.backup.bareSeconds)}`,
+          `                        its own work (all but the safety dump) ${f(r.ownSeconds)}: ratio ${ratio(r.ownSeconds, r.bareSeconds)} (bare pg_restore of the ${DUMP_COMPRESSION} dump ${f(r.bareSameSeconds)}: ratio ${ratio(r.ownSeconds, r.bareSameSeconds)}); the safety dump beside bare pg_dump: ratio ${ratio(r.safetyDump, summary.backup.bareSeconds)}`,
       );
     }
 

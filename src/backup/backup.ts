@@ -22,7 +22,7 @@ import { Transform } from "node:stream";
 import { BACKUP_DEFAULTS } from "../../stacks/schema";
 import { Readable } from "node:stream";
 import { checksumFileName, formatChecksumFile, parseChecksumFile } from "./checksum";
-import { countedDumpScript, COUNTS_MARKER, DUMP_EXIT_MARKER, dumpCompression, parseCounts, PG_DUMP_VERSION, pgDump, psqlScript, type Database } from "../postgres/commands";
+import { countedDumpScript, COUNTS_MARKER, DUMP_EXIT_MARKER, parseCounts, pgDump, psqlScript, type Database } from "../postgres/commands";
 import { resolveDatabase } from "../postgres/database";
 import { sha256File } from "./hash";
 import { connectDocker } from "../docker";
@@ -245,11 +245,10 @@ async function dumpTo(docker: Docker, container: string, db: Database, partial: 
   const check = checkArchiveWhileWriting(docker, container, partial);
   let result;
   try {
-    const compress = dumpCompression((await execInDb(docker, container, PG_DUMP_VERSION)).stdout);
     // counted: psql counts the rows and runs pg_dump in one exported snapshot (commands.ts countedDumpScript)
     result = counted
-      ? await execInDb(docker, container, psqlScript(db), { stdin: Readable.from([countedDumpScript(db, compress)]), stdout: [tap, check.tap, out] })
-      : await execInDb(docker, container, pgDump(db, compress), { stdout: [tap, check.tap, out] });
+      ? await execInDb(docker, container, psqlScript(db), { stdin: Readable.from([countedDumpScript(db)]), stdout: [tap, check.tap, out] })
+      : await execInDb(docker, container, pgDump(db), { stdout: [tap, check.tap, out] });
   } catch (err) {
     check.abort();
     out.destroy();

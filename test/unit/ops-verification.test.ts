@@ -26,7 +26,7 @@ describe("counted dump script", () => {
   it("exports a snapshot, counts in it, dumps with it, and only then commits", () => {
     const lines = countedDumpScript(db).split("\n");
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-    const order = [/^\\o \/dev\/stderr$/, /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;$/, /pg_export_snapshot\(\) AS slipway_snapshot \\gset$/, /\\gexec$/, /^\\setenv SLIPWAY_SNAPSHOT :slipway_snapshot$/, /^\\! pg_dump --format=custom --username app --dbname app --snapshot="\$SLIPWAY_SNAPSHOT"; echo "slipway-pg_dump-exit=\$\?" >&2$/, /^COMMIT;$/];
+    const order = [/^\\o \/dev\/stderr$/, /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;$/, /pg_export_snapshot\(\) AS slipway_snapshot \\gset$/, /\\gexec$/, /^\\setenv SLIPWAY_SNAPSHOT :slipway_snapshot$/, /^\\! pg_dump --format=custom --compress=1 --username app --dbname app --snapshot="\$SLIPWAY_SNAPSHOT"; echo "slipway-pg_dump-exit=\$\?" >&2$/, /^COMMIT;$/];
     const positions = order.map(at);
     assert.ok(positions.every((p) => p >= 0), `all steps present: ${positions}`);
     assert.deepEqual([...positions].sort((a, b) => a - b), positions, "in this order");
@@ -34,7 +34,7 @@ describe("counted dump script", () => {
   });
 
   it("quotes role and database names for the shell that runs pg_dump", () => {
-    assert.match(countedDumpScript({ database: "my db", user: "o'neil" }), /pg_dump --format=custom --username 'o'\\''neil' --dbname 'my db' --snapshot=/);
+    assert.match(countedDumpScript({ database: "my db", user: "o'neil" }), /pg_dump --format=custom --compress=1 --username 'o'\\''neil' --dbname 'my db' --snapshot=/);
   });
 
   it("counts ordinary tables and partitions only, outside system schemas and extensions", () => {

@@ -7,18 +7,20 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { backupSchema } from "../../stacks/schema";
+import { backupSchema, databaseSchema } from "../../stacks/schema";
 import { parseChecksumFile, checksumFileName } from "../backup/checksum";
 import { backupOfFile, VERIFIED_SUFFIX } from "../backup/names";
 import { verificationState } from "../backup/proof-record";
-import { connectDocker, isStatus } from "../docker";
+import { connectDocker, execInContainer, isStatus } from "../docker";
 import { maintenanceState } from "../edge/maintenance";
 import { runningEdges } from "../edge/proxy";
 import { edgeRuntime, type ServerState } from "../edge/runtime-api";
 import { IMAGES_KEY, objectOf, updates, type HistoryEntry } from "../release/history";
 import { describeHost } from "../release/host";
 import { EDGE_BACKEND, LABEL_REVISION, prefixOfDbContainer } from "../vocabulary";
-import { edgeStateOf, type BackupStatus, type ReplicaStatus, type StatusReport } from "./report";
+import { walArchiveCheck } from "../api/health";
+import { memberSql, STANDBY_APPLICATION } from "../postgres/standby";
+import { edgeStateOf, type BackupStatus, type DatabaseStatus, type ReplicaStatus, type StatusReport } from "./report";
 import { swarmReplicas } from "./swarm";
 
 const stringOf = (v: { value: unknown } | undefined): string | undefined => (typeof v?.value === "string" && v.value !== "" ? v.value : undefined);
@@ -63,6 +65,42 @@ async function replicaStatus(docker: Docker, name: string, slots: ServerState[])
   };
 }
 
+/**
+ * The serving member, its hot standby as the serving member's pg_stat_replication sees it, and its WAL archiving
+ * (pg_stat_archiver, judged as the API's /health judges it) — SQL as the superuser on the local socket, through docker exec.
+ */
+async function databaseStatus(docker: Docker, primary: string, standby: string | undefined, config: Record<string, { value: unknown } | undefined>): Promise<DatabaseStatus> {
+  const raw = config["slipway:database"]?.value;
+  const user = databaseSchema.safeParse(typeof raw === "string" ? JSON.parse(raw) : (raw ?? {})).data?.user ?? "app";
+  const stateOf = (name: string) => docker.getContainer(name).inspect().then((c) => c.State.Status, (e: unknown) => (isStatus(e, 404) ? "missing" : Promise.reject(e)));
+  const primaryState = await stateOf(primary);
+  const sql = async (statement: string) => {
+    const r = await execInContainer(docker, primary, memberSql({ user }, statement), { user: "postgres" }).catch(() => undefined);
+    return r?.exitCode === 0 ? r.stdout.trim() : undefined;
+  };
+  const out: DatabaseStatus = { primary: { container: primary, state: primaryState } };
+  if (standby) {
+    const row = primaryState === "running" ? await sql(`SELECT state || '|' || coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, 0) FROM pg_stat_replication WHERE application_name = '${STANDBY_APPLICATION}'`) : undefined;
+    const [replication, lag] = (row ?? "").split("|");
+    out.standby = {
+      container: standby,
+      state: await stateOf(standby),
+      streaming: replication === "streaming",
+      ...(replication ? { replication } : {}),
+      ...(lag !== undefined && lag !== "" ? { lagBytes: Number(lag) } : {}),
+    };
+  }
+  if (primaryState === "running") {
+    const a = await sql("SELECT current_setting('archive_mode') || '|' || failed_count || '|' || coalesce(last_archived_time::text, '') || '|' || coalesce(last_failed_time::text, '') || '|' || coalesce(last_failed_wal, '') FROM pg_stat_archiver");
+    if (a) {
+      const [mode, failed, archived, failedAt, failedWal] = a.split("|");
+      const check = walArchiveCheck({ mode: mode ?? "off", failedCount: Number(failed), lastArchived: archived ? new Date(archived) : null, lastFailed: failedAt ? new Date(failedAt) : null, lastFailedWal: failedWal || null });
+      if (check) out.walArchive = check.ok ? { ok: true } : { ok: false, error: check.error ?? "archiving WAL fails" };
+    }
+  }
+  return out;
+}
+
 /** The report for `stack` (selected by the caller); `deploys`: how many of the last updates to list. */
 export async function observe(stack: Stack, stackName: string, opts: { deploys?: number; docker?: Docker } = {}): Promise<StatusReport> {
   const [outputs, config, history] = await Promise.all([stack.outputs(), stack.getAllConfig(), stack.history(undefined, undefined, false) as unknown as Promise<HistoryEntry[]>]);
@@ -91,6 +129,8 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
   const standbyRaw = outputs.apiStandby?.value as { revision?: string; containers?: string[]; until?: string } | null | undefined;
   const standby = standbyRaw && typeof standbyRaw.until === "string" ? { revision: standbyRaw.revision ?? "-", containers: standbyRaw.containers ?? [], until: standbyRaw.until } : undefined;
 
+  const database = stringOf(config["slipway:target"]) !== "swarm" && db ? await databaseStatus(docker, db, stringOf(outputs.dbStandbyContainer), config) : undefined;
+
   const backupRaw = config["slipway:backup"]?.value;
   const parsed = backupRaw === undefined ? undefined : backupSchema.safeParse(typeof backupRaw === "string" ? JSON.parse(backupRaw) : backupRaw);
   const settings = parsed?.success ? parsed.data : undefined;
@@ -109,6 +149,7 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
     ...(wanted !== undefined ? { wanted } : {}),
     ...(standby ? { standby } : {}),
     ...(maintenance !== undefined ? { maintenance } : {}),
+    ...(database ? { database } : {}),
     ...(settings ? { backup: { dir: settings.dir, ...(settings.maxAgeDays !== undefined ? { maxAgeDays: settings.maxAgeDays } : {}), ...(last ? { last } : {}) } } : {}),
     deploys,
   };

@@ -45,6 +45,14 @@ export interface DeployStatus {
   message: string;
 }
 
+/** The stack's PostgreSQL (target docker): the serving member, the hot standby (database.standby), WAL archiving (backup.wal). */
+export interface DatabaseStatus {
+  primary: { container: string; state: string };
+  standby?: { container: string; state: string; streaming: boolean; replication?: string; lagBytes?: number };
+  /** backup.wal: what the serving member's pg_stat_archiver says (the /health check's judgement) */
+  walArchive?: { ok: true } | { ok: false; error: string };
+}
+
 export interface StatusReport {
   stack: string;
   /** Where it runs: the stack's dockerHost, or the local engine / DOCKER_HOST. */
@@ -57,6 +65,7 @@ export interface StatusReport {
   standby?: StandbyStatus;
   /** Site maintenance at the edge (npm run maintenance): its message, undefined when off. */
   maintenance?: string;
+  database?: DatabaseStatus;
   /** The stack's backup settings: its directory and the age limit (maxAgeDays), when it has a backup section. */
   backup?: { dir: string; maxAgeDays?: number; last?: BackupStatus };
   /** The last updates, newest first. */
@@ -75,7 +84,8 @@ const MAINT_BITS = ADMIN_FORCED_MAINT | 0x02 | 0x04 | 0x20 | 0x40;
 const DRAIN_BITS = ADMIN_FORCED_DRAIN | 0x10;
 
 /** The decision: unhealthy when a replica is not running and healthy and UP at the edge, when the last backup is older
- *  than backup.maxAgeDays (or there is none, or its proof failed), when a blue-green standby outlived its window. */
+ *  than backup.maxAgeDays (or there is none, or its proof failed), when a blue-green standby outlived its window, when
+ *  the database is not running, its hot standby does not stream, or its WAL archiving fails. */
 export function judge(report: StatusReport, now: Date): Verdict {
   const problems: string[] = [];
   if (report.replicas.length === 0) problems.push(`stack "${report.stack}" has no API replicas (is it deployed?)`);
@@ -100,6 +110,12 @@ export function judge(report: StatusReport, now: Date): Verdict {
     }
   }
   if (b?.last?.verification === "failed") problems.push(`last backup ${b.last.dump} failed its verification by restore`);
+  const d = report.database;
+  if (d && d.primary.state !== "running") problems.push(`database ${d.primary.container}: container ${d.primary.state} (RUNBOOK "The database host is gone")`);
+  if (d?.standby && !d.standby.streaming) {
+    problems.push(`hot standby ${d.standby.container} is not streaming from ${d.primary.container} (container ${d.standby.state}${d.standby.replication ? `, replication ${d.standby.replication}` : ""}): no failover possible; after a failover, npm run reseed (RUNBOOK "The database host is gone")`);
+  }
+  if (d?.walArchive && !d.walArchive.ok) problems.push(`${d.walArchive.error} (RUNBOOK "WalArchiveFailing")`);
   return { healthy: problems.length === 0, problems };
 }
 
@@ -131,6 +147,14 @@ export function formatReport(report: StatusReport, verdict: Verdict, now: Date):
     out.push(`standby: ${report.standby.revision.slice(0, 12)} (${report.standby.containers.join(", ")}), ${expired ? "expired" : "expires"} ${report.standby.until}${expired ? "" : ` (in ${age(now.toISOString(), new Date(Date.parse(report.standby.until)))})`}`);
   } else out.push("standby: none");
   out.push(`maintenance: ${report.maintenance === undefined ? "off" : `ON (${report.maintenance})`}`);
+  const d = report.database;
+  if (d) {
+    const hot = d.standby
+      ? `; hot standby ${d.standby.container}: ${d.standby.streaming ? `streaming, ${d.standby.lagBytes ?? 0} bytes behind` : `NOT streaming (container ${d.standby.state})`}`
+      : "";
+    const wal = d.walArchive ? `; WAL archive ${d.walArchive.ok ? "ok" : "FAILING"}` : "";
+    out.push(`database: ${d.primary.container} (${d.primary.state})${hot}${wal}`);
+  }
   const b = report.backup;
   if (!b) out.push("backup: the stack has no backup section");
   else if (!b.last) out.push(`backup: none in ${b.dir}`);

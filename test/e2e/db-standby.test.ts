@@ -30,6 +30,7 @@ import { pollUntil } from "../../src/vocabulary";
 import { productionShape } from "../support/deploy-scenario";
 import { writeContinuously } from "../support/load";
 import { engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
+import { runStatus } from "../support/project-stack";
 import { restoreScenario, type VerbRun } from "../support/restore-scenario";
 
 /** How long the replicas wait for a database connection meanwhile (database.standby.apiWaitSeconds). */
@@ -232,6 +233,11 @@ test("database.standby (asynchronous): a streaming standby; SIGKILL of the prima
   assert.equal((await docker.getContainer(members.standby).inspect()).Id, ids.standby, "the promoted standby was not re-created");
   assert.equal((await fetch(`${url}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "after-up" }) })).status, 201);
   assert.equal(await s.previewEmpty(), "", "preview after the failover and the next up is empty");
+  // npm run status says it, and exits 1 (the on-call's smoke test).
+  const noStandby = runStatus(ps);
+  assert.equal(noStandby.status, 1, noStandby.stdout + noStandby.stderr);
+  assert.match(noStandby.stdout, new RegExp(`hot standby ${members.db}: NOT streaming \\(container exited\\)`));
+  assert.match(noStandby.stdout, new RegExp(`hot standby ${members.db} is not streaming from ${members.standby}.*npm run reseed`));
   const refused = await s.failoverVerb([]);
   assert.notEqual(refused.code, 0, "a second failover is refused: there is no standby");
   assert.match(refused.stderr, /slipway-\S+-db was fenced by a failover.*npm run reseed/);
@@ -255,6 +261,9 @@ test("database.standby (asynchronous): a streaming standby; SIGKILL of the prima
   assert.equal(await primarySql("SELECT pg_is_in_recovery()"), "t");
   assert.equal(await execText(docker, members.db, ["stat", "-c", "%a %U", `/var/lib/postgresql/data/${DATA_PASSFILE}`]).then((o) => o.trim()), "600 postgres", "its passfile in its data directory, 0600");
   assert.ok(!JSON.stringify(member).includes(replicationPassword), "the replication password in no docker inspect");
+  const seeded = runStatus(ps);
+  assert.match(seeded.stdout, new RegExp(`^database: ${members.standby} \\(running\\); hot standby ${members.db}: streaming, \\d+ bytes behind`, "m"), seeded.stdout);
+  assert.doesNotMatch(seeded.stdout, /not streaming/);
   const again = await s.reseedVerb([]);
   assert.equal(again.code, 0, "a second reseed: nothing to do, even without --yes");
   assert.match(again.stdout, /streams from \S+ already; nothing done/);

@@ -134,3 +134,24 @@ test("swarm: a task's slot is UP only when UP at every edge task; fewer tasks th
   assert.match(text, /^slipway-prod-api-a\.t3\s+n3\s+abc123def456/m);
   assert.doesNotMatch(formatReport(healthy, judge(healthy, now), now), /NODE/, "one host: no NODE column");
 });
+
+test("the database: unhealthy when it is not running, its hot standby does not stream, or WAL archiving fails; shown in one line", () => {
+  const database = {
+    primary: { container: "slipway-p-db", state: "running" },
+    standby: { container: "slipway-p-db-standby", state: "running", streaming: true, replication: "streaming", lagBytes: 0 },
+    walArchive: { ok: true as const },
+  };
+  const ok = { ...healthy, database };
+  assert.deepEqual(judge(ok, now), { healthy: true, problems: [] });
+  assert.match(formatReport(ok, judge(ok, now), now), /^database: slipway-p-db \(running\); hot standby slipway-p-db-standby: streaming, 0 bytes behind; WAL archive ok$/m);
+  const fenced = { ...healthy, database: { ...database, standby: { container: "slipway-p-db", state: "exited", streaming: false } } };
+  const v = judge(fenced, now);
+  assert.equal(v.healthy, false);
+  assert.match(v.problems.join("\n"), /hot standby slipway-p-db is not streaming from slipway-p-db \(container exited\).*npm run reseed/);
+  assert.match(formatReport(fenced, v, now), /hot standby slipway-p-db: NOT streaming \(container exited\)/);
+  assert.match(judge({ ...healthy, database: { primary: { container: "slipway-p-db", state: "exited" } } }, now).problems.join("\n"), /database slipway-p-db: container exited/);
+  const failing = { ...healthy, database: { primary: database.primary, walArchive: { ok: false as const, error: "archiving WAL fails: 000000010000000000000003 failed at 2026-12-05T11:59:00.000Z (3 failures; no segment archived yet)" } } };
+  assert.match(judge(failing, now).problems.join("\n"), /archiving WAL fails: 0+10+3 failed at .*WalArchiveFailing/);
+  assert.match(formatReport(failing, judge(failing, now), now), /WAL archive FAILING/);
+  assert.doesNotMatch(formatReport(healthy, judge(healthy, now), now), /^database:/m, "no line without a database (swarm, or not deployed)");
+});

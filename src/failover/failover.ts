@@ -7,12 +7,12 @@
 // the backend network, and `standby.signal` written into its data directory (with FENCE_MARKER saying why) — started
 // by hand or re-created by `pulumi up` on the same volume, PostgreSQL itself starts it read-only, in recovery.
 import type Docker from "dockerode";
-import { execInContainer, isStatus, tarFiles } from "../docker";
+import { isStatus, tarFiles } from "../docker";
 import { PGDATA, walEgressNetwork } from "../backup/wal";
-import { AFTER_PROMOTE_SQL, FENCE_MARKER, memberSql, PROMOTE_SQL, STANDBY_SLOT } from "../postgres/standby";
+import { AFTER_PROMOTE_SQL, FENCE_MARKER, PROMOTE_SQL, STANDBY_SLOT } from "../postgres/standby";
 import { DB_HOST, pollUntil } from "../vocabulary";
 import { decideFailover, type FailoverTarget, type Observed } from "./plan";
-import { isFenced } from "./reseed";
+import { inRecovery, inspectMember, isFenced, sqlOn } from "./members";
 
 const DEFAULT_NETWORKS = new Set(["bridge", "host", "none"]);
 
@@ -53,21 +53,15 @@ export async function failover(opts: FailoverOptions): Promise<FailoverResult> {
 }
 
 async function observe(docker: Docker, t: FailoverTarget): Promise<Observed> {
-  const inspect = (name: string) => docker.getContainer(name).inspect().catch((e: unknown) => (isStatus(e, 404) ? undefined : Promise.reject(e)));
-  const [p, s] = await Promise.all([inspect(t.primary), inspect(t.standby)]);
-  let inRecovery: boolean | undefined;
-  if (s?.State.Running) {
-    const r = await execInContainer(docker, t.standby, memberSql({ user: t.dbUser }, "SELECT pg_is_in_recovery()"), { user: "postgres" }).catch(() => undefined);
-    const out = r?.exitCode === 0 ? r.stdout.trim() : "";
-    inRecovery = out === "t" ? true : out === "f" ? false : undefined;
-  }
+  const [p, s] = await Promise.all([inspectMember(docker, t.primary), inspectMember(docker, t.standby)]);
+  const recovery = s?.State.Running ? await inRecovery(docker, t.standby, t.dbUser) : undefined;
   return {
     primary: { exists: p !== undefined, running: p?.State.Running === true },
     standby: {
       exists: s !== undefined,
       running: s?.State.Running === true,
       ...(s ? { state: s.State.Status, fenced: await isFenced(docker, t.standby) } : {}),
-      ...(inRecovery !== undefined ? { inRecovery } : {}),
+      ...(recovery !== undefined ? { inRecovery: recovery } : {}),
     },
   };
 }
@@ -108,11 +102,7 @@ async function fence(docker: Docker, name: string, o: { stop: boolean; exists: b
 }
 
 async function promote(docker: Docker, t: FailoverTarget, log: (l: string) => void): Promise<void> {
-  const sql = async (statement: string) => {
-    const r = await execInContainer(docker, t.standby, memberSql({ user: t.dbUser }, statement), { user: "postgres" });
-    if (r.exitCode !== 0) throw new Error(`${t.standby}: ${statement}: ${(r.stderr || r.stdout).trim()}`);
-    return r.stdout.trim();
-  };
+  const sql = sqlOn(docker, t.standby, t.dbUser);
   log(`promote: ${PROMOTE_SQL} on ${t.standby}`);
   const promoted = await sql(PROMOTE_SQL);
   if (promoted !== "t") throw new Error(`${t.standby} was not promoted within 60 s (pg_promote answered '${promoted}'); its log: docker logs ${t.standby}`);

@@ -8,10 +8,11 @@
 // `pulumi up` replaces no database container and the preview after it is empty.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
-import { containerLogs, execInContainer, isStatus, readContainerFile, tail, tarFiles } from "../docker";
+import { containerLogs, isStatus, readContainerFile, tail, tarFiles } from "../docker";
 import { PGDATA } from "../backup/wal";
-import { FENCE_MARKER, memberSql, REPLICATION_PASSFILE, DATA_PASSFILE, RESEED_PASSFILE_UPLOAD, reseedScript, STANDBY_APPLICATION, STANDBY_SLOT, synchronousSql } from "../postgres/standby";
+import { REPLICATION_PASSFILE, DATA_PASSFILE, RESEED_PASSFILE_UPLOAD, reseedScript, STANDBY_APPLICATION, STANDBY_SLOT, synchronousSql } from "../postgres/standby";
 import { DB_HOST, LABEL_ROLE, LABEL_STACK, pollUntil } from "../vocabulary";
+import { inRecovery, inspectMember, isFenced, sqlOn } from "./members";
 import { decideReseed, type FailoverTarget, type ReseedObserved } from "./plan";
 
 export interface ReseedOptions {
@@ -83,24 +84,10 @@ export async function reseed(o: ReseedOptions): Promise<ReseedResult> {
   return { seeded: true, seconds };
 }
 
-/** One statement as the superuser on a member's local socket; its output, trimmed. */
-function sqlOn(docker: Docker, container: string, dbUser: string): (statement: string) => Promise<string> {
-  return async (statement) => {
-    const r = await execInContainer(docker, container, memberSql({ user: dbUser }, statement), { user: "postgres" });
-    if (r.exitCode !== 0) throw new Error(`${container}: ${statement}: ${(r.stderr || r.stdout).trim()}`);
-    return r.stdout.trim();
-  };
-}
-
 async function observe(docker: Docker, t: FailoverTarget): Promise<ReseedObserved> {
-  const inspect = (name: string) => docker.getContainer(name).inspect().catch((e: unknown) => (isStatus(e, 404) ? undefined : Promise.reject(e)));
-  const [s, o] = await Promise.all([inspect(t.primary), inspect(t.standby)]);
-  const recovery = async (name: string) => {
-    const out = await sqlOn(docker, name, t.dbUser)("SELECT pg_is_in_recovery()").catch(() => "");
-    return out === "t" ? true : out === "f" ? false : undefined;
-  };
-  const servingInRecovery = s?.State.Running ? await recovery(t.primary) : undefined;
-  const otherInRecovery = o?.State.Running ? await recovery(t.standby) : undefined;
+  const [s, o] = await Promise.all([inspectMember(docker, t.primary), inspectMember(docker, t.standby)]);
+  const servingInRecovery = s?.State.Running ? await inRecovery(docker, t.primary, t.dbUser) : undefined;
+  const otherInRecovery = o?.State.Running ? await inRecovery(docker, t.standby, t.dbUser) : undefined;
   const streams = s?.State.Running && o?.State.Running
     ? (await sqlOn(docker, t.primary, t.dbUser)(`SELECT count(*) FROM pg_stat_replication WHERE application_name = '${STANDBY_APPLICATION}' AND state = 'streaming'`).catch(() => "0")) === "1"
     : false;
@@ -108,11 +95,6 @@ async function observe(docker: Docker, t: FailoverTarget): Promise<ReseedObserve
     serving: { running: s?.State.Running === true, ...(servingInRecovery !== undefined ? { inRecovery: servingInRecovery } : {}) },
     other: { exists: o !== undefined, running: o?.State.Running === true, ...(otherInRecovery !== undefined ? { inRecovery: otherInRecovery } : {}), streaming: streams, fenced: o ? await isFenced(docker, t.standby) : false },
   };
-}
-
-/** Whether a member's data directory holds the failover's fence marker (read from the container, running or not). */
-export async function isFenced(docker: Docker, container: string): Promise<boolean> {
-  return (await readContainerFile(docker.getContainer(container), `${PGDATA}/${FENCE_MARKER}`)) !== undefined;
 }
 
 /** The backend network: the serving member's network that carries the `db` alias. */

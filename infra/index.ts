@@ -129,8 +129,8 @@ const ctx = {
   config,
   secretEnv: secretEnv as pulumi.Output<Record<string, string>>,
   ...(tlsPem ? { tlsPem } : {}),
-  // The verbs the lock keeps apart from a deploy (backup, restore, maintenance) refuse a swarm stack: one-host only.
-  lock: cfg.target === "docker" ? stackLock() : Promise.resolve([]),
+  // On the engine dockerHost names (a swarm's manager): a deploy and a verb (backup, restore, maintenance) never overlap.
+  lock: stackLock(),
   ...(hostEngine ? { hostEngine } : {}),
 };
 const outputs = cfg.target === "swarm" ? declareSwarm(ctx) : declareDocker(ctx);
@@ -143,6 +143,8 @@ export const apiContainers = outputs.apiContainers;
 export const apiStandby = outputs.apiStandby;
 export const dbContainer = outputs.dbContainer;
 export const dbStandbyContainer = outputs.dbStandbyContainer; // null without a standby
+/** swarm: the owner role's password (a secret) the backup verb logs in with from the manager; null on docker. */
+export const dbOwnerPassword = outputs.dbOwnerPassword;
 export const edgeContainer = outputs.edgeContainer;
 export const environment = cfg.environment;
 /** The Prometheus container (monitoring.enabled), queried with `docker exec`; null without monitoring. */

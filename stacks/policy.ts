@@ -165,8 +165,8 @@ export function productionFactViolations(cfg: StackConfig, stack: string, facts:
  * What a stack may not ask of its target, named, never silently ignored. `target: docker` takes no `swarm` key.
  * `target: swarm` (infra/targets/swarm.ts) does not yet support what needs a container on one known engine or a
  * host port bound to an address: edge.bindAddress (the edge publishes in host mode on every edge node's
- * addresses), blue-green and canary, volumes, backups (the verbs and the pre-deploy backup) and
- * monitoring. Production on swarm must acknowledge that it deploys without a pre-deploy backup.
+ * addresses), blue-green and canary, volumes, the WAL archive and monitoring. Dumps run there (the backup verb and the
+ * pre-deploy backup reach the database from the manager: src/swarm/db-client.ts).
  */
 export function targetViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
   if (cfg.target === "docker") {
@@ -180,12 +180,9 @@ export function targetViolations(cfg: StackConfig, input: Readonly<Record<string
   if (written(input, ["api", "rollout", "surge"])) unsupported("api.rollout.surge", "a swarm release starts the new revision's whole service at once, beside the old one");
   if (cfg.api.volumes.length > 0) unsupported("api.volumes", "a task may run on any node, where a named volume would be another, empty one");
   if (written(input, ["api", "restartPolicy"])) unsupported("api.restartPolicy", "Swarm restarts tasks itself (restart condition any)");
-  if (cfg.backup !== undefined) unsupported("backup", "backups run the database's tools in its container, which Swarm may place on any node; set swarm.withoutBackups in production");
+  if (cfg.backup?.wal.enabled) unsupported("backup.wal.enabled", "the WAL archive is pgBackRest in the database's container with its repository on that host; on swarm, dumps (backup.enabled) run");
   if (cfg.monitoring.enabled) unsupported("monitoring.enabled", "Prometheus scrapes replicas by container name on one engine");
   if (cfg.database.standby.enabled) unsupported("database.standby.enabled", "the standby is a second container on the one engine; on a swarm it would be a service on another node, which slipway does not declare yet");
-  if (cfg.environment === "production" && !cfg.swarm.withoutBackups) {
-    out.push({ key: "slipway:swarm.withoutBackups", message: "must be true for production on target swarm: no pre-deploy backup is taken there yet (RUNBOOK \"Swarm\"); take backups with your own tooling and say so here" });
-  }
   return out;
 }
 
@@ -234,8 +231,7 @@ export function productionViolations(cfg: StackConfig, input: Readonly<Record<st
       out.push({ key: `slipway:api.volumes[${i}].source`, message: `"${v.source}" is a bind mount; production allows named volumes only` });
     }
   });
-  // On swarm, backups are refused (targetViolations) and production acknowledges it with swarm.withoutBackups.
-  if (!cfg.backup?.enabled && cfg.target === "docker") {
+  if (!cfg.backup?.enabled) {
     out.push({ key: "slipway:backup.enabled", message: "must be true in production: every deploy takes a backup before migrating" });
   }
   return out;

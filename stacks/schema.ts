@@ -361,11 +361,6 @@ export const swarmSchema = z.strictObject({
   /** Placement constraints for the API's tasks (Swarm syntax, e.g. `node.labels.zone==a`), beside the spread over nodes. */
   apiPlacement: z.array(z.string().regex(/^[\w.-]+\s*(==|!=)\s*[^\s]+$/, "must be a Swarm constraint such as node.labels.zone==a")).default(() => []),
   /**
-   * Production on Swarm takes no pre-deploy backup yet (the backup verbs need the database container on the
-   * machine running pulumi). A production stack must say it knows: `withoutBackups: true`.
-   */
-  withoutBackups: z.boolean().default(false),
-  /**
    * How long a one-off task (database roles, migrations) may take from creation to exit (the first needs the image on
    * the node), and every edge task to run the edge's spec with its config loaded after a change (`pulumi up` waits).
    */

@@ -87,34 +87,17 @@ export class DeploySteps extends pulumi.ComponentResource {
     );
 
     if (args.backup?.enabled) {
-      const b = args.backup;
-      this.backup = new command.local.Command(
-        `${name}-backup`,
-        {
-          create: pulumi.all([args.dbContainer, args.image, args.pushgateway]).apply(([db, image, pushgateway]) =>
-            shellJoin(
-              backupVerb({
-                stack: args.prefix,
-                dbContainer: db,
-                dir: b.dir,
-                keep: b.keep,
-                keepWeeks: b.keepWeeks,
-                maxAgeDays: b.maxAgeDays,
-                verify: b.verify,
-                copyTo: b.copyTo,
-                imageTag: imageTag(image),
-                database: args.dbName,
-                user: args.dbUser,
-                ...(pushgateway ? { pushgateway } : {}),
-              }),
-            ),
-          ),
-          dir: args.projectDir,
-          environment: dockerEnv,
-          triggers: [args.image],
-        },
-        { parent: this, dependsOn: [this.roles] },
-      );
+      this.backup = preDeployBackup(`${name}-backup`, {
+        prefix: args.prefix,
+        dbContainer: args.dbContainer,
+        image: args.image,
+        backup: args.backup,
+        dbName: args.dbName,
+        dbUser: args.dbUser,
+        ...(args.pushgateway ? { pushgateway: args.pushgateway } : {}),
+        ...(args.dockerHost ? { dockerHost: args.dockerHost } : {}),
+        projectDir: args.projectDir,
+      }, { parent: this, dependsOn: [this.roles] });
     }
 
     if (args.backup?.wal.enabled) {
@@ -165,6 +148,60 @@ export class DeploySteps extends pulumi.ComponentResource {
     this.done = this.migrate;
     this.registerOutputs({});
   }
+}
+
+export interface PreDeployBackupArgs {
+  prefix: string;
+  /** The database container, or on swarm its service. */
+  dbContainer: pulumi.Input<string>;
+  /** The API image about to be deployed: the backup is filed under its tag and runs again when it changes. */
+  image: pulumi.Input<string>;
+  backup: NonNullable<StackConfig["backup"]>;
+  dbName: string;
+  /** docker: the superuser, over the container's local socket; on swarm the client logs in as the owner role. */
+  dbUser?: string;
+  pushgateway?: pulumi.Input<string>;
+  dockerHost?: string;
+  projectDir: string;
+  /** Target swarm: the backend overlay the client container joins, and the owner role's password (a Pulumi secret). */
+  swarm?: { network: pulumi.Input<string>; ownerPassword: pulumi.Input<string> };
+}
+
+/**
+ * The backup a deploy takes before it migrates: `npm run backup` (the verb, src/backup/verb.ts) as a command resource,
+ * run again when the image changes. On swarm with --overlay: the owner's password in the command's environment only.
+ */
+export function preDeployBackup(name: string, args: PreDeployBackupArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
+  const b = args.backup;
+  const dockerEnv: Record<string, string> = args.dockerHost ? { DOCKER_HOST: args.dockerHost } : {};
+  return new command.local.Command(
+    name,
+    {
+      create: pulumi.all([args.dbContainer, args.image, args.pushgateway, args.swarm?.network]).apply(([db, image, pushgateway, overlay]) =>
+        shellJoin(
+          backupVerb({
+            stack: args.prefix,
+            dbContainer: db,
+            dir: b.dir,
+            keep: b.keep,
+            keepWeeks: b.keepWeeks,
+            maxAgeDays: b.maxAgeDays,
+            verify: b.verify,
+            copyTo: b.copyTo,
+            imageTag: imageTag(image),
+            database: args.dbName,
+            ...(args.dbUser ? { user: args.dbUser } : {}),
+            ...(pushgateway ? { pushgateway } : {}),
+            ...(overlay ? { overlay } : {}),
+          }),
+        ),
+      ),
+      dir: args.projectDir,
+      environment: args.swarm ? pulumi.output(args.swarm.ownerPassword).apply((pw) => ({ ...dockerEnv, [ROLE_PASSWORD_ENV.owner]: pw })) : dockerEnv,
+      triggers: [args.image],
+    },
+    { ...opts, ...(args.swarm ? { additionalSecretOutputs: ["environment"] } : {}) },
+  );
 }
 
 /** `docker network connect` unless the container is on the network already (shell; idempotent). */

@@ -32,6 +32,8 @@ export interface StackOutputs {
   apiStandby: pulumi.Input<unknown>;
   /** docker: the database container; swarm: the database service. */
   dbContainer: pulumi.Input<string>;
+  /** swarm: the owner role's password (a secret), what the backup verb's client container logs in with; docker: null. */
+  dbOwnerPassword: pulumi.Input<string> | null;
   /** docker with database.standby: the member that is not the primary (the standby, or a fenced old primary); else null. */
   dbStandbyContainer: pulumi.Input<string> | null;
   /** docker: the HAProxy container; swarm: the edge's global service. */

@@ -165,6 +165,7 @@ export function declareDocker(ctx: TargetContext): StackOutputs {
     apiContainers: api.replicas.containers,
     apiStandby: api.replicas.standby.apply((s) => s ?? null),
     dbContainer: servingMember.name,
+    dbOwnerPassword: null,
     dbStandbyContainer: fencedOrStandby?.name ?? null,
     edgeContainer: edge.containerName,
     prometheusContainer: monitoring?.containerName ?? null,

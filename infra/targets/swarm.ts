@@ -5,6 +5,7 @@
 // host mode, and the API as one service per revision released behind every edge task (SwarmRelease). README
 // "Target swarm" says why it is built this way and what it does not support yet.
 import { createHash, createHmac } from "node:crypto";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
@@ -17,6 +18,7 @@ import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/databa
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
 import { apiProbe, DB_HOST, DB_ROLES, EDGE_BACKEND, ROLES } from "../../src/vocabulary";
 import { dockerLabels } from "../components/limits";
+import { preDeployBackup } from "../components/deploy-steps";
 import { databaseName } from "../components/database";
 import { SwarmEdgeReady, SwarmFile, SwarmRelease, SwarmTask } from "../providers/swarm";
 import type { StackOutputs, TargetContext } from "./context";
@@ -37,7 +39,9 @@ const UNSET_BY_SLIPWAY = ["taskSpec.containerSpec.sysctl"];
 
 export function declareSwarm(ctx: TargetContext): StackOutputs {
   const { cfg, prefix, production, labels, secretEnv, tlsPem } = ctx;
-  const opts: pulumi.CustomResourceOptions = cfg.dockerHost ? { provider: new docker.Provider("docker-host", { host: cfg.dockerHost }) } : {};
+  // Every object through the manager dockerHost names, after the stack lock is taken there (infra/index.ts): a backup
+  // or another deploy through the same manager waits.
+  const opts: pulumi.CustomResourceOptions = { ...(cfg.dockerHost ? { provider: new docker.Provider("docker-host", { host: cfg.dockerHost }) } : {}), dependsOn: ctx.lock };
   const logDriver = { name: "json-file", options: { "max-size": `${cfg.logs.maxSizeMb}m`, "max-file": String(cfg.logs.maxFiles) } };
   const limits = (l: { memoryMb: number; cpus: number } | undefined) =>
     l ? { limits: { memoryBytes: l.memoryMb * 1024 * 1024, nanoCpus: Math.round(l.cpus * 1e9) } } : undefined;
@@ -113,6 +117,19 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     triggers,
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   }, { dependsOn: [db] });
+  // The pre-deploy backup (backup.enabled): the verb, reaching the database from the manager as the owner role.
+  const backup = cfg.backup?.enabled
+    ? preDeployBackup("deploy-backup", {
+      prefix,
+      dbContainer: db.name,
+      image: cfg.images.api,
+      backup: cfg.backup,
+      dbName: cfg.database.name,
+      ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+      projectDir: path.resolve(__dirname, "..", ".."),
+      swarm: { network: backendNet.name, ownerPassword },
+    }, { dependsOn: [roles] })
+    : undefined;
   // The new image's migrations, as the owner role, on the backend network; a failure fails `pulumi up` with its log.
   const migrate = new SwarmTask("migrate", {
     stack: prefix,
@@ -129,7 +146,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     labels,
     triggers,
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
-  }, { dependsOn: [roles] });
+  }, { dependsOn: backup ? [roles, backup] : [roles] });
 
   // The edge: one config for every release (a server-template per colour over tasks.<service>), the runtime API
   // on the control overlay's addresses only, identified by a hash of its content and of the certificate it serves
@@ -283,6 +300,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     apiContainers: release.service.apply((s) => [s]),
     apiStandby: null,
     dbContainer: db.name,
+    dbOwnerPassword: ownerPassword,
     dbStandbyContainer: null,
     edgeContainer: edge.name,
     prometheusContainer: null,

@@ -3,13 +3,16 @@
 // declaration (backupVerb), so a flag cannot exist in one place and not the other.
 import { BACKUP_DEFAULTS, LOCK_DEFAULTS } from "../../stacks/schema";
 import { type FlagValues, verbCommand, type VerbSpec } from "../vocabulary/verbs";
+import { DB_ROLES } from "../vocabulary/database";
+import { ROLE_PASSWORD_ENV } from "../postgres/roles";
 
 export const BACKUP_VERB = {
   name: "backup",
   summary: "Dump a stack's PostgreSQL database (pg_dump -Fc) into a private directory, verified and checksummed.",
   flags: {
     stack: { type: "string", value: "<stack>", description: "Pulumi stack (staging, production); with --db-container: any name to file the backups under", required: true },
-    "db-container": { type: "string", value: "<name>", description: "PostgreSQL container (default: the stack's dbContainer output)" },
+    "db-container": { type: "string", value: "<name>", description: "PostgreSQL container, or with --overlay the database's Swarm service (default: the stack's dbContainer output)" },
+    overlay: { type: "string", value: "<network>", description: `target swarm with --db-container: the attachable overlay the database service is on; the tools run in a client container on the manager there, as ${DB_ROLES.owner} (password in $${ROLE_PASSWORD_ENV.owner}) (default: the stack's, for a swarm stack)` },
     dir: { type: "string", value: "<path>", description: "directory on this machine for backups (default: the stack's backup.dir); created 0700" },
     keep: { type: "string", value: "<n>", description: `keep the n newest backups of this stack, delete older ones (default: the stack's backup.keep, else ${BACKUP_DEFAULTS.keep})` },
     "keep-weeks": { type: "string", value: "<m>", description: `also keep the newest backup of each of the last m weeks (default: the stack's backup.keepWeeks, else ${BACKUP_DEFAULTS.keepWeeks}); the newest verified backup is always kept` },
@@ -40,6 +43,9 @@ export const BACKUP_VERB = {
     "It holds the stack's lock on the Docker host (<prefix>-lock) while it runs: it waits for a deploy or a restore",
     "to finish (--stack-lock-wait), and the pre-deploy backup a deploy runs goes ahead inside the deploy's lock.",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
+    "Target swarm: PostgreSQL is a service on the node labelled for it; the tools run in <prefix>-db-client-<random>, a container",
+    `on the manager dockerHost names, of the database service's image, on the stack's backend overlay, logged in as ${DB_ROLES.owner} (it owns`,
+    "every object of the database) with a password file; removed afterwards. The verification's throwaway runs on the manager too.",
   ],
 } as const satisfies VerbSpec;
 

@@ -10,6 +10,15 @@ import { reportBackupMetrics } from "../backup/metrics";
 import { stackTarget } from "../release/target";
 import { BACKUP_VERB } from "../backup/verb";
 import { intFlag, runVerb, stringFlag, UsageError } from "./args";
+import { serviceLabels, withDbClient } from "../swarm/db-client";
+import { ROLE_PASSWORD_ENV } from "../postgres/roles";
+import { LABEL_STACK } from "../vocabulary";
+
+function ownerPasswordFromEnv(): string {
+  const password = process.env[ROLE_PASSWORD_ENV.owner];
+  if (!password) throw new UsageError(`--overlay: the owner role's password must be in $${ROLE_PASSWORD_ENV.owner}`);
+  return password;
+}
 
 void runVerb(BACKUP_VERB, async (values) => {
   const stack = stringFlag(values, "stack")!;
@@ -25,13 +34,17 @@ void runVerb(BACKUP_VERB, async (values) => {
   const verify = values.verify === true || settings?.verify === true;
   const dbContainer = explicit ?? target!.dbContainer;
   const log = (line: string) => console.error(line);
-  // The stack's lock (its database container's slipway.stack label): never beside a deploy or a restore.
-  const lockPrefix = (await stackOfContainer(docker, dbContainer)) ?? target?.prefix;
+  // Target swarm: the database is a service; its tools run in a client container on the manager (src/swarm/db-client.ts).
+  const overlay = stringFlag(values, "overlay");
+  if (overlay && !explicit) throw new UsageError("--overlay goes with --db-container (a swarm stack named by --stack brings its own)");
+  const swarm = target?.swarm ?? (overlay ? { network: overlay, ownerPassword: ownerPasswordFromEnv() } : undefined);
+  // The stack's lock (its database container's or service's slipway.stack label): never beside a deploy or a restore.
+  const lockPrefix = (swarm ? (await serviceLabels(docker, dbContainer))?.[LABEL_STACK] : await stackOfContainer(docker, dbContainer)) ?? target?.prefix;
   const locked = <T>(body: () => Promise<T>) =>
     lockPrefix === undefined ? body() : withStackLock(docker, { prefix: lockPrefix, holder: "backup", waitMs: intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000, log }, body);
-  const result = await locked(() => backup({
+  const take = (container: string) => backup({
     prefix,
-    dbContainer,
+    dbContainer: container,
     dir,
     keep: intFlag(values, "keep", settings?.keep ?? BACKUP_DEFAULTS.keep, 1),
     keepWeeks: intFlag(values, "keep-weeks", settings?.keepWeeks ?? BACKUP_DEFAULTS.keepWeeks, 0),
@@ -43,7 +56,10 @@ void runVerb(BACKUP_VERB, async (values) => {
     user: stringFlag(values, "user"),
     docker,
     log,
-  }));
+  });
+  const result = await locked(() =>
+    swarm ? withDbClient(docker, { prefix, service: dbContainer, network: swarm.network, password: swarm.ownerPassword }, { log }, (client) => take(client.name)) : take(dbContainer),
+  );
   await reportBackupMetrics({
     docker,
     pushgateway: stringFlag(values, "pushgateway") ?? target?.pushgateway,

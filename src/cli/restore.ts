@@ -16,7 +16,7 @@ import { restore } from "../restore/restore";
 import { RESTORE_MAINTENANCE_MESSAGE } from "../restore/frame";
 import { DEFAULT_RECOVERY_TIMEOUT_MS, pointInTimeRestore } from "../restore/pitr";
 import { parseTargetTime, type RecoveryTarget } from "../restore/pitr-plan";
-import { stackTarget } from "../release/target";
+import { stackTarget, swarmRefusal } from "../release/target";
 import { selectStack, stackFileEnvironment } from "../release/stack";
 import { ENVIRONMENTS, type Environment, forceRefusal, RESTORE_OVERRIDES } from "../restore/policy";
 import { resolveEnvironment } from "../restore/environment";
@@ -107,6 +107,7 @@ void runVerb(spec, async (values) => {
   if (environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(environment)) throw new UsageError(`--environment must be production or staging, got '${environment}'`);
   // Without --db-container, --stack is a Pulumi stack: read its container, engine and environment from it.
   const target = explicit ? undefined : await stackTarget(stringFlag(values, "stack")!);
+  if (target?.swarm) throw swarmRefusal(stringFlag(values, "stack")!, "restoring");
   const dbContainer = explicit ?? target!.dbContainer;
   const docker = connectDocker(target?.dockerHost);
   // The environment comes from the database container and its stack, not from the operator's word.

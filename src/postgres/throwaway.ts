@@ -6,20 +6,20 @@
 // (SIGKILL) is removed by the next verification on the same machine.
 import type Docker from "dockerode";
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { containerLogs, execInContainer, tail } from "../docker";
 import type { Database } from "./commands";
 import { OpsError } from "./errors";
-import { LABEL_ROLE, LABEL_STACK, processGone, ROLES } from "../vocabulary";
+import { LABEL_STACK, ROLES } from "../vocabulary";
+import { SHORT_LIVED_REMOVE_TIMEOUT_MS, shortLivedLabels, withShortLived } from "../docker/short-lived";
 
-/** `<hostname>/<pid>` of the process that made it: whether that process is gone can be told on that machine only */
-const LABEL_OWNER = "slipway.verify.owner";
 const LABEL_DUMP = "slipway.verify.dump";
 /** Durability is worthless in a database that is dropped minutes later; these make the restore faster. */
 const SPEED_SETTINGS = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
 /** How long a removal may take on a busy engine before it is left to the next verification. */
-export const THROWAWAY_REMOVE_TIMEOUT_MS = 120_000;
-const SECRET_ENV = /^(POSTGRES_PASSWORD|POSTGRES_PASSWORD_FILE|POSTGRES_USER|POSTGRES_DB|PGPASSWORD)=/;
+export const THROWAWAY_REMOVE_TIMEOUT_MS = SHORT_LIVED_REMOVE_TIMEOUT_MS;
+// And libpq's connection variables (PGHOST, PGPASSFILE…; not PGDATA, the image's own): the source may be a client
+// (src/swarm/db-client.ts), not a server.
+const SECRET_ENV = /^(POSTGRES_PASSWORD|POSTGRES_PASSWORD_FILE|POSTGRES_USER|POSTGRES_DB|PG(HOST|HOSTADDR|PORT|USER|DATABASE|PASSWORD|PASSFILE|SERVICE|SERVICEFILE|OPTIONS|SSL[A-Z]*))=/;
 
 export interface Throwaway {
   name: string;
@@ -38,7 +38,6 @@ export async function withThrowawayPostgres<T>(
   work: (t: Throwaway) => Promise<T>,
 ): Promise<T> {
   const log = opts.log ?? (() => undefined);
-  await removeAbandoned(docker, log);
   const source = await docker
     .getContainer(opts.source)
     .inspect()
@@ -52,43 +51,7 @@ export async function withThrowawayPostgres<T>(
   const sourceCmd = source.Config.Cmd ?? ["postgres"];
   const cmd = sourceCmd[0] === "postgres" || sourceCmd[0]?.startsWith("-") ? sourceCmd : ["postgres"];
   const hc = source.HostConfig;
-  let removed: Promise<void> | undefined;
-  // A busy engine can refuse a removal for a while (409 "removal already in progress", a kill that timed out, a
-  // slow API): try again until the container is gone (inspect says 404) or the budget is spent.
-  const removeTimeoutMs = opts.removeTimeoutMs ?? THROWAWAY_REMOVE_TIMEOUT_MS;
-  const removeWithin = async (): Promise<void> => {
-    const started = Date.now();
-    let last: unknown;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await docker.getContainer(name).remove({ force: true, v: true });
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 404) last = err;
-      }
-      const gone = await docker
-        .getContainer(name)
-        .inspect()
-        .then(
-          () => false,
-          (err: { statusCode?: number }) => err.statusCode === 404,
-        );
-      if (gone) return log(`removed throwaway container ${name}${attempt > 1 ? ` (attempt ${attempt}, ${((Date.now() - started) / 1000).toFixed(1)} s)` : ""}`);
-      if (Date.now() - started >= removeTimeoutMs) {
-        return log(`could not remove throwaway container ${name} within ${removeTimeoutMs} ms (the next verification removes it): ${String(last ?? "still listed")}`);
-      }
-      await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 5000)));
-    }
-  };
-  const remove = () => (removed ??= removeWithin());
-  // SIGINT/SIGTERM (Ctrl-C, a cancelled `pulumi up`): remove it, then die of the same signal.
-  const onSignal = (signal: NodeJS.Signals) => {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    void remove().finally(() => process.kill(process.pid, signal));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
+  const create = async () => {
     log(`starting throwaway PostgreSQL ${name} (image ${source.Config.Image}, no network)`);
     const container = await docker.createContainer({
       name,
@@ -101,7 +64,7 @@ export async function withThrowawayPostgres<T>(
         `POSTGRES_USER=${opts.db.user}`,
         `POSTGRES_DB=${opts.db.database}`,
       ],
-      Labels: { [LABEL_ROLE]: ROLES.backupVerify, [LABEL_STACK]: opts.prefix, [LABEL_OWNER]: `${hostname()}/${process.pid}`, [LABEL_DUMP]: opts.dump },
+      Labels: { ...shortLivedLabels(ROLES.backupVerify), [LABEL_STACK]: opts.prefix, [LABEL_DUMP]: opts.dump },
       HostConfig: {
         NetworkMode: "none",
         AutoRemove: false,
@@ -113,12 +76,11 @@ export async function withThrowawayPostgres<T>(
     });
     await container.start();
     await waitReady(docker, name, opts.db, opts.readyTimeoutMs ?? 120_000);
-    return await work({ name, image: source.Image, imageName: source.Config.Image });
-  } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    await remove();
-  }
+  };
+  const kind = { noun: "throwaway container", run: "verification" };
+  return withShortLived(docker, { name, role: ROLES.backupVerify, kind, ...(opts.removeTimeoutMs ? { removeTimeoutMs: opts.removeTimeoutMs } : {}), log }, create, () =>
+    work({ name, image: source.Image, imageName: source.Config.Image }),
+  );
 }
 
 /** Ready over TCP on its loopback: the image's init server listens on the socket only, so this means initdb is over. */
@@ -135,21 +97,5 @@ async function waitReady(docker: Docker, name: string, db: Database, timeoutMs: 
       throw new OpsError("verify-failed", `the throwaway PostgreSQL ${name} was not ready after ${timeoutMs} ms:\n${tail(await containerLogs(docker, name), 20)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Throwaway containers made on this machine by a process that no longer runs (killed with SIGKILL). */
-async function removeAbandoned(docker: Docker, log: (line: string) => void): Promise<void> {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${ROLES.backupVerify}`] } });
-  for (const c of leftovers) {
-    const [host, pid] = (c.Labels[LABEL_OWNER] ?? "").split("/");
-    if (host !== hostname() || !/^\d+$/.test(pid ?? "") || Number(pid) === process.pid || !processGone(Number(pid))) continue;
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true, v: true })
-      .then(
-        () => log(`removed throwaway container ${c.Names[0]?.replace(/^\//, "")} left by a verification that was killed (pid ${pid})`),
-        () => undefined,
-      );
   }
 }

@@ -4,6 +4,7 @@
 // and its backup settings with the defaults of stacks/schema.ts applied.
 import { backupSchema, databaseSchema, withBackupDefaults, type BackupSettings } from "../../stacks/schema";
 import { prefixOfDbContainer } from "../vocabulary";
+import { overlayName } from "../swarm/spec";
 import { selectStack } from "./stack";
 import { IMAGES_KEY, objectOf } from "./history";
 
@@ -25,24 +26,30 @@ export interface StackTarget {
   database?: { image: string; user: string; name: string };
   /** `slipway:walSftpKey` (a secret) with backup.wal.offHost: what restore --to-latest reads the off-host repository with */
   walSftpKey?: string;
+  /**
+   * `slipway:target: swarm`: the database is the service `dbContainer` names, reached from the manager through a client
+   * container on the backend overlay as the owner role (src/swarm/db-client.ts; its password the `dbOwnerPassword` output).
+   */
+  swarm?: { network: string; ownerPassword: string };
 }
 
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
 export type Values = Record<string, { value: unknown } | undefined>;
 
 /**
- * The verbs that work on the database's or the edge's container (backup, restore, maintenance, status) refuse a stack on
+ * The verbs that work in the database's or the edge's container (restore, maintenance) refuse a stack on
  * `slipway:target: swarm`: there those are Swarm tasks on other nodes, which these verbs do not reach yet.
  */
 export function refuseSwarm(stackName: string, config: Values, what: string): void {
-  if (config["slipway:target"]?.value === "swarm") {
-    throw new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote and rollback do`);
-  }
+  if (config["slipway:target"]?.value === "swarm") throw swarmRefusal(stackName, what);
+}
+
+export function swarmRefusal(stackName: string, what: string): Error {
+  return new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote, rollback, backup and status do`);
 }
 
 /** Pure: the target from a stack's outputs and config; errors say what to do. */
 export function targetFromStack(stackName: string, outputs: Values, config: Values): StackTarget {
-  refuseSwarm(stackName, config, "backing up and restoring");
   const db = outputs.dbContainer?.value;
   if (typeof db !== "string") {
     throw new Error(`stack "${stackName}" has no dbContainer output: deploy it first (npm run promote -- --stack ${stackName} ...) or pass --db-container`);
@@ -76,7 +83,16 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     ...(typeof outputs.image?.value === "string" ? { image: outputs.image.value } : {}),
     ...(typeof images?.postgres === "string" && database.success ? { database: { image: images.postgres, user: database.data.user, name: database.data.name } } : {}),
     ...(backup?.wal.offHost && typeof config["slipway:walSftpKey"]?.value === "string" ? { walSftpKey: config["slipway:walSftpKey"].value } : {}),
+    ...(config["slipway:target"]?.value === "swarm" ? { swarm: swarmAccess(stackName, db, outputs) } : {}),
   };
+}
+
+function swarmAccess(stackName: string, dbService: string, outputs: Values): NonNullable<StackTarget["swarm"]> {
+  const password = outputs.dbOwnerPassword?.value;
+  if (typeof password !== "string" || password === "") {
+    throw new Error(`stack "${stackName}" runs on target swarm and has no dbOwnerPassword output (deployed by an older slipway): deploy it once (npm run promote -- --stack ${stackName} ...) and retry`);
+  }
+  return { network: overlayName(prefixOfDbContainer(dbService) ?? dbService, "backend"), ownerPassword: password };
 }
 
 export async function stackTarget(stackName: string): Promise<StackTarget> {

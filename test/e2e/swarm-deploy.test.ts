@@ -1,7 +1,8 @@
 // The Swarm target on the three-node lab (tools/swarm-lab().sh), driven as an operator drives it: `pulumi up` of a
 // production-shaped stack with `slipway:target: swarm` and the manager as dockerHost. Proven here: the first up
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
-// (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; a broken image: the
+// (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; backups through the
+// manager (the promote's pre-deploy one, `npm run backup` under load), verified, as the owner role; a broken image: the
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
 // stack's history under load: 0 failed, 0 rows twice, preview empty; edge config and image changes under load: the up
 // succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); a worker drained under load: 0 failed; a node
@@ -15,21 +16,27 @@
 // the certificate a Swarm secret the edge's tasks fetch; a renewal under HTTPS load: 0 failed, every node presents it.
 // The lab is taken exclusively (the drain). The lab's overlays cannot carry ESP here: swarm.encrypted is off and the
 // networks' options are asserted to say so (unit tests assert it is on by default).
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { missingDockerd, missingPulumi, missingRoot, skipUnless } from "../support/prerequisites";
 import { freePort, runStatus } from "../support/project-stack";
-import { diagnosticsOf, pulumiCli } from "../support/pulumi";
+import { diagnosticsOf, engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
+import { backupVerb } from "../../src/backup/verb";
+import { connectDocker, execText } from "../../src/docker";
+import { DB_CLIENT_ROLE, withDbClient } from "../../src/swarm/db-client";
 import { waitFor } from "../support/swarm-lab";
 import { assertZeroDowntime } from "../support/deploy-scenario";
 import { startSwarmScenario, type SwarmScenario } from "../support/swarm-scenario";
 import { rollback, type RollbackResult } from "../../src/release/rollback";
 import { certificate, httpsGet } from "../support/tls";
 
+const execFileAsync = promisify(execFile);
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd(), missingPulumi()]);
 const KILL_BOUND_MS = Number(process.env.SLIPWAY_SWARM_KILL_BOUND_MS ?? 180_000);
 const CONNECTIONS = 30;
@@ -138,6 +145,56 @@ test("promote under load through an edge node: 0 failed, 0 rows twice, preview e
   assert.equal(summary.length, 1, `one release line under the SwarmRelease:\n${output}`);
   assert.match(summary[0]!, new RegExp(`→[0-9a-f]{8}: 3 replicas of ${v2.replace(/[.:]/g, "\\$&")} as ${s.ps.prefix}-api-[ab], switched at every edge task, then ${before[0]} removed \\(changed: image\\)$`));
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
+});
+
+test("backups through the manager: the promote's pre-deploy backup verified; `npm run backup -- --stack` under load: 0 failed, 0 rows twice, verified, as the owner role from a client container that shows no password and is gone afterwards", { skip, timeout: 30 * 60_000 }, async () => {
+  const dumps = () => readdirSync(s.backupDir).filter((f) => f.endsWith(".dump")).sort();
+  const record = (dump: string) => JSON.parse(readFileSync(join(s.backupDir, `${dump}.verified.json`), "utf8")) as { ok: boolean; sourceCounts: Record<string, number>; restoredCounts: Record<string, number> };
+  // Every release took one before its migrations (the first up's, the promote's), filed under the image's tag, proven.
+  const v2Tag = s.apiImageRef("v2").split(":").pop()!;
+  const before = dumps();
+  const promoted = before.find((d) => d.endsWith(`-${v2Tag}.dump`));
+  assert.ok(promoted, `the promote's pre-deploy backup is in ${s.backupDir}: ${before.join(", ")}`);
+  assert.equal(record(promoted).ok, true, "and verified by a restore into a throwaway");
+  assert.ok((record(promoted).sourceCounts["public.items"] ?? 0) > 0, "with the rows written before the promote");
+
+  // The verb as an operator runs it, through the manager, while rows are written through an edge node.
+  let out = "";
+  let printed = "";
+  const f = await measure("npm run backup", async () => {
+    const { stdout, stderr } = await execFileAsync(process.execPath, backupVerb({ stack: s.ps.stackName, imageTag: "adhoc" }).slice(1), {
+      cwd: repoRoot,
+      env: { ...process.env, ...engineEnv(s.ps.backendDir), SLIPWAY_PROJECT_DIR: s.ps.workDir },
+      timeout: 600_000,
+    });
+    out = `${stdout}${stderr}`;
+    printed = stdout;
+  });
+  console.log(out.split("\n").filter((l) => /client|verified|backup ready|removed/.test(l)).join("\n"));
+  assertZeroDowntime(f);
+  const adhoc = dumps().find((d) => d.endsWith("-adhoc.dump"));
+  assert.ok(adhoc, `npm run backup wrote a dump: ${out}`);
+  assert.equal(printed.trim(), join(s.backupDir, adhoc), "it prints the dump's path on stdout");
+  const proof = record(adhoc);
+  assert.equal(proof.ok, true, JSON.stringify(proof));
+  assert.ok((proof.sourceCounts["public.items"] ?? 0) >= (record(promoted).sourceCounts["public.items"] ?? 0), "rows counted in the dump's snapshot, as many as before or more");
+  assert.match(out, new RegExp(`starting ${s.ps.prefix}-db-client-[0-9a-f]{8} on the manager .* as slipway_owner`));
+  for (const role of [DB_CLIENT_ROLE, "backup-verify"]) {
+    assert.equal((await lab().cli(["ps", "-aq", "--filter", `label=slipway.role=${role}`])).trim(), "", `no ${role} container left on the manager`);
+  }
+
+  // The client itself: the owner role, no superuser; its password a 0400 file, in no part of `docker inspect`.
+  const password = (await s.ps.stack.outputs()).dbOwnerPassword!.value as string;
+  const docker = connectDocker(lab().dockerHost);
+  const seen = await withDbClient(docker, { prefix: s.ps.prefix, service: `${s.ps.prefix}-db`, network: `${s.ps.prefix}-backend`, password }, {}, async (c) => ({
+    inspect: JSON.stringify(await docker.getContainer(c.name).inspect()),
+    who: (await execText(docker, c.name, ["psql", "--username", c.db.user, "--dbname", c.db.database, "-Atc", "select current_user || ' ' || rolsuper from pg_roles where rolname = current_user"])).trim(),
+    mode: (await execText(docker, c.name, ["stat", "-c", "%a", "/run/secrets/PGPASSFILE"])).trim(),
+  }));
+  assert.equal(seen.who, "slipway_owner false", "the owner role, not a superuser");
+  assert.equal(seen.mode, "400");
+  assert.ok(!seen.inspect.includes(password), "the owner's password is not in the client container's inspect");
+  assert.equal(await s.previewComplaint(), "", "preview after the backups");
 });
 
 test("a broken image: the up fails naming the reason, the old release keeps serving, 0 failed", { skip, timeout: 30 * 60_000 }, async () => {

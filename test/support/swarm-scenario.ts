@@ -5,6 +5,9 @@
 // (the lab has no registry). The lab is taken exclusively (drains and kills).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { execText } from "../../src/docker";
 import { type ImageRefs, testImages } from "./docker-images";
 import { deriveApiImage } from "./derived-images";
@@ -32,6 +35,8 @@ export interface SwarmScenario {
   ps: ProjectStack;
   /** the edge's published port on every edge node */
   port: number;
+  /** backup.dir: where the pre-deploy backup (and `npm run backup -- --stack`) files the dumps, on this machine */
+  backupDir: string;
   connections: number;
   /**
    * The edge's `timeout server` (edge.timeouts.serverMs, 15 s here; the slowest request of the load takes 3 s): how long
@@ -82,6 +87,7 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
   console.log(`swarm lab ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const port = await freePort();
   const built: string[] = [];
+  const backupDir = mkdtempSync(join(tmpdir(), `slipway-${name}-backups-`));
   let ps: ProjectStack;
   try {
     ps = await projectStack(`${name}-${id}`, {
@@ -98,9 +104,12 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
       },
       edge: { port, limits: { memoryMb: 128, cpus: 0.5 }, slots: Math.max(10, 2 * replicas + 1), timeouts: { serverMs: SERVER_TIMEOUT_MS }, publicUrl: `http://${lab.edgeNodes[0]!.address}:${port}` },
       database: { name: "app", user: "app", limits: { memoryMb: 512, cpus: 1 } },
-      swarm: { encrypted: false, withoutBackups: true, taskTimeoutMs: 600_000 },
+      // As production on one host: a verified backup before each release's migrations (through the manager).
+      backup: { enabled: true, dir: backupDir, keep: 3 },
+      swarm: { encrypted: false, taskTimeoutMs: 600_000 },
     });
   } catch (e) {
+    rmSync(backupDir, { recursive: true, force: true });
     lab.release();
     throw e;
   }
@@ -181,6 +190,7 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
       return true;
     }).catch((e: Error) => log(`${e.message}\n`));
     await ps.cleanup();
+    rmSync(backupDir, { recursive: true, force: true });
     for (const node of lab.nodes) await lab.cli(["image", "rm", "-f", ...built], node.index).catch(() => undefined);
     try {
       if (built.length > 0) execFileSync("docker", ["image", "rm", "-f", ...built], { stdio: "ignore" });
@@ -190,5 +200,5 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     lab.release();
     return left;
   };
-  return { lab, images, ps, port, connections, serverTimeoutMs: SERVER_TIMEOUT_MS, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, edgeImage, setEdgeImage, cleanup };
+  return { lab, images, ps, port, backupDir, connections, serverTimeoutMs: SERVER_TIMEOUT_MS, edgeUrl, get, sql, up, previewComplaint: () => previewComplaint(ps.stack), measure, servingTasks, ensureTaskOn, apiImage, apiImageRef, setApiImage, edgeImage, setEdgeImage, cleanup };
 }

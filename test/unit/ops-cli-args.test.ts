@@ -53,13 +53,13 @@ describe("one declaration per verb: the command line a caller builds is the one 
     const { BACKUP_VERB, backupVerb } = await import("../../src/backup/verb");
     const argv = backupVerb({
       stack: "slipway-production", dbContainer: "c", dir: "/d", keep: 3, keepWeeks: 2, maxAgeDays: 30, verify: true, copyTo: "sftp:b",
-      imageTag: "3f2a9c1", pushgateway: "p", database: "app", user: "app", stackLockWait: 30,
+      imageTag: "3f2a9c1", pushgateway: "p", database: "app", user: "app", stackLockWait: 30, overlay: "slipway-production-backend",
     });
     assert.deepEqual(argv.slice(0, 4), ["node", "--import", "tsx", "src/cli/backup.ts"]);
     const values = parseVerbArgs(argv.slice(4), BACKUP_VERB);
     assert.deepEqual(values, {
       stack: "slipway-production", "db-container": "c", dir: "/d", keep: "3", "keep-weeks": "2", "max-age-days": "30", verify: true, "copy-to": "sftp:b",
-      "image-tag": "3f2a9c1", pushgateway: "p", database: "app", user: "app", "stack-lock-wait": "30",
+      "image-tag": "3f2a9c1", pushgateway: "p", database: "app", user: "app", "stack-lock-wait": "30", overlay: "slipway-production-backend",
     });
     assert.equal(Object.keys(values!).length, Object.keys(BACKUP_VERB.flags).length, "every declared flag was passed");
   });

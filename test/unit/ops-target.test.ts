@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BACKUP_DEFAULTS, walSchema } from "../../stacks/schema";
-import { targetFromStack } from "../../src/release/target";
+import { refuseSwarm, targetFromStack } from "../../src/release/target";
 
 const outputs = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [k, { value }]));
 const config = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [`slipway:${k}`, { value: typeof value === "string" ? value : JSON.stringify(value) }]));
@@ -66,9 +66,21 @@ describe("stack target", () => {
   });
 });
 
-it("backup, restore and maintenance refuse a stack on target swarm, saying what works there", () => {
+it("a stack on target swarm: the database service, its backend overlay and the owner's password (the dbOwnerPassword output) for the backup's client container", () => {
+  const t = targetFromStack("sw", outputs({ dbContainer: "slipway-sw-db", environment: "staging", dbOwnerPassword: "Abc123" }), config({ environment: "staging", target: "swarm" }));
+  assert.equal(t.dbContainer, "slipway-sw-db");
+  assert.deepEqual(t.swarm, { network: "slipway-sw-backend", ownerPassword: "Abc123" });
+  assert.equal(targetFromStack("d", outputs({ dbContainer: "slipway-d-db", environment: "staging", dbOwnerPassword: null }), config({ environment: "staging" })).swarm, undefined);
+});
+
+it("a swarm stack deployed before the dbOwnerPassword output: deploy it once, says the error", () => {
   assert.throws(
     () => targetFromStack("sw", outputs({ dbContainer: "slipway-sw-db", environment: "staging" }), config({ environment: "staging", target: "swarm" })),
-    /stack "sw" runs on target swarm, where backing up and restoring does not work yet .*promote and rollback do/,
+    /stack "sw" runs on target swarm and has no dbOwnerPassword output .*deploy it once/,
   );
+});
+
+it("restore and maintenance refuse a stack on target swarm, saying what works there", () => {
+  assert.throws(() => refuseSwarm("sw", config({ target: "swarm" }), "restoring"), /stack "sw" runs on target swarm, where restoring does not work yet .*promote, rollback, backup and status do/);
+  assert.doesNotThrow(() => refuseSwarm("d", config({ target: "docker" }), "restoring"));
 });

@@ -14,6 +14,7 @@ import { declareProgram as declare, type Registered } from "../support/declare";
 import { goDuration } from "../../infra/targets/swarm";
 import { onlyConnectionChanged, swarmFileProvider, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
 import { removableFiles } from "../../src/swarm/configs";
+import { dbClientSpec, dbServiceFacts } from "../../src/swarm/db-client";
 
 const base = {
   environment: "staging",
@@ -37,16 +38,19 @@ test("swarm refuses, by key, what it does not support; docker refuses the swarm 
     ...base,
     edge: { port: 18080, bindAddress: "0.0.0.0", tls: { enabled: true } },
     api: { replicas: 2, restartPolicy: "always", volumes: [{ source: "v", target: "/v" }], rollout: { strategy: "canary" } },
-    backup: { enabled: false, dir: "/b" },
+    backup: { enabled: true, dir: "/b", wal: { enabled: true } },
     monitoring: { enabled: true },
   }).join("\n");
   assert.doesNotMatch(refused, /slipway:edge\.tls/, "HTTPS is served on swarm");
-  for (const key of ["edge.bindAddress", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup", "monitoring.enabled"]) {
+  for (const key of ["edge.bindAddress", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup.wal.enabled", "monitoring.enabled"]) {
     assert.match(refused, new RegExp(`slipway:${key.replace(/\./g, "\\.")}\\b.*not supported on target swarm`), key);
   }
   const { target: _t, ...docker } = base;
   assert.match(violations({ ...docker, swarm: { encrypted: false } }).join("\n"), /slipway:swarm.*only with slipway:target swarm/);
-  assert.match(violations({ ...base, environment: "production" }).join("\n"), /slipway:swarm\.withoutBackups/);
+  // dumps run on swarm: production needs them there as on one engine; the acknowledgement that it had none is gone
+  assert.match(violations({ ...base, environment: "production" }).join("\n"), /slipway:backup\.enabled: must be true in production/);
+  assert.doesNotMatch(violations({ ...base, backup: { enabled: true, dir: "/b", verify: true, copyTo: "sftp:b" } }).join("\n"), /slipway:backup/);
+  assert.match(violations({ ...base, swarm: { withoutBackups: true } }).join("\n"), /slipway:swarm.*withoutBackups/);
   assert.match(violations({ ...base, swarm: { apiPlacement: ["zone a"] } }).join("\n"), /slipway:swarm\.apiPlacement/);
   assert.match(violations({ ...base, api: { replicas: 2, rollout: { surge: 2 } } }).join("\n"), /slipway:api\.rollout\.surge\b.*not supported on target swarm.*whole service at once/);
   // a swarm release runs the old service and the new one: 2 × 5 replicas × pools of 10 > 92 connections
@@ -193,6 +197,38 @@ test("target swarm declares overlays, a pinned database service, one-off roles a
   assert.equal(release.type, "pulumi-nodejs:dynamic/slipway:SwarmRelease");
   assert.deepEqual(release.inputs.placement, ["node.labels.zone==a"]);
   assert.equal(resources.find((r) => r.name === "api-replicas"), undefined, "no one-host replica set on swarm");
+});
+
+test("target swarm with backup.enabled: the pre-deploy backup is the verb through the manager (--overlay, the owner's password a secret in its environment)", () => {
+  const isSecret = (v: unknown) => typeof v === "object" && v !== null && "value" in v && Object.keys(v).some((k) => k.length === 32);
+  const { resources, error } = declare("production", {
+    ...swarmStack,
+    "slipway:environment": "production",
+    "slipway:backup": { enabled: true, dir: "/var/backups/slipway" },
+    "slipway:api": { replicas: 2, limits: { memoryMb: 256, cpus: 0.5 } },
+    "slipway:database": { limits: { memoryMb: 512, cpus: 1 } },
+    "slipway:edge": { port: 18080, limits: { memoryMb: 128, cpus: 0.5 } },
+  });
+  assert.equal(error, undefined);
+  const backup = byName(resources, "deploy-backup");
+  assert.match(backup.inputs.create, /^node --import tsx src\/cli\/backup\.ts --stack slipway-production --db-container slipway-production-db --overlay slipway-production-backend --dir \/var\/backups\/slipway --keep \d+ --keep-weeks 4 --verify --image-tag \S+ --database app$/);
+  assert.ok(!String(backup.inputs.create).includes("mock-password"), "no password on its command line");
+  assert.ok(isSecret(backup.inputs.environment), "its environment (the owner's password) is a secret");
+  assert.equal(resources.find((r) => r.name === "deploy-base-backup"), undefined, "no WAL archive on swarm");
+});
+
+test("the backup's client container on the manager: the database service's image and limits, libpq pointed at it as the owner, the password only as a file", () => {
+  const facts = dbServiceFacts("s-db", { TaskTemplate: { ContainerSpec: { Image: "postgres:17@sha256:ab12", Env: ["POSTGRES_USER=app", "POSTGRES_DB=shop", "POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD"] }, Resources: { Limits: { MemoryBytes: 536870912, NanoCPUs: 1e9 } } } });
+  assert.deepEqual(facts, { image: "postgres:17@sha256:ab12", database: "shop", memoryBytes: 536870912, nanoCpus: 1e9 });
+  const spec = dbClientSpec({ prefix: "s", service: "s-db", network: "s-backend" }, facts, "postgres:17", "s-db-client-1");
+  assert.deepEqual(spec.Cmd, ["sleep", "infinity"]);
+  assert.deepEqual(spec.Env, ["PGHOST=db", "PGPASSFILE=/run/secrets/PGPASSFILE", "POSTGRES_USER=slipway_owner", "POSTGRES_DB=shop"]);
+  assert.equal(spec.HostConfig?.NetworkMode, "s-backend");
+  assert.equal(spec.HostConfig?.Memory, 536870912);
+  assert.equal(spec.HostConfig?.NanoCpus, 1e9);
+  assert.equal(spec.Labels?.["slipway.role"], "db-client");
+  assert.equal(spec.Labels?.["slipway.stack"], "s");
+  assert.throws(() => dbServiceFacts("s-db", {}), /database service 's-db' has no image/);
 });
 
 test("durations in the provider's read-back form (Go's), so the preview after an up stays empty", () => {

@@ -12,7 +12,7 @@ import * as random from "@pulumi/random";
 import { PGDATA } from "../../src/backup/wal";
 import { edgeUrl as clientUrl } from "../../src/docker/connect";
 import { HTTP_PORT, HTTPS_PORT, type HaproxyConfigOptions, renderHaproxyConfig } from "../../src/edge/haproxy-config";
-import { CONFIG_FROM_ENV, configServerCommand, configServerName, EDGE_CONFIG_PORT, EDGE_TLS_PEM, edgeTaskScript, SERVED_CONFIG_PATH, SERVED_TLS_SECRET, servedConfig } from "../../src/swarm/edge-config";
+import { CONFIG_FROM_ENV, EDGE_MAINTENANCE_MAP, configServerCommand, configServerName, EDGE_CONFIG_PORT, EDGE_TLS_PEM, edgeTaskScript, SERVED_CONFIG_PATH, SERVED_TLS_SECRET, servedConfig } from "../../src/swarm/edge-config";
 import { apiServiceName, COLOURS, overlayName, RUNTIME_API_PORT, slotPrefix, swarmEdgeTarget } from "../../src/swarm/spec";
 import { ROLE_SECRET, rolesTaskScript, SOCKET_DIR } from "../../src/swarm/database";
 import { INITDB_PASSWORD_FILE, INITDB_PASSWORD_SECRET } from "../../src/postgres/initdb-password";
@@ -172,6 +172,7 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
       truncateClientAddress: production,
       serverTemplates: COLOURS.map((c) => ({ prefix: slotPrefix(c), host: `tasks.${apiServiceName(prefix, c)}` })),
       runtimeApi: { port: RUNTIME_API_PORT, allowFrom: subnet },
+      maintenanceMap: EDGE_MAINTENANCE_MAP,
       ...(tls ? { tls: { publicPort: s.tls.port, hsts: production, pemPath: EDGE_TLS_PEM } } : {}),
     };
     const hash = createHash("sha256").update(renderHaproxyConfig(options)).update(digest).digest("hex").slice(0, 12);

@@ -32,6 +32,8 @@ const TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20
 const UNLIMITED_PATHS = ["/up", "/health", "/metrics"];
 
 export interface HaproxyConfigOptions {
+  /** The maintenance map's file (default MAINTENANCE_MAP; on swarm the edge task keeps its own, src/swarm/edge-config.ts). */
+  maintenanceMap?: string;
   /** Backend name; also the name the runtime API addresses (`<backend>/<prefix><n>`). */
   backend: string;
   /** DNS name the replicas answer to on the shared network (their network alias). */
@@ -97,6 +99,8 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
   const slots = requirePositive("slots", opts.slots ?? edgeSchema.shape.slots.parse(undefined));
   const retries = requirePositive("retries", opts.retries ?? edgeSchema.shape.retries.parse(undefined));
   const healthPath = opts.healthPath ?? healthcheckSchema.shape.path.parse(undefined);
+  const maintenanceMap = opts.maintenanceMap ?? MAINTENANCE_MAP;
+  if (!/^\/[\w./-]+$/.test(maintenanceMap)) throw new Error(`maintenanceMap must be an absolute path, got ${maintenanceMap}`);
   if (!/^\/[\w./-]*$/.test(healthPath)) throw new Error(`renderHaproxyConfig: healthPath "${healthPath}" must be a plain path`);
   const holdObsolete = requirePositive("holdObsoleteMs", opts.holdObsoleteMs ?? 10_000);
   const resolve = requirePositive("resolveIntervalMs", opts.resolveIntervalMs ?? 1000);
@@ -129,8 +133,8 @@ export function renderHaproxyConfig(opts: HaproxyConfigOptions): string {
     "  http-response set-header X-Request-ID %[var(txn.request_id)]",
     // The API's /metrics is for Prometheus on the internal network (it scrapes the replicas directly), not the public.
     "  http-request return status 404 if { path /metrics }",
-    `  acl maintenance str(on),map(${MAINTENANCE_MAP}) -m found`,
-    `  http-request return status 503 content-type application/json lf-string "{\\"error\\":\\"maintenance\\",\\"message\\":\\"%[str(on),map(${MAINTENANCE_MAP}),json(utf8s)]\\"}" hdr retry-after 60 if maintenance`,
+    `  acl maintenance str(on),map(${maintenanceMap}) -m found`,
+    `  http-request return status 503 content-type application/json lf-string "{\\"error\\":\\"maintenance\\",\\"message\\":\\"%[str(on),map(${maintenanceMap}),json(utf8s)]\\"}" hdr retry-after 60 if maintenance`,
     ...(rate > 0
       ? [
           "  stick-table type ipv6 size 100k expire 30s store http_req_rate(10s)",

@@ -18,8 +18,24 @@ export function maintenanceMapFile(on: boolean, message = DEFAULT_MAINTENANCE_ME
 }
 
 /** The runtime-API command that sets the entry: the value's spaces and backslashes escaped for the CLI's word splitting. */
-export function addMapCommand(message: string): string {
-  return `add map ${MAINTENANCE_MAP} on ${message.replace(/\\/g, "\\\\").replace(/ /g, "\\ ").replace(/;/g, "\\;")}`;
+export function addMapCommand(message: string, map = MAINTENANCE_MAP): string {
+  return `add map ${map} on ${message.replace(/\\/g, "\\\\").replace(/ /g, "\\ ").replace(/;/g, "\\;")}`;
+}
+
+/** The message of the `on` entry in a `show map` answer ("0x… on <message>" lines), undefined when there is none. */
+export function maintenanceOfShowMap(answer: string): string | undefined {
+  const line = answer.split("\n").find((l) => / on /.test(` ${l} `));
+  return line ? line.replace(/^\S+\s+on\s+/, "") : undefined;
+}
+
+/** Sets the map of one HAProxy through its runtime API: cleared, then (on) the entry; an answer is an error. */
+export async function applyMaintenance(api: { command(cmd: string): Promise<string> }, where: string, on: boolean, message: string, map = MAINTENANCE_MAP): Promise<void> {
+  const clear = (await api.command(`clear map ${map}`)).trim();
+  if (clear !== "") throw new Error(`edge ${where}: clear map answered "${clear}"`);
+  if (on) {
+    const added = (await api.command(addMapCommand(message, map))).trim();
+    if (added !== "") throw new Error(`edge ${where}: add map answered "${added}"`);
+  }
 }
 
 /** Turns maintenance on or off on every running HAProxy of `stack`; returns their names. */
@@ -30,14 +46,8 @@ export async function setMaintenance(docker: Docker, stack: string, on: boolean,
   const set: string[] = [];
   for (const edge of edges) {
     try {
-      const api = edgeRuntime(docker, edge);
       await putFile(docker, edge, MAINTENANCE_MAP, file);
-      const clear = (await api.command(`clear map ${MAINTENANCE_MAP}`)).trim();
-      if (clear !== "") throw new Error(`edge ${edge}: clear map answered "${clear}"`);
-      if (on) {
-        const added = (await api.command(addMapCommand(message))).trim();
-        if (added !== "") throw new Error(`edge ${edge}: add map answered "${added}"`);
-      }
+      await applyMaintenance(edgeRuntime(docker, edge), edge, on, message);
       set.push(edge);
     } catch (err) {
       // An HAProxy a handover is removing (the old one, whose removal the engine finishes after the deploy's program,
@@ -53,7 +63,5 @@ export async function setMaintenance(docker: Docker, stack: string, on: boolean,
 export async function maintenanceState(docker: Docker, stack: string): Promise<string | undefined> {
   const [edge] = await runningEdges(docker, stack);
   if (!edge) return undefined;
-  const out = await edgeRuntime(docker, edge).command(`show map ${MAINTENANCE_MAP}`);
-  const line = out.split("\n").find((l) => / on /.test(` ${l} `));
-  return line ? line.replace(/^\S+\s+on\s+/, "") : undefined;
+  return maintenanceOfShowMap(await edgeRuntime(docker, edge).command(`show map ${MAINTENANCE_MAP}`));
 }

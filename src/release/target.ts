@@ -36,16 +36,9 @@ export interface StackTarget {
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
 export type Values = Record<string, { value: unknown } | undefined>;
 
-/**
- * The verbs that work in the database's or the edge's container (restore, maintenance) refuse a stack on
- * `slipway:target: swarm`: there those are Swarm tasks on other nodes, which these verbs do not reach yet.
- */
-export function refuseSwarm(stackName: string, config: Values, what: string): void {
-  if (config["slipway:target"]?.value === "swarm") throw swarmRefusal(stackName, what);
-}
-
+/** What restore says of a stack on `slipway:target: swarm`: the database's container is a Swarm task on another node. */
 export function swarmRefusal(stackName: string, what: string): Error {
-  return new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote, rollback, backup and status do`);
+  return new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote, rollback, backup, maintenance and status do`);
 }
 
 /** Pure: the target from a stack's outputs and config; errors say what to do. */

@@ -112,12 +112,16 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
 
   let replicas: ReplicaStatus[];
   let maintenance: string | undefined;
+  let maintenanceSplit: string | undefined;
   let wanted: number | undefined;
   if (stringOf(config["slipway:target"]) === "swarm") {
-    // The serving release's service (the one name in apiContainers) through the manager; no maintenance verb there.
+    // The serving release's service (the one name in apiContainers) and maintenance at every edge task, through the manager.
     const edgeImage = objectOf(config[IMAGES_KEY])?.edge;
     if (typeof edgeImage !== "string" || !edgeImage) throw new Error(`stack "${stackName}": ${IMAGES_KEY}.edge is not set; the status report needs it for the relay to the edge tasks`);
-    replicas = containers[0] ? await swarmReplicas(docker, prefix, containers[0], edgeImage) : [];
+    const seen = containers[0] ? await swarmReplicas(docker, prefix, containers[0], edgeImage) : { replicas: [] };
+    replicas = seen.replicas;
+    maintenance = seen.maintenance;
+    maintenanceSplit = seen.maintenanceSplit;
     wanted = typeof outputs.replicas?.value === "number" ? outputs.replicas.value : undefined;
   } else {
     const edges = await runningEdges(docker, prefix);
@@ -149,6 +153,7 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
     ...(wanted !== undefined ? { wanted } : {}),
     ...(standby ? { standby } : {}),
     ...(maintenance !== undefined ? { maintenance } : {}),
+    ...(maintenanceSplit !== undefined ? { maintenanceSplit } : {}),
     ...(database ? { database } : {}),
     ...(settings ? { backup: { dir: settings.dir, ...(settings.maxAgeDays !== undefined ? { maxAgeDays: settings.maxAgeDays } : {}), ...(last ? { last } : {}) } } : {}),
     deploys,

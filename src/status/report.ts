@@ -65,6 +65,8 @@ export interface StatusReport {
   standby?: StandbyStatus;
   /** Site maintenance at the edge (npm run maintenance): its message, undefined when off. */
   maintenance?: string;
+  /** Swarm: the edge tasks disagree on maintenance (one started after it was set): where it is on and where off. */
+  maintenanceSplit?: string;
   database?: DatabaseStatus;
   /** The stack's backup settings: its directory and the age limit (maxAgeDays), when it has a backup section. */
   backup?: { dir: string; maxAgeDays?: number; last?: BackupStatus };
@@ -85,7 +87,8 @@ const DRAIN_BITS = ADMIN_FORCED_DRAIN | 0x10;
 
 /** The decision: unhealthy when a replica is not running and healthy and UP at the edge, when the last backup is older
  *  than backup.maxAgeDays (or there is none, or its proof failed), when a blue-green standby outlived its window, when
- *  the database is not running, its hot standby does not stream, or its WAL archiving fails. */
+ *  the database is not running, its hot standby does not stream, or its WAL archiving fails, when edge tasks disagree on
+ *  maintenance (swarm). */
 export function judge(report: StatusReport, now: Date): Verdict {
   const problems: string[] = [];
   if (report.replicas.length === 0) problems.push(`stack "${report.stack}" has no API replicas (is it deployed?)`);
@@ -98,6 +101,7 @@ export function judge(report: StatusReport, now: Date): Verdict {
     else if (r.weight === 0) why.push(`UP at the edge but weight 0${r.slot ? ` (${r.slot})` : ""}`);
     if (why.length) problems.push(`replica ${r.container}: ${why.join(", ")}`);
   }
+  if (report.maintenanceSplit) problems.push(`maintenance differs between the edge tasks (${report.maintenanceSplit}): run npm run maintenance -- --stack ${report.stack} on|off again`);
   if (report.standby && Date.parse(report.standby.until) <= now.getTime()) {
     problems.push(`blue-green standby ${report.standby.revision.slice(0, 12)} expired at ${report.standby.until} (the next update removes it)`);
   }

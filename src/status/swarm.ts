@@ -2,7 +2,8 @@
 // manager lists them (node, state), and each task's slot at every edge task, read through the same relay a release
 // uses (src/swarm/edge.ts: the edge's runtime API on the control overlay, from the manager only). report.ts judges.
 import type Docker from "dockerode";
-import { edgeStateOf, type EdgeState, type ReplicaStatus } from "./report";
+import { edgeStateOf, type EdgeState, type ReplicaStatus, type StatusReport } from "./report";
+import { swarmMaintenanceStates } from "../swarm/maintenance";
 import { openRelay } from "../swarm/edge";
 import { swarmEdgeTarget } from "../swarm/spec";
 import { serviceTasks } from "../swarm/tasks";
@@ -26,8 +27,22 @@ export function edgeAcross(addresses: string[], edges: { node: string; slots: Se
   };
 }
 
-/** The serving release's tasks (`service`) with their edge state; `relayImage` runs the relay (the edge image). */
-export async function swarmReplicas(docker: Docker, prefix: string, service: string, relayImage: string): Promise<ReplicaStatus[]> {
+/**
+ * Pure: maintenance across the edge tasks — the message when every task has it on (the same one), nothing when all have
+ * it off, else `split`: where it is on (and with which message) and where off.
+ */
+export function maintenanceAcross(states: readonly { node: string; message?: string }[]): Pick<StatusReport, "maintenance" | "maintenanceSplit"> {
+  const messages = new Set(states.map((s) => s.message));
+  if (states.length === 0 || (messages.size === 1 && messages.has(undefined))) return {};
+  const [only] = messages;
+  if (messages.size === 1 && only !== undefined) return { maintenance: only };
+  const on = states.filter((s) => s.message !== undefined).map((s) => `ON at ${s.node} ("${s.message}")`);
+  const off = states.filter((s) => s.message === undefined).map((s) => s.node);
+  return { maintenance: states.find((s) => s.message !== undefined)!.message!, maintenanceSplit: [...on, ...(off.length ? [`off at ${off.join(", ")}`] : [])].join("; ") };
+}
+
+/** The serving release's tasks (`service`) with their edge state and maintenance at the edge tasks; `relayImage` runs the relay (the edge image). */
+export async function swarmReplicas(docker: Docker, prefix: string, service: string, relayImage: string): Promise<{ replicas: ReplicaStatus[] } & Pick<StatusReport, "maintenance" | "maintenanceSplit">> {
   const target = swarmEdgeTarget(prefix, relayImage);
   const [spec, tasks] = await Promise.all([
     docker.getService(service).inspect() as Promise<{ Spec: { Labels?: Record<string, string>; TaskTemplate: { ContainerSpec: { Image: string } } } }>,
@@ -37,12 +52,15 @@ export async function swarmReplicas(docker: Docker, prefix: string, service: str
   const revision = spec.Spec.Labels?.[LABEL_REVISION] ?? "-";
   const relay = await openRelay(docker, prefix, target);
   let edges: { node: string; slots: ServerState[] }[];
+  let maintenance: ReturnType<typeof maintenanceAcross>;
   try {
-    edges = await Promise.all((await relay.edges()).map(async (e) => ({ node: e.node, slots: await e.runtime.serversState(target.backend) })));
+    const tasksAtEdge = await relay.edges();
+    edges = await Promise.all(tasksAtEdge.map(async (e) => ({ node: e.node, slots: await e.runtime.serversState(target.backend) })));
+    maintenance = maintenanceAcross(await swarmMaintenanceStates(tasksAtEdge));
   } finally {
     await relay.close();
   }
-  return tasks
+  const replicas = tasks
     .filter((t) => t.desired === "running")
     .map((t) => ({
       container: `${service}.${t.id.slice(0, 12)}`,
@@ -55,4 +73,5 @@ export async function swarmReplicas(docker: Docker, prefix: string, service: str
       revision,
       ...edgeAcross(Object.values(t.addresses), edges),
     }));
+  return { replicas, ...maintenance };
 }

@@ -25,6 +25,12 @@ export const SERVED_CONFIG_PATH = "/run/slipway/haproxy.cfg";
 export const SERVED_TLS_SECRET = "tls.pem";
 /** Where an edge task keeps the certificate and key it loaded (the config's `crt`). */
 export const EDGE_TLS_PEM = "/tmp/tls.pem";
+/**
+ * The edge task's maintenance map (the config's `maintenanceMap`): the image's is root's, and a task's own file is what
+ * `npm run maintenance` sets through the runtime API (src/swarm/maintenance.ts) and the task writes back before each
+ * reload, so a config change keeps maintenance on. A new task (an edge image change, a node back) starts with it off.
+ */
+export const EDGE_MAINTENANCE_MAP = "/tmp/maintenance.map";
 /** The last line of haproxy.cfg as served (what follows, if anything, is the PEM). */
 export const CONFIG_END = "# slipway: end of haproxy.cfg";
 /** The last line of everything the config server sends: a fetch cut short is never loaded (a bare word: socat's
@@ -63,7 +69,8 @@ export function edgeTaskScript(): string {
   return [
     // The PEM (and every file here) the haproxy user's alone.
     "set -u; umask 077",
-    `CFG=/tmp/haproxy.cfg NEXT=/tmp/haproxy.next.cfg PEM=${EDGE_TLS_PEM} NEXTPEM=/tmp/tls.next.pem CHECK=/tmp/haproxy.check.cfg`,
+    `CFG=/tmp/haproxy.cfg NEXT=/tmp/haproxy.next.cfg PEM=${EDGE_TLS_PEM} NEXTPEM=/tmp/tls.next.pem CHECK=/tmp/haproxy.check.cfg MAP=${EDGE_MAINTENANCE_MAP}`,
+    ': > "$MAP"',
     "BUNDLE=/tmp/edge.bundle REFUSED=/tmp/edge.refused",
     "fetch() {",
     `  rm -f "$BUNDLE"; socat -u "TCP:$${CONFIG_FROM_ENV},connect-timeout=3" "CREATE:$BUNDLE" 2>/dev/null || return 1`,
@@ -85,6 +92,8 @@ export function edgeTaskScript(): string {
     '  if cmp -s "$BUNDLE" "$REFUSED"; then continue; fi',
     "  if check; then",
     `    echo "show servers state" | socat stdio "unix-connect:${ADMIN_SOCKET}" > ${SERVER_STATE_FILE} 2>/dev/null || true`,
+    // The maintenance entry as set at run time ("0x<id> on <message>" → "on <message>"), for the new worker to read.
+    `    if echo "show map $MAP" | socat stdio "unix-connect:${ADMIN_SOCKET}" > /tmp/map.now 2>/dev/null; then sed -n 's/^0x[0-9a-f]* //p' /tmp/map.now > "$MAP"; fi`,
     '    mv "$NEXTPEM" "$PEM"; mv "$NEXT" "$CFG"; kill -USR2 "$pid"; echo "slipway edge: reloaded with the new files" >&2',
     "  else",
     '    cp "$BUNDLE" "$REFUSED"; echo "slipway edge: new files failed their check (above); the running ones stay" >&2',

@@ -5,7 +5,8 @@
 // manager (the promote's pre-deploy one, `npm run backup` under load), verified, as the owner role; a broken image: the
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
 // stack's history under load: 0 failed, 0 rows twice, preview empty; edge config and image changes under load: the up
-// succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); a worker drained under load: 0 failed; a node
+// succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); maintenance mode
+// at every edge node, kept across a config change, a new edge task's split named by status; a worker drained under load: 0 failed; a node
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
 // requests in flight on it fail (counted, printed), 0 rows twice, 3 API tasks running on the survivors within
 // SLIPWAY_SWARM_KILL_BOUND_MS (default 180 s); an up through the dead manager fails naming it, pointed at another
@@ -284,6 +285,59 @@ test("edge config and image changes under load: the up succeeds, every edge node
   assert.equal(third.length, 2, `the serving config and the one before: ${third.join(", ")}`);
   assert.ok(!third.includes(first), "the first config was removed");
   assert.equal(await s.previewComplaint(), "", "preview empty after the second change");
+});
+
+test("maintenance on a swarm: `npm run maintenance` sets every edge node's 503 with the message; an edge config change keeps it; a new edge task starts without it and status names the split; off: every edge node serves again", { skip, timeout: 30 * 60_000 }, async () => {
+  const verb = async (...args: string[]) => {
+    const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli/maintenance.ts", "--stack", s.ps.stackName, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...engineEnv(s.ps.backendDir), SLIPWAY_PROJECT_DIR: s.ps.workDir },
+      timeout: 300_000,
+    });
+    return stdout.trim();
+  };
+  const message = "Back at noon; sorry";
+  const answers = async () => Promise.all(lab().edgeNodes.map(async (_n, i) => {
+    const res = await fetch(`${edgeUrl(i)}/health`, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.text() };
+  }));
+  const edgeNames = lab().edgeNodes.map((n) => n.name).sort();
+  const said = await verb("on", "--message", message);
+  assert.match(said, new RegExp(`^maintenance ON for ${s.ps.stackName} \\((.+)\\)$`));
+  assert.deepEqual(/\((.+)\)$/.exec(said)![1]!.split(", ").sort(), edgeNames, "set at every edge task, each named by its node");
+  for (const a of await answers()) {
+    assert.equal(a.status, 503);
+    assert.equal(a.retryAfter, "60");
+    assert.deepEqual(JSON.parse(a.body), { error: "maintenance", message });
+  }
+  const on = JSON.parse(status({ json: true }).stdout) as { maintenance?: string; problems: string[] };
+  assert.equal(on.maintenance, message, "status reads it from the edge tasks");
+  assert.ok(!on.problems.some((p) => /maintenance/.test(p)), on.problems.join("; "));
+
+  // A config change: each edge task reloads in place and writes the entry back first — still on everywhere.
+  await s.ps.stack.setConfig("slipway:edge.cors.allowedOrigins[0]", { value: "https://maint.example" }, true);
+  await up("edge: a config change during maintenance");
+  for (const a of await answers()) assert.equal(a.status, 503, "maintenance kept across the reload");
+
+  // A new edge task (its container gone, Swarm starts another): it starts with maintenance off; status names the split.
+  const node = lab().edgeNodes[1]!;
+  const [container] = (await lab().cli(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${s.ps.prefix}-edge`], node.index)).trim().split("\n");
+  assert.ok(container, `an edge task on ${node.name}`);
+  await lab().cli(["rm", "-f", container], node.index);
+  await waitFor(`a new edge task serving through ${node.name}`, 180_000, async () => ((await get(`${edgeUrl(1)}/health`).catch(() => ({ status: 0 }))).status === 200 ? true : undefined));
+  const split = await waitFor("status to see the split", 120_000, async () => {
+    const r = status({ json: true });
+    const report = r.status === 1 ? (JSON.parse(r.stdout) as { problems: string[] }) : undefined;
+    return report?.problems.some((p) => p.startsWith("maintenance differs")) ? report : undefined;
+  });
+  console.log(`status after a new edge task: ${split.value.problems.join("; ")}`);
+  assert.ok(split.value.problems.some((p) => p.includes(`off at ${node.name}`) && p.includes(`ON at ${lab().edgeNodes[0]!.name} ("${message}")`)), split.value.problems.join("; "));
+
+  assert.match(await verb("off"), new RegExp(`^maintenance off for ${s.ps.stackName} \\(`));
+  for (const a of await answers()) assert.equal(a.status, 200, "serving again at every edge node");
+  const off = JSON.parse(status({ json: true }).stdout) as { maintenance?: string; problems: string[] };
+  assert.equal(off.maintenance, undefined);
+  assert.equal(await s.previewComplaint(), "", "preview empty: maintenance is no stack change");
 });
 
 test("a worker drained under load: 0 failed, 0 rows twice; back to active, every edge node answers", { skip, timeout: 30 * 60_000 }, async () => {

@@ -9,7 +9,7 @@ import { formatChecksumFile } from "../../src/backup/checksum";
 import { formatRecord } from "../../src/backup/proof-record";
 import { lastBackup } from "../../src/status/observe";
 import { edgeStateOf, formatReport, judge, type ReplicaStatus, type StatusReport } from "../../src/status/report";
-import { edgeAcross } from "../../src/status/swarm";
+import { edgeAcross, maintenanceAcross } from "../../src/status/swarm";
 import { ADMIN_FORCED_DRAIN, OP_RUNNING, type ServerState } from "../../src/edge/runtime-api";
 
 const now = new Date("2026-12-05T12:00:00Z");
@@ -123,6 +123,13 @@ test("swarm: a task's slot is UP only when UP at every edge task; fewer tasks th
   assert.deepEqual(edgeAcross(["10.0.1.5"], drainedOnN3), { edge: "DRAIN", slot: "api/a1 at the edge on n3", weight: 0 });
   assert.deepEqual(edgeAcross(["10.0.1.5"], [both[0]!, { node: "n3", slots: [] }]), { edge: "absent", slot: "api/a1 at the edge on n3", weight: 1 });
   assert.deepEqual(edgeAcross(["10.0.1.5"], []), { edge: "absent" }, "no edge task answering: nothing is UP");
+
+  // Maintenance at every edge task: on everywhere (the message), off everywhere, or split — a problem naming both sides.
+  assert.deepEqual(maintenanceAcross([{ node: "n2", message: "back soon" }, { node: "n3", message: "back soon" }]), { maintenance: "back soon" });
+  assert.deepEqual(maintenanceAcross([{ node: "n2" }, { node: "n3" }]), {});
+  const split = maintenanceAcross([{ node: "n2", message: "back soon" }, { node: "n3" }]);
+  assert.deepEqual(split, { maintenance: "back soon", maintenanceSplit: 'ON at n2 ("back soon"); off at n3' });
+  assert.deepEqual(judge({ ...healthy, ...split }, now).problems, ['maintenance differs between the edge tasks (ON at n2 ("back soon"); off at n3): run npm run maintenance -- --stack staging on|off again']);
 
   const task = (n: number, node: string, over: Partial<ReplicaStatus> = {}) => replica(n, { container: `slipway-prod-api-a.t${n}`, node, slot: "api/a1 at 2 edge tasks", ...over });
   const swarm: StatusReport = { ...healthy, standby: undefined, replicas: [task(1, "n1"), task(2, "n2"), task(3, "n3")], wanted: 3 };

@@ -298,7 +298,10 @@ test("the edge task's script is valid POSIX sh, reloads only files that passed `
   const script = edgeTaskScript();
   const check = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
   assert.equal(check.status, 0, check.stderr);
-  assert.match(script, / {2}if check; then\n.*\n {4}mv "\$NEXTPEM" "\$PEM"; mv "\$NEXT" "\$CFG"; kill -USR2 "\$pid"/);
+  assert.match(script, / {2}if check; then\n(.*\n){2} {4}mv "\$NEXTPEM" "\$PEM"; mv "\$NEXT" "\$CFG"; kill -USR2 "\$pid"/);
+  // Maintenance survives a reload: the runtime's entry written into the task's own map before the new worker reads it.
+  assert.match(script, /: > "\$MAP"\n/, "an empty map of its own at start (the image's is root's)");
+  assert.match(script, /if echo "show map \$MAP" \| socat stdio "unix-connect:\/var\/run\/haproxy\/admin\.sock" > \/tmp\/map\.now 2>\/dev\/null; then sed -n 's\/\^0x\[0-9a-f\]\* \/\/p' \/tmp\/map\.now > "\$MAP"; fi\n {4}mv "\$NEXTPEM"/);
   assert.match(script, /trap 'kill -USR1 \$pid' USR1/);
   assert.match(script, /= 'slipway-end-of-edge-files' \] \|\| return 1/, "a fetch cut short is never loaded");
   assert.deepEqual(configServerCommand(true).slice(-1), ["SYSTEM:cat /run/slipway/haproxy.cfg /run/secrets/tls.pem && echo slipway-end-of-edge-files"], "the config and its PEM from one task, in one answer");

@@ -46,6 +46,7 @@ export const BACKUP_VERB = {
     "Target swarm: PostgreSQL is a service on the node labelled for it; the tools run in <prefix>-db-client-<random>, a container",
     `on the manager dockerHost names, of the database service's image, on the stack's backend overlay, logged in as ${DB_ROLES.owner} (it owns`,
     "every object of the database) with a password file; removed afterwards. The verification's throwaway runs on the manager too.",
+    "The manager must hold that image (docker pull it there once): a backup refuses, saying so, when it does not.",
   ],
 } as const satisfies VerbSpec;
 

@@ -12,10 +12,8 @@ import { execInContainer, putSecretFiles, secretPath, tail } from "../docker";
 import { shortLivedLabels, withShortLived } from "../docker/short-lived";
 import type { Database } from "../postgres/commands";
 import { OpsError } from "../postgres/errors";
-import { DB_HOST, DB_ROLES, LABEL_STACK, sleep } from "../vocabulary";
+import { DB_HOST, DB_ROLES, LABEL_STACK, ROLES, sleep } from "../vocabulary";
 
-/** Value of LABEL_ROLE on the client container. */
-export const DB_CLIENT_ROLE = "db-client";
 const PASSFILE = "PGPASSFILE";
 
 export interface DbClientTarget {
@@ -62,7 +60,7 @@ export function dbClientSpec(target: Omit<DbClientTarget, "password">, facts: Db
     Image: image,
     Cmd: ["sleep", "infinity"],
     Env: [`PGHOST=${DB_HOST}`, `${PASSFILE}=${secretPath(PASSFILE)}`, `POSTGRES_USER=${DB_ROLES.owner}`, `POSTGRES_DB=${facts.database}`],
-    Labels: { ...shortLivedLabels(DB_CLIENT_ROLE), [LABEL_STACK]: target.prefix },
+    Labels: { ...shortLivedLabels(ROLES.dbClient), [LABEL_STACK]: target.prefix },
     HostConfig: {
       NetworkMode: target.network,
       AutoRemove: false,
@@ -112,7 +110,7 @@ export async function withDbClient<T>(
     await waitAnswers(docker, name, db, opts.readyTimeoutMs ?? 120_000, target);
   };
   const kind = { noun: "database client container", run: "backup" };
-  return withShortLived(docker, { name, role: DB_CLIENT_ROLE, kind, log }, create, () => work({ name, db }));
+  return withShortLived(docker, { name, role: ROLES.dbClient, kind, log }, create, () => work({ name, db }));
 }
 
 /** The image's reference on the manager: as the service names it, else without its digest (images loaded, not pulled). */

@@ -30,6 +30,8 @@ export const ROLES = {
   migrate: "migrate",
   /** A throwaway PostgreSQL a backup is restored into to prove it. */
   backupVerify: "backup-verify",
+  /** Target swarm: the container on the manager a backup runs the database's tools in (src/swarm/db-client.ts). */
+  dbClient: "db-client",
   /** A Swarm config holding one haproxy.cfg the edge's config server served (src/swarm/configs.ts). */
   edgeConfig: "edge-config",
   /** A Swarm secret holding one certificate and key (PEM) the edge's config server served. */

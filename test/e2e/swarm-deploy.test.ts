@@ -30,7 +30,8 @@ import { freePort, runStatus } from "../support/project-stack";
 import { diagnosticsOf, engineEnv, pulumiCli, repoRoot } from "../support/pulumi";
 import { backupVerb } from "../../src/backup/verb";
 import { connectDocker, execText } from "../../src/docker";
-import { DB_CLIENT_ROLE, withDbClient } from "../../src/swarm/db-client";
+import { withDbClient } from "../../src/swarm/db-client";
+import { ROLES } from "../../src/vocabulary";
 import { waitFor } from "../support/swarm-lab";
 import { assertZeroDowntime } from "../support/deploy-scenario";
 import { startSwarmScenario, type SwarmScenario } from "../support/swarm-scenario";
@@ -180,7 +181,7 @@ test("backups through the manager: the promote's pre-deploy backup verified; `np
   assert.equal(proof.ok, true, JSON.stringify(proof));
   assert.ok((proof.sourceCounts["public.items"] ?? 0) >= (record(promoted).sourceCounts["public.items"] ?? 0), "rows counted in the dump's snapshot, as many as before or more");
   assert.match(out, new RegExp(`starting ${s.ps.prefix}-db-client-[0-9a-f]{8} on the manager .* as slipway_owner`));
-  for (const role of [DB_CLIENT_ROLE, "backup-verify"]) {
+  for (const role of [ROLES.dbClient, ROLES.backupVerify]) {
     assert.equal((await lab().cli(["ps", "-aq", "--filter", `label=slipway.role=${role}`])).trim(), "", `no ${role} container left on the manager`);
   }
 

@@ -7,7 +7,8 @@
 // --from fetches the backup from its off-host copy (rclone) first. For a database in a deployed stack it drives
 // maintenance mode at the stack's edge and runs the running API image's migrations (src/restore/restore.ts).
 // --to-time T / --to-latest restore a stack that archives its WAL (backup.wal) to a moment, from its pgBackRest
-// repository, around the same maintenance and migrations (src/restore/pitr.ts).
+// repository, around the same maintenance and migrations (src/restore/pitr.ts). On a swarm stack the dump restore runs
+// through the manager (a client container as the owner role; src/swarm/restore-site.ts for the edge and migrations).
 import * as readline from "node:readline/promises";
 import { connectDocker } from "../docker";
 import { fetchBackup, resolveFrom } from "../backup/offhost";
@@ -22,6 +23,11 @@ import { ENVIRONMENTS, type Environment, forceRefusal, RESTORE_OVERRIDES } from 
 import { resolveEnvironment } from "../restore/environment";
 import { LOCK_DEFAULTS } from "../../stacks/schema";
 import { stackOfContainer, withStackLock } from "../docker/stack-lock";
+import { serviceLabels, withDbClient } from "../swarm/db-client";
+import { swarmSite } from "../swarm/restore-site";
+import { swarmEdgeTarget } from "../swarm/spec";
+import { IMAGES_KEY } from "../release/history";
+import { LABEL_STACK } from "../vocabulary";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
 const spec: VerbSpec = {
@@ -83,6 +89,12 @@ const spec: VerbSpec = {
     "It holds the stack's lock on the Docker host (<prefix>-lock) from before its checks to the end: a deploy running",
     "(its migrations, its edge handover) is waited for (--stack-lock-wait, then refused naming the holder), and a",
     "deploy started meanwhile waits for the restore.",
+    "Target swarm (a --stack with slipway:target swarm; --file or --from): the same checks and steps through the manager",
+    "only. The read-through, the safety dump and the restore run in <prefix>-db-client-<random>, a container on the",
+    "manager on the backend overlay, logged in as the owner role (it owns every object: it may replace the schemas; its",
+    "password a 0400 file, never in env or inspect; removed however it ends); maintenance is set at every edge task",
+    "through a relay on the control overlay, and the serving release's migrations run as a one-off Swarm task",
+    "(<prefix>-restore-migrate-<run>) as the deploy runs them. --to-time/--to-latest are refused there (backup.wal is).",
     "Docker: the stack's dockerHost when --stack names a Pulumi stack, else DOCKER_HOST like the docker CLI.",
   ],
 };
@@ -107,7 +119,8 @@ void runVerb(spec, async (values) => {
   if (environment !== undefined && !(ENVIRONMENTS as readonly string[]).includes(environment)) throw new UsageError(`--environment must be production or staging, got '${environment}'`);
   // Without --db-container, --stack is a Pulumi stack: read its container, engine and environment from it.
   const target = explicit ? undefined : await stackTarget(stringFlag(values, "stack")!);
-  if (target?.swarm) throw swarmRefusal(stringFlag(values, "stack")!, "restoring");
+  // Target swarm: a dump restore through the manager (src/swarm/restore-site.ts); point-in-time needs backup.wal, which swarm refuses.
+  if (target?.swarm && pitrTarget) throw swarmRefusal(stringFlag(values, "stack")!, "a point-in-time restore (--to-time, --to-latest: backup.wal)");
   const dbContainer = explicit ?? target!.dbContainer;
   const docker = connectDocker(target?.dockerHost);
   // The environment comes from the database container and its stack, not from the operator's word.
@@ -145,7 +158,8 @@ void runVerb(spec, async (values) => {
     log,
   };
   // The stack's lock (the database container's slipway.stack label, else the stack read): never beside a deploy.
-  const lockPrefix = (await stackOfContainer(docker, dbContainer)) ?? target?.prefix;
+  const swarm = target?.swarm;
+  const lockPrefix = (swarm ? (await serviceLabels(docker, dbContainer))?.[LABEL_STACK] : await stackOfContainer(docker, dbContainer)) ?? target?.prefix;
   const waitMs = intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000;
   const locked = <T>(body: () => Promise<T>) => (lockPrefix === undefined ? body() : withStackLock(docker, { prefix: lockPrefix, holder: "restore", waitMs, log }, body));
   if (pitrTarget) {
@@ -178,15 +192,20 @@ void runVerb(spec, async (values) => {
     file = await fetchBackup({ from: resolveFrom(from, target?.backup?.copyTo), dir, log });
   }
   const lockTimeoutMs = intFlag(values, "lock-timeout", DEFAULT_LOCK_TIMEOUT_MS, 1);
-  const result = await locked(() => restore({
-    ...common,
-    file: file!,
-    allowOtherStack: values["allow-other-stack"] === true,
-    allowUnverified: values["allow-unverified"] === true,
-    ...(dir ? { safetyDumpDir: dir } : {}),
-    lockTimeoutMs,
-    database: stringFlag(values, "database"),
-    user: stringFlag(values, "user"),
-  }));
+  const dumpRestore = { ...common, file: file!, allowOtherStack: values["allow-other-stack"] === true, allowUnverified: values["allow-unverified"] === true, ...(dir ? { safetyDumpDir: dir } : {}), lockTimeoutMs };
+  const result = await locked(() => {
+    if (!swarm) return restore({ ...dumpRestore, database: stringFlag(values, "database"), user: stringFlag(values, "user") });
+    // Target swarm: the tools run in a client container on the manager, as the owner role; the edge and the
+    // migrations are the swarm's (src/swarm/restore-site.ts).
+    if (stringFlag(values, "database") !== undefined || stringFlag(values, "user") !== undefined) throw new UsageError("--database and --user are for one host: on a swarm the restore logs in as the owner role into the stack's database");
+    if (!swarm.relayImage) throw new UsageError(`stack "${stringFlag(values, "stack")!}": ${IMAGES_KEY}.edge is not set; the relay to the edge's tasks runs that image`);
+    const prefix = target!.prefix;
+    return withDbClient(docker, { prefix, service: dbContainer, network: swarm.network, password: swarm.ownerPassword }, { log, run: "restore" }, (client) =>
+      restore({
+        ...dumpRestore,
+        dbContainer: client.name,
+        site: swarmSite(docker, { prefix, edge: swarmEdgeTarget(prefix, swarm.relayImage!), ...(swarm.apiService ? { apiService: swarm.apiService } : {}), network: swarm.network, database: client.db.database, ownerPassword: swarm.ownerPassword, taskTimeoutMs: swarm.taskTimeoutMs }),
+      }));
+  });
   console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'; the data it replaced is in ${result.safetyDump}; ${result.edge}`);
 });

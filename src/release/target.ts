@@ -2,7 +2,7 @@
 // and config: the database container, the Docker engine it runs on (`dockerHost`), the Docker name
 // prefix its backups are filed under, whether it is production (its `environment`, never its name),
 // and its backup settings with the defaults of stacks/schema.ts applied.
-import { backupSchema, databaseSchema, withBackupDefaults, type BackupSettings } from "../../stacks/schema";
+import { backupSchema, databaseSchema, swarmSchema, withBackupDefaults, type BackupSettings } from "../../stacks/schema";
 import { prefixOfDbContainer } from "../vocabulary";
 import { overlayName } from "../swarm/spec";
 import { selectStack } from "./stack";
@@ -30,7 +30,21 @@ export interface StackTarget {
    * `slipway:target: swarm`: the database is the service `dbContainer` names, reached from the manager through a client
    * container on the backend overlay as the owner role (src/swarm/db-client.ts; its password the `dbOwnerPassword` output).
    */
-  swarm?: { network: string; ownerPassword: string };
+  swarm?: SwarmAccess;
+}
+
+/** How the verbs reach a swarm stack's database, edge and serving release from the manager. */
+export interface SwarmAccess {
+  /** The backend overlay (attachable) the database service is on. */
+  network: string;
+  /** The owner role's password (the `dbOwnerPassword` output). */
+  ownerPassword: string;
+  /** `images.edge`: the relay to the edge tasks runs it; undefined when the stack file has none. */
+  relayImage?: string;
+  /** The serving release's service (the `apiContainers` output); undefined before a deploy. */
+  apiService?: string;
+  /** `slipway:swarm.taskTimeoutMs` (its default applied): how long a one-off task may take. */
+  taskTimeoutMs: number;
 }
 
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
@@ -38,7 +52,7 @@ export type Values = Record<string, { value: unknown } | undefined>;
 
 /** What restore says of a stack on `slipway:target: swarm`: the database's container is a Swarm task on another node. */
 export function swarmRefusal(stackName: string, what: string): Error {
-  return new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote, rollback, backup, maintenance and status do`);
+  return new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote, rollback, backup, restore of a dump (--file, --from), maintenance and status do`);
 }
 
 /** Pure: the target from a stack's outputs and config; errors say what to do. */
@@ -76,16 +90,27 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     ...(typeof outputs.image?.value === "string" ? { image: outputs.image.value } : {}),
     ...(typeof images?.postgres === "string" && database.success ? { database: { image: images.postgres, user: database.data.user, name: database.data.name } } : {}),
     ...(backup?.wal.offHost && typeof config["slipway:walSftpKey"]?.value === "string" ? { walSftpKey: config["slipway:walSftpKey"].value } : {}),
-    ...(config["slipway:target"]?.value === "swarm" ? { swarm: swarmAccess(stackName, db, outputs) } : {}),
+    ...(config["slipway:target"]?.value === "swarm" ? { swarm: swarmAccess(stackName, db, outputs, config) } : {}),
   };
 }
 
-function swarmAccess(stackName: string, dbService: string, outputs: Values): NonNullable<StackTarget["swarm"]> {
+function swarmAccess(stackName: string, dbService: string, outputs: Values, config: Values): SwarmAccess {
   const password = outputs.dbOwnerPassword?.value;
   if (typeof password !== "string" || password === "") {
     throw new Error(`stack "${stackName}" runs on target swarm and has no dbOwnerPassword output (deployed by an older slipway): deploy it once (npm run promote -- --stack ${stackName} ...) and retry`);
   }
-  return { network: overlayName(prefixOfDbContainer(dbService) ?? dbService, "backend"), ownerPassword: password };
+  const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
+  const swarm = swarmSchema.safeParse(json(config["slipway:swarm"]?.value) ?? {});
+  const edge = objectOf(config[IMAGES_KEY])?.edge;
+  const services = outputs.apiContainers?.value;
+  const apiService = Array.isArray(services) && typeof services[0] === "string" ? services[0] : undefined;
+  return {
+    network: overlayName(prefixOfDbContainer(dbService) ?? dbService, "backend"),
+    ownerPassword: password,
+    ...(typeof edge === "string" && edge !== "" ? { relayImage: edge } : {}),
+    ...(apiService ? { apiService } : {}),
+    taskTimeoutMs: swarm.success ? swarm.data.taskTimeoutMs : swarmSchema.parse({}).taskTimeoutMs,
+  };
 }
 
 export async function stackTarget(stackName: string): Promise<StackTarget> {

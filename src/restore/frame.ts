@@ -3,21 +3,20 @@
 // image's migrations → maintenance OFF, only if the restore turned it on. A failure ends the frame as plan.ts decides
 // (maintenanceAfter): off again where nothing changed, kept ON where the data may not fit the running code; every
 // ending logs, and the error says, the state the edge is left in.
-import type Docker from "dockerode";
-import { DEFAULT_MAINTENANCE_MESSAGE, setMaintenance } from "../edge/maintenance";
+// Where it acts (one host's containers, a swarm's tasks) is the RestoreSite's (site.ts).
+import { DEFAULT_MAINTENANCE_MESSAGE } from "../edge/maintenance";
 import { OpsError } from "../postgres/errors";
-import { runMigrations } from "./migrate";
 import { type Failed, maintenanceAfter, type RestorePlan } from "./plan";
+import type { RestoreSite } from "./site";
 
 /** What clients see while restore holds maintenance on (unless --maintenance-message). */
 export const RESTORE_MAINTENANCE_MESSAGE = `${DEFAULT_MAINTENANCE_MESSAGE.replace(/;.*$/, "")} (restoring data); back shortly.`;
 
 export interface FrameOptions {
-  docker: Docker;
+  site: RestoreSite;
   plan: RestorePlan;
-  /** The database container's stack (its slipway.stack label): the edge and the migrations' prefix. */
+  /** The database's stack (its slipway.stack label): the edge and the migrations' prefix. */
   stack: string | undefined;
-  dbContainer: string;
   /** the --stack the operator gave, for the hints (npm run maintenance -- --stack …) */
   stackName: string;
   /** what clients get with the 503 while it is on (default RESTORE_MAINTENANCE_MESSAGE; --maintenance-message) */
@@ -32,25 +31,25 @@ export class RestoreFrame {
 
   /** Maintenance ON when the plan says so; a partly switched edge is turned off again and nothing is restored. */
   async maintenanceOn(): Promise<void> {
-    const { plan, docker, stack, message, log } = this.o;
+    const { plan, site, stack, message, log } = this.o;
     if (plan.maintenance.action !== "turn-on") return;
     this.onSince = Date.now();
     try {
-      const edges = await setMaintenance(docker, stack!, true, message ?? RESTORE_MAINTENANCE_MESSAGE);
+      const edges = await site.setMaintenance(stack!, true, message ?? RESTORE_MAINTENANCE_MESSAGE);
       log(`maintenance: turned ON at ${edges.join(", ")} (clients get 503 with Retry-After)`);
     } catch (err) {
       // a partly switched edge (one of two HAProxies) must not stay on: best effort off, then stop before the data
-      await setMaintenance(docker, stack!, false).catch(() => undefined);
+      await site.setMaintenance(stack!, false).catch(() => undefined);
       throw new OpsError("maintenance-failed", `could not turn maintenance on at the edge of '${stack}' (${(err as Error).message}); nothing was restored. Retry, or pass --no-maintenance`);
     }
   }
 
   /** The running API image's migrations, so the restored data fits the code that serves it; `restored` says what stays if they fail. */
   async migrate(restored: string): Promise<void> {
-    const { plan, docker, stack, dbContainer, log } = this.o;
+    const { plan, site, stack, log } = this.o;
     if (plan.migrate.action !== "run") return;
     try {
-      const output = await runMigrations(docker, { prefix: stack!, dbContainer, imageId: plan.migrate.imageId, network: plan.migrate.network, log });
+      const output = await site.migrate(stack!, plan.migrate, log);
       const done = output.split("\n").find((l) => l.includes("migrations complete"));
       log(`migrations: done${done ? ` ${done.trim()}` : ""}`);
     } catch (err) {
@@ -84,7 +83,7 @@ export class RestoreFrame {
   private async end(after: { turnOff: boolean; edge: string }): Promise<{ edge: string; offFailed: boolean }> {
     if (!after.turnOff) return { edge: after.edge, offFailed: false };
     try {
-      await setMaintenance(this.o.docker, this.o.stack!, false);
+      await this.o.site.setMaintenance(this.o.stack!, false);
       this.o.log(`maintenance: turned OFF (it was on for ${((Date.now() - this.onSince) / 1000).toFixed(1)} s)`);
       return { edge: after.edge, offFailed: false };
     } catch (err) {

@@ -24,6 +24,7 @@ import { describePlan, PlanRefusal, planRestore, type RestorePlan } from "./plan
 import { confirmationNeeded } from "./policy";
 import { describeTarget, describeWindow, type RecoveryTarget, type RecoveryWindow, recoveryEnd, recoveryWindow, restoreArgs, targetProblem } from "./pitr-plan";
 import { observeStack, observeStackOf } from "./stack-state";
+import { hostSite } from "./site";
 
 /** How long PostgreSQL may take to replay the WAL and promote after the restore (--recovery-timeout). */
 export const DEFAULT_RECOVERY_TIMEOUT_MS = 10 * 60_000;
@@ -99,7 +100,7 @@ class PitrRun {
     /** the container is gone: restore into its data volume, then Pulumi creates it again */
     private readonly rebuild?: DatabaseDeclaration,
   ) {
-    this.frame = new RestoreFrame({ docker: opts.docker, plan, stack, dbContainer: opts.dbContainer, stackName: opts.stackName ?? opts.prefix, message: opts.maintenanceMessage, log });
+    this.frame = new RestoreFrame({ site: hostSite(opts.docker, opts.dbContainer), plan, stack, stackName: opts.stackName ?? opts.prefix, message: opts.maintenanceMessage, log });
   }
 
   static async prepare(opts: PitrOptions): Promise<PitrRun> {

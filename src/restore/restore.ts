@@ -26,7 +26,7 @@ import { sha256File } from "../backup/hash";
 import { PARTIAL_SUFFIX, parseBackupFileName, prefixProblem, VERIFIED_SUFFIX } from "../backup/names";
 import { RestoreFrame } from "./frame";
 import { describePlan, maintenanceAfter, PlanRefusal, planRestore, type RestorePlan } from "./plan";
-import { observeStack } from "./stack-state";
+import { hostSite, type RestoreSite } from "./site";
 import { confirmationNeeded, prefixMismatchProblem, verificationDecision } from "./policy";
 import { verificationState } from "../backup/proof-record";
 import { verifyArchive } from "../backup/archive-check";
@@ -76,6 +76,11 @@ export interface RestoreOptions {
   stackName?: string;
   /** the image the stack's last update deployed (its `image` output), when the verb read a Pulumi stack */
   deployedImage?: string;
+  /**
+   * Where the stack's edge and migrations are (default: one Docker host, around `dbContainer`). On a swarm
+   * (src/swarm/restore-site.ts) `dbContainer` is the client container on the manager that holds the database's tools.
+   */
+  site?: RestoreSite;
 }
 
 export interface RestoreResult {
@@ -118,11 +123,12 @@ class RestoreRun {
     private readonly plan: RestorePlan,
     /** The database container's stack (its slipway.stack label), when it has one. */
     stack: string | undefined,
+    site: RestoreSite,
     private readonly log: (line: string) => void,
   ) {
     this.stackName = opts.stackName ?? opts.prefix;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    this.frame = new RestoreFrame({ docker, plan, stack, dbContainer: opts.dbContainer, stackName: this.stackName, message: opts.maintenanceMessage, log });
+    this.frame = new RestoreFrame({ site, plan, stack, stackName: this.stackName, message: opts.maintenanceMessage, log });
   }
 
   /** Every refusal, before anything touches the database or the edge; then the plan around the database. */
@@ -165,10 +171,11 @@ class RestoreRun {
     }
 
     try {
-      const state = await observeStack(docker, opts.dbContainer);
+      const site = opts.site ?? hostSite(docker, opts.dbContainer);
+      const state = await site.observe();
       const plan = planRestore({ state, maintenance: opts.maintenance ?? true, migrate: opts.migrate ?? true, dbContainer: opts.dbContainer, deployedImage: opts.deployedImage });
       for (const line of describePlan(plan, state.stack)) log(line);
-      return new RestoreRun(opts, file, docker, db, plan, state.stack, log);
+      return new RestoreRun(opts, file, docker, db, plan, state.stack, site, log);
     } catch (err) {
       if (err instanceof PlanRefusal) throw new OpsError("invalid-input", `refusing to restore ${file}: ${err.message}; nothing was changed`);
       throw err;

@@ -87,7 +87,7 @@ export async function serviceLabels(docker: Docker, service: string): Promise<Re
 export async function withDbClient<T>(
   docker: Docker,
   target: DbClientTarget,
-  opts: { readyTimeoutMs?: number; log?: (line: string) => void },
+  opts: { readyTimeoutMs?: number; log?: (line: string) => void; /** what uses it, in log lines ("backup", "restore") */ run?: string },
   work: (client: { name: string; db: Database }) => Promise<T>,
 ): Promise<T> {
   const log = opts.log ?? (() => undefined);
@@ -109,7 +109,7 @@ export async function withDbClient<T>(
     await container.start();
     await waitAnswers(docker, name, db, opts.readyTimeoutMs ?? 120_000, target);
   };
-  const kind = { noun: "database client container", run: "backup" };
+  const kind = { noun: "database client container", run: opts.run ?? "backup" };
   return withShortLived(docker, { name, role: ROLES.dbClient, kind, log }, create, () => work({ name, db }));
 }
 

@@ -11,7 +11,7 @@ import { EDGE_MAINTENANCE_MAP } from "./edge-config";
 import type { SwarmEdgeTarget } from "./spec";
 
 /** The edge tasks, waiting (up to `timeoutMs`) while one of them is still starting. */
-async function edgeTasks(relay: Awaited<ReturnType<typeof openRelay>>, edge: SwarmEdgeTarget, timeoutMs: number): Promise<EdgeTask[]> {
+export async function edgeTasks(relay: Awaited<ReturnType<typeof openRelay>>, edge: SwarmEdgeTarget, timeoutMs: number): Promise<EdgeTask[]> {
   return pollUntil(async () => {
     const tasks = await relay.edges();
     return tasks.length > 0 ? tasks : undefined;

@@ -34,6 +34,7 @@ import { withDbClient } from "../../src/swarm/db-client";
 import { ROLES } from "../../src/vocabulary";
 import { waitFor } from "../support/swarm-lab";
 import { assertZeroDowntime } from "../support/deploy-scenario";
+import { countRows, startLoad } from "../support/load";
 import { startSwarmScenario, type SwarmScenario } from "../support/swarm-scenario";
 import { rollback, type RollbackResult } from "../../src/release/rollback";
 import { certificate, httpsGet } from "../support/tls";
@@ -197,6 +198,95 @@ test("backups through the manager: the promote's pre-deploy backup verified; `np
   assert.equal(seen.mode, "400");
   assert.ok(!seen.inspect.includes(password), "the owner's password is not in the client container's inspect");
   assert.equal(await s.previewComplaint(), "", "preview after the backups");
+});
+
+test("restore on a swarm under load through an edge node: maintenance at every edge node (clients get only 503 + Retry-After), the dump's rows exactly, the data it replaced in a safety dump, the migrations as a one-off task, nothing left, preview empty", { skip, timeout: 30 * 60_000 }, async (t) => {
+  const dumps = () => readdirSync(s.backupDir).filter((f) => f.endsWith(".dump")).sort();
+  const adhoc = dumps().find((d) => d.endsWith("-adhoc.dump"));
+  assert.ok(adhoc, `the backup test's dump is in ${s.backupDir}: ${dumps().join(", ")}`);
+  const inDump = (JSON.parse(readFileSync(join(s.backupDir, `${adhoc}.verified.json`), "utf8")) as { sourceCounts: Record<string, number> }).sourceCounts["public.items"]!;
+  const post = async (i: number, name: string) => (await fetch(`${edgeUrl(i)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }), signal: AbortSignal.timeout(15_000) })).status;
+  assert.equal(await post(0, "written-after-the-dump"), 201);
+
+  // Writes through edge node 0; /health sampled through edge node 1 (maintenance must reach every edge task).
+  const load = startLoad({ url: edgeUrl(0), allowHost: lab().edgeNodes[0]!.address, connections: 10, maxSeconds: 900, mix: "items", postShare: 0.5, slowShare: 0, fastMs: 50 });
+  t.after(() => load.stop());
+  const samples: { status: number; maintenance: boolean }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        const r = await fetch(`${edgeUrl(1)}/health`, { signal: AbortSignal.timeout(15_000) });
+        const body = await r.text();
+        samples.push({ status: r.status, maintenance: r.status === 503 && r.headers.get("retry-after") !== null && body.includes('"error":"maintenance"') });
+      } catch {
+        samples.push({ status: 0, maintenance: false });
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 3000));
+  const started = Date.now();
+  const run = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", s.ps.stackName, "--file", join(s.backupDir, adhoc), "--yes"], {
+    cwd: repoRoot,
+    env: { ...process.env, ...engineEnv(s.ps.backendDir), SLIPWAY_PROJECT_DIR: s.ps.workDir },
+    timeout: 900_000,
+  }).then((r) => ({ code: 0, ...r }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }));
+  const seconds = (Date.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 3000));
+  sampling = false;
+  await sampler;
+  const report = await load.stop();
+  const rows = await countRows(report, load.idPrefix, (q) => s.sql(q));
+  console.log(`restore on swarm: ${seconds.toFixed(1)} s; load through ${lab().edgeNodes[0]!.name}: ${report.requests} requests, non-2xx ${JSON.stringify(report.non2xx)}, errors ${JSON.stringify(report.errors)}; /health through ${lab().edgeNodes[1]!.name}: ${samples.filter((x) => x.maintenance).length} maintenance answers of ${samples.length}\n${run.stderr}`);
+  assert.equal(run.code, 0, run.stderr);
+
+  // Each step said, in order — the same story as on one host, through the manager.
+  const edgeNames = lab().edgeNodes.map((n) => `${s.ps.prefix}-edge on ${n.name}`).sort();
+  const steps = [
+    new RegExp(`starting ${s.ps.prefix}-db-client-[0-9a-f]{8} on the manager .* as slipway_owner`),
+    new RegExp(`maintenance: will turn ON at the edge of '${s.ps.prefix}' for the restore, and off after it`),
+    /migrations: will run those of the running API image /,
+    /maintenance: turned ON at (.+) \(clients get 503 with Retry-After\)/,
+    /safety dump: \/\S+-pre-restore\.dump \(\d+ bytes, sha256 [0-9a-f]{12}…; kept/,
+    /restoring into database 'app' in one transaction/,
+    /restored in [\d.]+ s/,
+    new RegExp(`migrating: node dist/api/migrate\\.js in a one-off task ${s.ps.prefix}-restore-migrate-… of \\S+ on network ${s.ps.prefix}-backend, as slipway_owner`),
+    /restore-migrate: completed in/,
+    /maintenance: turned OFF/,
+    /edge: maintenance turned off again: the edge serves traffic/,
+    /removed database client container/,
+  ];
+  let at = 0;
+  for (const step of steps) {
+    const i = run.stderr.slice(at).search(step);
+    assert.ok(i >= 0, `step ${String(step)} (in order) in:\n${run.stderr}`);
+    at += i;
+  }
+  assert.deepEqual(/maintenance: turned ON at (.+) \(clients get 503/.exec(run.stderr)![1]!.split(", ").sort(), edgeNames, "at every edge task");
+
+  // Clients: only maintenance answers, no error, nothing written twice; maintenance seen at the other edge node too.
+  assert.deepEqual(report.errors, {}, "no connection error");
+  assert.deepEqual(Object.keys(report.non2xx).filter((code) => code !== "503"), [], `only 503s: ${JSON.stringify(report.non2xx)}`);
+  assert.ok((report.non2xx["503"] ?? 0) > 0, "the load met maintenance");
+  assert.ok(samples.some((x) => x.maintenance), "maintenance answered at the second edge node");
+  assert.deepEqual(samples.filter((x) => x.status !== 200 && !x.maintenance), [], "nothing but 200 or the maintenance answer there");
+  assert.equal(rows.rowsTwice, 0);
+
+  // The data: exactly the dump's rows, plus what this load wrote after maintenance went off; the row written after
+  // the dump is gone — and kept in the safety dump, beside the backups.
+  assert.equal(Number(await s.sql(`select count(*) from items where name not like '${load.idPrefix}-%'`)), inDump, "every row of the dump and no other (but this load's after the restore)");
+  assert.equal(await s.sql("select count(*) from items where name = 'written-after-the-dump'"), "0");
+  const safety = /the data it replaced is in (\S+-pre-restore\.dump);/.exec(run.stdout)?.[1];
+  assert.ok(safety && readdirSync(s.backupDir).includes(`${safety.split("/").pop()!}.sha256`), `the safety dump and its checksum in ${s.backupDir}: ${run.stdout}`);
+  assert.equal(await s.sql("select tableowner from pg_tables where tablename = 'items'"), "slipway_owner", "the restored tables belong to the owner role");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.equal(await post(i, `after-restore-${i}`), 201, `the API writes through edge node ${i} again (its grants came back)`);
+
+  // Nothing left on the manager or in the swarm.
+  assert.equal((await lab().cli(["ps", "-aq", "--filter", `label=slipway.role=${ROLES.dbClient}`])).trim(), "", "no client container left");
+  assert.equal((await lab().cli(["service", "ls", "-q", "--filter", `name=${s.ps.prefix}-restore-migrate`])).trim(), "", "no migration task left");
+  assert.equal((await lab().cli(["secret", "ls", "-q", "--filter", `name=${s.ps.prefix}-restore-migrate`])).trim(), "", "no secret of it left");
+  assert.equal(await s.previewComplaint(), "", "preview after the restore");
 });
 
 test("a broken image: the up fails naming the reason, the old release keeps serving, 0 failed", { skip, timeout: 30 * 60_000 }, async () => {

@@ -69,7 +69,7 @@ describe("stack target", () => {
 it("a stack on target swarm: the database service, its backend overlay and the owner's password (the dbOwnerPassword output) for the backup's client container", () => {
   const t = targetFromStack("sw", outputs({ dbContainer: "slipway-sw-db", environment: "staging", dbOwnerPassword: "Abc123" }), config({ environment: "staging", target: "swarm" }));
   assert.equal(t.dbContainer, "slipway-sw-db");
-  assert.deepEqual(t.swarm, { network: "slipway-sw-backend", ownerPassword: "Abc123" });
+  assert.deepEqual(t.swarm, { network: "slipway-sw-backend", ownerPassword: "Abc123", taskTimeoutMs: 300_000 });
   assert.equal(targetFromStack("d", outputs({ dbContainer: "slipway-d-db", environment: "staging", dbOwnerPassword: null }), config({ environment: "staging" })).swarm, undefined);
 });
 
@@ -80,6 +80,15 @@ it("a swarm stack deployed before the dbOwnerPassword output: deploy it once, sa
   );
 });
 
-it("restore refuses a stack on target swarm, saying what works there", () => {
-  assert.match(swarmRefusal("sw", "restoring").message, /stack "sw" runs on target swarm, where restoring does not work yet .*promote, rollback, backup, maintenance and status do/);
+it("a swarm stack after a deploy: what restore needs of it — the relay's image, the serving release, the one-off tasks' budget", () => {
+  const t = targetFromStack(
+    "sw",
+    outputs({ dbContainer: "slipway-sw-db", environment: "production", dbOwnerPassword: "Abc123", apiContainers: ["slipway-sw-api-b"] }),
+    { ...config({ environment: "production", target: "swarm", swarm: { taskTimeoutMs: 90_000 } }), "slipway:images": { value: JSON.stringify({ api: "app:1", edge: "edge:2", postgres: "pg:17" }) } },
+  );
+  assert.deepEqual(t.swarm, { network: "slipway-sw-backend", ownerPassword: "Abc123", relayImage: "edge:2", apiService: "slipway-sw-api-b", taskTimeoutMs: 90_000 });
+});
+
+it("a point-in-time restore is refused on a swarm stack, saying what works there", () => {
+  assert.match(swarmRefusal("sw", "a point-in-time restore").message, /stack "sw" runs on target swarm, where a point-in-time restore does not work yet .*promote, rollback, backup, restore of a dump \(--file, --from\), maintenance and status do/);
 });

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadStackConfig } from "../../stacks/load";
 import { violations } from "../support/stack-config";
-import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, type SwarmReleaseSpec } from "../../src/swarm";
+import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, swarmEdgeTarget, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
 import { configServerCommand, edgeTaskScript } from "../../src/swarm/edge-config";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
@@ -15,6 +15,8 @@ import { goDuration } from "../../infra/targets/swarm";
 import { onlyConnectionChanged, swarmFileProvider, swarmReleaseProvider, swarmTaskProvider } from "../../infra/providers/swarm";
 import { removableFiles } from "../../src/swarm/configs";
 import { dbClientSpec, dbServiceFacts } from "../../src/swarm/db-client";
+import { restoreMigrateSpec, servingRelease } from "../../src/swarm/restore-site";
+import { planRestore } from "../../src/restore/plan";
 
 const base = {
   environment: "staging",
@@ -229,6 +231,26 @@ test("the backup's client container on the manager: the database service's image
   assert.equal(spec.Labels?.["slipway.role"], "db-client");
   assert.equal(spec.Labels?.["slipway.stack"], "s");
   assert.throws(() => dbServiceFacts("s-db", {}), /database service 's-db' has no image/);
+});
+
+test("a restore on a swarm: the serving release's image picks the migrations, run as the deploy runs them — a one-off task on the backend overlay as the owner, its password a secret file", () => {
+  const target = { prefix: "s", edge: swarmEdgeTarget("s", "edge:1"), network: "s-backend", database: "shop", ownerPassword: "Pw1", taskTimeoutMs: 60_000 };
+  const image = "app:2@sha256:" + "c".repeat(64);
+  const api = servingRelease("s-api-b", image, 3);
+  assert.deepEqual(api, [{ name: "s-api-b", image: "app:2", imageId: image }]);
+  assert.deepEqual(servingRelease("s-api-b", image, 0), [], "a release with no running task says nothing about the code");
+  const plan = planRestore({ state: { stack: "s", edges: ["s-edge on n2", "s-edge on n3"], maintenanceBefore: undefined, api, dbNetworks: ["s-backend"] }, maintenance: true, migrate: true, dbContainer: "s-db-client-1", deployedImage: "app:2" });
+  assert.deepEqual(plan, { maintenance: { action: "turn-on" }, migrate: { action: "run", imageId: image, image: "app:2", network: "s-backend" } });
+  const task = restoreMigrateSpec(target, image, "k".repeat(16));
+  assert.equal(task.name, "restore-migrate");
+  assert.deepEqual(task.command, ["node", "dist/api/migrate.js"]);
+  assert.deepEqual(task.env, { PGHOST: "db", PGUSER: "slipway_owner", PGDATABASE: "shop" });
+  assert.deepEqual(task.networks, ["s-backend"]);
+  assert.equal(task.timeoutMs, 60_000);
+  const spec = oneOffServiceSpec(task, "abc", [{ name: "s-restore-migrate-abc-PGPASSWORD-1", file: "PGPASSWORD", id: "i" }], { uid: 1000, gid: 1000 });
+  assert.equal(spec.Name, "s-restore-migrate-abc");
+  assert.deepEqual(spec.TaskTemplate.ContainerSpec.Env, ["PGHOST=db", "PGUSER=slipway_owner", "PGDATABASE=shop", "PGPASSWORD_FILE=/run/secrets/PGPASSWORD"]);
+  assert.ok(!JSON.stringify(spec).includes("Pw1"), "the password is in no part of the service's spec");
 });
 
 test("durations in the provider's read-back form (Go's), so the preview after an up stays empty", () => {

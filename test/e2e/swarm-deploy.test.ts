@@ -2,7 +2,9 @@
 // production-shaped stack with `slipway:target: swarm` and the manager as dockerHost. Proven here: the first up
 // answers through every edge node with an empty preview after it and no secret value in any service's spec; a promote
 // (new image tag) under load through an edge node: 0 failed, 0 rows written twice, preview empty; backups through the
-// manager (the promote's pre-deploy one, `npm run backup` under load), verified, as the owner role; a broken image: the
+// manager (the promote's pre-deploy one, `npm run backup` under load), verified, as the owner role; `npm run restore`
+// of that dump under load: maintenance at every edge node (only 503s meanwhile), the dump's rows exactly, the
+// migrations as a one-off task, nothing left; a broken image: the
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
 // stack's history under load: 0 failed, 0 rows twice, preview empty; edge config and image changes under load: the up
 // succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); maintenance mode
@@ -13,7 +15,9 @@
 // manager a promote under load drops nothing; started again, the node rejoins and serves without a deploy. The
 // database's node killed under load for SLIPWAY_SWARM_DB_NODE_DOWN_MS (20 s): writes answer 503 meanwhile, requests
 // that need no database fail only in flight on its API task; started again, Swarm restarts PostgreSQL on its volume,
-// writes answer again (the time measured), every acknowledged row is there, nothing twice, no deploy. Last, HTTPS:
+// writes answer again (the time measured), every acknowledged row is there, nothing twice, no deploy. Then the
+// database's node lost for good under load, as RUNBOOK §8 says: maintenance on, the label moved, the roles task run
+// again, the last dump restored — its rows, no request meets the empty database, the time measured. Last, HTTPS:
 // the certificate a Swarm secret the edge's tasks fetch; a renewal under HTTPS load: 0 failed, every node presents it.
 // The lab is taken exclusively (the drain). The lab's overlays cannot carry ESP here: swarm.encrypted is off and the
 // networks' options are asserted to say so (unit tests assert it is on by default).
@@ -48,6 +52,8 @@ const log = (s: string) => process.stderr.write(s);
 let s: SwarmScenario;
 let victimKilled = false;
 let dbNodeKilled = false;
+/** The node the database's label was moved to by the test of its loss (put back before the stack is destroyed). */
+let dbLabelMovedTo: string | undefined;
 /** How long the database's node stays down in its test (the API answers 503 to writes meanwhile). */
 const DB_NODE_DOWN_MS = Number(process.env.SLIPWAY_SWARM_DB_NODE_DOWN_MS ?? 20_000);
 /** From the database node's start to a write answered 201 through the edge: its dockerd, Swarm's restart of PostgreSQL, recovery. */
@@ -76,6 +82,11 @@ after(async () => {
   if (!s) return;
   if (victimKilled) await s.lab.start(3).catch(() => undefined);
   if (dbNodeKilled) await s.lab.start(s.lab.databaseNode.index).catch(() => undefined);
+  if (dbLabelMovedTo) {
+    // The lab's labels as its other users expect them: the database's on its node again.
+    await s.lab.cli(["node", "update", "--label-rm", "slipway.database", dbLabelMovedTo]).catch(() => undefined);
+    await s.lab.cli(["node", "update", "--label-add", "slipway.database=true", s.lab.databaseNode.name]).catch(() => undefined);
+  }
   const left = await s.cleanup();
   assert.deepEqual(left, [], "`pulumi destroy` leaves no config, secret or service of the stack in the swarm");
 });
@@ -558,6 +569,79 @@ test("the database's node killed under load: only what needs the database fails 
   assert.ok((f.byRoute.items?.["503"] ?? 0) > 0, "writes answered 503 while the database was gone (not hanging)");
   assert.equal(await s.previewComplaint(), "", "preview empty: the node's return needed no deploy");
   // Back to the manager the tests before used (it runs no edge task: see RUNBOOK "Swarm", pulumi destroy).
+  await s.ps.stack.setConfig("slipway:dockerHost", { value: dbNode.dockerHost });
+  await up(`dockerHost → ${dbNode.name}`);
+});
+
+test("the database's node lost for good, under load: maintenance on, the label moved to another node, the roles run again (`pulumi up --replace` of the roles task), `npm run restore` of the last dump — its rows exactly, no request meets the empty database, writes answered again after maintenance off, what was written after the dump lost and counted, the time measured", { skip, timeout: 40 * 60_000 }, async (t) => {
+  const dbNode = lab().databaseNode;
+  // The new database node, and the manager dockerHost names meanwhile (the lost node is one of the managers).
+  const target = lab().nodes.find((n) => n.index !== dbNode.index)!;
+  const cli = (args: string[]) => lab().cli(args, target.index);
+  await s.ps.stack.setConfig("slipway:dockerHost", { value: target.dockerHost });
+  await up(`dockerHost → ${target.name}`);
+  const verbEnv = { ...process.env, ...engineEnv(s.ps.backendDir), SLIPWAY_PROJECT_DIR: s.ps.workDir };
+  // The last dump before the loss (what the daily backup would have left), verified.
+  const taken = await execFileAsync(process.execPath, backupVerb({ stack: s.ps.stackName, imageTag: "last" }).slice(1), { cwd: repoRoot, env: verbEnv, timeout: 600_000 });
+  const dump = taken.stdout.trim();
+  const inDump = (JSON.parse(readFileSync(`${dump}.verified.json`, "utf8")) as { sourceCounts: Record<string, number> }).sourceCounts["public.items"]!;
+
+  const load = startLoad({ url: edgeUrl(0), allowHost: lab().edgeNodes[0]!.address, connections: 10, maxSeconds: 1800, mix: "items", postShare: 0.5, slowShare: 0, fastMs: 50 });
+  t.after(() => load.stop());
+  await new Promise((r) => setTimeout(r, 5000));
+  const lostAt = Date.now();
+  dbNodeKilled = true;
+  await lab().kill(dbNode.index);
+  const since = () => ((Date.now() - lostAt) / 1000).toFixed(1);
+  const timeline: string[] = [`${dbNode.name} killed`];
+
+  // RUNBOOK "The database's node is gone for good": maintenance on first (until the data is back clients get 503 +
+  // Retry-After, not the errors of an empty database), then label another node; Swarm starts PostgreSQL there on a new volume.
+  const maintenance = (state: "on" | "off") => execFileAsync(process.execPath, ["--import", "tsx", "src/cli/maintenance.ts", "--stack", s.ps.stackName, state], { cwd: repoRoot, env: verbEnv, timeout: 300_000 });
+  await maintenance("on");
+  timeline.push(`${since()} s: maintenance on`);
+  dbLabelMovedTo = target.name;
+  await cli(["node", "update", "--label-rm", "slipway.database", dbNode.name]);
+  await cli(["node", "update", "--label-add", "slipway.database=true", target.name]);
+  await waitFor(`the database task running on ${target.name}`, 600_000, async () => {
+    const rows = (await cli(["service", "ps", `${s.ps.prefix}-db`, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"])).trim().split("\n");
+    return rows.some((r) => r.startsWith(`${target.name} Running`)) ? true : undefined;
+  });
+  timeline.push(`${since()} s: PostgreSQL running on ${target.name} (empty)`);
+  // A new cluster has neither role: the roles task again (idempotent), as `pulumi up --replace <its URN>`.
+  const roles = ((await s.ps.stack.exportStack()).deployment as { resources: { urn: string }[] }).resources.find((r) => r.urn.endsWith("::db-roles"))!.urn;
+  const replaced = await s.ps.stack.up({ replace: [roles], message: "the database's node lost: roles on the new cluster", onOutput: log, color: "never" });
+  assert.equal(replaced.summary.result, "succeeded");
+  assert.deepEqual(Object.keys(replaced.summary.resourceChanges ?? {}).filter((k) => k !== "same").sort(), ["replace"], `only the roles task replaced: ${JSON.stringify(replaced.summary.resourceChanges)}`);
+  timeline.push(`${since()} s: roles in place`);
+  const restored = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli/restore.ts", "--stack", s.ps.stackName, "--file", dump, "--yes"], { cwd: repoRoot, env: verbEnv, timeout: 900_000 })
+    .then((r) => ({ code: 0, ...r }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }));
+  timeline.push(`${since()} s: restored`);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.match(restored.stderr, new RegExp(`maintenance: already ON at the edge of '${s.ps.prefix}' .*; restore leaves it on`));
+  assert.match(restored.stderr, /migrations: done/);
+  await maintenance("off");
+  await waitFor("a write answered 201 through the edge", 300_000, async () => ((await fetch(`${edgeUrl(0)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `probe-${Date.now()}` }) }).catch(() => undefined))?.status === 201 ? true : undefined));
+  const backS = (Date.now() - lostAt) / 1000;
+  timeline.push(`${backS.toFixed(1)} s: maintenance off, writes answered again`);
+  await new Promise((r) => setTimeout(r, 5000));
+  const report = await load.stop();
+  const rows = await countRows(report, load.idPrefix, (q) => s.sql(q));
+  console.log(`database node lost for good: ${timeline.join("; ")}. Load through ${lab().edgeNodes[0]!.name}: ${report.requests} requests, non-2xx ${JSON.stringify(report.non2xx)}, errors ${JSON.stringify(report.errors)}; ${rows.postsOk} writes acknowledged, ${rows.lost} of them (after the dump, before the loss) lost\n${restored.stderr}`);
+
+  // The data is the last dump's, and the API writes again; nothing twice.
+  assert.equal(await s.sql("select pg_is_in_recovery()"), "f");
+  assert.equal(Number(await s.sql(`select count(*) from items where name not like '${load.idPrefix}-%' and name not like 'probe-%'`)), inDump, "every row of the last dump, and none of what was lost");
+  assert.equal(rows.rowsTwice, 0);
+  assert.equal(report.non2xx["500"] ?? 0, 0, "no request met the empty database: maintenance held them off");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.equal((await fetch(`${edgeUrl(i)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `after-loss-${i}` }) })).status, 201);
+  assert.equal(await s.previewComplaint(), "", "preview empty on the new node");
+
+  // The old node back (it holds the old volume; the database stays where the label is), dockerHost back to it.
+  await lab().start(dbNode.index);
+  dbNodeKilled = false;
+  await waitFor(`${dbNode.name} Ready again`, 300_000, async () => ((await cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).trim().split("\n").includes(`${dbNode.name} Ready`) ? true : undefined));
+  assert.match(await cli(["service", "ps", `${s.ps.prefix}-db`, "--filter", "desired-state=running", "--format", "{{.Node}}"]), new RegExp(`^${target.name}$`, "m"), "the database stays on the labelled node");
   await s.ps.stack.setConfig("slipway:dockerHost", { value: dbNode.dockerHost });
   await up(`dockerHost → ${dbNode.name}`);
 });

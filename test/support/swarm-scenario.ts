@@ -45,7 +45,7 @@ export interface SwarmScenario {
   serverTimeoutMs: number;
   edgeUrl(i: number): string;
   get(url: string): Promise<{ status: number; body: string }>;
-  /** psql as the superuser inside the database's task (on the database node) */
+  /** psql as the superuser inside the database's task (on whichever node runs it), its output trimmed */
   sql(query: string): Promise<string>;
   /** `pulumi up`; its output (throws unless it succeeded) */
   up(message: string): Promise<string>;
@@ -120,10 +120,18 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     return { status: res.status, body: await res.text() };
   };
   const sql = async (query: string) => {
-    const docker = lab.docker(lab.databaseNode.index);
+    // The node the database task runs on (the labelled node; another once a test moved the label).
+    let running: string | undefined;
+    for (const m of lab.nodes) {
+      // through the first manager that answers (a test may have killed one)
+      running = await lab.cli(["service", "ps", `${ps.prefix}-db`, "--filter", "desired-state=running", "--format", "{{.Node}}"], m.index).then((o) => o.trim().split("\n")[0], () => undefined);
+      if (running !== undefined) break;
+    }
+    const node = lab.nodes.find((n) => n.name === running) ?? lab.databaseNode;
+    const docker = lab.docker(node.index);
     const [c] = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${ps.prefix}-db`] } });
-    if (!c) throw new Error(`no ${ps.prefix}-db container on ${lab.databaseNode.name}`);
-    return execText(docker, c.Id, ["psql", "-U", "app", "-d", "app", "-Atc", query], undefined, 30_000);
+    if (!c) throw new Error(`no ${ps.prefix}-db container on ${node.name}`);
+    return (await execText(docker, c.Id, ["psql", "-U", "app", "-d", "app", "-Atc", query], undefined, 30_000)).trim();
   };
   const up = async (message: string) => {
     const result = await ps.stack.up({ message, onOutput: log, color: "never" });
@@ -184,9 +192,10 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
       left.push(...names.map((n) => `${kind} ${n}`));
       if (names.length > 0) await lab.cli([kind, "rm", ...names]).catch((e: Error) => log(`${kind} rm: ${e.message}\n`));
     }
-    // The database's volumes stay on its node after its service is gone (as they would in production).
+    // The database's volumes stay on its node after its service is gone (as they would in production); on every node:
+    // a test may have moved the database.
     await waitFor("the database's volumes removed", 120_000, async () => {
-      for (const v of ["pgdata", "pgsocket"]) await lab.cli(["volume", "rm", "-f", `${ps.prefix}-${v}`], lab.databaseNode.index);
+      for (const node of lab.nodes) for (const v of ["pgdata", "pgsocket"]) await lab.cli(["volume", "rm", "-f", `${ps.prefix}-${v}`], node.index);
       return true;
     }).catch((e: Error) => log(`${e.message}\n`));
     await ps.cleanup();

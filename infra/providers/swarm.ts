@@ -8,7 +8,7 @@
 //   migrations); a failing task fails `pulumi up` with its exit code and log tail.
 // Pulumi ignores customTimeouts here: the budgets are inputs.
 import * as pulumi from "@pulumi/pulumi";
-import type { Colour, FileScope, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec } from "../../src/swarm";
+import type { Colour, FileScope, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec, SwarmStandby } from "../../src/swarm";
 import { DynamicResource, loadEngine, PROVIDER_CODE, providerCode, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
@@ -39,6 +39,8 @@ export function onlyConnectionChanged<T extends { dockerHost?: string }>(olds: T
 export interface SwarmReleaseInputs extends SwarmReleaseSpec, LogTarget {
   edge: SwarmEdgeTarget;
   timeouts: ReleaseTimeouts;
+  /** api.rollout.strategy blue-green: stage idle, switch at once, keep the old service idle `keepOldMinutes`. */
+  blueGreen?: { keepOldMinutes: number };
   /** The manager: unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
   dockerHost?: string;
 }
@@ -48,12 +50,14 @@ export interface SwarmReleaseProps extends SwarmReleaseInputs {
   colour?: Colour;
   service?: string;
   revision?: string;
+  /** Blue-green: the previous service, running idle for a switch back, until when. */
+  standby?: SwarmStandby;
 }
 
-const RELEASE_OUTPUTS = ["colour", "service", "revision"] as const;
+const RELEASE_OUTPUTS = ["colour", "service", "revision", "standby"] as const;
 
 function releaseSpec(p: SwarmReleaseInputs): SwarmReleaseSpec {
-  const { edge: _e, timeouts: _t, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, ...spec } = withoutProviderCode(p as SwarmReleaseProps);
+  const { edge: _e, timeouts: _t, blueGreen: _b, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, standby: _sb, ...spec } = withoutProviderCode(p as SwarmReleaseProps);
   return spec;
 }
 
@@ -63,15 +67,17 @@ function releaseContext(p: SwarmReleaseInputs, log: ResourceLog) {
   return { docker: e.connectDocker(p.dockerHost), edge: p.edge, timeouts: p.timeouts, log };
 }
 
-async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour): Promise<SwarmReleaseProps> {
-  const result = await withResourceLog(p.logUrn, (log) => engine().release(releaseContext(p, log), releaseSpec(p), serving));
-  return { ...p, colour: result.colour, service: result.service, revision: result.revision };
+async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour, standby?: SwarmStandby): Promise<SwarmReleaseProps> {
+  const policy = { ...(p.blueGreen ? { blueGreen: p.blueGreen } : {}), ...(standby ? { standby } : {}) };
+  const result = await withResourceLog(p.logUrn, (log) => engine().release(releaseContext(p, log), releaseSpec(p), serving, policy));
+  return { ...p, colour: result.colour, service: result.service, revision: result.revision, ...(result.standby ? { standby: result.standby } : {}) };
 }
 
 /** The one-line summary of a change (src/swarm/summary.ts); a summary that cannot be made says why, never fails the diff. */
-function releaseSummary(olds: SwarmReleaseProps, news: SwarmReleaseInputs, changed: string[]): string {
+function releaseSummary(olds: SwarmReleaseProps, news: SwarmReleaseInputs, changed: string[], now: number): string {
   try {
-    return engine().summarizeRelease({ spec: releaseSpec(olds), ...(olds.colour ? { colour: olds.colour } : {}), ...(olds.revision ? { revision: olds.revision } : {}) }, releaseSpec(news), changed);
+    const stored = { spec: releaseSpec(olds), ...(olds.colour ? { colour: olds.colour } : {}), ...(olds.revision ? { revision: olds.revision } : {}), ...(olds.standby ? { standby: olds.standby } : {}) };
+    return engine().summarizeRelease(stored, releaseSpec(news), changed, { ...(news.blueGreen ? { blueGreen: news.blueGreen } : {}), now });
   } catch (e) {
     return `release of ${changed.join(", ")} (no summary: ${(e as Error).message})`;
   }
@@ -93,18 +99,22 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.stack}/api`, outs };
   },
   async diff(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
-    const diff = diffInputs(olds, news, RELEASE_OUTPUTS);
+    const inputs = diffInputs(olds, news, RELEASE_OUTPUTS);
+    // A blue-green standby whose window has passed is work left: the next update removes it.
+    const now = Date.now();
+    const expired = olds.standby !== undefined && !engine().standbyLive(olds.standby, now);
+    const diff: Diff = expired ? { ...inputs, changes: true, detailedDiff: { ...inputs.detailedDiff, standby: { kind: "update", inputDiff: false } } } : inputs;
     // What the next up will do, in one line under the resource (a preview's answer to "what happens?").
     if (diff.changes) {
-      const line = onlyConnectionChanged(olds, news, RELEASE_OUTPUTS) ? `through ${news.dockerHost ?? "DOCKER_HOST"} now (was ${olds.dockerHost ?? "DOCKER_HOST"}): nothing is released` : releaseSummary(olds, news, Object.keys(diff.detailedDiff));
+      const line = onlyConnectionChanged(olds, news, RELEASE_OUTPUTS) ? `through ${news.dockerHost ?? "DOCKER_HOST"} now (was ${olds.dockerHost ?? "DOCKER_HOST"}): nothing is released` : releaseSummary(olds, news, Object.keys(diff.detailedDiff), now);
       await withResourceLog(news.logUrn, async (log) => log(`[release] ${line}`));
     }
     return diff;
   },
   async update(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
     // The same swarm through another manager: the release stands; only the address is stored.
-    if (onlyConnectionChanged(olds, news, RELEASE_OUTPUTS)) return { outs: { ...news, colour: olds.colour, service: olds.service, revision: olds.revision } };
-    return { outs: await releaseOuts(news, olds.colour) };
+    if (onlyConnectionChanged(olds, news, RELEASE_OUTPUTS)) return { outs: { ...news, colour: olds.colour, service: olds.service, revision: olds.revision, ...(olds.standby ? { standby: olds.standby } : {}) } };
+    return { outs: await releaseOuts(news, olds.colour, olds.standby) };
   },
   async delete(_id: string, props: SwarmReleaseProps) {
     await engine().removeRelease(engine().connectDocker(props.dockerHost), props.stack);
@@ -117,6 +127,7 @@ export class SwarmRelease extends DynamicResource {
   declare readonly colour: pulumi.Output<Colour>;
   declare readonly service: pulumi.Output<string>;
   declare readonly revision: pulumi.Output<string>;
+  declare readonly standby: pulumi.Output<SwarmStandby | undefined>;
 
   constructor(name: string, args: Inputs<SwarmReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -124,7 +135,7 @@ export class SwarmRelease extends DynamicResource {
       "SwarmRelease",
       name,
       // env, the secrets and their key are secret in the stored inputs too.
-      { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmRelease", name, opts), colour: undefined, service: undefined, revision: undefined },
+      { ...args, env: pulumi.secret(args.env), secrets: pulumi.secret(args.secrets), secretsKey: pulumi.secret(args.secretsKey), logUrn: logUrnOf("SwarmRelease", name, opts), colour: undefined, service: undefined, revision: undefined, standby: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "env", "secrets", "secretsKey"] },
     );
   }

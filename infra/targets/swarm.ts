@@ -290,6 +290,8 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     // The names `status` rebuilds from the prefix too; known once the edge and its network are.
     edge: pulumi.all([edge.name, controlNet.name]).apply(() => edgeTarget),
     timeouts: { healthTimeoutMs: api.rollout.healthTimeoutMs, edgeUpTimeoutMs: api.rollout.edgeUpTimeoutMs, drainTimeoutMs: api.rollout.drainTimeoutMs },
+    // blue-green: staged idle, switched at every edge task at once, the old service kept idle as the standby.
+    ...(api.rollout.strategy === "blue-green" ? { blueGreen: { keepOldMinutes: api.rollout.blueGreen.keepOldMinutes } } : {}),
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   }, { dependsOn: [migrate, edgeReady] });
 
@@ -299,7 +301,8 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     image: release.image,
     replicas: release.replicas,
     apiContainers: release.service.apply((s) => [s]),
-    apiStandby: null,
+    // As on one host: the standby's revision, its service (the "containers" a switch back routes to), until when.
+    apiStandby: release.standby.apply((sb) => (sb ? { revision: sb.revision, containers: [sb.service], until: sb.until } : null)),
     dbContainer: db.name,
     dbOwnerPassword: ownerPassword,
     dbStandbyContainer: null,

@@ -1,8 +1,8 @@
 // The Swarm target's engine, as loaded by its dynamic providers (infra/providers/swarm.ts) and tests.
 export { release, removeRelease, observeServices, ReleaseFailure } from "./release";
-export type { ReleaseContext, ReleaseResult, ReleaseTimeouts } from "./release";
+export type { ReleaseContext, ReleasePolicy, ReleaseResult, ReleaseTimeouts } from "./release";
 export { runOneOff, OneOffFailure, serviceTasks, serviceLogTail } from "./tasks";
-export { planRelease, judgeTasks } from "./planner";
+export { planRelease, judgeTasks, standbyLive, type SwarmStandby } from "./planner";
 export * from "./spec";
 export { summarizeRelease, type StoredRelease } from "./summary";
 export { connectDocker } from "../docker";

@@ -12,21 +12,40 @@ export type ReleasePlan =
   /** The serving service already runs this revision. */
   | { kind: "keep"; colour: Colour }
   /**
-   * Start `colour` (after removing `stale`: a service an interrupted run left in that slot), move traffic from
-   * `from` (the serving colour, if any) to it, remove `from`.
+   * Start `colour` (after removing `stale`: a service an interrupted run left in that slot, or a blue-green standby),
+   * move traffic from `from` (the serving colour, if any) to it, remove `from` (blue-green: keep it idle as the standby).
    */
-  | { kind: "release"; colour: Colour; from?: Colour; stale?: string };
+  | { kind: "release"; colour: Colour; from?: Colour; stale?: string }
+  /** Blue-green: the standby in `colour` runs this revision: route traffic back to it from `from`; nothing starts. */
+  | { kind: "switch"; colour: Colour; from: Colour };
+
+/** Blue-green: the set that served before the last switch, running idle in `colour` until `until` (ISO time). */
+export interface SwarmStandby {
+  colour: Colour;
+  service: string;
+  revision: string;
+  until: string;
+}
+
+/** Pure: whether the standby may still be switched back to at `now` (ms). */
+export function standbyLive(standby: SwarmStandby | undefined, now: number): standby is SwarmStandby {
+  return standby !== undefined && Date.parse(standby.until) > now;
+}
 
 /**
  * @param observed  the stack's API services (at most one per colour)
  * @param revision  the revision wanted
  * @param serving   the colour the last successful run left serving (stored state), if any
+ * @param standby   blue-green: the standby the last run left, while its window lasts (standbyLive)
  */
-export function planRelease(observed: ObservedService[], revision: string, serving?: Colour): ReleasePlan {
+export function planRelease(observed: ObservedService[], revision: string, serving?: Colour, standby?: SwarmStandby): ReleasePlan {
   const byColour = new Map(observed.map((s) => [s.colour, s]));
   // The stored colour when its service is there; else the only service there is (state lost or written elsewhere).
   const current = serving && byColour.has(serving) ? serving : observed.length === 1 ? observed[0]!.colour : undefined;
   if (current && byColour.get(current)!.revision === revision) return { kind: "keep", colour: current };
+  if (current && standby && standby.colour !== current && byColour.get(standby.colour)?.revision === revision && standby.revision === revision) {
+    return { kind: "switch", colour: standby.colour, from: current };
+  }
   const colour = current ? otherColour(current) : COLOURS[0];
   const stale = byColour.get(colour)?.name;
   return { kind: "release", colour, ...(current ? { from: current } : {}), ...(stale ? { stale } : {}) };

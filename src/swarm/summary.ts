@@ -2,22 +2,43 @@
 // will do ("release 1a2b3c4d→5e6f7a8b: 3 replicas of <image> as <stack>-api-b, switched at every edge task, then
 // <stack>-api-a removed"). Pure; the SwarmRelease provider's diff logs it under the resource.
 import { holdsPreviewUnknown, revisionShort } from "../vocabulary";
+import { type SwarmStandby, standbyLive } from "./planner";
 import { apiServiceName, type Colour, otherColour, releaseRevision, type SwarmReleaseSpec } from "./spec";
 
-/** The release as it stands: its spec, and the serving colour and revision as stored. */
+/** The release as it stands: its spec, the serving colour and revision, and the blue-green standby, as stored. */
 export interface StoredRelease {
   spec: SwarmReleaseSpec;
   colour?: Colour;
   revision?: string;
+  standby?: SwarmStandby;
 }
 
-/** Pure: the line for a change the diff found (`changed`: the inputs it names). Every change is a release. */
-export function summarizeRelease(current: StoredRelease, next: SwarmReleaseSpec, changed: readonly string[]): string {
-  const from = revisionShort(current.revision ?? releaseRevision(current.spec));
-  const to = holdsPreviewUnknown(next) ? "new" : revisionShort(releaseRevision(next));
+/** Pure: the line for a change the diff found (`changed`: the inputs it names), under the strategy the stack asks for. */
+export function summarizeRelease(current: StoredRelease, next: SwarmReleaseSpec, changed: readonly string[], policy: { blueGreen?: { keepOldMinutes: number }; now?: number } = {}): string {
+  const now = policy.now ?? Date.now();
+  const fromRevision = current.revision ?? releaseRevision(current.spec);
+  const from = revisionShort(fromRevision);
+  const unknown = holdsPreviewUnknown(next);
+  const toRevision = unknown ? undefined : releaseRevision(next);
+  const to = toRevision ? revisionShort(toRevision) : "new";
   const count = current.spec.replicas === next.replicas ? `${next.replicas}` : `${current.spec.replicas}→${next.replicas}`;
-  const colour = current.colour ? otherColour(current.colour) : "a";
   const image = holdsPreviewUnknown(next.image) ? "a new image" : next.image;
-  const old = current.colour ? `, then ${apiServiceName(next.stack, current.colour)} removed` : "";
-  return `release ${from}→${to}: ${count} replicas of ${image} as ${apiServiceName(next.stack, colour)}, switched at every edge task${old} (changed: ${changed.join(", ")})`;
+  const live = policy.blueGreen && standbyLive(current.standby, now) ? current.standby : undefined;
+  const parts: string[] = [];
+  const stored = current.standby;
+  if (stored && !live) parts.push(`remove the standby ${stored.service} (${Date.parse(stored.until) > now ? "blue-green is off" : `its window ended ${stored.until}`})`);
+  const keep = policy.blueGreen?.keepOldMinutes ?? 0;
+  const serving = current.colour ? apiServiceName(next.stack, current.colour) : undefined;
+  const old = serving ? (policy.blueGreen && keep > 0 ? `, ${serving} kept idle as the standby ${keep} min` : `, then ${serving} removed`) : "";
+  if (toRevision === fromRevision) {
+    if (parts.length === 0) parts.push(`no release: revision ${from} stays (changed: ${changed.join(", ")})`);
+  } else if (live && toRevision === live.revision) {
+    parts.push(`blue-green: switch back to the standby ${live.service} (${revisionShort(live.revision)}) at every edge task${old}`);
+  } else {
+    const colour = current.colour ? otherColour(current.colour) : "a";
+    const how = policy.blueGreen ? "staged idle, then switched at every edge task at once" : "switched at every edge task";
+    const instead = live && live.colour === colour ? ` in place of the standby ${live.service}` : "";
+    parts.push(`${policy.blueGreen ? "blue-green: " : ""}release ${from}→${to}: ${count} replicas of ${image} as ${apiServiceName(next.stack, colour)}${instead}, ${how}${old} (changed: ${changed.join(", ")})`);
+  }
+  return parts.join("; ");
 }

@@ -6,7 +6,9 @@
 // of that dump under load: maintenance at every edge node (only 503s meanwhile), the dump's rows exactly, the
 // migrations as a one-off task, nothing left; a broken image: the
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
-// stack's history under load: 0 failed, 0 rows twice, preview empty; edge config and image changes under load: the up
+// stack's history under load: 0 failed, 0 rows twice, preview empty; blue-green under load: the new service staged
+// idle and switched, the old one the standby, the rollback a switch back to it (no service started), rolling again
+// removes it, 0 failed, preview empty after each; edge config and image changes under load: the up
 // succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); maintenance mode
 // at every edge node, kept across a config change, a new edge task's split named by status; a worker drained under load: 0 failed; a node
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
@@ -343,6 +345,68 @@ test("rollback from the stack's history under load: the release before, image an
   assert.equal(result?.to.images.api, s.apiImageRef("v2"), "the release before the env change");
   assert.doesNotMatch(await serviceEnv((await servingTasks()).service), /FEATURE=/, "its env, without FEATURE");
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
+});
+
+test("blue-green on swarm under load: the new service staged idle and switched at every edge task, the old one kept idle as the standby; the rollback a switch back to it (nothing starts); back to rolling removes the standby; 0 failed, 0 rows twice, preview empty after each", { skip, timeout: 30 * 60_000 }, async () => {
+  const services = async () => (await lab().cli(["service", "ls", "--filter", `label=slipway.stack=${s.ps.prefix}`, "--filter", "label=slipway.resource=api", "--format", "{{.ID}} {{.Name}}"])).trim().split("\n").filter(Boolean).sort();
+  const running = async (service: string) => (await lab().cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.CurrentState}}"])).trim().split("\n").filter((l) => l.startsWith("Running")).length;
+  const serving = () => servingTasks().then((t) => t.service);
+  const before = await serving();
+  // The strategy alone releases nothing.
+  await s.ps.stack.setConfig("slipway:api.rollout.strategy", { value: "blue-green" }, true);
+  await s.ps.stack.setConfig("slipway:api.rollout.blueGreen.keepOldMinutes", { value: "15" }, true);
+  const on = await up("blue-green on");
+  assert.match(on, /no release: revision \w+ stays/);
+  assert.equal(await serving(), before, "nothing released");
+  assert.equal(await s.previewComplaint(), "", "preview after switching the strategy");
+
+  const bg = await s.apiImage("bg");
+  let output = "";
+  const f = await measure("blue-green promote", async () => {
+    await s.setApiImage(bg);
+    output = await up("promote bg, blue-green");
+  });
+  assertZeroDowntime(f);
+  assert.match(output, /blue-green: release \w+→\w+: 3 replicas of .* staged idle, then switched at every edge task at once, .* kept idle as the standby 15 min/, "the preview line");
+  assert.match(output, /UP and idle at every edge task/);
+  assert.match(output, /switched at every edge task after/);
+  const promoted = await serving();
+  assert.notEqual(promoted, before);
+  const standby = (await s.ps.stack.outputs()).apiStandby!.value as { revision: string; containers: string[]; until: string };
+  assert.deepEqual(standby.containers, [before], "the old service is the standby");
+  assert.ok(Date.parse(standby.until) > Date.now() + 10 * 60_000, `kept ~15 min: until ${standby.until}`);
+  assert.equal(await running(before), 3, "the standby's tasks keep running");
+  const report = JSON.parse((await status({ json: true })).stdout) as { standby?: { revision: string; until: string }; replicas: { edge: string }[] };
+  assert.equal(report.standby?.until, standby.until, "status shows the standby and until when");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /bg/, `${lab().edgeNodes[i]!.name} serves bg only`);
+  assert.equal(await s.previewComplaint(), "", "preview after the blue-green promote");
+
+  // The rollback goes to the release before — the standby's revision: a switch, no service created.
+  const ids = await services();
+  let result: RollbackResult | undefined;
+  let switchS = 0;
+  const g = await measure("blue-green rollback (switch back)", async () => {
+    const t0 = Date.now();
+    result = await rollback(s.ps.stack, { reason: "bg misbehaves", log });
+    switchS = (Date.now() - t0) / 1000;
+  });
+  assertZeroDowntime(g);
+  console.log(`blue-green rollback: a switch back in ${switchS.toFixed(1)} s (rollback verb, pulumi up included)`);
+  assert.equal(result?.to.images.api, s.apiImageRef("v2"));
+  assert.equal(await serving(), before, "the standby serves again");
+  assert.deepEqual(await services(), ids, "the same two services: nothing started or removed");
+  assert.deepEqual(((await s.ps.stack.outputs()).apiStandby!.value as { containers: string[] }).containers, [promoted], "bg is now the standby");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
+  assert.equal(await s.previewComplaint(), "", "preview after the switch back");
+
+  // Back to rolling: the standby goes.
+  await s.ps.stack.removeConfig("slipway:api.rollout.blueGreen", true);
+  await s.ps.stack.removeConfig("slipway:api.rollout.strategy", true);
+  const off = await up("rolling again");
+  assert.match(off, /remove the standby .* \(blue-green is off\)/);
+  assert.deepEqual((await services()).map((l) => l.split(" ")[1]), [before], "only the serving service");
+  assert.equal((await s.ps.stack.outputs()).apiStandby!.value, null);
+  assert.equal(await s.previewComplaint(), "", "preview after back to rolling");
 });
 
 test("edge config and image changes under load: the up succeeds, every edge node answers with them, the config before kept for Swarm, the one before that removed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadStackConfig } from "../../stacks/load";
 import { violations } from "../support/stack-config";
-import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, summarizeRelease, swarmEdgeTarget, type SwarmReleaseSpec } from "../../src/swarm";
+import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, standbyLive, summarizeRelease, swarmEdgeTarget, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
 import { configServerCommand, edgeTaskScript } from "../../src/swarm/edge-config";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
@@ -44,6 +44,10 @@ test("swarm refuses, by key, what it does not support; docker refuses the swarm 
     monitoring: { enabled: true },
   }).join("\n");
   assert.doesNotMatch(refused, /slipway:edge\.tls/, "HTTPS is served on swarm");
+  assert.match(refused, /slipway:api\.rollout\.strategy\b.*not supported on target swarm yet: canary needs per-replica weights/);
+  // blue-green runs on swarm (a service per revision: staged idle, switched, the old one kept as the standby)
+  assert.doesNotMatch(violations({ ...base, api: { replicas: 2, rollout: { strategy: "blue-green", blueGreen: { keepOldMinutes: 5 } } } }).join("\n"), /slipway:api\.rollout/);
+  assert.match(violations({ ...base, api: { replicas: 2, rollout: { canary: { replicas: 1 } } } }).join("\n"), /slipway:api\.rollout\.canary\b.*not supported on target swarm/);
   for (const key of ["edge.bindAddress", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup.wal.enabled", "monitoring.enabled"]) {
     assert.match(refused, new RegExp(`slipway:${key.replace(/\./g, "\\.")}\\b.*not supported on target swarm`), key);
   }
@@ -67,6 +71,18 @@ test("planner: first release to colour a; a new revision goes to the idle colour
   assert.deepEqual(planRelease([{ name: "s-api-a", colour: "a", revision: "r1" }, { name: "s-api-b", colour: "b", revision: "r2" }], "r2", "a"), { kind: "release", colour: "b", from: "a", stale: "s-api-b" });
   // state lost: the only service found is the serving one
   assert.deepEqual(planRelease([{ name: "s-api-b", colour: "b", revision: "r1" }], "r2"), { kind: "release", colour: "a", from: "b" });
+});
+
+test("planner, blue-green: back to the standby's revision inside its window is a switch; another revision replaces the standby; the window is the stored time", () => {
+  const both = [{ name: "s-api-a", colour: "a" as const, revision: "r2" }, { name: "s-api-b", colour: "b" as const, revision: "r1" }];
+  const standby = { colour: "b" as const, service: "s-api-b", revision: "r1", until: "2026-12-07T12:15:00.000Z" };
+  assert.deepEqual(planRelease(both, "r1", "a", standby), { kind: "switch", colour: "b", from: "a" });
+  assert.deepEqual(planRelease(both, "r3", "a", standby), { kind: "release", colour: "b", from: "a", stale: "s-api-b" }, "a new revision goes where the standby was");
+  assert.deepEqual(planRelease(both, "r2", "a", standby), { kind: "keep", colour: "a" });
+  assert.deepEqual(planRelease(both, "r1", "a"), { kind: "release", colour: "b", from: "a", stale: "s-api-b" }, "no live standby: a release like any other");
+  assert.equal(standbyLive(standby, Date.parse("2026-12-07T12:14:59Z")), true);
+  assert.equal(standbyLive(standby, Date.parse("2026-12-07T12:15:00Z")), false);
+  assert.equal(standbyLive(undefined, 0), false);
 });
 
 test("judgeTasks: ready when all replicas run; failed with Swarm's error and the exit code", () => {
@@ -272,6 +288,39 @@ test("the preview's one line about a release: revisions, replicas, image, the co
   // In a preview, an image another resource computes is not known yet.
   const unknown = { ...spec, image: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
   assert.equal(summarizeRelease({ spec }, unknown, ["image"]), `release ${short(spec)}→new: 3 replicas of a new image as slipway-staging-api-a, switched at every edge task (changed: image)`);
+});
+
+test("the preview's line under blue-green: staged idle and switched, the old one kept as the standby; a switch back; the standby's removal; a change that releases nothing", () => {
+  const short = (s: SwarmReleaseSpec) => releaseRevision(s).slice(0, 8);
+  const v2 = { ...spec, image: "slipway/api:2" };
+  const now = Date.parse("2026-12-07T12:00:00Z");
+  const blueGreen = { keepOldMinutes: 15 };
+  assert.equal(
+    summarizeRelease({ spec, colour: "a", revision: releaseRevision(spec) }, v2, ["image"], { blueGreen, now }),
+    `blue-green: release ${short(spec)}→${short(v2)}: 3 replicas of slipway/api:2 as slipway-staging-api-b, staged idle, then switched at every edge task at once, slipway-staging-api-a kept idle as the standby 15 min (changed: image)`,
+  );
+  const standby = { colour: "a" as const, service: "slipway-staging-api-a", revision: releaseRevision(spec), until: "2026-12-07T12:10:00.000Z" };
+  assert.equal(
+    summarizeRelease({ spec: v2, colour: "b", revision: releaseRevision(v2), standby }, spec, ["image"], { blueGreen, now }),
+    `blue-green: switch back to the standby slipway-staging-api-a (${short(spec)}) at every edge task, slipway-staging-api-b kept idle as the standby 15 min`,
+  );
+  assert.equal(
+    summarizeRelease({ spec: v2, colour: "b", revision: releaseRevision(v2), standby }, v2, ["standby"], { blueGreen, now: Date.parse("2026-12-07T12:10:01Z") }),
+    "remove the standby slipway-staging-api-a (its window ended 2026-12-07T12:10:00.000Z)",
+  );
+  assert.equal(summarizeRelease({ spec: v2, colour: "b", revision: releaseRevision(v2), standby }, v2, ["blueGreen"], { now }), "remove the standby slipway-staging-api-a (blue-green is off)");
+  assert.equal(summarizeRelease({ spec, colour: "a", revision: releaseRevision(spec) }, spec, ["blueGreen"], { blueGreen, now }), `no release: revision ${short(spec)} stays (changed: blueGreen)`);
+});
+
+test("the release's diff: a standby whose window ended is work left for the next up; a live one is none", async () => {
+  const props = { ...spec, edge: { service: "s-edge", backend: "api", controlNetwork: "s-control", runtimePort: 9999, relayImage: "e" }, timeouts: { healthTimeoutMs: 1, edgeUpTimeoutMs: 1, drainTimeoutMs: 1 }, blueGreen: { keepOldMinutes: 15 }, colour: "b", service: "s-api-b", revision: releaseRevision(spec) };
+  const inputs = { ...props, colour: undefined, service: undefined, revision: undefined, standby: undefined };
+  const live = { colour: "a", service: "s-api-a", revision: "r0", until: new Date(Date.now() + 600_000).toISOString() };
+  assert.equal((await swarmReleaseProvider.diff!("s/api", { ...props, standby: live } as never, inputs as never)).changes, false);
+  const ended = { ...live, until: new Date(Date.now() - 1000).toISOString() };
+  const diff = await swarmReleaseProvider.diff!("s/api", { ...props, standby: ended } as never, inputs as never);
+  assert.equal(diff.changes, true);
+  assert.deepEqual(Object.keys((diff as { detailedDiff?: object }).detailedDiff ?? {}), ["standby"]);
 });
 
 test("another manager of the same swarm: a change that is stored, never a release or a task run", async () => {

@@ -113,15 +113,18 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
   let replicas: ReplicaStatus[];
   let maintenance: string | undefined;
   let maintenanceSplit: string | undefined;
+  let standbyTraffic: string[] | undefined;
   let wanted: number | undefined;
   if (stringOf(config["slipway:target"]) === "swarm") {
     // The serving release's service (the one name in apiContainers) and maintenance at every edge task, through the manager.
     const edgeImage = objectOf(config[IMAGES_KEY])?.edge;
     if (typeof edgeImage !== "string" || !edgeImage) throw new Error(`stack "${stackName}": ${IMAGES_KEY}.edge is not set; the status report needs it for the relay to the edge tasks`);
-    const seen = containers[0] ? await swarmReplicas(docker, prefix, containers[0], edgeImage) : { replicas: [] };
+    const standbyService = (outputs.apiStandby?.value as { containers?: string[] } | null | undefined)?.containers?.[0];
+    const seen = containers[0] ? await swarmReplicas(docker, prefix, containers[0], edgeImage, standbyService) : { replicas: [] };
     replicas = seen.replicas;
     maintenance = seen.maintenance;
     maintenanceSplit = seen.maintenanceSplit;
+    standbyTraffic = "standbyTraffic" in seen ? seen.standbyTraffic : undefined;
     wanted = typeof outputs.replicas?.value === "number" ? outputs.replicas.value : undefined;
   } else {
     const edges = await runningEdges(docker, prefix);
@@ -154,6 +157,7 @@ export async function observe(stack: Stack, stackName: string, opts: { deploys?:
     ...(standby ? { standby } : {}),
     ...(maintenance !== undefined ? { maintenance } : {}),
     ...(maintenanceSplit !== undefined ? { maintenanceSplit } : {}),
+    ...(standbyTraffic?.length ? { standbyTraffic } : {}),
     ...(database ? { database } : {}),
     ...(settings ? { backup: { dir: settings.dir, ...(settings.maxAgeDays !== undefined ? { maxAgeDays: settings.maxAgeDays } : {}), ...(last ? { last } : {}) } } : {}),
     deploys,

@@ -67,6 +67,8 @@ export interface StatusReport {
   maintenance?: string;
   /** Swarm: the edge tasks disagree on maintenance (one started after it was set): where it is on and where off. */
   maintenanceSplit?: string;
+  /** Swarm, blue-green: the edge tasks (by node) where the idle standby takes traffic (a new edge task starts with every slot ready). */
+  standbyTraffic?: string[];
   database?: DatabaseStatus;
   /** The stack's backup settings: its directory and the age limit (maxAgeDays), when it has a backup section. */
   backup?: { dir: string; maxAgeDays?: number; last?: BackupStatus };
@@ -88,7 +90,7 @@ const DRAIN_BITS = ADMIN_FORCED_DRAIN | 0x10;
 /** The decision: unhealthy when a replica is not running and healthy and UP at the edge, when the last backup is older
  *  than backup.maxAgeDays (or there is none, or its proof failed), when a blue-green standby outlived its window, when
  *  the database is not running, its hot standby does not stream, or its WAL archiving fails, when edge tasks disagree on
- *  maintenance (swarm). */
+ *  maintenance or the blue-green standby takes traffic at one of them (swarm). */
 export function judge(report: StatusReport, now: Date): Verdict {
   const problems: string[] = [];
   if (report.replicas.length === 0) problems.push(`stack "${report.stack}" has no API replicas (is it deployed?)`);
@@ -102,6 +104,9 @@ export function judge(report: StatusReport, now: Date): Verdict {
     if (why.length) problems.push(`replica ${r.container}: ${why.join(", ")}`);
   }
   if (report.maintenanceSplit) problems.push(`maintenance differs between the edge tasks (${report.maintenanceSplit}): run npm run maintenance -- --stack ${report.stack} on|off again`);
+  if (report.standby && report.standbyTraffic?.length) {
+    problems.push(`blue-green standby ${report.standby.containers.join(", ")} takes traffic at the edge on ${report.standbyTraffic.join(", ")} (an edge task started since the switch has every slot ready): promote or roll back once to make it idle again`);
+  }
   if (report.standby && Date.parse(report.standby.until) <= now.getTime()) {
     problems.push(`blue-green standby ${report.standby.revision.slice(0, 12)} expired at ${report.standby.until} (the next update removes it)`);
   }

@@ -27,6 +27,11 @@ export function edgeAcross(addresses: string[], edges: { node: string; slots: Se
   };
 }
 
+/** Pure: the edge tasks (their nodes) where a slot holding one of `addresses` (the blue-green standby's tasks) is UP — taking traffic. */
+export function trafficAt(addresses: string[], edges: { node: string; slots: ServerState[] }[]): string[] {
+  return edges.filter((e) => e.slots.some((s) => s.addr !== null && addresses.includes(s.addr) && edgeStateOf(s.adminState, s.opState) === "UP")).map((e) => e.node);
+}
+
 /**
  * Pure: maintenance across the edge tasks — the message when every task has it on (the same one), nothing when all have
  * it off, else `split`: where it is on (and with which message) and where off.
@@ -41,12 +46,16 @@ export function maintenanceAcross(states: readonly { node: string; message?: str
   return { maintenance: states.find((s) => s.message !== undefined)!.message!, maintenanceSplit: [...on, ...(off.length ? [`off at ${off.join(", ")}`] : [])].join("; ") };
 }
 
-/** The serving release's tasks (`service`) with their edge state and maintenance at the edge tasks; `relayImage` runs the relay (the edge image). */
-export async function swarmReplicas(docker: Docker, prefix: string, service: string, relayImage: string): Promise<{ replicas: ReplicaStatus[] } & Pick<StatusReport, "maintenance" | "maintenanceSplit">> {
+/**
+ * The serving release's tasks (`service`) with their edge state and maintenance at the edge tasks; `relayImage` runs the
+ * relay (the edge image). With a blue-green `standby` service: the edge tasks where it takes traffic.
+ */
+export async function swarmReplicas(docker: Docker, prefix: string, service: string, relayImage: string, standby?: string): Promise<{ replicas: ReplicaStatus[] } & Pick<StatusReport, "maintenance" | "maintenanceSplit" | "standbyTraffic">> {
   const target = swarmEdgeTarget(prefix, relayImage);
-  const [spec, tasks] = await Promise.all([
+  const [spec, tasks, standbyTasks] = await Promise.all([
     docker.getService(service).inspect() as Promise<{ Spec: { Labels?: Record<string, string>; TaskTemplate: { ContainerSpec: { Image: string } } } }>,
     serviceTasks(docker, service),
+    standby ? serviceTasks(docker, standby).catch(() => []) : Promise.resolve([]),
   ]);
   const image = spec.Spec.TaskTemplate.ContainerSpec.Image.replace(/@sha256:[0-9a-f]+$/, "");
   const revision = spec.Spec.Labels?.[LABEL_REVISION] ?? "-";
@@ -73,5 +82,7 @@ export async function swarmReplicas(docker: Docker, prefix: string, service: str
       revision,
       ...edgeAcross(Object.values(t.addresses), edges),
     }));
-  return { replicas, ...maintenance };
+  const standbyAddresses = standbyTasks.filter((t) => t.desired === "running").flatMap((t) => Object.values(t.addresses));
+  const standbyTraffic = standby ? trafficAt(standbyAddresses, edges) : [];
+  return { replicas, ...maintenance, ...(standbyTraffic.length ? { standbyTraffic } : {}) };
 }

@@ -18,7 +18,8 @@ export const STATUS_VERB = {
     "backup.maxAgeDays (or none, when maxAgeDays is set); a last backup whose verification failed; the database",
     "container not running; a hot standby (database.standby) not streaming; WAL archiving (backup.wal) failing.",
     "On a swarm (slipway:target swarm), through the manager: the serving release's tasks with their node, each UP only",
-    "when UP at every edge task; fewer tasks than the stack declares is unhealthy too.",
+    "when UP at every edge task; fewer tasks than the stack declares is unhealthy too, and so are edge tasks that",
+    "disagree on maintenance and a blue-green standby taking traffic at an edge task (one started since the switch).",
   ],
 } as const satisfies VerbSpec;
 

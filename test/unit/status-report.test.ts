@@ -9,7 +9,7 @@ import { formatChecksumFile } from "../../src/backup/checksum";
 import { formatRecord } from "../../src/backup/proof-record";
 import { lastBackup } from "../../src/status/observe";
 import { edgeStateOf, formatReport, judge, type ReplicaStatus, type StatusReport } from "../../src/status/report";
-import { edgeAcross, maintenanceAcross } from "../../src/status/swarm";
+import { edgeAcross, maintenanceAcross, trafficAt } from "../../src/status/swarm";
 import { ADMIN_FORCED_DRAIN, OP_RUNNING, type ServerState } from "../../src/edge/runtime-api";
 
 const now = new Date("2026-12-05T12:00:00Z");
@@ -130,6 +130,14 @@ test("swarm: a task's slot is UP only when UP at every edge task; fewer tasks th
   const split = maintenanceAcross([{ node: "n2", message: "back soon" }, { node: "n3" }]);
   assert.deepEqual(split, { maintenance: "back soon", maintenanceSplit: 'ON at n2 ("back soon"); off at n3' });
   assert.deepEqual(judge({ ...healthy, ...split }, now).problems, ['maintenance differs between the edge tasks (ON at n2 ("back soon"); off at n3): run npm run maintenance -- --stack staging on|off again']);
+
+  // Blue-green: the standby's tasks drained at every edge task is idle; UP at one (a new edge task) is traffic to it, named.
+  const standbyAt = [{ node: "n2", slots: [slot("10.0.3.9", { name: "b1", adminState: ADMIN_FORCED_DRAIN, weight: 0 })] }, { node: "n3", slots: [slot("10.0.3.9", { name: "b1" })] }];
+  assert.deepEqual(trafficAt(["10.0.3.9"], standbyAt), ["n3"]);
+  assert.deepEqual(trafficAt(["10.0.3.9"], [standbyAt[0]!]), []);
+  const standby = { revision: "r0", containers: ["slipway-prod-api-b"], until: "2026-12-05T12:10:00Z" };
+  assert.deepEqual(judge({ ...healthy, standby, standbyTraffic: ["n3"] }, now).problems, ["blue-green standby slipway-prod-api-b takes traffic at the edge on n3 (an edge task started since the switch has every slot ready): promote or roll back once to make it idle again"]);
+  assert.deepEqual(judge({ ...healthy, standby }, now).problems, [], "an idle standby inside its window is healthy");
 
   const task = (n: number, node: string, over: Partial<ReplicaStatus> = {}) => replica(n, { container: `slipway-prod-api-a.t${n}`, node, slot: "api/a1 at 2 edge tasks", ...over });
   const swarm: StatusReport = { ...healthy, standby: undefined, replicas: [task(1, "n1"), task(2, "n2"), task(3, "n3")], wanted: 3 };

@@ -128,7 +128,9 @@ export async function release(ctx: ReleaseContext, spec: SwarmReleaseSpec, servi
     }
 
     try {
-      const addresses = await tasksUp(ctx, relay, name, plan.colour, spec, started, blueGreen ? "idle" : "live");
+      // A switch back accepts the standby's tasks taking traffic somewhere already (an edge task started since the last
+      // switch has every slot ready): it is about to take all of it.
+      const addresses = await tasksUp(ctx, relay, name, plan.colour, spec, started, plan.kind === "switch" ? "either" : blueGreen ? "idle" : "live");
       if (blueGreen) {
         // The switch, at each edge task: the new colour's slots ready, then the old colour's drained.
         for (const e of await relay.edges()) {
@@ -176,14 +178,17 @@ export async function release(ctx: ReleaseContext, spec: SwarmReleaseSpec, servi
   }
 }
 
-/** Whether `addresses` are all in `colour`'s slots at edge task `e`, running by its health check, and taking traffic ("live") or drained ("idle"). */
-async function upAt(e: EdgeTask, backend: string, colour: Colour, addresses: string[], as: "live" | "idle"): Promise<boolean> {
-  const up = slotsOf(colour, await e.runtime.serversState(backend)).filter((r) => r.addr && addresses.includes(r.addr) && r.opState === OP_RUNNING && ((r.adminState & ADMIN_FORCED_DRAIN) !== 0) === (as === "idle"));
+type UpAs = "live" | "idle" | "either";
+
+/** Whether `addresses` are all in `colour`'s slots at edge task `e`, running by its health check, and taking traffic ("live"), drained ("idle") or either. */
+async function upAt(e: EdgeTask, backend: string, colour: Colour, addresses: string[], as: UpAs): Promise<boolean> {
+  const drained = (r: { adminState: number }) => (r.adminState & ADMIN_FORCED_DRAIN) !== 0;
+  const up = slotsOf(colour, await e.runtime.serversState(backend)).filter((r) => r.addr && addresses.includes(r.addr) && r.opState === OP_RUNNING && (as === "either" || drained(r) === (as === "idle")));
   return new Set(up.map((r) => r.addr)).size === addresses.length;
 }
 
 /** Waits until every task of `name` runs healthy and is UP at every edge task (taking traffic, or idle); their addresses. */
-async function tasksUp(ctx: ReleaseContext, relay: Awaited<ReturnType<typeof openRelay>>, name: string, colour: Colour, spec: SwarmReleaseSpec, started: number, as: "live" | "idle"): Promise<string[]> {
+async function tasksUp(ctx: ReleaseContext, relay: Awaited<ReturnType<typeof openRelay>>, name: string, colour: Colour, spec: SwarmReleaseSpec, started: number, as: UpAs): Promise<string[]> {
   const tasks = await pollUntil(
     async () => {
       const verdict = judgeTasks(await serviceTasks(ctx.docker, name), spec.replicas, Math.max(2, spec.replicas));

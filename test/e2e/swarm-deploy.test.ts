@@ -381,6 +381,19 @@ test("blue-green on swarm under load: the new service staged idle and switched a
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /bg/, `${lab().edgeNodes[i]!.name} serves bg only`);
   assert.equal(await s.previewComplaint(), "", "preview after the blue-green promote");
 
+  // A new edge task (its container gone, Swarm starts another) starts with every slot ready: the standby takes traffic
+  // there, and status says so, naming the node (the rollback's switch below makes it idle there again).
+  const node = lab().edgeNodes[1]!;
+  const [container] = (await lab().cli(["ps", "-q", "--filter", `label=com.docker.swarm.service.name=${s.ps.prefix}-edge`], node.index)).trim().split("\n");
+  await lab().cli(["rm", "-f", container!], node.index);
+  await waitFor(`a new edge task serving through ${node.name}`, 180_000, async () => ((await get(`${edgeUrl(1)}/health`).catch(() => ({ status: 0 }))).status === 200 ? true : undefined));
+  const named = await waitFor("status to see the standby taking traffic", 120_000, async () => {
+    const r = status({ json: true });
+    const problems = r.status === 1 ? (JSON.parse(r.stdout) as { problems: string[] }).problems : [];
+    return problems.find((p) => p.includes("takes traffic at the edge"));
+  });
+  assert.match(named.value, new RegExp(`blue-green standby ${before} takes traffic at the edge on ${node.name}\\b`));
+
   // The rollback goes to the release before — the standby's revision: a switch, no service created.
   const ids = await services();
   let result: RollbackResult | undefined;
@@ -398,6 +411,8 @@ test("blue-green on swarm under load: the new service staged idle and switched a
   assert.deepEqual(((await s.ps.stack.outputs()).apiStandby!.value as { containers: string[] }).containers, [promoted], "bg is now the standby");
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
   assert.equal(await s.previewComplaint(), "", "preview after the switch back");
+  const after = JSON.parse(status({ json: true }).stdout) as { problems: string[] };
+  assert.ok(!after.problems.some((p) => p.includes("takes traffic")), `the new standby idle at every edge task: ${after.problems.join("; ")}`);
 
   // Back to rolling: the standby goes.
   await s.ps.stack.removeConfig("slipway:api.rollout.blueGreen", true);

@@ -659,6 +659,18 @@ test("the database's node lost for good, under load: maintenance on, the label m
   const cli = (args: string[]) => lab().cli(args, target.index);
   await s.ps.stack.setConfig("slipway:dockerHost", { value: target.dockerHost });
   await up(`dockerHost → ${target.name}`);
+  // However it ends, the tests after it get the lab as before: the node started again, dockerHost back on it.
+  t.after(async () => {
+    if (dbNodeKilled) {
+      await lab().start(dbNode.index).catch(() => undefined);
+      dbNodeKilled = false;
+      await waitFor(`${dbNode.name} Ready again`, 300_000, async () => ((await cli(["node", "ls", "--format", "{{.Hostname}} {{.Status}}"])).trim().split("\n").includes(`${dbNode.name} Ready`) ? true : undefined)).catch(() => undefined);
+    }
+    if ((await s.ps.stack.getConfig("slipway:dockerHost")).value !== dbNode.dockerHost) {
+      await s.ps.stack.setConfig("slipway:dockerHost", { value: dbNode.dockerHost });
+      await up(`dockerHost → ${dbNode.name}`).catch((e: Error) => log(`dockerHost back to ${dbNode.name}: ${e.message}\n`));
+    }
+  });
   const verbEnv = { ...process.env, ...engineEnv(s.ps.backendDir), SLIPWAY_PROJECT_DIR: s.ps.workDir };
   // The last dump before the loss (what the daily backup would have left), verified.
   const taken = await execFileAsync(process.execPath, backupVerb({ stack: s.ps.stackName, imageTag: "last" }).slice(1), { cwd: repoRoot, env: verbEnv, timeout: 600_000 });
@@ -700,7 +712,7 @@ test("the database's node lost for good, under load: maintenance on, the label m
   assert.match(restored.stderr, new RegExp(`maintenance: already ON at the edge of '${s.ps.prefix}' .*; restore leaves it on`));
   assert.match(restored.stderr, /migrations: done/);
   await maintenance("off");
-  await waitFor("a write answered 201 through the edge", 300_000, async () => ((await fetch(`${edgeUrl(0)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `probe-${Date.now()}` }) }).catch(() => undefined))?.status === 201 ? true : undefined));
+  await waitFor("a write answered 201 through the edge", 300_000, async () => ((await fetch(`${edgeUrl(0)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `lost-probe-${Date.now()}` }) }).catch(() => undefined))?.status === 201 ? true : undefined));
   const backS = (Date.now() - lostAt) / 1000;
   timeline.push(`${backS.toFixed(1)} s: maintenance off, writes answered again`);
   await new Promise((r) => setTimeout(r, 5000));
@@ -710,7 +722,7 @@ test("the database's node lost for good, under load: maintenance on, the label m
 
   // The data is the last dump's, and the API writes again; nothing twice.
   assert.equal(await s.sql("select pg_is_in_recovery()"), "f");
-  assert.equal(Number(await s.sql(`select count(*) from items where name not like '${load.idPrefix}-%' and name not like 'probe-%'`)), inDump, "every row of the last dump, and none of what was lost");
+  assert.equal(Number(await s.sql(`select count(*) from items where name not like '${load.idPrefix}-%' and name not like 'lost-probe-%'`)), inDump, "every row of the last dump, and none of what was lost");
   assert.equal(rows.rowsTwice, 0);
   assert.equal(report.non2xx["500"] ?? 0, 0, "no request met the empty database: maintenance held them off");
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.equal((await fetch(`${edgeUrl(i)}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `after-loss-${i}` }) })).status, 201);

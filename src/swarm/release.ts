@@ -141,13 +141,19 @@ export async function release(ctx: ReleaseContext, spec: SwarmReleaseSpec, servi
         log(`${name}: switched at every edge task after ${since(started)}`);
       }
     } catch (e) {
+      // A switch that stopped half-way (an edge task not confirming) left the serving colour drained at some edge
+      // tasks: it takes traffic everywhere again before anything else.
+      if (blueGreen && plan.from) await setSlots(await relay.edges(), edge.backend, plan.from, "ready").catch(() => undefined);
       if (plan.kind === "switch") {
-        // The standby was never routed to while it failed: the serving colour is as it was.
+        // The standby is idle again: the serving colour is as it was.
         await setSlots(await relay.edges(), edge.backend, plan.colour, "drain").catch(() => undefined);
         throw new ReleaseFailure(`switch back to the standby ${name} failed: ${(e as Error).message}; the serving release is unchanged`);
       }
       const logs = await serviceLogTail(docker, name);
       log(`${name}: did not become ready (${(e as Error).message}); removing it, ${plan.from ? apiServiceName(spec.stack, plan.from) : "nothing"} keeps serving`);
+      // Drained first where an edge task already sent it requests: they finish before its tasks stop (the next release
+      // into this colour makes its slots ready again).
+      await setSlots(await relay.edges(), edge.backend, plan.colour, "drain").catch(() => undefined);
       await removeService(docker, name);
       await waitServiceGone(docker, name, 60_000);
       await removeSecrets(docker, secrets.map((s) => s.name));

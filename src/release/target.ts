@@ -55,6 +55,9 @@ export function swarmRefusal(stackName: string, what: string): Error {
   return new Error(`stack "${stackName}" runs on target swarm, where ${what} does not work yet (the database and the edge are Swarm tasks on other nodes than the manager; README "Target swarm"); promote, rollback, backup, restore of a dump (--file, --from), maintenance and status do`);
 }
 
+/** A config object value as the Automation API returns it: JSON text, or already an object. */
+const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
+
 /** Pure: the target from a stack's outputs and config; errors say what to do. */
 export function targetFromStack(stackName: string, outputs: Values, config: Values): StackTarget {
   const db = outputs.dbContainer?.value;
@@ -77,7 +80,6 @@ export function targetFromStack(stackName: string, outputs: Values, config: Valu
     }
     backup = withBackupDefaults(parsed.data, environments.includes("production") ? "production" : "staging");
   }
-  const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
   const images = objectOf(config[IMAGES_KEY]);
   const database = databaseSchema.safeParse(json(config["slipway:database"]?.value) ?? {});
   return {
@@ -99,7 +101,6 @@ function swarmAccess(stackName: string, dbService: string, outputs: Values, conf
   if (typeof password !== "string" || password === "") {
     throw new Error(`stack "${stackName}" runs on target swarm and has no dbOwnerPassword output (deployed by an older slipway): deploy it once (npm run promote -- --stack ${stackName} ...) and retry`);
   }
-  const json = (v: unknown): unknown => (typeof v === "string" ? JSON.parse(v) : v);
   const swarm = swarmSchema.safeParse(json(config["slipway:swarm"]?.value) ?? {});
   const edge = objectOf(config[IMAGES_KEY])?.edge;
   const services = outputs.apiContainers?.value;

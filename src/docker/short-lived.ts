@@ -22,16 +22,26 @@ export function shortLivedLabels(role: string): Record<string, string> {
   return { [LABEL_ROLE]: role, [LABEL_OWNER]: `${hostname()}/${process.pid}` };
 }
 
+/** How the container comes to be: `create` makes it (the engine call, giving it shortLivedLabels(role)), `start` runs it until it is ready. */
+export interface ShortLivedSteps {
+  create: () => Promise<unknown>;
+  start: () => Promise<void>;
+}
+
+/** How long a signal waits for a create call in flight before it removes (the engine lists a container before the call returns). */
+const CREATE_SETTLE_MS = 30_000;
+
 /**
- * Removes the containers of `role` left by a process of this machine that no longer runs, creates one (`create`, which
- * gives it shortLivedLabels(role)), runs `work`, and removes the container named `name` whatever happens: a busy
- * engine can refuse a removal for a while (409 "removal already in progress", a kill that timed out), so it is tried
- * again until the engine no longer knows the container or `removeTimeoutMs` is spent (then it is left to the next run).
+ * Removes the containers of `role` left by a process of this machine that no longer runs, creates one, runs `work`,
+ * and removes the container named `name` whatever happens: a busy engine can refuse a removal for a while (409
+ * "removal already in progress", a kill that timed out), so it is tried again until the engine no longer knows the
+ * container or `removeTimeoutMs` is spent (then it is left to the next run). A signal during the create call waits for
+ * that call to return first: a removal that ran meanwhile could find nothing yet, and the container would outlive us.
  */
 export async function withShortLived<T>(
   docker: Docker,
   opts: { name: string; role: string; kind: ShortLivedKind; removeTimeoutMs?: number; log: (line: string) => void },
-  create: () => Promise<void>,
+  steps: ShortLivedSteps,
   work: () => Promise<T>,
 ): Promise<T> {
   const { name, log, kind } = opts;
@@ -62,16 +72,24 @@ export async function withShortLived<T>(
   };
   let removed: Promise<void> | undefined;
   const remove = () => (removed ??= removeWithin());
-  // SIGINT/SIGTERM (Ctrl-C, a cancelled `pulumi up`): remove it, then die of the same signal.
+  let creating: Promise<unknown> | undefined;
+  let signalled = false;
+  // SIGINT/SIGTERM (Ctrl-C, a cancelled `pulumi up`): no create starts after it; one in flight is let return; the
+  // container is removed; then the process dies of the same signal.
   const onSignal = (signal: NodeJS.Signals) => {
+    signalled = true;
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
-    void remove().finally(() => process.kill(process.pid, signal));
+    const settled = creating ? Promise.race([creating.catch(() => undefined), new Promise((r) => setTimeout(r, CREATE_SETTLE_MS))]) : Promise.resolve();
+    void settled.then(remove).finally(() => process.kill(process.pid, signal));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    await create();
+    if (signalled) await new Promise(() => undefined); // the signal's handler ends the process
+    creating = steps.create();
+    await creating;
+    await steps.start();
     return await work();
   } finally {
     process.removeListener("SIGINT", onSignal);

@@ -53,7 +53,7 @@ export async function withThrowawayPostgres<T>(
   const hc = source.HostConfig;
   const create = async () => {
     log(`starting throwaway PostgreSQL ${name} (image ${source.Config.Image}, no network)`);
-    const container = await docker.createContainer({
+    await docker.createContainer({
       name,
       Image: source.Image,
       Entrypoint: source.Config.Entrypoint ?? undefined,
@@ -74,11 +74,13 @@ export async function withThrowawayPostgres<T>(
         ...(hc.ShmSize ? { ShmSize: hc.ShmSize } : {}),
       },
     });
-    await container.start();
+  };
+  const start = async () => {
+    await docker.getContainer(name).start();
     await waitReady(docker, name, opts.db, opts.readyTimeoutMs ?? 120_000);
   };
   const kind = { noun: "throwaway container", run: "verification" };
-  return withShortLived(docker, { name, role: ROLES.backupVerify, kind, ...(opts.removeTimeoutMs ? { removeTimeoutMs: opts.removeTimeoutMs } : {}), log }, create, () =>
+  return withShortLived(docker, { name, role: ROLES.backupVerify, kind, ...(opts.removeTimeoutMs ? { removeTimeoutMs: opts.removeTimeoutMs } : {}), log }, { create, start }, () =>
     work({ name, image: source.Image, imageName: source.Config.Image }),
   );
 }

@@ -106,11 +106,13 @@ export async function withDbClient<T>(
     const container = await docker.createContainer(dbClientSpec(target, facts, image, name));
     // host:port:database:user:password — any of the service's databases, as the owner only.
     await putSecretFiles(container, { [PASSFILE]: `${DB_HOST}:5432:*:${db.user}:${target.password}\n` });
-    await container.start();
+  };
+  const start = async () => {
+    await docker.getContainer(name).start();
     await waitAnswers(docker, name, db, opts.readyTimeoutMs ?? 120_000, target);
   };
   const kind = { noun: "database client container", run: opts.run ?? "backup" };
-  return withShortLived(docker, { name, role: ROLES.dbClient, kind, log }, create, () => work({ name, db }));
+  return withShortLived(docker, { name, role: ROLES.dbClient, kind, log }, { create, start }, () => work({ name, db }));
 }
 
 /** The image's reference on the manager: as the service names it, else without its digest (images loaded, not pulled). */

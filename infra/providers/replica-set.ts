@@ -22,8 +22,9 @@ export interface ReplicaSetProps extends ReplicaSetInputs {
   containers?: string[];
   /** Hash of everything that needs new containers when it changes (not the replica count). */
   revision?: string;
-  /** blue-green: the previous set, running idle until `until` for a switch back. */
-  standby?: Standby;
+  /** blue-green: the previous set, running idle until `until` for a switch back; null when there is none (a missing
+   * output would be unknown in every preview: the stack's apiStandby output would show as a change). */
+  standby?: Standby | null;
 }
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
@@ -73,7 +74,7 @@ function contextOf(p: ReplicaSetInputs, log: ResourceLog) {
 }
 
 function outsOf(p: ReplicaSetInputs, result: { containers: string[]; standby?: Standby }): ReplicaSetProps {
-  return { ...p, containers: result.containers, revision: engine().revisionOfSpec(specOf(p)), ...(result.standby ? { standby: result.standby } : {}) };
+  return { ...p, containers: result.containers, revision: engine().revisionOfSpec(specOf(p)), standby: result.standby ?? null };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -110,7 +111,7 @@ export function diffReplicaSet(olds: ReplicaSetProps, news: ReplicaSetInputs, no
   const drifted = olds.containers !== undefined && olds.containers.length !== olds.replicas;
   if (drifted) detailedDiff.containers = { kind: "update", inputDiff: false };
   // A blue-green standby whose window has passed is work left: the next update removes it.
-  const expired = olds.standby !== undefined && Date.parse(olds.standby.until) <= now;
+  const expired = olds.standby != null && Date.parse(olds.standby.until) <= now;
   if (expired) detailedDiff.standby = { kind: "update", inputDiff: false };
   return { changes: changed.length > 0 || drifted || expired, replaces, detailedDiff, deleteBeforeReplace: false };
 }
@@ -171,7 +172,7 @@ export const replicaSetProvider: pulumi.dynamic.ResourceProvider = {
     // The serving set is the stored revision's; a standby's replicas are its own (gone: no standby).
     const { standby: _standby, ...rest } = props;
     const standby = props.standby && names(props.standby.revision).length > 0 ? { ...props.standby, containers: names(props.standby.revision) } : undefined;
-    return { id, props: { ...rest, containers: names(props.revision), ...(standby ? { standby } : {}) } };
+    return { id, props: { ...rest, containers: names(props.revision), standby: standby ?? null } };
   },
 };
 
@@ -186,7 +187,7 @@ export class ReplicaSet extends DynamicResource {
   /** Hash of everything that needs new containers when it changes (not the replica count). */
   declare readonly revision: pulumi.Output<string>;
   /** blue-green: the previous set, running idle for a switch back, and until when. */
-  declare readonly standby: pulumi.Output<Standby | undefined>;
+  declare readonly standby: pulumi.Output<Standby | null | undefined>;
 
   constructor(name: string, args: ReplicaSetArgs, opts?: pulumi.CustomResourceOptions) {
     super(

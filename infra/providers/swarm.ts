@@ -50,8 +50,9 @@ export interface SwarmReleaseProps extends SwarmReleaseInputs {
   colour?: Colour;
   service?: string;
   revision?: string;
-  /** Blue-green: the previous service, running idle for a switch back, until when. */
-  standby?: SwarmStandby;
+  /** Blue-green: the previous service, running idle for a switch back, until when; null when there is none (as the
+   * replica set's: a missing output is unknown in every preview). */
+  standby?: SwarmStandby | null;
 }
 
 const RELEASE_OUTPUTS = ["colour", "service", "revision", "standby"] as const;
@@ -67,10 +68,10 @@ function releaseContext(p: SwarmReleaseInputs, log: ResourceLog) {
   return { docker: e.connectDocker(p.dockerHost), edge: p.edge, timeouts: p.timeouts, log };
 }
 
-async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour, standby?: SwarmStandby): Promise<SwarmReleaseProps> {
+async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour, standby?: SwarmStandby | null): Promise<SwarmReleaseProps> {
   const policy = { ...(p.blueGreen ? { blueGreen: p.blueGreen } : {}), ...(standby ? { standby } : {}) };
   const result = await withResourceLog(p.logUrn, (log) => engine().release(releaseContext(p, log), releaseSpec(p), serving, policy));
-  return { ...p, colour: result.colour, service: result.service, revision: result.revision, ...(result.standby ? { standby: result.standby } : {}) };
+  return { ...p, colour: result.colour, service: result.service, revision: result.revision, standby: result.standby ?? null };
 }
 
 /** The one-line summary of a change (src/swarm/summary.ts); a summary that cannot be made says why, never fails the diff. */
@@ -102,7 +103,7 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
     const inputs = diffInputs(olds, news, RELEASE_OUTPUTS);
     // A blue-green standby whose window has passed is work left: the next update removes it.
     const now = Date.now();
-    const expired = olds.standby !== undefined && !engine().standbyLive(olds.standby, now);
+    const expired = olds.standby != null && !engine().standbyLive(olds.standby, now);
     const diff: Diff = expired ? { ...inputs, changes: true, detailedDiff: { ...inputs.detailedDiff, standby: { kind: "update", inputDiff: false } } } : inputs;
     // What the next up will do, in one line under the resource (a preview's answer to "what happens?").
     if (diff.changes) {
@@ -113,7 +114,7 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
   },
   async update(_id: string, olds: SwarmReleaseProps, news: SwarmReleaseInputs) {
     // The same swarm through another manager: the release stands; only the address is stored.
-    if (onlyConnectionChanged(olds, news, RELEASE_OUTPUTS)) return { outs: { ...news, colour: olds.colour, service: olds.service, revision: olds.revision, ...(olds.standby ? { standby: olds.standby } : {}) } };
+    if (onlyConnectionChanged(olds, news, RELEASE_OUTPUTS)) return { outs: { ...news, colour: olds.colour, service: olds.service, revision: olds.revision, standby: olds.standby ?? null } };
     return { outs: await releaseOuts(news, olds.colour, olds.standby) };
   },
   async delete(_id: string, props: SwarmReleaseProps) {
@@ -127,7 +128,7 @@ export class SwarmRelease extends DynamicResource {
   declare readonly colour: pulumi.Output<Colour>;
   declare readonly service: pulumi.Output<string>;
   declare readonly revision: pulumi.Output<string>;
-  declare readonly standby: pulumi.Output<SwarmStandby | undefined>;
+  declare readonly standby: pulumi.Output<SwarmStandby | null | undefined>;
 
   constructor(name: string, args: Inputs<SwarmReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
     super(

@@ -215,6 +215,9 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   assert.equal(notifications.length, 0, `nothing to notify on a healthy stack: ${JSON.stringify(notifications)}`);
 
   const firing = (alertname: string) => notifications.filter((n) => n.alertname === alertname && n.status === "firing");
+  /** `firing` notifications of the alert that follow another `firing` of it with no `resolved` between: repeats. */
+  const repeats = (alertname: string) =>
+    notifications.filter((n) => n.alertname === alertname).filter((n, i, all) => i > 0 && n.status === "firing" && all[i - 1]!.status === "firing").length;
   const replica = ((await ps.stack.outputs()).apiContainers?.value as string[])[0];
   docker(["stop", "-t", "5", replica]);
   try {
@@ -223,7 +226,9 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
     docker(["start", replica]);
   }
   await until("ApiReplicasMissing resolved", 120_000, () => notifications.some((n) => n.alertname === "ApiReplicasMissing" && n.status === "resolved"));
-  assert.equal(firing("ApiReplicasMissing").length, 1, `one notification for the stopped replica: ${JSON.stringify(notifications)}`);
+  // Sent once while it fires: a second `firing` only after a `resolved` (under load, with `for:` a few seconds, a
+  // scrape that times out while the replica starts again is a new episode of the alert, not a repeat).
+  assert.equal(repeats("ApiReplicasMissing"), 0, `the stopped replica notified once per episode: ${JSON.stringify(notifications)}`);
 
   // A stale backup: the last success 27 h ago, as the backup verb would have pushed it then.
   const stale = Math.floor(Date.now() / 1000) - 27 * 3600;
@@ -232,6 +237,6 @@ test("monitoring on: unpublished Prometheus scrapes every replica and sees traff
   await until("a firing BackupTooOld notification", 120_000, () => firing("BackupTooOld").length > 0);
   await sleep(15_000); // three group intervals: a still-firing alert is not sent again before repeat_interval
   assert.equal(firing("BackupTooOld").length, 1, `one notification for the stale backup: ${JSON.stringify(notifications)}`);
-  assert.equal(firing("ApiReplicasMissing").length, 1);
+  assert.equal(repeats("ApiReplicasMissing"), 0, `no repeat of ApiReplicasMissing: ${JSON.stringify(notifications)}`);
   assert.ok(notifications.every((n) => n.auth === `Bearer ${token}`), "every notification carries the stack's token");
 });

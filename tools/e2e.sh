@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 CONCURRENCY="${SLIPWAY_E2E_CONCURRENCY:-2}"
 [[ "$CONCURRENCY" =~ ^[1-9][0-9]*$ ]] || { echo "tools/e2e.sh: SLIPWAY_E2E_CONCURRENCY must be a positive number, got '$CONCURRENCY'" >&2; exit 2; }
+DIGEST_LINES="${SLIPWAY_E2E_DIGEST_LINES:-80}"
+[[ "$DIGEST_LINES" =~ ^[0-9]+$ ]] || { echo "tools/e2e.sh: SLIPWAY_E2E_DIGEST_LINES must be a number, got '$DIGEST_LINES'" >&2; exit 2; }
 if [ $# -gt 0 ]; then FILES=("$@"); else FILES=(test/e2e/*.test.ts); fi
 SWARM=() HOST=()
 for f in "${FILES[@]}"; do
@@ -78,6 +80,12 @@ sort -rn "$OUT/times" | awk '{printf "  %5d  exit %-3s pass %-3s fail %-3s %s\n"
 files=$(wc -l <"$OUT/times")
 failed=$(awk '$2 != 0' "$OUT/times" | wc -l)
 echo "[e2e] ${files} file(s) in $((SECONDS - START))s; ${failed} failed"
+# The failures again, last: a CI whose log is read from its end shows why, not only which (node's own summary of
+# each failed file, the lines from "✖ failing tests:" on, at most SLIPWAY_E2E_DIGEST_LINES each).
+awk '$2 != 0 {print $5}' "$OUT/times" | while read -r f; do
+  echo "[e2e] why ${f} failed:"
+  sed -n '/^✖ failing tests:/,$p' "$OUT/$(basename "$f" .test.ts).log" | grep -v '^ℹ ' | head -n "$DIGEST_LINES" | sed 's/^/    /'
+done
 # Keep the times for the next run's order (merged with older ones for files this run did not run).
 mkdir -p "$(dirname "$TIMES")"
 { awk '{print $1, $5}' "$OUT/times"; if [ -f "$TIMES" ]; then cat "$TIMES"; fi; } | awk '!seen[$2]++' >"$TIMES.new" && mv "$TIMES.new" "$TIMES"

@@ -174,8 +174,11 @@ export async function swarmLab(options: SwarmLabOptions = {}): Promise<SwarmLab>
   };
 }
 
-/** Polls `check` every second until it gives a value (errors are retried, the last one reported); how long it took. */
-export async function waitFor<T>(what: string, budgetMs: number, check: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
+/**
+ * Polls `check` every second until it gives a value (errors are retried, the last one reported); how long it took.
+ * `state`, when given, describes what was there instead when the budget is spent (in the error: a CI log says why).
+ */
+export async function waitFor<T>(what: string, budgetMs: number, check: () => Promise<T | undefined>, state?: () => Promise<string>): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   let last: unknown;
   while (Date.now() - started < budgetMs) {
@@ -187,5 +190,6 @@ export async function waitFor<T>(what: string, budgetMs: number, check: () => Pr
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`${what}: not within ${budgetMs} ms${last ? ` (last error: ${String(last)})` : ""}`);
+  const seen = state ? await state().catch((e: Error) => `(could not describe: ${e.message})`) : "";
+  throw new Error(`${what}: not within ${budgetMs} ms${last ? ` (last error: ${String(last)})` : ""}${seen ? `\n${seen}` : ""}`);
 }

@@ -9,6 +9,7 @@ import { LOCK_DEFAULTS } from "../../stacks/schema";
 import { withStackLock } from "../docker/stack-lock";
 import { selectStack } from "../release/stack";
 import { IMAGES_KEY, objectOf } from "../release/history";
+import { relayImageOf } from "../release/target";
 import { setSwarmMaintenance } from "../swarm/maintenance";
 import { swarmEdgeTarget } from "../swarm/spec";
 import { intFlag, runVerb, stringFlag, type VerbSpec } from "./args";
@@ -50,14 +51,13 @@ void runVerb(spec, async (values) => {
   const prefix = (typeof db === "string" ? prefixOfDbContainer(db) : undefined) ?? (swarm ? undefined : (await docker.getContainer(edge).inspect()).Config.Labels[LABEL_STACK]);
   if (!prefix) throw new Error(`stack "${name}": no dbContainer output to take its prefix from, and edge container ${edge} has no slipway.stack label: deploy it first`);
   // Target swarm: every edge task through the manager's relay (src/swarm/maintenance.ts).
-  const relayImage = objectOf(config[IMAGES_KEY])?.edge;
-  if (swarm && (typeof relayImage !== "string" || relayImage === "")) throw new Error(`stack "${name}": ${IMAGES_KEY}.edge is not set; the relay to the edge's tasks runs that image`);
+  const relayImage = swarm ? relayImageOf(name, objectOf(config[IMAGES_KEY])?.edge) : undefined;
   const on = values.state === "on";
   // Under the stack's lock: a deploy's edge handover copies the maintenance state once; a change made meanwhile would be lost.
   const waitMs = intFlag(values, "stack-lock-wait", LOCK_DEFAULTS.waitSeconds) * 1000;
   const log = (line: string) => console.error(line);
   const message = stringFlag(values, "message") ?? DEFAULT_MAINTENANCE_MESSAGE;
   const edges = await withStackLock(docker, { prefix, holder: "maintenance", waitMs, log }, () =>
-    swarm ? setSwarmMaintenance(docker, prefix, swarmEdgeTarget(prefix, relayImage as string), on, message) : setMaintenance(docker, prefix, on, message));
+    relayImage ? setSwarmMaintenance(docker, prefix, swarmEdgeTarget(prefix, relayImage), on, message) : setMaintenance(docker, prefix, on, message));
   console.log(`maintenance ${on ? "ON" : "off"} for ${name} (${edges.join(", ")})`);
 });

@@ -17,7 +17,7 @@ import { restore } from "../restore/restore";
 import { RESTORE_MAINTENANCE_MESSAGE } from "../restore/frame";
 import { DEFAULT_RECOVERY_TIMEOUT_MS, pointInTimeRestore } from "../restore/pitr";
 import { parseTargetTime, type RecoveryTarget } from "../restore/pitr-plan";
-import { stackTarget, swarmRefusal } from "../release/target";
+import { relayImageOf, stackTarget, swarmRefusal } from "../release/target";
 import { selectStack, stackFileEnvironment } from "../release/stack";
 import { ENVIRONMENTS, type Environment, forceRefusal, RESTORE_OVERRIDES } from "../restore/policy";
 import { resolveEnvironment } from "../restore/environment";
@@ -26,7 +26,6 @@ import { stackOfContainer, withStackLock } from "../docker/stack-lock";
 import { serviceLabels, withDbClient } from "../swarm/db-client";
 import { swarmSite } from "../swarm/restore-site";
 import { swarmEdgeTarget } from "../swarm/spec";
-import { IMAGES_KEY } from "../release/history";
 import { LABEL_STACK } from "../vocabulary";
 import { intFlag, runVerb, stringFlag, UsageError, VerbSpec } from "./args";
 
@@ -198,13 +197,13 @@ void runVerb(spec, async (values) => {
     // Target swarm: the tools run in a client container on the manager, as the owner role; the edge and the
     // migrations are the swarm's (src/swarm/restore-site.ts).
     if (stringFlag(values, "database") !== undefined || stringFlag(values, "user") !== undefined) throw new UsageError("--database and --user are for one host: on a swarm the restore logs in as the owner role into the stack's database");
-    if (!swarm.relayImage) throw new UsageError(`stack "${stringFlag(values, "stack")!}": ${IMAGES_KEY}.edge is not set; the relay to the edge's tasks runs that image`);
+    const relayImage = relayImageOf(stringFlag(values, "stack")!, swarm.relayImage);
     const prefix = target!.prefix;
     return withDbClient(docker, { prefix, service: dbContainer, network: swarm.network, password: swarm.ownerPassword }, { log, run: "restore" }, (client) =>
       restore({
         ...dumpRestore,
         dbContainer: client.name,
-        site: swarmSite(docker, { prefix, edge: swarmEdgeTarget(prefix, swarm.relayImage!), ...(swarm.apiService ? { apiService: swarm.apiService } : {}), network: swarm.network, database: client.db.database, ownerPassword: swarm.ownerPassword, taskTimeoutMs: swarm.taskTimeoutMs }),
+        site: swarmSite(docker, { prefix, edge: swarmEdgeTarget(prefix, relayImage), ...(swarm.apiService ? { apiService: swarm.apiService } : {}), network: swarm.network, database: client.db.database, ownerPassword: swarm.ownerPassword, taskTimeoutMs: swarm.taskTimeoutMs }),
       }));
   });
   console.log(`restored ${result.file} into database '${result.database}' of stack '${result.prefix}'; the data it replaced is in ${result.safetyDump}; ${result.edge}`);

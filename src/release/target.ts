@@ -47,6 +47,12 @@ export interface SwarmAccess {
   taskTimeoutMs: number;
 }
 
+/** The image the verbs' relay to a swarm stack's edge tasks runs (`images.edge`); refused, saying why, when the stack file has none. */
+export function relayImageOf(stackName: string, image: unknown): string {
+  if (typeof image !== "string" || image === "") throw new Error(`stack "${stackName}": ${IMAGES_KEY}.edge is not set; the relay to the edge's tasks runs that image`);
+  return image;
+}
+
 /** Stack outputs and `slipway:` config values as the Automation API returns them (objects as JSON text). */
 export type Values = Record<string, { value: unknown } | undefined>;
 
@@ -102,6 +108,10 @@ function swarmAccess(stackName: string, dbService: string, outputs: Values, conf
     throw new Error(`stack "${stackName}" runs on target swarm and has no dbOwnerPassword output (deployed by an older slipway): deploy it once (npm run promote -- --stack ${stackName} ...) and retry`);
   }
   const swarm = swarmSchema.safeParse(json(config["slipway:swarm"]?.value) ?? {});
+  if (!swarm.success) {
+    const issues = swarm.error.issues.map((i) => `slipway:swarm${i.path.map((p) => `.${String(p)}`).join("")}: ${i.message}`);
+    throw new Error(`stack "${stackName}" has invalid swarm settings: ${issues.join("; ")}`);
+  }
   const edge = objectOf(config[IMAGES_KEY])?.edge;
   const services = outputs.apiContainers?.value;
   const apiService = Array.isArray(services) && typeof services[0] === "string" ? services[0] : undefined;
@@ -110,7 +120,7 @@ function swarmAccess(stackName: string, dbService: string, outputs: Values, conf
     ownerPassword: password,
     ...(typeof edge === "string" && edge !== "" ? { relayImage: edge } : {}),
     ...(apiService ? { apiService } : {}),
-    taskTimeoutMs: swarm.success ? swarm.data.taskTimeoutMs : swarmSchema.parse({}).taskTimeoutMs,
+    taskTimeoutMs: swarm.data.taskTimeoutMs,
   };
 }
 

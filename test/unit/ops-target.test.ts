@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BACKUP_DEFAULTS, walSchema } from "../../stacks/schema";
-import { swarmRefusal, targetFromStack } from "../../src/release/target";
+import { relayImageOf, swarmRefusal, targetFromStack } from "../../src/release/target";
 
 const outputs = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [k, { value }]));
 const config = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, value]) => [`slipway:${k}`, { value: typeof value === "string" ? value : JSON.stringify(value) }]));
@@ -87,6 +87,18 @@ it("a swarm stack after a deploy: what restore needs of it — the relay's image
     { ...config({ environment: "production", target: "swarm", swarm: { taskTimeoutMs: 90_000 } }), "slipway:images": { value: JSON.stringify({ api: "app:1", edge: "edge:2", postgres: "pg:17" }) } },
   );
   assert.deepEqual(t.swarm, { network: "slipway-sw-backend", ownerPassword: "Abc123", relayImage: "edge:2", apiService: "slipway-sw-api-b", taskTimeoutMs: 90_000 });
+});
+
+it("a swarm stack with invalid swarm settings is refused by key, as the deploy refuses it, never run on a default", () => {
+  assert.throws(
+    () => targetFromStack("sw", outputs({ dbContainer: "slipway-sw-db", environment: "staging", dbOwnerPassword: "Abc123" }), config({ environment: "staging", target: "swarm", swarm: { taskTimeoutMs: "soon" } })),
+    /stack "sw" has invalid swarm settings: slipway:swarm\.taskTimeoutMs: /,
+  );
+});
+
+it("the relay's image of a swarm stack's verbs: images.edge, refused by name without it", () => {
+  assert.equal(relayImageOf("sw", "edge:2"), "edge:2");
+  for (const missing of [undefined, ""]) assert.throws(() => relayImageOf("sw", missing), /stack "sw": slipway:images\.edge is not set; the relay to the edge's tasks runs that image/);
 });
 
 it("a point-in-time restore is refused on a swarm stack, saying what works there", () => {

@@ -165,7 +165,7 @@ export function productionFactViolations(cfg: StackConfig, stack: string, facts:
  * What a stack may not ask of its target, named, never silently ignored. `target: docker` takes no `swarm` key.
  * `target: swarm` (infra/targets/swarm.ts) does not yet support what needs a container on one known engine or a
  * host port bound to an address: edge.bindAddress (the edge publishes in host mode on every edge node's
- * addresses), canary, volumes, the WAL archive and monitoring. Dumps run there (the backup verb and the
+ * addresses), volumes, the WAL archive and monitoring. Dumps run there (the backup verb and the
  * pre-deploy backup reach the database from the manager: src/swarm/db-client.ts).
  */
 export function targetViolations(cfg: StackConfig, input: Readonly<Record<string, unknown>>): Violation[] {
@@ -175,8 +175,6 @@ export function targetViolations(cfg: StackConfig, input: Readonly<Record<string
   const out: Violation[] = [];
   const unsupported = (key: string, why: string) => out.push({ key: `slipway:${key}`, message: `is not supported on target swarm yet: ${why}; remove it (README "Target swarm" lists what swarm supports)` });
   if (written(input, ["edge", "bindAddress"])) unsupported("edge.bindAddress", "the edge publishes its port in host mode on every node labelled slipway.edge=true, on all of its addresses");
-  if (cfg.api.rollout.strategy === "canary") unsupported("api.rollout.strategy", "canary needs per-replica weights at every edge task; on swarm, rolling and blue-green run");
-  if (written(input, ["api", "rollout", "canary"])) unsupported("api.rollout.canary", "only the rolling and blue-green strategies run on swarm");
   if (written(input, ["api", "rollout", "surge"])) unsupported("api.rollout.surge", "a swarm release starts the new revision's whole service at once, beside the old one");
   if (cfg.api.volumes.length > 0) unsupported("api.volumes", "a task may run on any node, where a named volume would be another, empty one");
   if (written(input, ["api", "restartPolicy"])) unsupported("api.restartPolicy", "Swarm restarts tasks itself (restart condition any)");

@@ -8,7 +8,7 @@
 //   migrations); a failing task fails `pulumi up` with its exit code and log tail.
 // Pulumi ignores customTimeouts here: the budgets are inputs.
 import * as pulumi from "@pulumi/pulumi";
-import type { Colour, FileScope, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec, SwarmStandby } from "../../src/swarm";
+import type { CanarySettings, Colour, FileScope, OneOffSpec, ReleaseTimeouts, SwarmEdgeTarget, SwarmReleaseSpec, SwarmStandby } from "../../src/swarm";
 import { DynamicResource, loadEngine, PROVIDER_CODE, providerCode, withoutProviderCode } from "./engine";
 import { LOG_URN_KEY, type LogTarget, logUrnOf, type ResourceLog, withResourceLog } from "./resource-log";
 
@@ -41,6 +41,8 @@ export interface SwarmReleaseInputs extends SwarmReleaseSpec, LogTarget {
   timeouts: ReleaseTimeouts;
   /** api.rollout.strategy blue-green: stage idle, switch at once, keep the old service idle `keepOldMinutes`. */
   blueGreen?: { keepOldMinutes: number };
+  /** api.rollout.strategy canary: the canary's tasks, shares, hold and gate (src/swarm/release.ts canarySteps). */
+  canary?: CanarySettings;
   /** The manager: unix://, tcp://, ssh://user@host; DOCKER_HOST of the provider process when omitted. */
   dockerHost?: string;
 }
@@ -58,7 +60,7 @@ export interface SwarmReleaseProps extends SwarmReleaseInputs {
 const RELEASE_OUTPUTS = ["colour", "service", "revision", "standby"] as const;
 
 function releaseSpec(p: SwarmReleaseInputs): SwarmReleaseSpec {
-  const { edge: _e, timeouts: _t, blueGreen: _b, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, standby: _sb, ...spec } = withoutProviderCode(p as SwarmReleaseProps);
+  const { edge: _e, timeouts: _t, blueGreen: _b, canary: _cn, dockerHost: _d, logUrn: _l, colour: _c, service: _s, revision: _r, standby: _sb, ...spec } = withoutProviderCode(p as SwarmReleaseProps);
   return spec;
 }
 
@@ -69,16 +71,26 @@ function releaseContext(p: SwarmReleaseInputs, log: ResourceLog) {
 }
 
 async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour, standby?: SwarmStandby | null): Promise<SwarmReleaseProps> {
-  const policy = { ...(p.blueGreen ? { blueGreen: p.blueGreen } : {}), ...(standby ? { standby } : {}) };
+  const policy = { ...(p.blueGreen ? { blueGreen: p.blueGreen } : {}), ...(p.canary ? { canary: p.canary } : {}), ...(standby ? { standby } : {}) };
   const result = await withResourceLog(p.logUrn, (log) => engine().release(releaseContext(p, log), releaseSpec(p), serving, policy));
   return { ...p, colour: result.colour, service: result.service, revision: result.revision, standby: result.standby ?? null };
 }
 
+/**
+ * The API service in the colour that does not serve, when it is neither the recorded standby nor expected: what an
+ * interrupted run left (the next update drains and removes it, src/swarm/release.ts).
+ */
+async function leftoverOf(olds: SwarmReleaseProps): Promise<string | undefined> {
+  if (!olds.colour) return undefined;
+  const observed = await engine().observeServices(engine().connectDocker(olds.dockerHost), olds.stack);
+  return observed.find((o) => o.colour !== olds.colour && o.name !== olds.standby?.service)?.name;
+}
+
 /** The one-line summary of a change (src/swarm/summary.ts); a summary that cannot be made says why, never fails the diff. */
-function releaseSummary(olds: SwarmReleaseProps, news: SwarmReleaseInputs, changed: string[], now: number): string {
+function releaseSummary(olds: SwarmReleaseProps, news: SwarmReleaseInputs, changed: string[], now: number, leftover?: string): string {
   try {
-    const stored = { spec: releaseSpec(olds), ...(olds.colour ? { colour: olds.colour } : {}), ...(olds.revision ? { revision: olds.revision } : {}), ...(olds.standby ? { standby: olds.standby } : {}) };
-    return engine().summarizeRelease(stored, releaseSpec(news), changed, { ...(news.blueGreen ? { blueGreen: news.blueGreen } : {}), now });
+    const stored = { spec: releaseSpec(olds), ...(olds.colour ? { colour: olds.colour } : {}), ...(olds.revision ? { revision: olds.revision } : {}), ...(olds.standby ? { standby: olds.standby } : {}), ...(leftover ? { leftover } : {}) };
+    return engine().summarizeRelease(stored, releaseSpec(news), changed, { ...(news.blueGreen ? { blueGreen: news.blueGreen } : {}), ...(news.canary ? { canary: news.canary } : {}), now });
   } catch (e) {
     return `release of ${changed.join(", ")} (no summary: ${(e as Error).message})`;
   }
@@ -104,10 +116,13 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
     // A blue-green standby whose window has passed is work left: the next update removes it.
     const now = Date.now();
     const expired = olds.standby != null && !engine().standbyLive(olds.standby, now);
-    const diff: Diff = expired ? { ...inputs, changes: true, detailedDiff: { ...inputs.detailedDiff, standby: { kind: "update", inputDiff: false } } } : inputs;
+    // So is a service an interrupted run left in the other colour (the manager asked; unreachable: the update says so).
+    const leftover = await leftoverOf(olds).catch(() => undefined);
+    const work = { ...(expired ? { standby: { kind: "update" as const, inputDiff: false } } : {}), ...(leftover ? { leftover: { kind: "update" as const, inputDiff: false } } : {}) };
+    const diff: Diff = Object.keys(work).length > 0 ? { ...inputs, changes: true, detailedDiff: { ...inputs.detailedDiff, ...work } } : inputs;
     // What the next up will do, in one line under the resource (a preview's answer to "what happens?").
     if (diff.changes) {
-      const line = onlyConnectionChanged(olds, news, RELEASE_OUTPUTS) ? `through ${news.dockerHost ?? "DOCKER_HOST"} now (was ${olds.dockerHost ?? "DOCKER_HOST"}): nothing is released` : releaseSummary(olds, news, Object.keys(diff.detailedDiff), now);
+      const line = onlyConnectionChanged(olds, news, RELEASE_OUTPUTS) ? `through ${news.dockerHost ?? "DOCKER_HOST"} now (was ${olds.dockerHost ?? "DOCKER_HOST"}): nothing is released` : releaseSummary(olds, news, Object.keys(diff.detailedDiff), now, leftover);
       await withResourceLog(news.logUrn, async (log) => log(`[release] ${line}`));
     }
     return diff;

@@ -292,6 +292,8 @@ export function declareSwarm(ctx: TargetContext): StackOutputs {
     timeouts: { healthTimeoutMs: api.rollout.healthTimeoutMs, edgeUpTimeoutMs: api.rollout.edgeUpTimeoutMs, drainTimeoutMs: api.rollout.drainTimeoutMs },
     // blue-green: staged idle, switched at every edge task at once, the old service kept idle as the standby.
     ...(api.rollout.strategy === "blue-green" ? { blueGreen: { keepOldMinutes: api.rollout.blueGreen.keepOldMinutes } } : {}),
+    // canary: the new service's first tasks take each share in turn, judged on the edge's access log, then all of it.
+    ...(api.rollout.strategy === "canary" ? { canary: api.rollout.canary } : {}),
     ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
   }, { dependsOn: [migrate, edgeReady] });
 

@@ -2,7 +2,8 @@
 export { release, removeRelease, observeServices, ReleaseFailure } from "./release";
 export type { ReleaseContext, ReleasePolicy, ReleaseResult, ReleaseTimeouts } from "./release";
 export { runOneOff, OneOffFailure, serviceTasks, serviceLogTail } from "./tasks";
-export { planRelease, judgeTasks, standbyLive, type SwarmStandby } from "./planner";
+export { canaryOf, planRelease, judgeTasks, splitBySlot, standbyLive, type SwarmCanary, type SwarmStandby } from "./planner";
+export type { CanarySettings } from "../rollout/canary";
 export * from "./spec";
 export { summarizeRelease, type StoredRelease } from "./summary";
 export { connectDocker } from "../docker";

@@ -1,5 +1,6 @@
 // Decides what a release does, from what the manager reports. Pure: the executor (release.ts) observes and acts.
-import { COLOURS, type Colour, otherColour } from "./spec";
+import type { AccessRecord } from "../rollout/canary";
+import { COLOURS, type Colour, otherColour, slotPrefix } from "./spec";
 
 export interface ObservedService {
   name: string;
@@ -49,6 +50,28 @@ export function planRelease(observed: ObservedService[], revision: string, servi
   const colour = current ? otherColour(current) : COLOURS[0];
   const stale = byColour.get(colour)?.name;
   return { kind: "release", colour, ...(current ? { from: current } : {}), ...(stale ? { stale } : {}) };
+}
+
+/** api.rollout.canary as a release reads it: the new service's first tasks and the shares they take in turn. */
+export interface SwarmCanary {
+  replicas: number;
+  steps: number[];
+}
+
+/**
+ * Pure: how a canary release starts — the new service with `tasks` tasks (at most the replicas wanted), taking the
+ * shares `steps` before it scales to every replica. None when the plan is no release of a new service, or nothing
+ * serves yet (there is no stable set to judge a canary against: the first release is a plain one).
+ */
+export function canaryOf(plan: ReleasePlan, replicas: number, canary: SwarmCanary | undefined): { tasks: number; steps: number[] } | undefined {
+  if (!canary || plan.kind !== "release" || !plan.from) return undefined;
+  return { tasks: Math.min(canary.replicas, replicas), steps: canary.steps };
+}
+
+/** Pure: the edge's access records split by the slot that served them — the canary colour's, the stable colour's. */
+export function splitBySlot(records: AccessRecord[], canary: Colour, stable: Colour): { canary: AccessRecord[]; stable: AccessRecord[] } {
+  const of = (colour: Colour) => new RegExp(`^${slotPrefix(colour)}\\d+$`);
+  return { canary: records.filter((r) => of(canary).test(r.server)), stable: records.filter((r) => of(stable).test(r.server)) };
 }
 
 /** A task as the manager lists it, reduced to what the release judges. */

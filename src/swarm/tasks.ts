@@ -51,6 +51,18 @@ export async function serviceLogTail(docker: Docker, service: string, lines = 20
   }
 }
 
+/** Standard output of every task of `service` since `sinceSeconds` (Unix time), through the manager: the edge's access log. */
+export async function serviceStdoutSince(docker: Docker, service: string, sinceSeconds: number): Promise<string> {
+  return demuxLogs((await docker.getService(service).logs({ stdout: true, stderr: false, follow: false, since: sinceSeconds } as never)) as unknown as Buffer);
+}
+
+/** Sets a replicated service's task count (its spec otherwise unchanged: the same tasks stay). */
+export async function scaleService(docker: Docker, service: string, replicas: number): Promise<void> {
+  const s = docker.getService(service);
+  const info = (await s.inspect()) as { Version: { Index: number }; Spec: Record<string, unknown> };
+  await s.update({ _query: { version: info.Version.Index }, _body: { ...info.Spec, Mode: { Replicated: { Replicas: replicas } } } } as never);
+}
+
 /** Removes a service (absent: fine). */
 export async function removeService(docker: Docker, service: string): Promise<void> {
   await docker.getService(service).remove().catch(ignoreStatus(404));

@@ -8,7 +8,11 @@
 // up fails naming the reason, the old release keeps serving, 0 failed; an API env change and a rollback from the
 // stack's history under load: 0 failed, 0 rows twice, preview empty; blue-green under load: the new service staged
 // idle and switched, the old one the standby, the rollback a switch back to it (no service started), rolling again
-// removes it, 0 failed, preview empty after each; edge config and image changes under load: the up
+// removes it, 0 failed, preview empty after each; canary under load: a good image's one task takes 25 % then 50 % at
+// every edge task, each share judged on the edge's access log and passed, then all 3 replicas — 0 failed; a faulty
+// image (500 on half its requests) fails the first gate, its service removed, the up fails quoting the figures, the
+// failed requests users saw counted; a service an interrupted run left in the other colour, taking requests: the
+// preview names it, the next up that releases nothing drains and removes it — 0 failed; edge config and image changes under load: the up
 // succeeds, every edge node serves them, 0 rows twice, Swarm's configs pruned (the one before kept); maintenance mode
 // at every edge node, kept across a config change, a new edge task's split named by status; a worker drained under load: 0 failed; a node
 // killed under load — the manager dockerHost names, after pointing it there released nothing and ran no task: only
@@ -40,6 +44,7 @@ import { withDbClient } from "../../src/swarm/db-client";
 import { ROLES } from "../../src/vocabulary";
 import { waitFor } from "../support/swarm-lab";
 import { assertZeroDowntime } from "../support/deploy-scenario";
+import { FAULT_HALF_OF_REQUESTS } from "../support/derived-images";
 import { countRows, startLoad } from "../support/load";
 import { startSwarmScenario, type SwarmScenario } from "../support/swarm-scenario";
 import { rollback, type RollbackResult } from "../../src/release/rollback";
@@ -49,6 +54,8 @@ const execFileAsync = promisify(execFile);
 const skip = skipUnless([missingRoot("start the lab's dockerd nodes"), missingDockerd(), missingPulumi()]);
 const KILL_BOUND_MS = Number(process.env.SLIPWAY_SWARM_KILL_BOUND_MS ?? 180_000);
 const CONNECTIONS = 30;
+/** How long each canary share is held (30 connections through one edge node: a few hundred canary requests at 25 %). */
+const CANARY_STEP_SECONDS = Number(process.env.SLIPWAY_SWARM_CANARY_STEP_S ?? 10);
 const log = (s: string) => process.stderr.write(s);
 
 let s: SwarmScenario;
@@ -347,10 +354,13 @@ test("rollback from the stack's history under load: the release before, image an
   for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /v2/, `${lab().edgeNodes[i]!.name} serves v2`);
 });
 
+/** The stack's API services, "<id> <name>" sorted. */
+const services = async () => (await lab().cli(["service", "ls", "--filter", `label=slipway.stack=${s.ps.prefix}`, "--filter", "label=slipway.resource=api", "--format", "{{.ID}} {{.Name}}"])).trim().split("\n").filter(Boolean).sort();
+/** How many of a service's tasks run. */
+const running = async (service: string) => (await lab().cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.CurrentState}}"])).trim().split("\n").filter((l) => l.startsWith("Running")).length;
+const serving = () => servingTasks().then((t) => t.service);
+
 test("blue-green on swarm under load: the new service staged idle and switched at every edge task, the old one kept idle as the standby; the rollback a switch back to it (nothing starts); back to rolling removes the standby; 0 failed, 0 rows twice, preview empty after each", { skip, timeout: 30 * 60_000 }, async () => {
-  const services = async () => (await lab().cli(["service", "ls", "--filter", `label=slipway.stack=${s.ps.prefix}`, "--filter", "label=slipway.resource=api", "--format", "{{.ID}} {{.Name}}"])).trim().split("\n").filter(Boolean).sort();
-  const running = async (service: string) => (await lab().cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.CurrentState}}"])).trim().split("\n").filter((l) => l.startsWith("Running")).length;
-  const serving = () => servingTasks().then((t) => t.service);
   const before = await serving();
   // The strategy alone releases nothing.
   await s.ps.stack.setConfig("slipway:api.rollout.strategy", { value: "blue-green" }, true);
@@ -422,6 +432,93 @@ test("blue-green on swarm under load: the new service staged idle and switched a
   assert.deepEqual((await services()).map((l) => l.split(" ")[1]), [before], "only the serving service");
   assert.equal((await s.ps.stack.outputs()).apiStandby!.value, null);
   assert.equal(await s.previewComplaint(), "", "preview after back to rolling");
+});
+
+test("canary on swarm under load: a good image's first task takes each share at every edge task, judged on the edge's access log, then all 3 replicas and the old service removed — 0 failed, preview empty; a faulty one fails the first gate, is drained and removed, the up fails quoting the figures, the serving release untouched", { skip, timeout: 30 * 60_000 }, async () => {
+  await s.ps.stack.setConfig("slipway:api.rollout.strategy", { value: "canary" }, true);
+  await s.ps.stack.setConfig("slipway:api.rollout.canary.steps[0]", { value: "25" }, true);
+  await s.ps.stack.setConfig("slipway:api.rollout.canary.steps[1]", { value: "50" }, true);
+  await s.ps.stack.setConfig("slipway:api.rollout.canary.stepSeconds", { value: String(CANARY_STEP_SECONDS) }, true);
+  assert.match(await up("canary on"), /no release: revision \w+ stays/, "the strategy alone releases nothing");
+  assert.equal(await s.previewComplaint(), "", "preview after switching the strategy");
+  const before = await serving();
+
+  // A good image: its one canary task at 25 %, then 50 %, each judged and passed; then 3 replicas, the old one removed.
+  const good = await s.apiImage("cn");
+  let output = "";
+  const f = await measure("canary promote", async () => {
+    await s.setApiImage(good);
+    output = await up("promote cn, canary");
+  });
+  assertZeroDowntime(f);
+  assert.match(output, /canary: release \w+→\w+: 1 canary task of .* at 25 → 50 % of requests, each judged on the edge's access log, then 3 replicas, then .* removed/, "the preview line");
+  const passed = [...new Set(output.match(/canary gate passed at \d+ %[^\n]*/g) ?? [])];
+  console.log(passed.join("\n"));
+  assert.equal(passed.length, 2, "both shares judged and passed");
+  assert.match(passed[0]!, /at 25 %: canary [1-9]\d* requests/, "the canary had requests of its own at 25 %");
+  assert.match(output, /canary passed after .*; scaling to 3 replicas/);
+  const promoted = await serving();
+  assert.notEqual(promoted, before);
+  assert.deepEqual((await services()).map((l) => l.split(" ")[1]), [promoted], "only the new service: the old one removed");
+  assert.equal(await running(promoted), 3);
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /cn/, `${lab().edgeNodes[i]!.name} serves cn`);
+  assert.equal(await s.previewComplaint(), "", "preview after the canary promote");
+
+  // A faulty image (500 on half of its requests): the first gate fails; the canary takes no more requests and goes.
+  const faulty = await s.apiImage("faulty", { preload: FAULT_HALF_OF_REQUESTS });
+  let failedOutput = "";
+  const g = await measure("canary: an image failing 50 % of its requests", async () => {
+    await s.setApiImage(faulty);
+    try {
+      await s.ps.stack.up({ message: "promote faulty, canary", color: "never", onOutput: (o) => { failedOutput += o; log(o); } });
+    } finally {
+      await s.setApiImage(good);
+    }
+  });
+  assert.ok(g.error, "the up failed");
+  assert.match(failedOutput, /error: release of \S+faulty to \S+ failed: canary gate failed at 25 %: canary \d+ requests, \d+ × 5xx \(\d+\.\d %\)/, "pulumi up fails quoting the figures");
+  console.log(`canary on swarm: users saw ${g.failed} failed requests of ${g.requests} (${JSON.stringify(g.non2xx)}) while the faulty canary held 25 % for ${CANARY_STEP_SECONDS} s`);
+  assert.deepEqual(Object.keys(g.non2xx).filter((k) => k !== "500"), [], "only the canary's injected 500s, no 502/503");
+  assert.deepEqual(g.errors, {}, "no connection error");
+  assert.equal(g.rows.rowsTwice, 0);
+  assert.equal(await serving(), promoted, "the serving release untouched");
+  assert.deepEqual((await services()).map((l) => l.split(" ")[1]), [promoted], "the canary's service removed");
+  for (let i = 0; i < lab().edgeNodes.length; i++) assert.match((await get(`${edgeUrl(i)}/health`)).body, /cn/, `${lab().edgeNodes[i]!.name} serves cn`);
+  // Back to the serving image (the roles and migrations ran with the faulty one): nothing released, preview empty.
+  await up("back to cn");
+  assert.equal(await s.previewComplaint(), "", "preview after going back to the serving image");
+
+  // Back to rolling for the tests after this one: nothing released.
+  await s.ps.stack.removeConfig("slipway:api.rollout.canary", true);
+  await s.ps.stack.removeConfig("slipway:api.rollout.strategy", true);
+  await up("rolling again");
+  assert.equal(await serving(), promoted);
+  assert.equal(await s.previewComplaint(), "", "preview after back to rolling");
+});
+
+test("a service an interrupted run left in the other colour, taking traffic at every edge task: the next up that releases nothing drains and removes it under load — 0 failed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {
+  // What a killed `pulumi up` leaves between creating the new colour's service and removing the old one: both serving.
+  const docker = connectDocker(lab().dockerHost);
+  const servingName = await serving();
+  const other = servingName.endsWith("-api-a") ? servingName.replace(/-api-a$/, "-api-b") : servingName.replace(/-api-b$/, "-api-a");
+  const spec = ((await docker.getService(servingName).inspect()) as { Spec: { Name: string; Labels: Record<string, string>; TaskTemplate: { ContainerSpec: { Labels?: Record<string, string>; Env?: string[] } }; Mode: object } }).Spec;
+  const labels = { ...spec.Labels, "slipway.revision": "interrupted00000" };
+  const env = [...(spec.TaskTemplate.ContainerSpec.Env ?? []), "APP_VERSION=leftover"];
+  await docker.createService({ ...spec, Name: other, Labels: labels, TaskTemplate: { ...spec.TaskTemplate, ContainerSpec: { ...spec.TaskTemplate.ContainerSpec, Labels: labels, Env: env } }, Mode: { Replicated: { Replicas: 1 } } } as never);
+  await waitFor(`${other}'s task running`, 180_000, async () => ((await running(other)) === 1 ? true : undefined));
+  await waitFor(`${other} answering through the edge`, 120_000, async () => ((await get(`${edgeUrl(0)}/health`)).body.includes("leftover") ? true : undefined));
+  const preview = await s.ps.stack.preview({ color: "never" });
+  assert.match(preview.stdout, new RegExp(`\\[release\\] drain and remove ${other} \\(left by an interrupted run\\)`), "the preview names the work left");
+  let output = "";
+  const f = await measure("tidy a leftover service", async () => {
+    output = await up("nothing to release; a leftover in the other colour");
+  });
+  assertZeroDowntime(f);
+  assert.match(output, new RegExp(`${other}: left by an interrupted run \\(revision interrup\\); draining and removing it`));
+  assert.deepEqual((await services()).map((l) => l.split(" ")[1]), [servingName], "only the serving service");
+  assert.equal(await serving(), servingName, "the serving release untouched");
+  for (let i = 0; i < 20; i++) assert.doesNotMatch((await get(`${edgeUrl(0)}/health`)).body, /leftover/, "no request reaches it any more");
+  assert.equal(await s.previewComplaint(), "", "preview after the tidy");
 });
 
 test("edge config and image changes under load: the up succeeds, every edge node answers with them, the config before kept for Swarm, the one before that removed, 0 rows twice, preview empty", { skip, timeout: 30 * 60_000 }, async () => {

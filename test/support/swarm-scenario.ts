@@ -58,7 +58,7 @@ export interface SwarmScenario {
   /** the serving release has a task on `node` (Swarm restarts its tasks to spread them again, outside any load) */
   ensureTaskOn(node: string): Promise<void>;
   /** a new API image derived from the test image, loaded into every node */
-  apiImage(version: string, extra?: { cmd?: string[] }): Promise<string>;
+  apiImage(version: string, extra?: { cmd?: string[]; preload?: string }): Promise<string>;
   /** the ref apiImage(version) made */
   apiImageRef(version: string): string;
   /** Sets images.api of the stack file (the edge's and the database's as they are). */
@@ -161,7 +161,7 @@ export async function startSwarmScenario(name: string, options: SwarmScenarioOpt
     await new Promise((r) => setTimeout(r, 5000));
   };
   const apiImageRef = (version: string) => `${images.api}-swarm-${id}-${version}`;
-  const apiImage = async (version: string, extra: { cmd?: string[] } = {}) => {
+  const apiImage = async (version: string, extra: { cmd?: string[]; preload?: string } = {}) => {
     const ref = apiImageRef(version);
     deriveApiImage({ from: images.api, ref, version, ...extra });
     built.push(ref);

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadStackConfig } from "../../stacks/load";
 import { violations } from "../support/stack-config";
-import { apiServiceSpec, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, standbyLive, summarizeRelease, swarmEdgeTarget, type SwarmReleaseSpec } from "../../src/swarm";
+import { apiServiceSpec, canaryOf, judgeTasks, oneOffServiceSpec, planRelease, releaseRevision, secretName, splitBySlot, standbyLive, summarizeRelease, swarmEdgeTarget, type SwarmReleaseSpec } from "../../src/swarm";
 import { rolesTaskScript } from "../../src/swarm/database";
 import { configServerCommand, edgeTaskScript } from "../../src/swarm/edge-config";
 import { renderHaproxyConfig } from "../../src/edge/haproxy-config";
@@ -39,16 +39,16 @@ test("swarm refuses, by key, what it does not support; docker refuses the swarm 
   const refused = violations({
     ...base,
     edge: { port: 18080, bindAddress: "0.0.0.0", tls: { enabled: true } },
-    api: { replicas: 2, restartPolicy: "always", volumes: [{ source: "v", target: "/v" }], rollout: { strategy: "canary" } },
+    api: { replicas: 2, restartPolicy: "always", volumes: [{ source: "v", target: "/v" }] },
     backup: { enabled: true, dir: "/b", wal: { enabled: true } },
     monitoring: { enabled: true },
   }).join("\n");
   assert.doesNotMatch(refused, /slipway:edge\.tls/, "HTTPS is served on swarm");
-  assert.match(refused, /slipway:api\.rollout\.strategy\b.*not supported on target swarm yet: canary needs per-replica weights/);
   // blue-green runs on swarm (a service per revision: staged idle, switched, the old one kept as the standby)
   assert.doesNotMatch(violations({ ...base, api: { replicas: 2, rollout: { strategy: "blue-green", blueGreen: { keepOldMinutes: 5 } } } }).join("\n"), /slipway:api\.rollout/);
-  assert.match(violations({ ...base, api: { replicas: 2, rollout: { canary: { replicas: 1 } } } }).join("\n"), /slipway:api\.rollout\.canary\b.*not supported on target swarm/);
-  for (const key of ["edge.bindAddress", "api.restartPolicy", "api.volumes", "api.rollout.strategy", "backup.wal.enabled", "monitoring.enabled"]) {
+  // canary runs on swarm (the new service's first tasks take the shares at every edge task, judged on its access log)
+  assert.doesNotMatch(violations({ ...base, api: { replicas: 2, rollout: { strategy: "canary", canary: { replicas: 1, steps: [25, 50] } } } }).join("\n"), /slipway:api\.rollout/);
+  for (const key of ["edge.bindAddress", "api.restartPolicy", "api.volumes", "backup.wal.enabled", "monitoring.enabled"]) {
     assert.match(refused, new RegExp(`slipway:${key.replace(/\./g, "\\.")}\\b.*not supported on target swarm`), key);
   }
   const { target: _t, ...docker } = base;
@@ -83,6 +83,23 @@ test("planner, blue-green: back to the standby's revision inside its window is a
   assert.equal(standbyLive(standby, Date.parse("2026-12-07T12:14:59Z")), true);
   assert.equal(standbyLive(standby, Date.parse("2026-12-07T12:15:00Z")), false);
   assert.equal(standbyLive(undefined, 0), false);
+});
+
+test("planner, canary: a new revision beside a serving one starts with the canary's tasks (at most the replicas); the first release, a kept one and a switch have none", () => {
+  const canary = { replicas: 2, steps: [10, 50] };
+  assert.deepEqual(canaryOf({ kind: "release", colour: "b", from: "a" }, 3, canary), { tasks: 2, steps: [10, 50] });
+  assert.deepEqual(canaryOf({ kind: "release", colour: "b", from: "a" }, 1, canary), { tasks: 1, steps: [10, 50] }, "never more tasks than replicas");
+  assert.equal(canaryOf({ kind: "release", colour: "a" }, 3, canary), undefined, "nothing serves yet: no stable set to judge against");
+  assert.equal(canaryOf({ kind: "keep", colour: "a" }, 3, canary), undefined);
+  assert.equal(canaryOf({ kind: "switch", colour: "b", from: "a" }, 3, canary), undefined);
+  assert.equal(canaryOf({ kind: "release", colour: "b", from: "a" }, 3, undefined), undefined, "not a canary stack");
+});
+
+test("the canary's access records: split by the colour of the slot that served them; other backends' and slots' records are neither", () => {
+  const r = (server: string) => ({ server, status: 200, ms: 3 });
+  const split = splitBySlot([r("b1"), r("a1"), r("a12"), r("b10"), r("<NOSRV>"), r("ab1"), r("b")], "b", "a");
+  assert.deepEqual(split.canary.map((x) => x.server), ["b1", "b10"]);
+  assert.deepEqual(split.stable.map((x) => x.server), ["a1", "a12"]);
 });
 
 test("judgeTasks: ready when all replicas run; failed with Swarm's error and the exit code", () => {
@@ -310,6 +327,28 @@ test("the preview's line under blue-green: staged idle and switched, the old one
   );
   assert.equal(summarizeRelease({ spec: v2, colour: "b", revision: releaseRevision(v2), standby }, v2, ["blueGreen"], { now }), "remove the standby slipway-staging-api-a (blue-green is off)");
   assert.equal(summarizeRelease({ spec, colour: "a", revision: releaseRevision(spec) }, spec, ["blueGreen"], { blueGreen, now }), `no release: revision ${short(spec)} stays (changed: blueGreen)`);
+});
+
+test("the preview's line under canary: the canary's tasks and shares, then every replica and the old one removed; the first release is a plain one", () => {
+  const short = (s: SwarmReleaseSpec) => releaseRevision(s).slice(0, 8);
+  const v2 = { ...spec, image: "slipway/api:2" };
+  const canary = { replicas: 1, steps: [10, 50] };
+  assert.equal(
+    summarizeRelease({ spec, colour: "a", revision: releaseRevision(spec) }, v2, ["image"], { canary }),
+    `canary: release ${short(spec)}→${short(v2)}: 1 canary task of slipway/api:2 as slipway-staging-api-b at 10 → 50 % of requests, each judged on the edge's access log, then 3 replicas, then slipway-staging-api-a removed (changed: image)`,
+  );
+  assert.equal(summarizeRelease({ spec }, v2, ["image"], { canary }), `release ${short(spec)}→${short(v2)}: 3 replicas of slipway/api:2 as slipway-staging-api-a, switched at every edge task (changed: image)`);
+});
+
+test("the preview's line for a service an interrupted run left in the other colour: drained and removed, with or without a release", () => {
+  const short = (s: SwarmReleaseSpec) => releaseRevision(s).slice(0, 8);
+  const stored = { spec, colour: "a" as const, revision: releaseRevision(spec), leftover: "slipway-staging-api-b" };
+  assert.equal(summarizeRelease(stored, spec, ["leftover"]), "drain and remove slipway-staging-api-b (left by an interrupted run)");
+  const v2 = { ...spec, image: "slipway/api:2" };
+  assert.equal(
+    summarizeRelease(stored, v2, ["image", "leftover"]),
+    `drain and remove slipway-staging-api-b (left by an interrupted run); release ${short(spec)}→${short(v2)}: 3 replicas of slipway/api:2 as slipway-staging-api-b, switched at every edge task, then slipway-staging-api-a removed (changed: image, leftover)`,
+  );
 });
 
 test("the release's diff: a standby whose window ended is work left for the next up; a live one is none", async () => {

@@ -76,6 +76,9 @@ async function releaseOuts(p: SwarmReleaseInputs, serving?: Colour, standby?: Sw
   return { ...p, colour: result.colour, service: result.service, revision: result.revision, standby: result.standby ?? null };
 }
 
+/** How long a diff waits for the manager's list of services (an unreachable manager: the update says so, not the diff). */
+const LEFTOVER_ASK_MS = 10_000;
+
 /**
  * The API service in the colour that does not serve, when it is neither the recorded standby nor expected: what an
  * interrupted run left (the next update drains and removes it, src/swarm/release.ts).
@@ -117,7 +120,7 @@ export const swarmReleaseProvider: pulumi.dynamic.ResourceProvider = {
     const now = Date.now();
     const expired = olds.standby != null && !engine().standbyLive(olds.standby, now);
     // So is a service an interrupted run left in the other colour (the manager asked; unreachable: the update says so).
-    const leftover = await leftoverOf(olds).catch(() => undefined);
+    const leftover = await Promise.race([leftoverOf(olds).catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), LEFTOVER_ASK_MS).unref())]);
     const work = { ...(expired ? { standby: { kind: "update" as const, inputDiff: false } } : {}), ...(leftover ? { leftover: { kind: "update" as const, inputDiff: false } } : {}) };
     const diff: Diff = Object.keys(work).length > 0 ? { ...inputs, changes: true, detailedDiff: { ...inputs.detailedDiff, ...work } } : inputs;
     // What the next up will do, in one line under the resource (a preview's answer to "what happens?").

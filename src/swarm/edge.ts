@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { execText, ignoreStatus } from "../docker";
 import { type EdgeRuntime, runtimeOver, SOCAT_ANSWER_TIMEOUT_S } from "../edge/runtime-api";
-import { LABEL_ROLE, LABEL_STACK } from "../vocabulary";
+import { LABEL_ROLE, LABEL_STACK, pollUntil } from "../vocabulary";
 import type { SwarmEdgeTarget } from "./spec";
 import { serviceTasks } from "./tasks";
 
@@ -50,4 +50,12 @@ export async function openRelay(docker: Docker, stack: string, edge: SwarmEdgeTa
       await container.remove({ force: true }).catch(ignoreStatus(404));
     },
   };
+}
+
+/** The edge tasks, waiting (up to `timeoutMs`) while one of them is still starting. */
+export async function edgeTasks(relay: Relay, edge: SwarmEdgeTarget, timeoutMs: number): Promise<EdgeTask[]> {
+  return pollUntil(async () => {
+    const tasks = await relay.edges();
+    return tasks.length > 0 ? tasks : undefined;
+  }, { timeoutMs, intervalMs: 1000, onTimeout: () => new Error(`no running task of ${edge.service} answered within ${timeoutMs} ms (one still starting, or none scheduled): deploy the stack first, or retry`) });
 }

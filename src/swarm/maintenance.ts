@@ -5,18 +5,9 @@
 // task whose state differs from the others', and running the verb again sets it there too.
 import type Docker from "dockerode";
 import { applyMaintenance, maintenanceMapFile, maintenanceOfShowMap } from "../edge/maintenance";
-import { pollUntil } from "../vocabulary";
-import { type EdgeTask, openRelay } from "./edge";
+import { type EdgeTask, edgeTasks, openRelay } from "./edge";
 import { EDGE_MAINTENANCE_MAP } from "./edge-config";
 import type { SwarmEdgeTarget } from "./spec";
-
-/** The edge tasks, waiting (up to `timeoutMs`) while one of them is still starting. */
-export async function edgeTasks(relay: Awaited<ReturnType<typeof openRelay>>, edge: SwarmEdgeTarget, timeoutMs: number): Promise<EdgeTask[]> {
-  return pollUntil(async () => {
-    const tasks = await relay.edges();
-    return tasks.length > 0 ? tasks : undefined;
-  }, { timeoutMs, intervalMs: 1000, onTimeout: () => new Error(`no running task of ${edge.service} answered within ${timeoutMs} ms (one still starting, or none scheduled): deploy the stack first, or retry`) });
-}
 
 /** Turns maintenance on or off at every edge task of the stack; returns the nodes it was set on. */
 export async function setSwarmMaintenance(docker: Docker, prefix: string, edge: SwarmEdgeTarget, on: boolean, message: string, timeoutMs = 60_000): Promise<string[]> {

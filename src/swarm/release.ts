@@ -11,7 +11,7 @@ import type Docker from "dockerode";
 import { OP_RUNNING, ADMIN_FORCED_DRAIN } from "../edge/runtime-api";
 import { type CanarySettings, canaryWeights, figuresOf, judgeCanary, parseAccessLog } from "../rollout/canary";
 import { LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, pollUntil, since, sleep } from "../vocabulary";
-import { type EdgeTask, openRelay } from "./edge";
+import { type EdgeTask, edgeTasks, openRelay } from "./edge";
 import { canaryOf, judgeTasks, type ObservedService, planRelease, splitBySlot, type SwarmStandby, standbyLive } from "./planner";
 import { apiServiceName, apiServiceSpec, COLOURS, type Colour, releaseRevision, type SecretRef, slotPrefix, type SwarmEdgeTarget, type SwarmReleaseSpec } from "./spec";
 import { ensureSecrets, imageOwner, removeSecrets, removeService, scaleService, secretsNamed, serviceLogTail, serviceStdoutSince, serviceTasks, waitServiceGone } from "./tasks";
@@ -259,7 +259,8 @@ async function canarySteps(ctx: ReleaseContext, relay: Awaited<ReturnType<typeof
   const stable = (await serviceTasks(docker, apiServiceName(spec.stack, from))).filter((t) => t.desired === "running" && t.state === "running").length;
   for (const share of settings.steps) {
     const w = canaryWeights(share, Math.max(1, stable), canaries);
-    for (const e of await relay.edges()) {
+    // Every edge task (one still starting: waited for) — a share set at none would be judged on no requests.
+    for (const e of await edgeTasks(relay, edge, ctx.timeouts.edgeUpTimeoutMs)) {
       const rows = await e.runtime.serversState(edge.backend);
       await e.runtime.setWeights(edge.backend, [...slotsOf(from, rows).map((r) => ({ slot: r.name, weight: w.stable })), ...slotsOf(colour, rows).map((r) => ({ slot: r.name, weight: w.canary }))]);
       await setSlots([e], edge.backend, colour, "ready");

@@ -12,8 +12,8 @@ import { MIGRATE_COMMAND } from "../restore/migrate";
 import type { ApiReplica, StackState } from "../restore/plan";
 import type { RestoreSite } from "../restore/site";
 import { DB_HOST, DB_ROLES } from "../vocabulary";
-import { openRelay } from "./edge";
-import { edgeTasks, setSwarmMaintenance, swarmMaintenanceStates } from "./maintenance";
+import { edgeTasks, openRelay } from "./edge";
+import { setSwarmMaintenance, swarmMaintenanceStates } from "./maintenance";
 import type { OneOffSpec, SwarmEdgeTarget } from "./spec";
 import { OneOffFailure, runOneOff, serviceTasks } from "./tasks";
 

@@ -359,6 +359,16 @@ const services = async () => (await lab().cli(["service", "ls", "--filter", `lab
 /** How many of a service's tasks run. */
 const running = async (service: string) => (await lab().cli(["service", "ps", service, "--filter", "desired-state=running", "--format", "{{.CurrentState}}"])).trim().split("\n").filter((l) => l.startsWith("Running")).length;
 const serving = () => servingTasks().then((t) => t.service);
+/** A new image `version` promoted under load: its ref, the up's output and the figures (the caller judges them). */
+async function promoteUnderLoad(version: string, step: string) {
+  const image = await s.apiImage(version);
+  let output = "";
+  const f = await measure(step, async () => {
+    await s.setApiImage(image);
+    output = await up(`promote ${version}`);
+  });
+  return { image, output, f };
+}
 
 test("blue-green on swarm under load: the new service staged idle and switched at every edge task, the old one kept idle as the standby; the rollback a switch back to it (nothing starts); back to rolling removes the standby; 0 failed, 0 rows twice, preview empty after each", { skip, timeout: 30 * 60_000 }, async () => {
   const before = await serving();
@@ -370,12 +380,7 @@ test("blue-green on swarm under load: the new service staged idle and switched a
   assert.equal(await serving(), before, "nothing released");
   assert.equal(await s.previewComplaint(), "", "preview after switching the strategy");
 
-  const bg = await s.apiImage("bg");
-  let output = "";
-  const f = await measure("blue-green promote", async () => {
-    await s.setApiImage(bg);
-    output = await up("promote bg, blue-green");
-  });
+  const { output, f } = await promoteUnderLoad("bg", "blue-green promote");
   assertZeroDowntime(f);
   assert.match(output, /blue-green: release \w+→\w+: 3 replicas of .* staged idle, then switched at every edge task at once, .* kept idle as the standby 15 min/, "the preview line");
   assert.match(output, /UP and idle at every edge task/);
@@ -444,12 +449,7 @@ test("canary on swarm under load: a good image's first task takes each share at 
   const before = await serving();
 
   // A good image: its one canary task at 25 %, then 50 %, each judged and passed; then 3 replicas, the old one removed.
-  const good = await s.apiImage("cn");
-  let output = "";
-  const f = await measure("canary promote", async () => {
-    await s.setApiImage(good);
-    output = await up("promote cn, canary");
-  });
+  const { output, f, image: good } = await promoteUnderLoad("cn", "canary promote");
   assertZeroDowntime(f);
   assert.match(output, /canary: release \w+→\w+: 1 canary task of .* at 25 → 50 % of requests, each judged on the edge's access log, then 3 replicas, then .* removed/, "the preview line");
   const passed = [...new Set(output.match(/canary gate passed at \d+ %[^\n]*/g) ?? [])];

@@ -1,6 +1,6 @@
 // Decides what a release does, from what the manager reports. Pure: the executor (release.ts) observes and acts.
 import type { AccessRecord } from "../rollout/canary";
-import { COLOURS, type Colour, otherColour, slotPrefix } from "./spec";
+import { COLOURS, type Colour, isSlotOf, otherColour } from "./spec";
 
 export interface ObservedService {
   name: string;
@@ -70,8 +70,7 @@ export function canaryOf(plan: ReleasePlan, replicas: number, canary: SwarmCanar
 
 /** Pure: the edge's access records split by the slot that served them — the canary colour's, the stable colour's. */
 export function splitBySlot(records: AccessRecord[], canary: Colour, stable: Colour): { canary: AccessRecord[]; stable: AccessRecord[] } {
-  const of = (colour: Colour) => new RegExp(`^${slotPrefix(colour)}\\d+$`);
-  return { canary: records.filter((r) => of(canary).test(r.server)), stable: records.filter((r) => of(stable).test(r.server)) };
+  return { canary: records.filter((r) => isSlotOf(canary, r.server)), stable: records.filter((r) => isSlotOf(stable, r.server)) };
 }
 
 /** A task as the manager lists it, reduced to what the release judges. */

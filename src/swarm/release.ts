@@ -13,7 +13,7 @@ import { type CanarySettings, canaryWeights, figuresOf, judgeCanary, parseAccess
 import { LABEL_RESOURCE, LABEL_REVISION, LABEL_STACK, pollUntil, since, sleep } from "../vocabulary";
 import { type EdgeTask, edgeTasks, openRelay } from "./edge";
 import { canaryOf, judgeTasks, type ObservedService, planRelease, splitBySlot, type SwarmStandby, standbyLive } from "./planner";
-import { apiServiceName, apiServiceSpec, COLOURS, type Colour, releaseRevision, type SecretRef, slotPrefix, type SwarmEdgeTarget, type SwarmReleaseSpec } from "./spec";
+import { apiServiceName, apiServiceSpec, COLOURS, type Colour, isSlotOf, releaseRevision, type SecretRef, type SwarmEdgeTarget, type SwarmReleaseSpec } from "./spec";
 import { ensureSecrets, imageOwner, removeSecrets, removeService, scaleService, secretsNamed, serviceLogTail, serviceStdoutSince, serviceTasks, waitServiceGone } from "./tasks";
 
 export interface ReleaseTimeouts {
@@ -51,7 +51,7 @@ export async function observeServices(docker: Docker, stack: string): Promise<Ob
   });
 }
 
-const slotsOf = <T extends { name: string }>(colour: Colour, rows: T[]): T[] => rows.filter((r) => new RegExp(`^${slotPrefix(colour)}\\d+$`).test(r.name));
+const slotsOf = <T extends { name: string }>(colour: Colour, rows: T[]): T[] => rows.filter((r) => isSlotOf(colour, r.name));
 
 async function everyEdge(ctx: ReleaseContext, edges: () => Promise<EdgeTask[]>, what: string, timeoutMs: number, done: (e: EdgeTask) => Promise<boolean>): Promise<void> {
   let pending: string[] = [];
@@ -73,7 +73,7 @@ async function everyEdge(ctx: ReleaseContext, edges: () => Promise<EdgeTask[]>, 
 /** Every colour's slots back to their configured weight at `edges` (a canary's shares, or what an interrupted one left). */
 async function setFullWeights(edges: EdgeTask[], backend: string): Promise<void> {
   await Promise.all(edges.map(async (e) => {
-    const rows = (await e.runtime.serversState(backend)).filter((r) => COLOURS.some((c) => slotsOf(c, [r]).length > 0) && r.weight !== r.fullWeight);
+    const rows = (await e.runtime.serversState(backend)).filter((r) => COLOURS.some((c) => isSlotOf(c, r.name)) && r.weight !== r.fullWeight);
     if (rows.length > 0) await e.runtime.setWeights(backend, rows.map((r) => ({ slot: r.name, weight: "full" as const })));
   }));
 }

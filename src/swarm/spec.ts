@@ -23,6 +23,12 @@ export function slotPrefix(colour: Colour): string {
   return colour;
 }
 
+/** Whether the edge's slot (server) `name` is one of `colour`'s (`<prefix><n>`). */
+export function isSlotOf(colour: Colour, name: string): boolean {
+  const prefix = slotPrefix(colour);
+  return name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length));
+}
+
 export interface SwarmHealthcheck {
   test: string[];
   intervalMs: number;

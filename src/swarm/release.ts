@@ -202,9 +202,8 @@ export async function release(ctx: ReleaseContext, spec: SwarmReleaseSpec, servi
     if (plan.from) {
       const old = apiServiceName(spec.stack, plan.from);
       const oldColour = plan.from;
-      if (!blueGreen) await setSlots(await relay.edges(), edge.backend, oldColour, "drain");
-      await everyEdge(ctx, () => relay.edges(), `${old}'s sessions finished at every edge task`, ctx.timeouts.drainTimeoutMs, async (e) =>
-        slotsOf(oldColour, await e.runtime.stat(edge.backend)).every((s) => s.scur === 0 && s.qcur === 0));
+      // Blue-green drained it at the switch already; drained again, an edge task started since takes no more of it.
+      await drainColour(ctx, relay, spec.stack, oldColour);
       const keepMinutes = policy.blueGreen?.keepOldMinutes ?? 0;
       const oldRevision = observed.find((o) => o.colour === oldColour)?.revision;
       if (keepMinutes > 0 && oldRevision) {
@@ -289,15 +288,19 @@ async function removeColour(ctx: ReleaseContext, relay: Awaited<ReturnType<typeo
   await removeSecrets(ctx.docker, oldSecrets);
 }
 
+/** A colour's slots drained at every edge task, then waited on until its sessions are finished there. */
+async function drainColour(ctx: ReleaseContext, relay: Awaited<ReturnType<typeof openRelay>>, stack: string, colour: Colour): Promise<void> {
+  await setSlots(await relay.edges(), ctx.edge.backend, colour, "drain");
+  await everyEdge(ctx, () => relay.edges(), `${apiServiceName(stack, colour)}'s sessions finished at every edge task`, ctx.timeouts.drainTimeoutMs, async (e) =>
+    slotsOf(colour, await e.runtime.stat(ctx.edge.backend)).every((r) => r.scur === 0 && r.qcur === 0));
+}
+
 /**
  * A colour's service that may be taking requests (a leftover) or is idle (a standby, drained again in case an
- * interrupted run left it otherwise): drained at every edge task, its sessions finished, then removed (removeColour).
+ * interrupted run left it otherwise): drained (drainColour), then removed (removeColour).
  */
 async function drainAndRemove(ctx: ReleaseContext, relay: Awaited<ReturnType<typeof openRelay>>, stack: string, colour: Colour): Promise<void> {
-  const name = apiServiceName(stack, colour);
-  await setSlots(await relay.edges(), ctx.edge.backend, colour, "drain");
-  await everyEdge(ctx, () => relay.edges(), `${name}'s sessions finished at every edge task`, ctx.timeouts.drainTimeoutMs, async (e) =>
-    slotsOf(colour, await e.runtime.stat(ctx.edge.backend)).every((r) => r.scur === 0 && r.qcur === 0));
+  await drainColour(ctx, relay, stack, colour);
   await removeColour(ctx, relay, stack, colour);
 }
 
